@@ -1,0 +1,151 @@
+//! The one list of diagnostic codes. A code's kebab-case name is a stable, user-visible
+//! contract: it appears in every output format, in severity overrides and in the docs.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How bad a diagnostic is. Errors make `netpol` exit with 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $severity:ident, $description:literal;)*) => {
+        /// A stable diagnostic code. Each has a page section in `docs/diagnostics.md`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(#[doc = $description] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable kebab-case name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The severity a diagnostic with this code gets unless overridden.
+            pub fn default_severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$severity,)* }
+            }
+
+            /// One line saying what the code means.
+            pub fn description(self) -> &'static str {
+                match self { $(Code::$variant => $description,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    // Reading input.
+    IoError => "io-error", Error, "A file or folder could not be read.";
+    SymlinkLoop => "symlink-loop", Error, "A symbolic link points back into a folder being read.";
+    FileTooLarge => "file-too-large", Error, "A file is larger than the configured size limit.";
+    InvalidUtf8 => "invalid-utf8", Error, "A file is not valid UTF-8.";
+    EmptyInput => "empty-input", Warning, "A file or stream holds no Kubernetes object.";
+    SyntaxError => "syntax-error", Error, "A YAML or JSON document is malformed.";
+    AliasLimit => "alias-limit", Error, "YAML aliases expand beyond the configured limit.";
+    NestingTooDeep => "nesting-too-deep", Error, "A document is nested deeper than the configured limit.";
+    // Document shape.
+    InvalidDocument => "invalid-document", Error, "A document is not a Kubernetes object: no mapping, apiVersion or kind.";
+    SchemaError => "schema-error", Error, "A field has the wrong type or a required field is missing.";
+    MissingName => "missing-name", Error, "An object has no metadata.name.";
+    UnsupportedKind => "unsupported-kind", Note, "An object of a kind netpol does not model was skipped.";
+    UnsupportedApiVersion => "unsupported-api-version", Warning, "A known kind uses an API version netpol does not read.";
+    DuplicateObject => "duplicate-object", Error, "The same object (kind, namespace, name) appears twice.";
+    Yaml11Boolean => "yaml11-boolean", Warning, "An unquoted scalar such as yes/no/on/off reads differently in YAML 1.1 and 1.2.";
+    Yaml11Octal => "yaml11-octal", Warning, "An unquoted number with a leading zero reads differently in YAML 1.1 and 1.2.";
+    // API-server validation.
+    InvalidName => "invalid-name", Error, "An object or namespace name is not a valid DNS name.";
+    InvalidLabelKey => "invalid-label-key", Error, "A label key is not a valid qualified name.";
+    InvalidLabelValue => "invalid-label-value", Error, "A label value is not valid.";
+    InvalidSelectorOperator => "invalid-selector-operator", Error, "A matchExpressions operator is not In, NotIn, Exists or DoesNotExist.";
+    InvalidSelectorValues => "invalid-selector-values", Error, "A matchExpressions values list does not fit its operator.";
+    EmptyPeer => "empty-peer", Error, "A NetworkPolicy peer sets none of podSelector, namespaceSelector and ipBlock.";
+    PeerIpBlockWithSelector => "peer-ipblock-with-selector", Error, "A NetworkPolicy peer sets ipBlock together with a selector.";
+    InvalidCidr => "invalid-cidr", Error, "A CIDR does not parse.";
+    NonCanonicalCidr => "non-canonical-cidr", Warning, "A CIDR has host bits set; it is read with them cleared.";
+    ExceptOutsideCidr => "except-outside-cidr", Error, "An ipBlock except entry is not strictly inside its cidr.";
+    PortOutOfRange => "port-out-of-range", Error, "A port number is outside 1-65535.";
+    EndPortBeforePort => "end-port-before-port", Error, "endPort is smaller than port.";
+    EndPortWithNamedPort => "end-port-with-named-port", Error, "endPort is set together with a named port, or without a port.";
+    InvalidPortName => "invalid-port-name", Error, "A named port is not a valid IANA service name.";
+    InvalidProtocol => "invalid-protocol", Error, "A protocol is not TCP, UDP or SCTP.";
+    InvalidPolicyType => "invalid-policy-type", Error, "A policyTypes entry is not Ingress or Egress, or is repeated.";
+    // Semantics.
+    IpBlockPartialPodCidr => "ipblock-partial-pod-cidr", Warning, "An ipBlock covers part of the pod CIDRs, so whether it matches a workload depends on the pod's IP.";
+    // netpol.yaml and verification.
+    InvalidConfig => "invalid-config", Error, "netpol.yaml is not a valid Verification file.";
+    UnknownReference => "unknown-reference", Error, "An assertion names a pod or workload that is not in the manifests.";
+    VacuousAssertion => "vacuous-assertion", Warning, "An assertion's peers select nothing, so it holds trivially.";
+    AssertionRefuted => "assertion-refuted", Error, "An assertion does not hold: a counterexample exists.";
+    AssertionUnknown => "assertion-unknown", Error, "The solver could not decide an assertion within its limits.";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Code {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Code, String> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown diagnostic code `{s}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_kebab_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let name = code.as_str();
+            assert!(seen.insert(name), "duplicate code {name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{name} is not kebab-case"
+            );
+            assert_eq!(name.parse::<Code>(), Ok(*code));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Renderers: human (miette), short (one line each), and JSON.

@@ -1,0 +1,145 @@
+//! Files, byte spans into them, and line/column lookup.
+
+use std::sync::Arc;
+
+/// Index of a file in a [`SourceMap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileId(u32);
+
+impl FileId {
+    /// The raw index, for serialisation.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A byte range `[start, end)` in one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span {
+            file,
+            start: clamp(start),
+            end: clamp(end.max(start)),
+        }
+    }
+
+    pub fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// 1-based line and column (column counted in characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LineCol {
+    pub line: u32,
+    pub col: u32,
+}
+
+#[derive(Debug)]
+struct SourceFile {
+    name: String,
+    text: Arc<str>,
+    /// Byte offset of the start of every line.
+    line_starts: Vec<u32>,
+}
+
+/// All files read in one run. File ids are handed out in insertion order.
+#[derive(Debug, Default)]
+pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+impl SourceMap {
+    pub fn new() -> SourceMap {
+        SourceMap::default()
+    }
+
+    /// Adds a file under a display name (a path as the user gave it, or `<stdin>`).
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<Arc<str>>) -> FileId {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+        );
+        let id = FileId(u32::try_from(self.files.len()).expect("fewer than 4 billion files"));
+        self.files.push(SourceFile {
+            name: name.into(),
+            text,
+            line_starts,
+        });
+        id
+    }
+
+    pub fn name(&self, file: FileId) -> &str {
+        &self.files[file.index()].name
+    }
+
+    pub fn text(&self, file: FileId) -> &Arc<str> {
+        &self.files[file.index()].text
+    }
+
+    /// The text a span covers (empty when the span is out of range).
+    pub fn snippet(&self, span: Span) -> &str {
+        let text = self.text(span.file);
+        text.get(span.start as usize..span.end as usize)
+            .unwrap_or("")
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = FileId> + '_ {
+        (0..self.files.len()).map(|i| FileId(i as u32))
+    }
+
+    /// Line and column of a byte offset. Offsets past the end map to the last position.
+    pub fn line_col(&self, file: FileId, offset: u32) -> LineCol {
+        let f = &self.files[file.index()];
+        let offset = offset.min(f.text.len() as u32);
+        let line = f.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = f.line_starts[line] as usize;
+        let end = (offset as usize).max(start);
+        let col = f
+            .text
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count());
+        LineCol {
+            line: line as u32 + 1,
+            col: col as u32 + 1,
+        }
+    }
+
+    /// Where a span starts.
+    pub fn start(&self, span: Span) -> LineCol {
+        self.line_col(span.file, span.start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters_not_bytes() {
+        let mut map = SourceMap::new();
+        let f = map.add("a.yaml", "# é\nkey: 1\n");
+        assert_eq!(map.line_col(f, 0), LineCol { line: 1, col: 1 });
+        // "é" is two bytes; "key" starts on line 2.
+        assert_eq!(map.line_col(f, 5), LineCol { line: 2, col: 1 });
+        assert_eq!(map.line_col(f, 10), LineCol { line: 2, col: 6 });
+        assert_eq!(map.line_col(f, 4), LineCol { line: 1, col: 4 });
+        assert_eq!(map.line_col(f, 999), LineCol { line: 3, col: 1 });
+    }
+}

@@ -1,0 +1,81 @@
+//! Cluster settings: the `cluster:` section of `netpol.yaml`, which flags can override.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Which enforcement semantics the analysis follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cni {
+    /// AWS VPC CNI's network policy agent and controller (the default).
+    #[default]
+    VpcCni,
+    /// The Kubernetes NetworkPolicy specification.
+    Upstream,
+}
+
+impl Cni {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cni::VpcCni => "vpc-cni",
+            Cni::Upstream => "upstream",
+        }
+    }
+}
+
+/// VPC CNI's `NETWORK_POLICY_ENFORCING_MODE`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnforcingMode {
+    /// Pods that no policy selects allow all traffic (the default).
+    #[default]
+    Standard,
+    /// Pods that no policy selects deny all traffic, in both directions.
+    Strict,
+}
+
+impl EnforcingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnforcingMode::Standard => "standard",
+            EnforcingMode::Strict => "strict",
+        }
+    }
+}
+
+/// Facts about the cluster that the manifests do not carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// `vpc-cni` (default) or `upstream`.
+    #[serde(default)]
+    pub cni: Cni,
+    /// `standard` (default) or `strict`. Only meaningful for `vpc-cni`.
+    #[serde(default)]
+    pub enforcing_mode: EnforcingMode,
+    /// The VPC subnets pods take IPs from, including subnets that Enhanced Subnet Discovery
+    /// adds. Workload pods get their IP from these.
+    #[serde(default, rename = "podCIDRs")]
+    #[schemars(with = "Vec<String>")]
+    pub pod_cidrs: Vec<IpNet>,
+    /// The Service ClusterIP range.
+    #[serde(default, rename = "serviceCIDR")]
+    #[schemars(with = "Option<String>")]
+    pub service_cidr: Option<IpNet>,
+    /// The cluster's nodes and their primary IPs.
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+}
+
+/// A node of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Node {
+    /// The node name, as pods' `spec.nodeName` gives it.
+    pub name: String,
+    /// The node's primary IP (the one VPC CNI exempts).
+    pub ip: IpAddr,
+}
