@@ -1,1 +1,32 @@
-//! placeholder
+//! Semantics and the reachability graph.
+//!
+//! [`Analysis::new`] lowers a [`netpol_manifest::Model`] into the policy [`ir`] under a
+//! semantics [`Profile`] (VPC CNI or upstream), and [`Analysis::matrix`] computes, for every
+//! ordered pair of endpoints, the set of allowed (protocol, port range) pairs. This crate
+//! does no IO and knows nothing of Z3 or the terminal; its output is deterministic.
+//! `docs/semantics.md` is the contract both engines implement.
+
+mod analysis;
+mod engine;
+mod eval;
+mod explain;
+pub mod format;
+mod ip;
+pub mod ir;
+mod matrix;
+pub mod ports;
+pub mod profile;
+pub mod synth;
+mod vpc;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+pub use analysis::Analysis;
+pub use eval::{Basis, DirectionVerdict, Unenforced};
+pub use explain::{DirectionExplanation, Explanation, RuleRef};
+pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
+pub use ports::PortSet;
+pub use profile::{Flags, Profile};
+pub use world::{EndpointInfo, EndpointType};

@@ -1,0 +1,112 @@
+//! The reachability analysis: the entry point that ties the IR, the endpoints, the engine
+//! and explain together.
+
+use netpol_diag::Diagnostic;
+use netpol_manifest::Model;
+use netpol_manifest::model::Protocol;
+
+use crate::explain::{self, Explanation};
+use crate::ir::LoweredPolicy;
+use crate::matrix::{Matrix, Semantics};
+use crate::profile::Profile;
+use crate::world::{EndpointInfo, World};
+
+/// A model analysed under one profile.
+#[derive(Debug)]
+pub struct Analysis<'m> {
+    world: World<'m>,
+}
+
+impl<'m> Analysis<'m> {
+    /// Lowers the model and lists the endpoints. Never fails; problems the semantics find
+    /// (V3 partial pod-CIDR cover) are in [`Analysis::diagnostics`].
+    pub fn new(model: &'m Model, profile: &Profile) -> Analysis<'m> {
+        Analysis {
+            world: World::new(model, profile),
+        }
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.world.profile
+    }
+
+    /// The policy IR, in model order ([`LoweredPolicy::index`] is the position).
+    pub fn policies(&self) -> &[LoweredPolicy] {
+        &self.world.policies
+    }
+
+    /// Every endpoint, sorted by id.
+    pub fn endpoints(&self) -> impl Iterator<Item = &EndpointInfo> {
+        self.world.eps.iter().map(|e| &e.info)
+    }
+
+    /// Warnings the semantics produce (`ipblock-partial-pod-cidr`).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.world.diagnostics
+    }
+
+    pub fn semantics(&self) -> Semantics {
+        Semantics {
+            cni: self.world.profile.cni,
+            enforcing_mode: self.world.profile.effective_mode(),
+        }
+    }
+
+    /// The matrix, computed by the class-compressed engine.
+    pub fn matrix(&self) -> Matrix {
+        let edges = crate::engine::connections(&self.world);
+        Matrix::from_sorted(self.semantics(), self.endpoints().cloned().collect(), edges)
+    }
+
+    /// Finds an endpoint by id, or by a workload id without its kind (`ns/name` for
+    /// `ns/name[Deployment]`) when exactly one endpoint fits.
+    pub fn find_endpoint(&self, id: &str) -> Option<&EndpointInfo> {
+        self.find(id).map(|i| &self.world.eps[i].info)
+    }
+
+    pub(crate) fn find(&self, id: &str) -> Option<usize> {
+        if let Some(i) = self.world.find(id) {
+            return Some(i);
+        }
+        let mut hits = self.world.eps.iter().enumerate().filter(|(_, e)| {
+            e.info
+                .id
+                .split_once('[')
+                .is_some_and(|(base, _)| base == id)
+        });
+        match (hits.next(), hits.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Why `from` can or cannot reach `to` (optionally on one port): per direction the
+    /// verdict, the responsible policies and rules, and the reasons. `None` when either
+    /// id names no endpoint (or an ambiguous bare name).
+    pub fn explain(
+        &self,
+        from: &str,
+        to: &str,
+        port: Option<(Protocol, u16)>,
+    ) -> Option<Explanation> {
+        let a = self.find(from)?;
+        let b = self.find(to)?;
+        Some(explain::explain(&self.world, a, b, port))
+    }
+
+    /// The matrix by the per-pair evaluator, for the tests.
+    #[cfg(test)]
+    pub(crate) fn reference_matrix(&self) -> Matrix {
+        let w = &self.world;
+        let mut edges = Vec::new();
+        for (i, a) in w.eps.iter().enumerate() {
+            for (j, b) in w.eps.iter().enumerate() {
+                let ports = crate::eval::pair(w, a, b);
+                if !ports.is_empty() {
+                    edges.push((i as u32, j as u32, ports));
+                }
+            }
+        }
+        Matrix::from_sorted(self.semantics(), self.endpoints().cloned().collect(), edges)
+    }
+}

@@ -1,0 +1,310 @@
+//! The per-pair evaluator: `docs/semantics.md` applied literally to one ordered pair of
+//! endpoints, recording which policies and rules decide. It backs `explain`, and the tests
+//! use it as the oracle for the class-compressed engine. It is deliberately simple and
+//! scans everything; never use it for the whole matrix of a large cluster.
+
+use netpol_manifest::model::Direction;
+
+use crate::ip::Block;
+use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, Provenance, resolve_ports};
+use crate::ports::PortSet;
+use crate::vpc;
+use crate::world::{Ep, EpKind, World};
+
+/// Why a direction allows what it allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// Policies are not enforced at this end.
+    Unenforced(Unenforced),
+    /// No NetworkPolicy selects the pod: everything is allowed (standard mode).
+    NotSelected,
+    /// No NetworkPolicy selects the pod, and strict mode denies everything (V1).
+    StrictDefaultDeny,
+    /// Policies select the pod but none isolates this direction (S2, V2).
+    NotIsolated { selecting: Vec<usize> },
+    /// The direction is isolated: only the matching rules allow traffic.
+    Isolated {
+        selecting: Vec<usize>,
+        /// Selecting policies that list the direction in `policyTypes`.
+        listed: Vec<usize>,
+        /// V2: isolated only because rules of the direction resolve, although no selecting
+        /// policy lists it in `policyTypes`.
+        by_rules: bool,
+    },
+}
+
+/// Why policies are not enforced at an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unenforced {
+    External,
+    Node,
+    /// hostNetwork pods are never policy targets (S9, V6).
+    HostNetwork,
+}
+
+/// The verdict of one direction at one end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectionVerdict {
+    pub direction: Direction,
+    pub allowed: PortSet,
+    pub basis: Basis,
+    /// Rules whose peer matches the other end, with the ports each allows toward it.
+    pub rules: Vec<(Provenance, PortSet)>,
+    /// V7: rules dropped because none of their ports resolves.
+    pub dropped: Vec<Provenance>,
+    /// V4: the other end carries the primary IP of this pod's own node.
+    pub node_exemption: bool,
+}
+
+/// Selection and isolation of `e` in `dir`.
+fn basis(w: &World<'_>, e: &Ep, dir: Direction) -> Basis {
+    match e.kind {
+        EpKind::External(_) => return Basis::Unenforced(Unenforced::External),
+        EpKind::Node(_) => return Basis::Unenforced(Unenforced::Node),
+        EpKind::Service(_) => return Basis::Unenforced(Unenforced::External),
+        EpKind::Workload(_) if e.host_network => return Basis::Unenforced(Unenforced::HostNetwork),
+        EpKind::Workload(_) => {}
+    }
+    let selecting: Vec<usize> = w
+        .policies
+        .iter()
+        .filter(|p| w.selects(p, e))
+        .map(|p| p.index)
+        .collect();
+    if selecting.is_empty() {
+        return if vpc::strict_default_deny(&w.profile) {
+            Basis::StrictDefaultDeny
+        } else {
+            Basis::NotSelected
+        };
+    }
+    let listed: Vec<usize> = selecting
+        .iter()
+        .copied()
+        .filter(|&i| w.policies[i].policy_types.contains(dir))
+        .collect();
+    let by_rules = listed.is_empty()
+        && selecting.iter().any(|&i| {
+            let p = &w.policies[i];
+            p.rules(dir).iter().any(|r| vpc::rule_resolves(w, p, r))
+        });
+    if listed.is_empty() && !by_rules {
+        Basis::NotIsolated { selecting }
+    } else {
+        Basis::Isolated {
+            selecting,
+            listed,
+            by_rules,
+        }
+    }
+}
+
+/// The rules that count at an isolated pod: upstream only those of policies listing the
+/// direction; VPC CNI every selecting policy's (V2).
+fn counted_policies<'w>(w: &'w World<'_>, b: &Basis, dir: Direction) -> Vec<&'w LoweredPolicy> {
+    let Basis::Isolated { selecting, .. } = b else {
+        return Vec::new();
+    };
+    selecting
+        .iter()
+        .map(|&i| &w.policies[i])
+        .filter(|p| w.profile.flags.rules_outside_policy_types || p.policy_types.contains(dir))
+        .collect()
+}
+
+/// Whether a peer matches the other end `e` (not a Service).
+fn peer_matches(w: &World<'_>, peer: &PeerMatch, e: &Ep) -> bool {
+    match peer {
+        PeerMatch::Pods { .. } => w.direct_match(peer, e) || vpc::node_expanded(w, peer, e),
+        PeerMatch::IpBlock { cidr, except, .. } => w.ipblock_matches(&Block::new(*cidr, except), e),
+    }
+}
+
+/// Ingress at `dst` from `src`.
+pub(crate) fn ingress(w: &World<'_>, dst: &Ep, src: &Ep) -> DirectionVerdict {
+    direction(w, dst, src, Direction::Ingress)
+}
+
+/// Egress at `src` toward `dst` (not a Service).
+pub(crate) fn egress(w: &World<'_>, src: &Ep, dst: &Ep) -> DirectionVerdict {
+    direction(w, src, dst, Direction::Egress)
+}
+
+fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVerdict {
+    let basis = basis(w, at, dir);
+    let mut v = DirectionVerdict {
+        direction: dir,
+        allowed: PortSet::empty(),
+        basis,
+        rules: Vec::new(),
+        dropped: Vec::new(),
+        node_exemption: false,
+    };
+    match &v.basis {
+        Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {
+            v.allowed = PortSet::all();
+            return v;
+        }
+        Basis::StrictDefaultDeny => return v,
+        Basis::Isolated { .. } => {}
+    }
+    if vpc::node_exempt(w, at, other) {
+        v.node_exemption = true;
+        v.allowed = PortSet::all();
+    }
+    for p in counted_policies(w, &v.basis, dir) {
+        for rule in p.rules(dir) {
+            let ports = match dir {
+                Direction::Ingress => ingress_rule(w, p, rule, at, other, &mut v.dropped),
+                Direction::Egress => egress_rule(w, rule, other, &mut v.dropped),
+            };
+            if let Some(ports) = ports {
+                v.allowed.union_with(&ports);
+                v.rules.push((rule.provenance, ports));
+            }
+        }
+    }
+    v
+}
+
+/// The ports an ingress rule allows at `dst` from `src`; `None` if no peer matches.
+fn ingress_rule(
+    w: &World<'_>,
+    p: &LoweredPolicy,
+    rule: &LoweredRule,
+    dst: &Ep,
+    src: &Ep,
+    dropped: &mut Vec<Provenance>,
+) -> Option<PortSet> {
+    let ports = match vpc::ingress_union_ports(w, p, rule) {
+        Some(ports) if ports.is_empty() => {
+            dropped.push(rule.provenance);
+            return None;
+        }
+        Some(ports) => ports,
+        None => resolve_ports(rule.ports.as_deref(), w.container_ports(dst)),
+    };
+    let matched = match &rule.peers {
+        None => true,
+        Some(peers) => peers.iter().any(|peer| peer_matches(w, peer, src)),
+    };
+    matched.then_some(ports)
+}
+
+/// The ports an egress rule allows toward `dst` (not a Service); `None` if no peer matches.
+fn egress_rule(
+    w: &World<'_>,
+    rule: &LoweredRule,
+    dst: &Ep,
+    dropped: &mut Vec<Provenance>,
+) -> Option<PortSet> {
+    let on_dst = || resolve_ports(rule.ports.as_deref(), w.container_ports(dst));
+    let cidr_ports = || vpc::egress_cidr_ports(&w.profile, rule).unwrap_or_else(on_dst);
+    let Some(peers) = &rule.peers else {
+        let ports = cidr_ports();
+        if ports.is_empty() && rule.ports.is_some() && w.profile.flags.named_ports_vpc {
+            dropped.push(rule.provenance);
+            return None;
+        }
+        return Some(ports);
+    };
+    let mut res: Option<PortSet> = None;
+    for peer in peers {
+        if !peer_matches(w, peer, dst) {
+            continue;
+        }
+        let ports = match peer {
+            PeerMatch::IpBlock { .. } => cidr_ports(),
+            PeerMatch::Pods { .. } => vpc::node_ports(w, peer, rule, dst).unwrap_or_else(on_dst),
+        };
+        res.get_or_insert_with(PortSet::empty).union_with(&ports);
+    }
+    res
+}
+
+/// V5: the Service ports `src` may open on Service `svc` (endpoint `dst`): those egress
+/// allows toward the ClusterIP and that ingress at some backend other than `src` allows
+/// on the target port. Returns the egress verdict (with Service ports) and the result.
+pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, PortSet) {
+    let EpKind::Service(si) = dst.kind else {
+        return (egress(w, src, dst), PortSet::empty());
+    };
+    let svc = &w.model.services[si];
+    let all_svc_ports = || {
+        let mut res = PortSet::empty();
+        for sp in &svc.ports {
+            res.union_with(&PortSet::port(sp.protocol, sp.port));
+        }
+        res
+    };
+    let basis = basis(w, src, Direction::Egress);
+    let mut v = DirectionVerdict {
+        direction: Direction::Egress,
+        allowed: PortSet::empty(),
+        basis,
+        rules: Vec::new(),
+        dropped: Vec::new(),
+        node_exemption: false,
+    };
+    match &v.basis {
+        Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {
+            v.allowed = all_svc_ports();
+        }
+        Basis::StrictDefaultDeny => {}
+        Basis::Isolated { .. } => {
+            for p in counted_policies(w, &v.basis, Direction::Egress) {
+                for rule in &p.egress {
+                    let ports = vpc::service_rule_ports(w, rule, svc);
+                    if !ports.is_empty() {
+                        v.allowed.union_with(&ports);
+                        v.rules.push((rule.provenance, ports));
+                    }
+                }
+            }
+        }
+    }
+    let mut res = PortSet::empty();
+    let backends = vpc::backends(w, svc);
+    for sp in &svc.ports {
+        if !v.allowed.contains(sp.protocol, sp.port) {
+            continue;
+        }
+        let reachable = backends.iter().any(|&b| {
+            let be = &w.eps[b];
+            !std::ptr::eq(be, src)
+                && vpc::target_on(w, sp, be)
+                    .is_some_and(|t| ingress(w, be, src).allowed.contains(sp.protocol, t))
+        });
+        if reachable {
+            res.union_with(&PortSet::port(sp.protocol, sp.port));
+        }
+    }
+    (v, res)
+}
+
+/// Whether the pair is modelled (S8): distinct, at least one end a pod or workload, and a
+/// Service only as the destination of a pod or workload.
+pub(crate) fn modelled(src: &Ep, dst: &Ep) -> bool {
+    if matches!(src.kind, EpKind::Service(_)) {
+        return false;
+    }
+    if matches!(dst.kind, EpKind::Service(_)) {
+        return src.is_pod();
+    }
+    src.is_pod() || dst.is_pod()
+}
+
+/// The allowed ports from `src` to `dst` (empty for pairs that are not modelled).
+pub(crate) fn pair(w: &World<'_>, src: &Ep, dst: &Ep) -> PortSet {
+    if std::ptr::eq(src, dst) || !modelled(src, dst) {
+        return PortSet::empty();
+    }
+    if matches!(dst.kind, EpKind::Service(_)) {
+        return service(w, src, dst).1;
+    }
+    let e = egress(w, src, dst).allowed;
+    if e.is_empty() {
+        return e;
+    }
+    e.intersect(&ingress(w, dst, src).allowed)
+}

@@ -1,0 +1,264 @@
+//! Explain: why one endpoint can or cannot reach another, as plain data that points at
+//! the policies and rules (with spans) and names the VPC CNI reasons.
+
+use std::fmt::{self, Write as _};
+
+use netpol_manifest::model::{Direction, Protocol};
+
+use crate::eval::{self, Basis, DirectionVerdict, Unenforced};
+use crate::ir::Provenance;
+use crate::ports::PortSet;
+use crate::world::{EndpointInfo, EpKind, World};
+
+/// The answer of [`crate::Analysis::explain`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    pub from: EndpointInfo,
+    pub to: EndpointInfo,
+    /// The port asked about, if any.
+    pub port: Option<(Protocol, u16)>,
+    /// Everything the pair allows (empty when the pair is not modelled).
+    pub allowed: PortSet,
+    /// With a port: whether it is allowed. Without: whether anything is.
+    pub verdict: bool,
+    /// Egress at `from`, then ingress at `to` (for a Service, ingress at its backends is
+    /// summarised in the reasons of the egress side).
+    pub directions: Vec<DirectionExplanation>,
+    /// Pair-level notes (not modelled, Service mapping).
+    pub notes: Vec<String>,
+}
+
+/// One direction at one end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectionExplanation {
+    pub direction: Direction,
+    /// The endpoint where this direction is evaluated.
+    pub at: String,
+    pub allowed: PortSet,
+    /// With a port: whether this direction allows it. Without: whether it allows anything.
+    pub verdict: bool,
+    /// Rules whose peer matches the other end, with the ports each allows.
+    pub rules: Vec<RuleRef>,
+    /// V7: rules dropped because none of their named ports resolves.
+    pub dropped: Vec<RuleRef>,
+    /// Sentences: isolation, selection, exemptions.
+    pub reasons: Vec<String>,
+}
+
+/// A rule of a policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    /// `namespace/name` of the policy.
+    pub policy: String,
+    pub provenance: Provenance,
+    pub ports: PortSet,
+}
+
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "NetworkPolicy {} {} rule {}",
+            self.policy,
+            self.provenance.direction.as_str().to_ascii_lowercase(),
+            self.provenance.rule
+        )
+    }
+}
+
+pub(crate) fn explain(
+    w: &World<'_>,
+    a: usize,
+    b: usize,
+    port: Option<(Protocol, u16)>,
+) -> Explanation {
+    let (src, dst) = (&w.eps[a], &w.eps[b]);
+    let allowed = eval::pair(w, src, dst);
+    let verdict_of = |p: &PortSet| match port {
+        Some((proto, n)) => p.contains(proto, n),
+        None => !p.is_empty(),
+    };
+    let mut notes = Vec::new();
+    let mut directions = Vec::new();
+    if a == b {
+        notes.push(
+            "an endpoint's traffic to itself is never filtered and is not modelled".to_owned(),
+        );
+    } else if !eval::modelled(src, dst) {
+        notes.push(
+            "this pair is not modelled: one end must be a pod or workload, and a Service is only a destination"
+                .to_owned(),
+        );
+    } else if let EpKind::Service(si) = dst.kind {
+        let (eg, _) = eval::service(w, src, dst);
+        directions.push(direction(w, &src.info.id, &eg, verdict_of));
+        let svc = &w.model.services[si];
+        notes.push(format!(
+            "egress is checked against the ClusterIP of {} before DNAT (V5); the edge keeps the Service ports whose targetPort ingress at some backend allows",
+            dst.info.id
+        ));
+        let backends = crate::vpc::backends(w, svc);
+        if backends.is_empty() {
+            notes.push("the Service has no backend pods in the input".to_owned());
+        }
+        for bi in backends {
+            if bi == a {
+                continue;
+            }
+            let ing = eval::ingress(w, &w.eps[bi], src);
+            directions.push(direction(w, &w.eps[bi].info.id, &ing, |p: &PortSet| {
+                !p.is_empty()
+            }));
+        }
+    } else {
+        let eg = eval::egress(w, src, dst);
+        let ing = eval::ingress(w, dst, src);
+        directions.push(direction(w, &src.info.id, &eg, verdict_of));
+        directions.push(direction(w, &dst.info.id, &ing, verdict_of));
+    }
+    Explanation {
+        from: src.info.clone(),
+        to: dst.info.clone(),
+        port,
+        verdict: verdict_of(&allowed),
+        allowed,
+        directions,
+        notes,
+    }
+}
+
+fn direction(
+    w: &World<'_>,
+    at: &str,
+    v: &DirectionVerdict,
+    verdict_of: impl Fn(&PortSet) -> bool,
+) -> DirectionExplanation {
+    let name = |i: usize| format!("{}/{}", w.policies[i].namespace, w.policies[i].name);
+    let names = |list: &[usize]| list.iter().map(|&i| name(i)).collect::<Vec<_>>().join(", ");
+    let dir = v.direction.as_str().to_ascii_lowercase();
+    let ns = at.split('/').next().unwrap_or("");
+    let mut reasons = Vec::new();
+    match &v.basis {
+        Basis::Unenforced(Unenforced::External) => {
+            reasons.push(format!("{at} is outside the cluster's pods: no policy applies to it"));
+        }
+        Basis::Unenforced(Unenforced::Node) => {
+            reasons.push(format!("{at} is a node: no NetworkPolicy applies to it"));
+        }
+        Basis::Unenforced(Unenforced::HostNetwork) => reasons.push(format!(
+            "{at} uses hostNetwork: policies never apply to it (hostNetwork unenforced, S9/V6)"
+        )),
+        Basis::NotSelected => reasons.push(format!(
+            "not isolated for {dir}: no NetworkPolicy in namespace {ns} selects {at}"
+        )),
+        Basis::StrictDefaultDeny => reasons.push(format!(
+            "strict mode default deny: no NetworkPolicy in namespace {ns} selects {at}, so it denies everything in both directions (V1)"
+        )),
+        Basis::NotIsolated { selecting } => {
+            let mut s = format!(
+                "not isolated for {dir}: selected by {} but none has {} in policyTypes",
+                names(selecting),
+                v.direction
+            );
+            if w.profile.flags.rules_outside_policy_types {
+                s.push_str(&format!(" and no {dir} rule resolves to an entry (V2)"));
+            }
+            reasons.push(s);
+        }
+        Basis::Isolated {
+            selecting,
+            listed,
+            by_rules,
+        } => {
+            if *by_rules {
+                reasons.push(format!(
+                    "isolated for {dir} although no selecting policy lists {} in policyTypes: VPC CNI enforces the {dir} rules of {} (direction enforced although missing from policyTypes, V2)",
+                    v.direction,
+                    names(selecting)
+                ));
+            } else {
+                reasons.push(format!(
+                    "isolated for {dir} by {}; only the union of the {dir} rules of {} applies",
+                    names(listed),
+                    names(selecting)
+                ));
+            }
+            if v.rules.is_empty() && !v.node_exemption {
+                reasons.push(format!("no {dir} rule matches the other end"));
+            }
+        }
+    }
+    if v.node_exemption {
+        reasons.push(
+            "node exemption: the other end carries the primary IP of this pod's own node, always allowed in both directions (V4)"
+                .to_owned(),
+        );
+    }
+    let rule_ref = |p: &Provenance, ports: PortSet| RuleRef {
+        policy: name(p.policy),
+        provenance: *p,
+        ports,
+    };
+    for d in &v.dropped {
+        reasons.push(format!(
+            "{} is dropped: its named ports resolve nowhere (V7)",
+            rule_ref(d, PortSet::empty())
+        ));
+    }
+    DirectionExplanation {
+        direction: v.direction,
+        at: at.to_owned(),
+        allowed: v.allowed.clone(),
+        verdict: verdict_of(&v.allowed),
+        rules: v
+            .rules
+            .iter()
+            .map(|(p, ports)| rule_ref(p, ports.clone()))
+            .collect(),
+        dropped: v
+            .dropped
+            .iter()
+            .map(|p| rule_ref(p, PortSet::empty()))
+            .collect(),
+        reasons,
+    }
+}
+
+impl Explanation {
+    /// A plain-text summary, one fact per line.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let what = match self.port {
+            Some((p, n)) => format!("{p}/{n}"),
+            None => "any port".to_owned(),
+        };
+        let _ = writeln!(
+            s,
+            "{} -> {} on {what}: {} (allowed: {})",
+            self.from.id,
+            self.to.id,
+            if self.verdict { "allowed" } else { "denied" },
+            self.allowed
+        );
+        for d in &self.directions {
+            let _ = writeln!(
+                s,
+                "  {} at {}: {} (allows {})",
+                d.direction.as_str().to_ascii_lowercase(),
+                d.at,
+                if d.verdict { "allowed" } else { "denied" },
+                d.allowed
+            );
+            for r in &d.reasons {
+                let _ = writeln!(s, "    - {r}");
+            }
+            for r in &d.rules {
+                let _ = writeln!(s, "    + {r} allows {}", r.ports);
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+        s
+    }
+}

@@ -1,0 +1,224 @@
+//! Address arithmetic: ipBlocks as interval lists, coverage tests, and the partition of the
+//! address space into external ranges (S8).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+/// An inclusive address interval of one family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Interval {
+    pub(crate) v6: bool,
+    pub(crate) lo: u128,
+    pub(crate) hi: u128,
+}
+
+fn addr_value(ip: IpAddr) -> (bool, u128) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (true, u128::from(a)),
+    }
+}
+
+fn family_max(v6: bool) -> u128 {
+    if v6 { u128::MAX } else { u128::from(u32::MAX) }
+}
+
+fn show(v6: bool, n: u128) -> String {
+    if v6 {
+        Ipv6Addr::from(n).to_string()
+    } else {
+        // Values of the IPv4 family never exceed u32::MAX.
+        Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)).to_string()
+    }
+}
+
+impl Interval {
+    pub(crate) fn of_net(net: IpNet) -> Interval {
+        let (v6, lo) = addr_value(net.network());
+        let (_, hi) = addr_value(net.broadcast());
+        Interval { v6, lo, hi }
+    }
+
+    pub(crate) fn contains_ip(&self, ip: IpAddr) -> bool {
+        let (v6, n) = addr_value(ip);
+        v6 == self.v6 && self.lo <= n && n <= self.hi
+    }
+
+    pub(crate) fn overlaps(&self, other: &Interval) -> bool {
+        self.v6 == other.v6 && self.lo <= other.hi && other.lo <= self.hi
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", show(self.v6, self.lo), show(self.v6, self.hi))
+    }
+}
+
+/// `cidr` minus its `except` entries, as sorted disjoint intervals.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Block {
+    pieces: Vec<Interval>,
+}
+
+/// How much of a range a block covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cover {
+    None,
+    Partial,
+    Full,
+}
+
+impl Block {
+    pub(crate) fn new(cidr: IpNet, except: &[IpNet]) -> Block {
+        let mut pieces = vec![Interval::of_net(cidr)];
+        for e in except {
+            let hole = Interval::of_net(*e);
+            let mut next = Vec::with_capacity(pieces.len() + 1);
+            for p in pieces {
+                if !p.overlaps(&hole) {
+                    next.push(p);
+                    continue;
+                }
+                if p.lo < hole.lo {
+                    next.push(Interval {
+                        hi: hole.lo - 1,
+                        ..p
+                    });
+                }
+                if hole.hi < p.hi {
+                    next.push(Interval {
+                        lo: hole.hi + 1,
+                        ..p
+                    });
+                }
+            }
+            pieces = next;
+        }
+        Block { pieces }
+    }
+
+    pub(crate) fn contains_ip(&self, ip: IpAddr) -> bool {
+        self.pieces.iter().any(|p| p.contains_ip(ip))
+    }
+
+    /// How much of `range` the block covers.
+    pub(crate) fn cover(&self, range: &Interval) -> Cover {
+        let mut covered: u128 = 0;
+        let mut any = false;
+        for p in &self.pieces {
+            if !p.overlaps(range) {
+                continue;
+            }
+            any = true;
+            let lo = p.lo.max(range.lo);
+            let hi = p.hi.min(range.hi);
+            covered = covered.saturating_add(hi - lo).saturating_add(1);
+        }
+        let size = (range.hi - range.lo).saturating_add(1);
+        if !any {
+            Cover::None
+        } else if covered >= size {
+            Cover::Full
+        } else {
+            Cover::Partial
+        }
+    }
+
+    /// How much of the union of `nets` the block covers.
+    pub(crate) fn cover_all(&self, nets: &[IpNet]) -> Cover {
+        let covers: Vec<Cover> = nets
+            .iter()
+            .map(|n| self.cover(&Interval::of_net(*n)))
+            .collect();
+        if covers.is_empty() || covers.iter().all(|c| *c == Cover::None) {
+            Cover::None
+        } else if covers.iter().all(|c| *c == Cover::Full) {
+            Cover::Full
+        } else {
+            Cover::Partial
+        }
+    }
+}
+
+/// The coarsest partition of the address space induced by every `cidr` and `except` edge:
+/// the whole IPv4 space always, the IPv6 space when some net is IPv6. Sorted, v4 first.
+pub(crate) fn partition(nets: &[IpNet]) -> Vec<Interval> {
+    let mut res = Vec::new();
+    for v6 in [false, true] {
+        let family: Vec<Interval> = nets
+            .iter()
+            .map(|n| Interval::of_net(*n))
+            .filter(|i| i.v6 == v6)
+            .collect();
+        if v6 && family.is_empty() {
+            continue;
+        }
+        // Cut points: the first address of each piece.
+        let mut cuts = BTreeSet::from([0u128]);
+        for i in &family {
+            cuts.insert(i.lo);
+            if i.hi < family_max(v6) {
+                cuts.insert(i.hi + 1);
+            }
+        }
+        let cuts: Vec<u128> = cuts.into_iter().collect();
+        for (k, &lo) in cuts.iter().enumerate() {
+            let hi = cuts.get(k + 1).map_or(family_max(v6), |next| next - 1);
+            res.push(Interval { v6, lo, hi });
+        }
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().expect("test CIDR")
+    }
+
+    #[test]
+    fn partition_cuts_at_every_edge() {
+        let parts = partition(&[net("10.0.0.0/8"), net("10.1.0.0/16")]);
+        let names: Vec<String> = parts.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "0.0.0.0-9.255.255.255",
+                "10.0.0.0-10.0.255.255",
+                "10.1.0.0-10.1.255.255",
+                "10.2.0.0-10.255.255.255",
+                "11.0.0.0-255.255.255.255"
+            ]
+        );
+        assert_eq!(partition(&[]).len(), 1);
+        assert_eq!(partition(&[net("0.0.0.0/0")]).len(), 1);
+        let with_v6 = partition(&[net("fd00::/8")]);
+        assert_eq!(with_v6.len(), 4);
+        assert_eq!(
+            with_v6[3].to_string(),
+            "fe00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+        );
+    }
+
+    #[test]
+    fn block_except_and_cover() {
+        let b = Block::new(net("10.0.0.0/8"), &[net("10.1.0.0/16")]);
+        assert!(b.contains_ip("10.2.3.4".parse().expect("ip")));
+        assert!(!b.contains_ip("10.1.3.4".parse().expect("ip")));
+        assert_eq!(b.cover_all(&[net("10.2.0.0/16")]), Cover::Full);
+        assert_eq!(b.cover_all(&[net("10.0.0.0/8")]), Cover::Partial);
+        assert_eq!(b.cover_all(&[net("10.1.0.0/16")]), Cover::None);
+        assert_eq!(
+            b.cover_all(&[net("10.2.0.0/16"), net("192.168.0.0/16")]),
+            Cover::Partial
+        );
+        let all = Block::new(net("0.0.0.0/0"), &[]);
+        assert_eq!(all.cover_all(&[net("10.0.0.0/8")]), Cover::Full);
+    }
+}

@@ -1,0 +1,111 @@
+//! Semantics profiles: which enforcement rules the analysis follows.
+//!
+//! A [`Profile`] is the cluster settings plus one flag per VPC CNI deviation (V1-V8 of
+//! `docs/semantics.md`). `vpc-cni` turns every flag on, `upstream` turns them all off; the
+//! engines only ever read the flags, so each deviation can be tested on its own.
+
+use ipnet::IpNet;
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
+
+/// The semantics in force, derived from the cluster settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub cni: Cni,
+    pub enforcing_mode: EnforcingMode,
+    /// VPC subnets workload pods take their IPs from (V3).
+    pub pod_cidrs: Vec<IpNet>,
+    /// The ClusterIP range, used for Services without a `clusterIP` (V3, V5).
+    pub service_cidr: Option<IpNet>,
+    /// Node names and primary IPs; node endpoints exist only when this is non-empty.
+    pub nodes: Vec<Node>,
+    pub flags: Flags,
+}
+
+/// One switch per VPC CNI deviation; all off is the upstream specification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Flags {
+    /// V1: a pod that no policy selects denies everything (strict mode).
+    pub strict_default_deny: bool,
+    /// V2: rules of a direction missing from `policyTypes` are enforced when they resolve
+    /// to at least one entry.
+    pub rules_outside_policy_types: bool,
+    /// V3: ipBlocks match workloads through `podCIDRs`, and Service ClusterIPs on egress.
+    pub ipblock_matches_workloads: bool,
+    /// V4: a selected pod always allows its own node's primary IP, both directions.
+    pub node_exemption: bool,
+    /// V5: egress to Service ClusterIPs; Services are endpoints.
+    pub cluster_ip_egress: bool,
+    /// V6: a selector peer matching a hostNetwork pod allows its node's IP.
+    pub host_network_peers: bool,
+    /// V7: ingress named ports resolve over all the policy's targets (rule dropped when
+    /// nothing resolves); egress named ports are dropped for ipBlock peers and omitted `to`.
+    pub named_ports_vpc: bool,
+}
+
+impl Flags {
+    /// The flags of a CNI and enforcing mode. Strict mode exists only for `vpc-cni`.
+    pub fn for_cni(cni: Cni, mode: EnforcingMode) -> Flags {
+        match cni {
+            Cni::Upstream => Flags::default(),
+            Cni::VpcCni => Flags {
+                strict_default_deny: mode == EnforcingMode::Strict,
+                rules_outside_policy_types: true,
+                ipblock_matches_workloads: true,
+                node_exemption: true,
+                cluster_ip_egress: true,
+                host_network_peers: true,
+                named_ports_vpc: true,
+            },
+        }
+    }
+}
+
+impl Profile {
+    pub fn new(settings: &ClusterSettings) -> Profile {
+        Profile {
+            cni: settings.cni,
+            enforcing_mode: settings.enforcing_mode,
+            pod_cidrs: settings.pod_cidrs.clone(),
+            service_cidr: settings.service_cidr,
+            nodes: settings.nodes.clone(),
+            flags: Flags::for_cni(settings.cni, settings.enforcing_mode),
+        }
+    }
+
+    pub fn is_vpc_cni(&self) -> bool {
+        self.cni == Cni::VpcCni
+    }
+
+    /// The enforcing mode that actually applies: always `standard` under `upstream`.
+    pub fn effective_mode(&self) -> EnforcingMode {
+        if self.flags.strict_default_deny {
+            EnforcingMode::Strict
+        } else {
+            EnforcingMode::Standard
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_has_no_deviation_and_no_strict_mode() {
+        let settings = ClusterSettings {
+            cni: Cni::Upstream,
+            enforcing_mode: EnforcingMode::Strict,
+            ..ClusterSettings::default()
+        };
+        let p = Profile::new(&settings);
+        assert_eq!(p.flags, Flags::default());
+        assert_eq!(p.effective_mode(), EnforcingMode::Standard);
+    }
+
+    #[test]
+    fn vpc_cni_strict_sets_every_flag() {
+        let f = Flags::for_cni(Cni::VpcCni, EnforcingMode::Strict);
+        assert!(f.strict_default_deny && f.rules_outside_policy_types && f.named_ports_vpc);
+        assert!(!Flags::for_cni(Cni::VpcCni, EnforcingMode::Standard).strict_default_deny);
+    }
+}

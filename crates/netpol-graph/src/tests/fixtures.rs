@@ -1,0 +1,1 @@
+//! Fixture cases in `testdata/reach/`.

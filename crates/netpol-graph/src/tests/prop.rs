@@ -1,0 +1,201 @@
+//! Property test: on random small clusters, under every profile, the class-compressed
+//! engine gives exactly the matrix of the per-pair evaluator.
+
+use netpol_manifest::Model;
+use netpol_manifest::config::{Cni, EnforcingMode};
+use netpol_manifest::model::{
+    EndpointKind, Operator, Peer, PolicyPort, PortRef, Protocol, Requirement, Rule, Selector,
+};
+use proptest::prelude::*;
+
+use super::build::*;
+use crate::Analysis;
+
+fn requirement() -> impl Strategy<Value = Requirement> {
+    let key = prop_oneof![Just("app"), Just("tier")];
+    let vals = proptest::collection::vec(prop_oneof![Just("x"), Just("y"), Just("web")], 1..3);
+    (key, 0..4u8, vals).prop_map(|(k, op, vals)| match op {
+        0 => req(k, Operator::In, &vals),
+        1 => req(k, Operator::NotIn, &vals),
+        2 => req(k, Operator::Exists, &[]),
+        _ => req(k, Operator::DoesNotExist, &[]),
+    })
+}
+
+fn selector() -> impl Strategy<Value = Selector> {
+    proptest::collection::vec(requirement(), 0..3).prop_map(|mut r| {
+        r.sort();
+        r.dedup();
+        Selector {
+            requirements: r,
+            span: None,
+        }
+    })
+}
+
+fn ns_selector() -> impl Strategy<Value = Selector> {
+    prop_oneof![
+        Just(sel(&[])),
+        Just(sel(&[("team", "a")])),
+        Just(sel(&[("kubernetes.io/metadata.name", "y")])),
+    ]
+}
+
+fn peer() -> impl Strategy<Value = Peer> {
+    prop_oneof![
+        3 => (proptest::option::of(ns_selector()), proptest::option::of(selector()))
+            .prop_map(|(n, p)| pods_peer(n, p)),
+        1 => Just(block("10.0.0.0/24", &["10.0.0.128/25"])),
+        1 => Just(block("0.0.0.0/0", &[])),
+        1 => Just(block("10.0.0.0/8", &[])),
+        1 => Just(block("192.168.1.0/24", &[])),
+    ]
+}
+
+fn policy_port() -> impl Strategy<Value = PolicyPort> {
+    prop_oneof![
+        Just(port(Protocol::Tcp, 80)),
+        Just(port_range(Protocol::Tcp, 8000, 8100)),
+        Just(port(Protocol::Udp, 53)),
+        Just(named(Protocol::Tcp, "http")),
+        Just(named(Protocol::Udp, "dns")),
+        Just(all_of(Protocol::Tcp)),
+    ]
+}
+
+fn a_rule() -> impl Strategy<Value = Rule> {
+    (
+        proptest::collection::vec(peer(), 0..3),
+        proptest::collection::vec(policy_port(), 0..3),
+    )
+        .prop_map(|(peers, ports)| rule(peers, ports))
+}
+
+fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
+    (
+        prop_oneof![Just("x"), Just("y")],
+        0..6u8,
+        proptest::option::of(prop_oneof![Just("x"), Just("y"), Just("web")]),
+        proptest::option::of(prop_oneof![Just("x"), Just("web")]),
+        0..4u8,
+        0..8u8,
+        0..3u8,
+    )
+        .prop_map(|(ns, name, app, tier, ports, flags, node)| {
+            let mut l = Vec::new();
+            if let Some(a) = app {
+                l.push(("app", a));
+            }
+            if let Some(t) = tier {
+                l.push(("tier", t));
+            }
+            let mut e = pod(ns, &format!("p{name}"), &l);
+            if flags & 1 == 1 {
+                e.kind = EndpointKind::Deployment;
+            } else if flags & 2 == 2 {
+                e.pod_ip = Some(ip(&format!("10.0.0.{}", 100 + u16::from(name) * 10)));
+            }
+            e.host_network = flags == 4;
+            if node > 0 && e.kind == EndpointKind::Pod {
+                e.node_name = Some(format!("n{node}"));
+            }
+            e.ports = match ports {
+                0 => vec![],
+                1 => vec![cport("http", Protocol::Tcp, 80)],
+                2 => vec![
+                    cport("http", Protocol::Tcp, 8080),
+                    cport("dns", Protocol::Udp, 53),
+                ],
+                _ => vec![cport("dns", Protocol::Udp, 5353)],
+            };
+            e
+        })
+}
+
+fn model() -> impl Strategy<Value = Model> {
+    let pol = (
+        prop_oneof![Just("x"), Just("y")],
+        selector(),
+        0..4u8,
+        proptest::collection::vec(a_rule(), 0..3),
+        proptest::collection::vec(a_rule(), 0..3),
+    );
+    (
+        proptest::collection::vec(endpoint(), 1..7),
+        proptest::collection::vec(pol, 0..4),
+        0..3u8,
+    )
+        .prop_map(|(eps, pols, svcs)| {
+            let mut m = Model {
+                namespaces: vec![namespace("x", &[("team", "a")]), namespace("y", &[])],
+                ..Model::default()
+            };
+            for e in eps {
+                if m.endpoints.iter().all(|o| o.id() != e.id()) {
+                    m.endpoints.push(e);
+                }
+            }
+            for (i, (ns, subject, types, ingress, egress)) in pols.into_iter().enumerate() {
+                let mut p = policy(ns, &format!("np{i}"), subject);
+                p.ingress = ingress;
+                p.egress = egress;
+                let p = match types {
+                    0 => declared(p, true, false),
+                    1 => declared(p, false, true),
+                    2 => declared(p, true, true),
+                    _ => p,
+                };
+                m.policies.push(p);
+            }
+            if svcs > 0 {
+                m.services.push(service(
+                    "x",
+                    "s1",
+                    Some(&[("app", "web")]),
+                    vec![sport(80, PortRef::Name("http".into()))],
+                ));
+            }
+            if svcs > 1 {
+                m.services.push(service(
+                    "y",
+                    "s2",
+                    Some(&[]),
+                    vec![
+                        sport(53, PortRef::Number(53)),
+                        sport(81, PortRef::Number(8080)),
+                    ],
+                ));
+            }
+            finish(m)
+        })
+}
+
+fn profiles() -> Vec<crate::Profile> {
+    let mut res = Vec::new();
+    for (cni, mode) in [
+        (Cni::Upstream, EnforcingMode::Standard),
+        (Cni::VpcCni, EnforcingMode::Standard),
+        (Cni::VpcCni, EnforcingMode::Strict),
+    ] {
+        let p = profile(cni, mode);
+        res.push(p.clone());
+        let mut q = with_nodes(p, &[("n1", "192.168.1.1"), ("n2", "10.0.0.50")]);
+        q.pod_cidrs = vec!["10.0.0.0/24".parse().expect("cidr")];
+        q.service_cidr = Some("172.20.0.0/16".parse().expect("cidr"));
+        res.push(q);
+    }
+    res
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn engine_matches_per_pair_evaluator(m in model()) {
+        for p in profiles() {
+            let a = Analysis::new(&m, &p);
+            let fast = super::lines(&a.matrix());
+            let slow = super::lines(&a.reference_matrix());
+            prop_assert_eq!(fast, slow, "profile {:?} {:?}", p.cni, p.enforcing_mode);
+        }
+    }
+}

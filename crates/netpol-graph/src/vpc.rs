@@ -1,0 +1,292 @@
+//! The VPC CNI deviations (V1-V7 of `docs/semantics.md`), one function each. Every function
+//! checks its own [`crate::profile::Flags`] switch, so under `upstream` each is a no-op.
+
+use netpol_manifest::model::{Direction, PortRef, Service, ServicePort};
+
+use crate::ip::{Block, Cover, Interval};
+use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, numeric_ports, resolve_ports};
+use crate::ports::PortSet;
+use crate::profile::Profile;
+use crate::world::{Ep, EpKind, World};
+
+/// V1: whether a pod that no policy selects denies everything.
+pub(crate) fn strict_default_deny(profile: &Profile) -> bool {
+    profile.flags.strict_default_deny
+}
+
+/// V2: whether a rule resolves to at least one entry of the agent's map (so that it
+/// isolates its direction even when the direction is missing from `policyTypes`).
+pub(crate) fn rule_resolves(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule) -> bool {
+    if !w.profile.flags.rules_outside_policy_types {
+        return false;
+    }
+    let ports = rule.ports.as_deref();
+    match rule.provenance.direction {
+        Direction::Ingress => {
+            if ingress_rule_ports(w, p, rule).is_empty() {
+                return false;
+            }
+            let Some(peers) = &rule.peers else {
+                return true;
+            };
+            peers.iter().any(|peer| match peer {
+                PeerMatch::IpBlock { .. } => true,
+                PeerMatch::Pods { .. } => w.eps.iter().any(|e| w.direct_match(peer, e)),
+            })
+        }
+        Direction::Egress => {
+            let numeric_ok = !numeric_ports(ports).is_empty();
+            let Some(peers) = &rule.peers else {
+                return numeric_ok;
+            };
+            peers.iter().any(|peer| match peer {
+                PeerMatch::IpBlock { .. } => numeric_ok,
+                PeerMatch::Pods { .. } => {
+                    w.eps.iter().any(|e| {
+                        w.direct_match(peer, e)
+                            && !resolve_ports(ports, w.container_ports(e)).is_empty()
+                    }) || w.eps.iter().any(|e| match e.kind {
+                        EpKind::Service(i) => {
+                            let svc = &w.model.services[i];
+                            !service_rule_ports(w, rule, svc).is_empty()
+                        }
+                        _ => false,
+                    })
+                }
+            })
+        }
+    }
+}
+
+/// V3: an ipBlock matches a pod or workload without a known IP iff the block, after its
+/// excepts, covers every pod CIDR. Partial cover is warned about and does not match.
+pub(crate) fn ipblock_matches_workload(profile: &Profile, block: &Block, e: &Ep) -> bool {
+    profile.flags.ipblock_matches_workloads
+        && e.is_pod()
+        && !e.host_network
+        && !profile.pod_cidrs.is_empty()
+        && block.cover_all(&profile.pod_cidrs) == Cover::Full
+}
+
+/// V3: an ipBlock (or an omitted `to`, `block: None`) covers a Service's ClusterIP: the
+/// ClusterIP itself when known, else the whole `serviceCIDR`.
+pub(crate) fn covers_cluster_ip(profile: &Profile, block: Option<&Block>, svc: &Service) -> bool {
+    let Some(block) = block else {
+        return true;
+    };
+    match (svc.cluster_ip, profile.service_cidr) {
+        (Some(ip), _) => block.contains_ip(ip),
+        (None, Some(net)) => block.cover(&Interval::of_net(net)) == Cover::Full,
+        (None, None) => false,
+    }
+}
+
+/// V4: whether `pod` (selected by a policy) exempts `other` because `other` carries the
+/// primary IP of the pod's own node.
+pub(crate) fn node_exempt(w: &World<'_>, pod: &Ep, other: &Ep) -> bool {
+    if !w.profile.flags.node_exemption {
+        return false;
+    }
+    match (pod.own_node, other.node_key.as_deref()) {
+        (Some(n), Some(key)) => w.profile.nodes[n].name == key,
+        _ => false,
+    }
+}
+
+/// V6: whether a selector peer matches `e` because `e` carries the IP of a node on which
+/// the peer matches a hostNetwork pod (the node itself, or another hostNetwork pod there).
+pub(crate) fn node_expanded(w: &World<'_>, peer: &PeerMatch, e: &Ep) -> bool {
+    if !w.profile.flags.host_network_peers {
+        return false;
+    }
+    let Some(key) = e.node_key.as_deref() else {
+        return false;
+    };
+    w.eps
+        .iter()
+        .any(|q| q.host_network && q.node_key.as_deref() == Some(key) && w.direct_match(peer, q))
+}
+
+/// V6 with S7: the ports an egress selector rule allows toward `dst` when `dst` carries a
+/// node IP: named ports resolve on the hostNetwork pods the peer matches on that node.
+/// `None` when `dst` is not reached through a node IP.
+pub(crate) fn node_ports(
+    w: &World<'_>,
+    peer: &PeerMatch,
+    rule: &LoweredRule,
+    dst: &Ep,
+) -> Option<PortSet> {
+    if !w.profile.flags.host_network_peers {
+        return None;
+    }
+    let key = dst.node_key.as_deref()?;
+    let mut res: Option<PortSet> = None;
+    for q in &w.eps {
+        if q.host_network && q.node_key.as_deref() == Some(key) && w.direct_match(peer, q) {
+            let ports = resolve_ports(rule.ports.as_deref(), w.container_ports(q));
+            res.get_or_insert_with(PortSet::empty).union_with(&ports);
+        }
+    }
+    res
+}
+
+/// V7 (ingress) and S7: the ports an ingress rule allows at its targets. Under VPC CNI
+/// a named port resolves over every pod the policy selects, hostNetwork pods included,
+/// and the union applies to every target; an empty result drops the rule. Returns `None`
+/// when the profile resolves per destination instead.
+pub(crate) fn ingress_union_ports(
+    w: &World<'_>,
+    p: &LoweredPolicy,
+    rule: &LoweredRule,
+) -> Option<PortSet> {
+    if !w.profile.flags.named_ports_vpc {
+        return None;
+    }
+    let Some(list) = rule.ports.as_deref() else {
+        return Some(PortSet::all());
+    };
+    let mut res = numeric_ports(Some(list));
+    if list.iter().any(|m| matches!(m.port, PortSpec::Named(_))) {
+        for e in &w.eps {
+            if w.subject_matches(p, e) {
+                res.union_with(&resolve_ports(Some(list), w.container_ports(e)));
+            }
+        }
+    }
+    Some(res)
+}
+
+/// The ports of an ingress rule as the agent sees them, for V2 (both profiles use this
+/// only under VPC CNI).
+fn ingress_rule_ports(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule) -> PortSet {
+    ingress_union_ports(w, p, rule).unwrap_or_else(PortSet::all)
+}
+
+/// V7 (egress): ports toward an ipBlock peer or an omitted `to`: named ports are dropped.
+/// `None` when the profile resolves named ports on the destination instead.
+pub(crate) fn egress_cidr_ports(profile: &Profile, rule: &LoweredRule) -> Option<PortSet> {
+    profile
+        .flags
+        .named_ports_vpc
+        .then(|| numeric_ports(rule.ports.as_deref()))
+}
+
+/// V5: the Service ports a rule allows toward a Service's ClusterIP, as a [`PortSet`] of
+/// Service `port`s (before the backends' ingress is checked).
+pub(crate) fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, svc: &Service) -> PortSet {
+    match &rule.peers {
+        None => service_peer_ports(w, rule, None, svc),
+        Some(peers) => {
+            let mut res = PortSet::empty();
+            for peer in peers {
+                res.union_with(&service_peer_ports(w, rule, Some(peer), svc));
+            }
+            res
+        }
+    }
+}
+
+/// V5 for one peer (`None`: an omitted `to`).
+pub(crate) fn service_peer_ports(
+    w: &World<'_>,
+    rule: &LoweredRule,
+    peer: Option<&PeerMatch>,
+    svc: &Service,
+) -> PortSet {
+    let mut res = PortSet::empty();
+    if !w.profile.flags.cluster_ip_egress || !crate::world::is_cluster_ip_service(svc) {
+        return res;
+    }
+    let ports = rule.ports.as_deref();
+    let by_packet = |res: &mut PortSet| {
+        let numeric = numeric_ports(ports);
+        for sp in &svc.ports {
+            if numeric.contains(sp.protocol, sp.port) {
+                res.union_with(&PortSet::port(sp.protocol, sp.port));
+            }
+        }
+    };
+    match peer {
+        None => {
+            if covers_cluster_ip(&w.profile, None, svc) {
+                by_packet(&mut res);
+            }
+        }
+        Some(PeerMatch::IpBlock { cidr, except, .. }) => {
+            let block = Block::new(*cidr, except);
+            if covers_cluster_ip(&w.profile, Some(&block), svc) {
+                by_packet(&mut res);
+            }
+        }
+        Some(PeerMatch::Pods {
+            namespaces, pods, ..
+        }) => {
+            let empty = Default::default();
+            let labels = svc.selector.as_ref().unwrap_or(&empty);
+            if w.in_scope(namespaces, &svc.namespace)
+                && pods.as_ref().is_none_or(|s| s.matches(labels))
+            {
+                for sp in &svc.ports {
+                    if target_port_matches(w, rule, svc, sp) {
+                        res.union_with(&PortSet::port(sp.protocol, sp.port));
+                    }
+                }
+            }
+        }
+    }
+    res
+}
+
+/// V5: whether a rule's ports match a Service port through its `targetPort`.
+fn target_port_matches(w: &World<'_>, rule: &LoweredRule, svc: &Service, sp: &ServicePort) -> bool {
+    let Some(list) = rule.ports.as_deref() else {
+        return true;
+    };
+    list.iter().any(|m| {
+        if m.protocol != sp.protocol {
+            return false;
+        }
+        match (&m.port, &sp.target_port) {
+            (PortSpec::All, _) => true,
+            (PortSpec::Range(lo, hi), PortRef::Number(t)) => lo <= t && t <= hi,
+            (PortSpec::Range(..), PortRef::Name(_)) => false,
+            (PortSpec::Named(n), PortRef::Name(t)) => n == t,
+            // Fallback: the name resolves on a backend to the numeric targetPort.
+            (PortSpec::Named(n), PortRef::Number(t)) => backends(w, svc).iter().any(|&b| {
+                w.container_ports(&w.eps[b]).iter().any(|cp| {
+                    cp.protocol == sp.protocol && cp.port == *t && cp.name.as_deref() == Some(n)
+                })
+            }),
+        }
+    })
+}
+
+/// V5: the endpoints that back a Service: pods and workloads of its namespace matching its
+/// `spec.selector` (none for a selectorless Service).
+pub(crate) fn backends(w: &World<'_>, svc: &Service) -> Vec<usize> {
+    let Some(sel) = &svc.selector else {
+        return Vec::new();
+    };
+    w.eps
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.is_pod()
+                && e.info.namespace.as_deref() == Some(svc.namespace.as_str())
+                && sel.iter().all(|(k, v)| e.info.labels.get(k) == Some(v))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// V5: the number a Service port's `targetPort` has on one backend.
+pub(crate) fn target_on(w: &World<'_>, sp: &ServicePort, backend: &Ep) -> Option<u16> {
+    match &sp.target_port {
+        PortRef::Number(n) => Some(*n),
+        PortRef::Name(name) => w
+            .container_ports(backend)
+            .iter()
+            .find(|cp| cp.protocol == sp.protocol && cp.name.as_deref() == Some(name.as_str()))
+            .map(|cp| cp.port),
+    }
+}

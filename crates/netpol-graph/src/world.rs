@@ -1,0 +1,349 @@
+//! The endpoints (S8) and the per-endpoint facts both engines read: namespace labels,
+//! addresses, node identity, selection by policies.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use netpol_diag::{Code, Diagnostic};
+use netpol_manifest::Model;
+use netpol_manifest::model::{ContainerPort, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Service};
+
+use crate::ip::{self, Block, Cover, Interval};
+use crate::ir::{LoweredPolicy, NamespaceScope, PeerMatch};
+use crate::profile::Profile;
+
+/// What an endpoint of the matrix is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EndpointType {
+    /// A bare Pod or a workload.
+    Workload(EndpointKind),
+    /// A range of addresses outside the cluster's pods (S8).
+    External,
+    /// A node of `cluster.nodes`.
+    Node,
+    /// A Service ClusterIP (vpc-cni only, V5), destination only.
+    Service,
+}
+
+impl EndpointType {
+    /// `Pod`, `Deployment`, ..., `External`, `Node`, `Service`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointType::Workload(k) => k.as_str(),
+            EndpointType::External => "External",
+            EndpointType::Node => "Node",
+            EndpointType::Service => "Service",
+        }
+    }
+}
+
+/// An endpoint as the matrix shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointInfo {
+    /// `ns/name`, `ns/name[Kind]`, `first-last`, `node/<name>` or `ns/name[Service]`.
+    pub id: String,
+    pub kind: EndpointType,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub labels: Labels,
+    /// The pod IP, node IP or ClusterIP when known.
+    pub ip: Option<IpAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EpKind {
+    /// Index into `model.endpoints`.
+    Workload(usize),
+    External(Interval),
+    /// Index into `profile.nodes`.
+    Node(usize),
+    /// Index into `model.services`.
+    Service(usize),
+}
+
+/// Everything the engines know about one endpoint.
+#[derive(Clone, Debug)]
+pub(crate) struct Ep {
+    pub(crate) info: EndpointInfo,
+    pub(crate) kind: EpKind,
+    pub(crate) host_network: bool,
+    /// The node whose IP this endpoint's traffic carries: a node itself, or a hostNetwork
+    /// pod's node (V6). Node names, interned as strings.
+    pub(crate) node_key: Option<String>,
+    /// V4: index into `profile.nodes` of the node a bare, non-hostNetwork Pod runs on.
+    pub(crate) own_node: Option<usize>,
+}
+
+impl Ep {
+    pub(crate) fn is_pod(&self) -> bool {
+        matches!(self.kind, EpKind::Workload(_))
+    }
+}
+
+/// The model under one profile, with its endpoints.
+#[derive(Debug)]
+pub(crate) struct World<'m> {
+    pub(crate) model: &'m Model,
+    pub(crate) profile: Profile,
+    pub(crate) policies: Vec<LoweredPolicy>,
+    /// Sorted by id.
+    pub(crate) eps: Vec<Ep>,
+    ns_labels: BTreeMap<String, Labels>,
+    empty_labels: Labels,
+    /// V3 warnings.
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl<'m> World<'m> {
+    pub(crate) fn new(model: &'m Model, profile: &Profile) -> World<'m> {
+        let policies = crate::ir::lower(model);
+        let mut ns_labels: BTreeMap<String, Labels> = model
+            .namespaces
+            .iter()
+            .map(|n| (n.name.clone(), n.labels.clone()))
+            .collect();
+        for e in &model.endpoints {
+            ns_labels.entry(e.namespace.clone()).or_insert_with(|| {
+                Labels::from([(NAMESPACE_NAME_LABEL.to_owned(), e.namespace.clone())])
+            });
+        }
+        let mut eps = Vec::new();
+        let node_by_name: BTreeMap<&str, usize> = profile
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        for (i, e) in model.endpoints.iter().enumerate() {
+            let known_node = e
+                .node_name
+                .as_deref()
+                .and_then(|n| node_by_name.get(n).copied());
+            let mut ip = e.pod_ip;
+            let mut node_key = None;
+            if e.host_network {
+                ip = ip.or(e.host_ip).or(known_node.map(|n| profile.nodes[n].ip));
+                node_key = e.node_name.clone().or_else(|| {
+                    let ip = ip?;
+                    profile
+                        .nodes
+                        .iter()
+                        .find(|n| n.ip == ip)
+                        .map(|n| n.name.clone())
+                });
+            }
+            let own_node = (e.kind == EndpointKind::Pod && !e.host_network)
+                .then_some(known_node)
+                .flatten();
+            eps.push(Ep {
+                info: EndpointInfo {
+                    id: e.id(),
+                    kind: EndpointType::Workload(e.kind),
+                    namespace: Some(e.namespace.clone()),
+                    name: e.name.clone(),
+                    labels: e.labels.clone(),
+                    ip,
+                },
+                kind: EpKind::Workload(i),
+                host_network: e.host_network,
+                node_key,
+                own_node,
+            });
+        }
+        for (i, n) in profile.nodes.iter().enumerate() {
+            eps.push(Ep {
+                info: EndpointInfo {
+                    id: format!("node/{}", n.name),
+                    kind: EndpointType::Node,
+                    namespace: None,
+                    name: n.name.clone(),
+                    labels: Labels::new(),
+                    ip: Some(n.ip),
+                },
+                kind: EpKind::Node(i),
+                host_network: false,
+                node_key: Some(n.name.clone()),
+                own_node: None,
+            });
+        }
+        let mut nets = Vec::new();
+        for p in &policies {
+            for r in p.ingress.iter().chain(&p.egress) {
+                for peer in r.peers.iter().flatten() {
+                    if let PeerMatch::IpBlock { cidr, except, .. } = peer {
+                        nets.push(*cidr);
+                        nets.extend(except.iter().copied());
+                    }
+                }
+            }
+        }
+        for iv in ip::partition(&nets) {
+            let id = iv.to_string();
+            eps.push(Ep {
+                info: EndpointInfo {
+                    id: id.clone(),
+                    kind: EndpointType::External,
+                    namespace: None,
+                    name: id,
+                    labels: Labels::new(),
+                    ip: None,
+                },
+                kind: EpKind::External(iv),
+                host_network: false,
+                node_key: None,
+                own_node: None,
+            });
+        }
+        if profile.flags.cluster_ip_egress {
+            for (i, s) in model.services.iter().enumerate() {
+                if !is_cluster_ip_service(s) {
+                    continue;
+                }
+                eps.push(Ep {
+                    info: EndpointInfo {
+                        id: format!("{}/{}[Service]", s.namespace, s.name),
+                        kind: EndpointType::Service,
+                        namespace: Some(s.namespace.clone()),
+                        name: s.name.clone(),
+                        labels: s.selector.clone().unwrap_or_default(),
+                        ip: s.cluster_ip,
+                    },
+                    kind: EpKind::Service(i),
+                    host_network: false,
+                    node_key: None,
+                    own_node: None,
+                });
+            }
+        }
+        eps.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+        let mut world = World {
+            model,
+            profile: profile.clone(),
+            policies,
+            eps,
+            ns_labels,
+            empty_labels: Labels::new(),
+            diagnostics: Vec::new(),
+        };
+        world.diagnostics = world.partial_cover_warnings();
+        world
+    }
+
+    pub(crate) fn ns_labels(&self, ns: &str) -> &Labels {
+        self.ns_labels.get(ns).unwrap_or(&self.empty_labels)
+    }
+
+    pub(crate) fn container_ports(&self, e: &Ep) -> &'m [ContainerPort] {
+        match e.kind {
+            EpKind::Workload(i) => &self.model.endpoints[i].ports,
+            _ => &[],
+        }
+    }
+
+    /// Whether policies are enforced at this endpoint: pods and workloads that are not
+    /// hostNetwork (S9, V6). Externals, nodes and Services are never enforced.
+    pub(crate) fn enforced(&self, e: &Ep) -> bool {
+        e.is_pod() && !e.host_network
+    }
+
+    /// S2: whether the policy's subject selector picks this endpoint.
+    pub(crate) fn selects(&self, p: &LoweredPolicy, e: &Ep) -> bool {
+        self.enforced(e) && self.subject_matches(p, e)
+    }
+
+    /// The subject selector alone, hostNetwork pods included (for V7 ingress named ports).
+    pub(crate) fn subject_matches(&self, p: &LoweredPolicy, e: &Ep) -> bool {
+        e.is_pod()
+            && e.info.namespace.as_deref() == Some(p.namespace.as_str())
+            && p.subject.matches(&e.info.labels)
+    }
+
+    pub(crate) fn in_scope(&self, scope: &NamespaceScope, ns: &str) -> bool {
+        match scope {
+            NamespaceScope::Own(own) => own == ns,
+            NamespaceScope::Selector(s) => s.matches(self.ns_labels(ns)),
+        }
+    }
+
+    /// S5: a selector peer matches a pod or workload directly. Upstream, hostNetwork pods
+    /// are node traffic and never match (S9); under V6 they do.
+    pub(crate) fn direct_match(&self, peer: &PeerMatch, e: &Ep) -> bool {
+        let PeerMatch::Pods {
+            namespaces, pods, ..
+        } = peer
+        else {
+            return false;
+        };
+        if !e.is_pod() || (e.host_network && !self.profile.flags.host_network_peers) {
+            return false;
+        }
+        let Some(ns) = e.info.namespace.as_deref() else {
+            return false;
+        };
+        self.in_scope(namespaces, ns) && pods.as_ref().is_none_or(|s| s.matches(&e.info.labels))
+    }
+
+    /// S6 and V3: whether an ipBlock matches an endpoint (not a Service).
+    pub(crate) fn ipblock_matches(&self, block: &Block, e: &Ep) -> bool {
+        match e.kind {
+            EpKind::External(iv) => block.cover(&iv) == Cover::Full,
+            EpKind::Service(_) => false,
+            EpKind::Node(_) | EpKind::Workload(_) => match e.info.ip {
+                Some(ip) => block.contains_ip(ip),
+                None => crate::vpc::ipblock_matches_workload(&self.profile, block, e),
+            },
+        }
+    }
+
+    /// The V3 warnings: ipBlocks that cover part of the pod CIDRs.
+    fn partial_cover_warnings(&self) -> Vec<Diagnostic> {
+        let mut res = Vec::new();
+        if !self.profile.flags.ipblock_matches_workloads || self.profile.pod_cidrs.is_empty() {
+            return res;
+        }
+        for p in &self.policies {
+            for r in p.ingress.iter().chain(&p.egress) {
+                for peer in r.peers.iter().flatten() {
+                    let PeerMatch::IpBlock { cidr, except, span } = peer else {
+                        continue;
+                    };
+                    let block = Block::new(*cidr, except);
+                    if block.cover_all(&self.profile.pod_cidrs) == Cover::Partial {
+                        res.push(
+                            Diagnostic::new(
+                                Code::IpBlockPartialPodCidr,
+                                format!(
+                                    "ipBlock {cidr} covers only part of the pod CIDRs, so whether it matches a workload's pods depends on their IPs"
+                                ),
+                            )
+                            .with_primary(*span, "covers part of the pod CIDRs")
+                            .with_note(format!(
+                                "pod CIDRs: {}",
+                                self.profile
+                                    .pod_cidrs
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                            .with_note("the matrix treats this ipBlock as not matching workloads")
+                            .with_help("cover every pod CIDR, or select the pods with a podSelector"),
+                        );
+                    }
+                }
+            }
+        }
+        res
+    }
+
+    pub(crate) fn find(&self, id: &str) -> Option<usize> {
+        self.eps
+            .binary_search_by(|e| e.info.id.as_str().cmp(id))
+            .ok()
+    }
+}
+
+/// V5: Services that have a ClusterIP (non-headless, not ExternalName).
+pub(crate) fn is_cluster_ip_service(s: &Service) -> bool {
+    !s.headless && s.service_type != "ExternalName"
+}
