@@ -77,6 +77,7 @@ codes! {
     UnsupportedKind => "unsupported-kind", Note, "An object of a kind netpol does not model was skipped.";
     UnsupportedApiVersion => "unsupported-api-version", Warning, "A known kind uses an API version netpol does not read.";
     DuplicateObject => "duplicate-object", Error, "The same object (kind, namespace, name) appears twice.";
+    DuplicateKey => "duplicate-key", Warning, "A YAML mapping repeats a key; the last value wins.";
     Yaml11Boolean => "yaml11-boolean", Warning, "An unquoted scalar such as yes/no/on/off reads differently in YAML 1.1 and 1.2.";
     Yaml11Octal => "yaml11-octal", Warning, "An unquoted number with a leading zero reads differently in YAML 1.1 and 1.2.";
     // API-server validation.

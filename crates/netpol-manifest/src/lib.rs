@@ -6,12 +6,23 @@
 
 pub mod config;
 pub mod model;
+mod objects;
+mod read;
+mod summary;
+mod validate;
+pub mod yaml;
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use netpol_diag::{Diagnostic, SourceMap};
+use netpol_diag::{Code, Diagnostic, FileId, SourceMap, Span};
 
 pub use model::Model;
+pub use summary::summary;
+
+use objects::{FileOut, Item, ObjKey, Payload};
 
 /// Where manifests come from.
 #[derive(Clone, Debug)]
@@ -48,7 +59,194 @@ pub struct Loaded {
 }
 
 /// Reads, parses, validates and lowers all sources.
+///
+/// Files are added to `map` in a deterministic order (sources in the order given, folders
+/// in sorted order). Never fails and never panics on bad input; see the crate docs.
 pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> Loaded {
-    let _ = (sources, options, map);
-    Loaded::default()
+    let mut diagnostics = Vec::new();
+    let mut jobs: Vec<(FileId, Arc<str>)> = Vec::new();
+    for input in read::read_sources(sources, options, &mut diagnostics) {
+        match String::from_utf8(input.bytes) {
+            Ok(text) => {
+                let id = map.add(input.name, text);
+                jobs.push((id, Arc::clone(map.text(id))));
+            }
+            Err(e) => {
+                let bad = e.utf8_error().valid_up_to();
+                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let id = map.add(input.name.clone(), lossy);
+                let text = map.text(id);
+                let len = text[bad..].chars().next().map_or(0, char::len_utf8);
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::InvalidUtf8,
+                        format!("{} is not valid UTF-8; the file is skipped", input.name),
+                    )
+                    .with_primary(Span::new(id, bad, bad + len), "first invalid byte")
+                    .with_help("Kubernetes manifests must be UTF-8; re-encode the file (e.g. `iconv -t UTF-8`)"),
+                );
+            }
+        }
+    }
+    let names: &SourceMap = map;
+    let outs = parallel_map(&jobs, |(id, text)| {
+        let mut out = FileOut::default();
+        let (docs, diags) = yaml::parse_documents(*id, text, &yaml::Limits::default());
+        out.diags = diags;
+        for doc in &docs {
+            objects::extract(doc, &options.default_namespace, &mut out);
+        }
+        if out.objects == 0 && out.diags.is_empty() {
+            out.diags.push(Diagnostic::new(
+                Code::EmptyInput,
+                format!("{} holds no Kubernetes object", names.name(*id)),
+            ));
+        }
+        out
+    });
+    let mut model = Model::default();
+    let mut items = Vec::new();
+    let mut ns_refs = Vec::new();
+    for mut out in outs {
+        diagnostics.append(&mut out.diags);
+        items.append(&mut out.items);
+        ns_refs.append(&mut out.ns_refs);
+    }
+    assemble(items, ns_refs, &mut model, &mut diagnostics);
+    Diagnostic::sort(&mut diagnostics);
+    Loaded { model, diagnostics }
+}
+
+/// Runs `f` over `jobs` on up to `available_parallelism` threads; results keep job order.
+fn parallel_map<T: Sync, R: Send>(jobs: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(jobs.len());
+    if threads <= 1 {
+        return jobs.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        mine.push((i, f(job)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(r) => r,
+                // A panic is a bug; re-raise it on the caller's thread.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Cross-object work: duplicates, owner folding, namespaces, sorting.
+fn assemble(
+    items: Vec<Item>,
+    ns_refs: Vec<String>,
+    model: &mut Model,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut first: HashMap<ObjKey, Span> = HashMap::with_capacity(items.len());
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(&prev) = first.get(&item.key) {
+            let k = &item.key;
+            let what = match &k.namespace {
+                Some(ns) => format!("{} {ns}/{}", display_kind(k.kind), k.name),
+                None => format!("{} {}", display_kind(k.kind), k.name),
+            };
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateObject,
+                    format!("{what} is defined twice; the first definition is used"),
+                )
+                .with_primary(item.name_span, "defined again here")
+                .with_secondary(prev, "first defined here")
+                .with_help("remove one of the two, or rename one"),
+            );
+            continue;
+        }
+        first.insert(item.key.clone(), item.name_span);
+        kept.push(item);
+    }
+    let present: std::collections::HashSet<(String, String, String)> = kept
+        .iter()
+        .filter(|i| matches!(i.payload, Payload::Endpoint { .. }))
+        .map(|i| {
+            (
+                i.key.kind.to_owned(),
+                i.key.namespace.clone().unwrap_or_default(),
+                i.key.name.clone(),
+            )
+        })
+        .collect();
+    let mut namespaces: BTreeMap<String, model::Namespace> = BTreeMap::new();
+    let mut referenced: BTreeSet<String> = ns_refs.into_iter().collect();
+    for item in kept {
+        if let Some(ns) = &item.key.namespace {
+            referenced.insert(ns.clone());
+        }
+        match item.payload {
+            Payload::Namespace(ns) => {
+                namespaces.insert(ns.name.clone(), ns);
+            }
+            Payload::Endpoint { endpoint, owner } => {
+                // A pod (or ReplicaSet, Job) whose controller is in the input is that
+                // controller's pod: count it once.
+                let folded = owner.is_some_and(|(kind, name)| {
+                    present.contains(&(kind, endpoint.namespace.clone(), name))
+                });
+                if !folded {
+                    model.endpoints.push(endpoint);
+                }
+            }
+            Payload::Service(s) => model.services.push(s),
+            Payload::Policy(Some(p)) => model.policies.push(p),
+            Payload::Policy(None) => {}
+            Payload::Cluster(c) => model.cluster_policies.push(c),
+        }
+    }
+    for name in referenced {
+        namespaces
+            .entry(name.clone())
+            .or_insert_with(|| model::Namespace {
+                labels: [(model::NAMESPACE_NAME_LABEL.to_owned(), name.clone())].into(),
+                name,
+                span: None,
+            });
+    }
+    model.namespaces = namespaces.into_values().collect();
+    let mut keyed: Vec<(String, model::Endpoint)> = std::mem::take(&mut model.endpoints)
+        .into_iter()
+        .map(|e| (e.id(), e))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    model.endpoints = keyed.into_iter().map(|(_, e)| e).collect();
+    model
+        .services
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    model
+        .policies
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    model
+        .cluster_policies
+        .sort_by(|a, b| (a.kind, &a.namespace, &a.name).cmp(&(b.kind, &b.namespace, &b.name)));
+}
+
+fn display_kind(kind: &str) -> &str {
+    kind.split('.').next().unwrap_or(kind)
 }

@@ -91,7 +91,10 @@ impl EndpointKind {
     }
 
     pub fn from_kind(kind: &str) -> Option<EndpointKind> {
-        EndpointKind::ALL.iter().copied().find(|k| k.as_str() == kind)
+        EndpointKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == kind)
     }
 }
 
@@ -418,9 +421,8 @@ pub enum ClusterPolicyKind {
 impl ClusterPolicyKind {
     pub fn kind(self) -> &'static str {
         match self {
-            ClusterPolicyKind::AwsClusterNetworkPolicy | ClusterPolicyKind::ClusterNetworkPolicy => {
-                "ClusterNetworkPolicy"
-            }
+            ClusterPolicyKind::AwsClusterNetworkPolicy
+            | ClusterPolicyKind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
             ClusterPolicyKind::AwsApplicationNetworkPolicy => "ApplicationNetworkPolicy",
             ClusterPolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
             ClusterPolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
@@ -431,9 +433,8 @@ impl ClusterPolicyKind {
         match self {
             ClusterPolicyKind::AwsClusterNetworkPolicy
             | ClusterPolicyKind::AwsApplicationNetworkPolicy => "networking.k8s.aws/v1alpha1",
-            ClusterPolicyKind::AdminNetworkPolicy | ClusterPolicyKind::BaselineAdminNetworkPolicy => {
-                "policy.networking.k8s.io/v1alpha1"
-            }
+            ClusterPolicyKind::AdminNetworkPolicy
+            | ClusterPolicyKind::BaselineAdminNetworkPolicy => "policy.networking.k8s.io/v1alpha1",
             ClusterPolicyKind::ClusterNetworkPolicy => "policy.networking.k8s.io/v1alpha2",
         }
     }
