@@ -1,0 +1,256 @@
+//! Snapshots of every rendering shape, in the three formats (cargo-deny `codespan_output`).
+
+use super::*;
+use crate::Code;
+
+const POLICY: &str = "\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-api
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels:
+      app: api
+  ingress:
+    - ports:
+        - port: 80800
+";
+
+/// Byte span of the `nth` (0-based) occurrence of `needle` in `text`.
+fn find(file: FileId, text: &str, needle: &str, nth: usize) -> Span {
+    let start = text
+        .match_indices(needle)
+        .nth(nth)
+        .map(|(i, _)| i)
+        .expect("test needle present");
+    Span::new(file, start, start + needle.len())
+}
+
+/// Renders one case in all three formats, so each snapshot shows them side by side.
+fn render_all(map: &SourceMap, diags: &[Diagnostic]) -> String {
+    let mut res = String::new();
+    human(&mut res, map, diags, &HumanOptions::deterministic()).expect("writing to a String");
+    res.push_str("---- short ----\n");
+    short(&mut res, map, diags).expect("writing to a String");
+    res.push_str("---- json ----\n");
+    let json = serde_json::to_string_pretty(&json(map, diags)).expect("serialisable");
+    res.push_str(&json);
+    res.push('\n');
+    res
+}
+
+#[test]
+fn no_label() {
+    let map = SourceMap::new();
+    let diags = [Diagnostic::new(
+        Code::IoError,
+        "cannot read manifests/: No such file or directory (os error 2)",
+    )
+    .with_help("check that the path exists and is readable")];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn one_label() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, POLICY, "80800", 0), "this port"),
+    ];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn primary_and_secondary_out_of_order() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    // The secondary label comes first in the file but second in the list.
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, POLICY, "80800", 0), "this port")
+            .with_secondary(
+                find(f, POLICY, "podSelector", 0),
+                "for the pods selected here",
+            ),
+    ];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn two_files() {
+    let mut map = SourceMap::new();
+    let a = map.add("a.yaml", POLICY);
+    let b = map.add("dir/b.yaml", POLICY);
+    let diags = [Diagnostic::new(
+        Code::DuplicateObject,
+        "NetworkPolicy shop/allow-api is defined twice; the first definition is used",
+    )
+    .with_primary(find(b, POLICY, "allow-api", 0), "defined again here")
+    .with_secondary(find(a, POLICY, "allow-api", 0), "first defined here")
+    .with_help("remove one of the two, or rename one")];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn notes_and_help() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, POLICY, "80800", 0), "this port")
+            .with_help("use a port between 1 and 65535, or a named port")
+            .with_note("the API server rejects this policy, so it is not applied at all")
+            .with_note(
+                "a long note wraps at the configured width so that terminals and snapshots \
+             stay readable even when the text runs on for a while",
+            ),
+    ];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn help_only() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    let diags = [
+        Diagnostic::new(Code::MissingName, "NetworkPolicy has no metadata.name")
+            .with_primary(find(f, POLICY, "metadata", 0), "")
+            .with_help("add metadata.name"),
+    ];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn non_ascii() {
+    let text = "# Zugriff für das Frontend – ☃\nmetadata:\n  labels:\n    tëam: café\n";
+    let mut map = SourceMap::new();
+    let f = map.add("ünïcode.yaml", text);
+    let diags = [Diagnostic::new(
+        Code::InvalidLabelKey,
+        "label key `tëam` is not a valid qualified name",
+    )
+    .with_primary(find(f, text, "tëam", 0), "not ASCII")];
+    let rendered = render_all(&map, &diags);
+    // Columns count characters: `tëam` starts in column 5 of line 4.
+    assert!(rendered.contains("ünïcode.yaml:4:5: error[invalid-label-key]"));
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn span_at_eof() {
+    let text = "kind: NetworkPolicy\nspec: [";
+    let mut map = SourceMap::new();
+    let f = map.add("eof.yaml", text);
+    let diags = [Diagnostic::new(
+        Code::SyntaxError,
+        "unexpected end of input in a flow sequence",
+    )
+    .with_primary(Span::new(f, text.len(), text.len()), "input ends here")];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn empty_span() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    let at = find(f, POLICY, "ingress", 0).start as usize;
+    let diags = [Diagnostic::new(Code::SchemaError, "missing field `from`")
+        .with_primary(Span::new(f, at, at), "expected here")];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn empty_file() {
+    let mut map = SourceMap::new();
+    let f = map.add("empty.yaml", "");
+    let diags = [
+        Diagnostic::new(Code::EmptyInput, "empty.yaml holds no Kubernetes object")
+            .with_primary(Span::new(f, 0, 0), ""),
+    ];
+    insta::assert_snapshot!(render_all(&map, &diags));
+}
+
+#[test]
+fn severities_and_order() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    // Given out of order: the renderers sort (no location first, then by offset).
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, POLICY, "80800", 0), "this port"),
+        Diagnostic::new(
+            Code::UnsupportedKind,
+            "ConfigMap shop/x is not modelled; skipped",
+        )
+        .with_primary(find(f, POLICY, "kind", 0), ""),
+        Diagnostic::new(Code::Yaml11Boolean, "`yes` is a string in YAML 1.2")
+            .with_primary(find(f, POLICY, "api", 1), "quote this"),
+        Diagnostic::new(Code::EmptyInput, "<stdin> holds no Kubernetes object"),
+    ];
+    let out = render_all(&map, &diags);
+    let short_part = out.split("---- short ----\n").nth(1).unwrap_or("");
+    let first_lines: Vec<&str> = short_part.lines().take(4).collect();
+    assert!(first_lines[0].starts_with("netpol: warning[empty-input]"));
+    assert!(first_lines[1].starts_with("policy.yaml:2:1: note[unsupported-kind]"));
+    assert!(first_lines[3].starts_with("policy.yaml:12:17: error[port-out-of-range]"));
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn ascii_and_colour_options() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, POLICY, "80800", 0), "this port"),
+    ];
+    let mut ascii = String::new();
+    let opts = HumanOptions {
+        color: false,
+        width: 80,
+        unicode: false,
+    };
+    human(&mut ascii, &map, &diags, &opts).expect("writing to a String");
+    assert!(ascii.is_ascii(), "{ascii}");
+    assert!(!ascii.contains('\u{1b}'));
+    let mut colour = String::new();
+    let opts = HumanOptions {
+        color: true,
+        ..HumanOptions::deterministic()
+    };
+    human(&mut colour, &map, &diags, &opts).expect("writing to a String");
+    assert!(colour.contains('\u{1b}'), "colour output has ANSI escapes");
+    insta::assert_snapshot!(ascii);
+}
+
+#[test]
+fn stale_spans_do_not_panic() {
+    let text = "é: 1\n";
+    let mut map = SourceMap::new();
+    let f = map.add("x.yaml", text);
+    // Mid-character and past-the-end offsets, as a buggy producer might make them.
+    let diags = [
+        Diagnostic::new(Code::SyntaxError, "mid char").with_primary(Span::new(f, 1, 2), "here"),
+        Diagnostic::new(Code::SyntaxError, "past end").with_primary(Span::new(f, 50, 90), "here"),
+    ];
+    let out = render_all(&map, &diags);
+    assert!(out.contains("x.yaml:1:1: error[syntax-error]: mid char"));
+    assert!(out.contains("x.yaml:2:1: error[syntax-error]: past end"));
+}
+
+#[test]
+fn span_at_eof_after_newline() {
+    let text = "spec:\n  ingress: [\n";
+    let mut map = SourceMap::new();
+    let f = map.add("eof.yaml", text);
+    let diags = [
+        Diagnostic::new(Code::SyntaxError, "unexpected end of input")
+            .with_primary(Span::new(f, text.len(), text.len()), "input ends here"),
+    ];
+    let out = render_all(&map, &diags);
+    assert!(out.contains("╰── input ends here"), "{out}");
+    insta::assert_snapshot!(out);
+}
