@@ -182,6 +182,18 @@ impl Cx<'_> {
     }
 
     fn object(&mut self, value: &Value, base: String, depth: usize) {
+        self.object_in(value, base, depth, None);
+    }
+
+    /// `implied` is the (apiVersion, kind) that items of a typed list (`NamespaceList`)
+    /// have when they do not say.
+    fn object_in(
+        &mut self,
+        value: &Value,
+        base: String,
+        depth: usize,
+        implied: Option<(&str, &str)>,
+    ) {
         let doc = self.doc;
         let obj = Obj { doc, base };
         let span = obj.near("");
@@ -203,9 +215,10 @@ impl Cx<'_> {
             );
             return;
         };
-        let kind = match map.get("kind") {
-            Some(Value::String(k)) => k.as_str(),
-            other => {
+        let kind = match (map.get("kind"), implied) {
+            (Some(Value::String(k)), _) => k.as_str(),
+            (None, Some((_, k))) => k,
+            (other, _) => {
                 self.out.objects += 1;
                 let (at, what) = match other {
                     None => (span, "this object has no `kind`".to_owned()),
@@ -231,15 +244,19 @@ impl Cx<'_> {
             if depth >= 4 {
                 return;
             }
+            let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+            let api = map.get("apiVersion").and_then(Value::as_str);
+            let implied = item_kind.zip(api).map(|(k, a)| (a, k));
             for (i, item) in items.iter().enumerate() {
-                self.object(item, format!("{}/items/{i}", obj.base), depth + 1);
+                self.object_in(item, format!("{}/items/{i}", obj.base), depth + 1, implied);
             }
             return;
         }
         self.out.objects += 1;
-        let api_version = match map.get("apiVersion") {
-            Some(Value::String(v)) => v.as_str(),
-            other => {
+        let api_version = match (map.get("apiVersion"), implied) {
+            (Some(Value::String(v)), _) => v.as_str(),
+            (None, Some((a, _))) => a,
+            (other, _) => {
                 let at = if other.is_some() {
                     obj.near("/apiVersion")
                 } else {
@@ -264,6 +281,18 @@ impl Cx<'_> {
             }
         };
         self.modelled.push((span.start, span.end));
+        // Typed deserialization checks apiVersion and kind, so give list items the ones
+        // their list implies.
+        let patched;
+        let value = if map.contains_key("kind") && map.contains_key("apiVersion") {
+            value
+        } else {
+            let mut m = map.clone();
+            m.insert("apiVersion".into(), Value::String(api_version.to_owned()));
+            m.insert("kind".into(), Value::String(kind.to_owned()));
+            patched = Value::Object(m);
+            &patched
+        };
         match known {
             Known::Namespace => self.namespace(&obj, value),
             Known::Pod => self.pod(&obj, value),
@@ -609,6 +638,9 @@ impl Cx<'_> {
         for (ci, c) in spec.containers.iter().enumerate() {
             for (pi, p) in c.ports.iter().flatten().enumerate() {
                 let base = format!("{at}/containers/{ci}/ports/{pi}");
+                if !self.required(obj, &base, "containerPort") {
+                    continue;
+                }
                 let mut ok = true;
                 let port = validate::port_number(i64::from(p.container_port));
                 if port.is_none() {
@@ -636,6 +668,28 @@ impl Cx<'_> {
             }
         }
         out
+    }
+
+    /// Checks that a required field is written (k8s-openapi fills in a zero value when it
+    /// is not); reports a `schema-error` at the mapping otherwise.
+    fn required(&mut self, obj: &Obj<'_>, at: &str, field: &str) -> bool {
+        if obj.span(&format!("{at}/{field}")).is_some() {
+            return true;
+        }
+        let mut d = Diagnostic::new(
+            Code::SchemaError,
+            format!("required field `{field}` is missing"),
+        )
+        .with_primary(obj.near(at), format!("no `{field}`"));
+        if let Some(Value::Object(m)) = obj.doc.value.pointer(&obj.ptr(at))
+            && let Some(k) = m.keys().find(|k| k.eq_ignore_ascii_case(field))
+        {
+            d = d.with_help(format!(
+                "field names are case-sensitive: `{k}` should be `{field}`"
+            ));
+        }
+        self.push(d);
+        false
     }
 
     fn port_range(&mut self, obj: &Obj<'_>, ptr: &str, n: i64) {
@@ -709,6 +763,9 @@ impl Cx<'_> {
         let mut ports = Vec::new();
         for (i, p) in spec.ports.iter().flatten().enumerate() {
             let base = format!("/spec/ports/{i}");
+            if !self.required(obj, &base, "port") {
+                continue;
+            }
             let port = validate::port_number(i64::from(p.port));
             if port.is_none() {
                 self.port_range(obj, &format!("{base}/port"), i64::from(p.port));

@@ -221,16 +221,60 @@ pub fn parse_documents(
     let mut docs = Vec::new();
     let mut diags = Vec::new();
     let mut pos = 0usize;
+    // libyaml (and so kubectl) skips tabs as whitespace inside flow collections, where
+    // saphyr rejects tabs at the start of a line. On that error the rest of the file is
+    // re-read with such tabs turned into spaces: same bytes, same offsets.
+    let mut patched: Option<String> = None;
     while pos < text.len() {
-        match parse_run(file, text, pos, &chars, limits, &mut docs, &mut diags) {
+        let src = patched.as_deref().unwrap_or(text);
+        match parse_run(file, src, pos, &chars, limits, &mut docs, &mut diags) {
             None => break,
-            Some(failed_from) => match next_document_marker(text, failed_from) {
-                Some(next) if next > pos => pos = next,
-                _ => break,
-            },
+            Some(failed_from) => {
+                let tab_error = patched.is_none()
+                    && diags.last().is_some_and(|d| {
+                        d.code == Code::SyntaxError && d.message.contains("tabs disallowed")
+                    });
+                if tab_error {
+                    diags.pop();
+                    patched = Some(leading_tabs_to_spaces(text));
+                    pos = line_start(text, failed_from).max(pos);
+                    continue;
+                }
+                match next_document_marker(text, failed_from) {
+                    Some(next) if next > pos => pos = next,
+                    _ => break,
+                }
+            }
         }
     }
     (docs, diags)
+}
+
+fn line_start(text: &str, at: usize) -> usize {
+    text.get(..at)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1)
+}
+
+/// Replaces tabs in each line's leading whitespace by spaces (one byte for one byte).
+fn leading_tabs_to_spaces(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut leading = true;
+    for c in text.chars() {
+        match c {
+            '\n' => {
+                leading = true;
+                out.push(c);
+            }
+            '\t' if leading => out.push(' '),
+            ' ' => out.push(c),
+            _ => {
+                leading = false;
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// Parses from byte `pos` to the end or to the first fatal error. On error returns the
