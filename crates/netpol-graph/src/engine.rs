@@ -46,6 +46,9 @@ struct Entry {
     services: Vec<(u32, PortSet)>,
 }
 
+/// The entries of one rule, and whether it resolves to an agent entry (V2).
+type LoweredEntries = (Vec<Entry>, bool);
+
 #[derive(Clone, Debug)]
 enum Allowance {
     All,
@@ -77,6 +80,23 @@ struct Engine<'w, 'm> {
     ingress: Vec<Allowance>,
     /// Services (model index, endpoint index, backend classes).
     services: Vec<(usize, u32, Vec<u32>)>,
+    /// The inverse of the ingress entries, to find the destinations that admit a source.
+    inverse: Inverse,
+}
+
+/// Which destination classes can admit a source class.
+#[derive(Debug, Default)]
+struct Inverse {
+    /// Classes whose ingress allows everything.
+    open: Vec<u32>,
+    /// Classes with an ingress entry for every peer.
+    any_peer: Vec<u32>,
+    /// Per interned set: the classes with an ingress entry on it.
+    users: Vec<Vec<u32>>,
+    /// Per class: the interned sets (with users) that contain it.
+    member: Vec<Vec<u32>>,
+    /// Per class: the Services it backs.
+    backs: Vec<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Engine<'_, '_> {
@@ -223,6 +243,7 @@ impl<'w, 'm> Engine<'w, 'm> {
             egress: Vec::new(),
             ingress: Vec::new(),
             services,
+            inverse: Inverse::default(),
         };
         for s in 0..eng.services.len() {
             let svc = &w.model.services[eng.services[s].0];
@@ -415,9 +436,9 @@ impl<'w, 'm> Engine<'w, 'm> {
         // Lower every rule once: its entries (without the subject), whether it resolves
         // (V2), and whether it was dropped (V7).
         let mut cache = FxHashMap::default();
-        let mut lowered: Vec<[Vec<(Vec<Entry>, bool)>; 2]> = Vec::with_capacity(w.policies.len());
+        let mut lowered: Vec<[Vec<LoweredEntries>; 2]> = Vec::with_capacity(w.policies.len());
         for p in &w.policies {
-            let mut both: [Vec<(Vec<Entry>, bool)>; 2] = [Vec::new(), Vec::new()];
+            let mut both: [Vec<LoweredEntries>; 2] = [Vec::new(), Vec::new()];
             for (di, dir) in Direction::BOTH.into_iter().enumerate() {
                 for (ri, rule) in p.rules(dir).iter().enumerate() {
                     let r =
@@ -429,19 +450,18 @@ impl<'w, 'm> Engine<'w, 'm> {
         }
         let mut egress = Vec::with_capacity(n);
         let mut ingress = Vec::with_capacity(n);
-        for c in 0..n {
+        for (c, sel) in selecting.iter().enumerate() {
             let e = self.rep(c as u32);
             for (di, dir) in Direction::BOTH.into_iter().enumerate() {
                 let a = if !w.enforced(e) {
                     Allowance::All
-                } else if selecting[c].is_empty() {
+                } else if sel.is_empty() {
                     if vpc::strict_default_deny(&w.profile) {
                         Allowance::None
                     } else {
                         Allowance::All
                     }
                 } else {
-                    let sel = &selecting[c];
                     let listed = sel
                         .iter()
                         .any(|&i| w.policies[i].policy_types.contains(dir));
@@ -497,6 +517,66 @@ impl<'w, 'm> Engine<'w, 'm> {
         }
         self.ingress = ingress;
         self.egress = egress;
+        self.invert();
+    }
+
+    fn invert(&mut self) {
+        let n = self.classes.len();
+        let mut inv = Inverse {
+            users: vec![Vec::new(); self.sets.len()],
+            member: vec![Vec::new(); n],
+            backs: vec![Vec::new(); n],
+            ..Inverse::default()
+        };
+        for (d, a) in self.ingress.iter().enumerate() {
+            match a {
+                Allowance::All => inv.open.push(d as u32),
+                Allowance::None => {}
+                Allowance::Entries(entries) => {
+                    for en in entries {
+                        match en.set {
+                            SetRef::All => inv.any_peer.push(d as u32),
+                            SetRef::Id(id) => inv.users[id as usize].push(d as u32),
+                        }
+                    }
+                }
+            }
+        }
+        inv.any_peer.dedup();
+        for (id, users) in inv.users.iter_mut().enumerate() {
+            users.dedup();
+            if !users.is_empty() {
+                for &c in &self.sets[id] {
+                    inv.member[c as usize].push(id as u32);
+                }
+            }
+        }
+        for (k, (_, _, backs)) in self.services.iter().enumerate() {
+            for &b in backs {
+                inv.backs[b as usize].push(k as u32);
+            }
+        }
+        self.inverse = inv;
+    }
+
+    /// How many candidates the ingress side of `s` gives.
+    fn ingress_side_cost(&self, s: u32) -> usize {
+        let inv = &self.inverse;
+        inv.open.len()
+            + inv.any_peer.len()
+            + inv.member[s as usize]
+                .iter()
+                .map(|&id| inv.users[id as usize].len())
+                .sum::<usize>()
+    }
+
+    /// Calls `f` on every class whose ingress may admit `s` (with repeats).
+    fn ingress_side(&self, s: u32, mut f: impl FnMut(u32)) {
+        let inv = &self.inverse;
+        inv.open.iter().chain(&inv.any_peer).for_each(|&c| f(c));
+        for &id in &inv.member[s as usize] {
+            inv.users[id as usize].iter().for_each(|&c| f(c));
+        }
     }
 
     /// The entries of one rule and whether it resolves to at least one agent entry (V2).
@@ -508,7 +588,7 @@ impl<'w, 'm> Engine<'w, 'm> {
         dir: Direction,
         subjects: &[u32],
         cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
-    ) -> (Vec<Entry>, bool) {
+    ) -> LoweredEntries {
         let w = self.w;
         let vpc_named = w.profile.flags.named_ports_vpc;
         let has_named = rule
@@ -691,8 +771,20 @@ impl<'w, 'm> Engine<'w, 'm> {
                     cand.push(c);
                 }
             };
+            // The candidates are the smaller of the two sides: destinations the egress
+            // entries name, or destinations whose ingress may admit `s`.
+            let egress_cost = match eg {
+                Allowance::Entries(entries) => entries
+                    .iter()
+                    .map(|e| match e.set {
+                        SetRef::All => usize::MAX / 4,
+                        SetRef::Id(id) => self.sets[id as usize].len(),
+                    })
+                    .sum::<usize>(),
+                _ => usize::MAX,
+            };
             match eg {
-                Allowance::Entries(entries) if !entries.iter().any(|e| e.set == SetRef::All) => {
+                Allowance::Entries(entries) if egress_cost <= self.ingress_side_cost(s) => {
                     for en in entries {
                         if let SetRef::Id(id) = en.set {
                             for &c in &self.sets[id as usize] {
@@ -701,11 +793,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                         }
                     }
                 }
-                _ => {
-                    for c in 0..n as u32 {
-                        push(c, &mut cand);
-                    }
-                }
+                _ => self.ingress_side(s, |c| push(c, &mut cand)),
             }
             for &c in &cand {
                 seen[c as usize] = false;
@@ -744,7 +832,24 @@ impl<'w, 'm> Engine<'w, 'm> {
 
     /// V5: edges from class `s` to Services.
     fn service_edges(&self, s: u32, res: &mut Vec<(u32, u32, PortSet)>) {
-        for (k, (si, ep, backs)) in self.services.iter().enumerate() {
+        // Candidates: the Services the egress entries name, or (egress open) those backed
+        // by a class whose ingress may admit `s`.
+        let mut cands: Vec<u32> = Vec::new();
+        match &self.egress[s as usize] {
+            Allowance::None => return,
+            Allowance::All => self.ingress_side(s, |c| {
+                cands.extend_from_slice(&self.inverse.backs[c as usize]);
+            }),
+            Allowance::Entries(entries) => {
+                for en in entries {
+                    cands.extend(en.services.iter().map(|x| x.0));
+                }
+            }
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        for k in cands {
+            let (si, ep, backs) = &self.services[k as usize];
             let svc = &self.w.model.services[*si];
             let allowed = match &self.egress[s as usize] {
                 Allowance::None => continue,
@@ -758,7 +863,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                 Allowance::Entries(entries) => {
                     let mut all = PortSet::empty();
                     for en in entries {
-                        if let Ok(i) = en.services.binary_search_by_key(&(k as u32), |x| x.0) {
+                        if let Ok(i) = en.services.binary_search_by_key(&k, |x| x.0) {
                             all.union_with(&en.services[i].1);
                         }
                     }

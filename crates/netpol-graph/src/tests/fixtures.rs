@@ -1,1 +1,233 @@
-//! Fixture cases in `testdata/reach/`.
+//! Fixture cases in `testdata/reach/`: each `<case>.yaml` (a multi-document manifest that
+//! starts with `# why:` and `# source:` comments) has a sibling `<case>.expect` with the
+//! hand-derived connections per profile:
+//!
+//! ```text
+//! pod-cidr 10.0.0.0/16        # optional cluster settings
+//! service-cidr 172.20.0.0/16
+//! node n1=192.168.1.1
+//! pods-only                   # compare only pairs of pods, workloads and Services
+//! [upstream]
+//! x/a -> y/b: TCP/80
+//! [vpc-cni]
+//! ...
+//! [vpc-cni-strict]            # optional: when absent, strict must equal vpc-cni
+//! ```
+//!
+//! The test loads each case with `netpol_manifest::load`, runs both engines under each
+//! profile, and compares to the expectation exactly (missing and extra lines).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use netpol_diag::SourceMap;
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
+use netpol_manifest::{LoadOptions, Source};
+
+use crate::{Analysis, EndpointType, Profile};
+
+pub(crate) fn reach_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/reach")
+}
+
+#[derive(Debug, Default)]
+struct Expect {
+    settings: ClusterSettings,
+    pods_only: bool,
+    profiles: BTreeMap<String, Vec<String>>,
+}
+
+fn parse_expect(text: &str) -> Expect {
+    let mut e = Expect::default();
+    let mut section: Option<String> = None;
+    for raw in text.lines() {
+        let line = raw.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = Some(name.to_owned());
+            e.profiles.entry(name.to_owned()).or_default();
+            continue;
+        }
+        match &section {
+            Some(s) => e
+                .profiles
+                .entry(s.clone())
+                .or_default()
+                .push(line.to_owned()),
+            None => {
+                let (k, v) = line.split_once(' ').unwrap_or((line, ""));
+                match k {
+                    "pod-cidr" => e.settings.pod_cidrs.push(v.parse().expect("pod-cidr")),
+                    "service-cidr" => {
+                        e.settings.service_cidr = Some(v.parse().expect("service-cidr"))
+                    }
+                    "node" => {
+                        let (name, ip) = v.split_once('=').expect("node NAME=IP");
+                        e.settings.nodes.push(Node {
+                            name: name.to_owned(),
+                            ip: ip.parse().expect("node ip"),
+                        });
+                    }
+                    "pods-only" => e.pods_only = true,
+                    other => panic!("unknown directive {other}"),
+                }
+            }
+        }
+    }
+    e
+}
+
+fn run_case(yaml: &Path) -> Vec<String> {
+    let mut failures = Vec::new();
+    let text = std::fs::read_to_string(yaml).expect("read case");
+    assert!(
+        text.starts_with("# why:") && text.contains("\n# source:"),
+        "{} must start with `# why:` and `# source:` comments",
+        yaml.display()
+    );
+    let expect_path = yaml.with_extension("expect");
+    let expect = parse_expect(&std::fs::read_to_string(&expect_path).expect("read .expect"));
+    let mut map = SourceMap::new();
+    let loaded = netpol_manifest::load(
+        &[Source::Path(yaml.to_path_buf())],
+        &LoadOptions::default(),
+        &mut map,
+    );
+    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{}: {errors:#?}", yaml.display());
+    for (name, cni, mode) in [
+        ("upstream", Cni::Upstream, EnforcingMode::Standard),
+        ("vpc-cni", Cni::VpcCni, EnforcingMode::Standard),
+        ("vpc-cni-strict", Cni::VpcCni, EnforcingMode::Strict),
+    ] {
+        let want = expect.profiles.get(name).or_else(|| {
+            (name == "vpc-cni-strict")
+                .then(|| expect.profiles.get("vpc-cni"))
+                .flatten()
+        });
+        let Some(want) = want else {
+            failures.push(format!("{}: no [{name}] section", expect_path.display()));
+            continue;
+        };
+        let profile = Profile::new(&ClusterSettings {
+            cni,
+            enforcing_mode: mode,
+            ..expect.settings.clone()
+        });
+        let a = Analysis::new(&loaded.model, &profile);
+        let m = a.matrix();
+        let keep = |k: EndpointType| {
+            !expect.pods_only || matches!(k, EndpointType::Workload(_) | EndpointType::Service)
+        };
+        let got: Vec<String> = m
+            .connections()
+            .filter(|c| keep(c.from.kind) && keep(c.to.kind))
+            .map(|c| {
+                format!(
+                    "{} -> {}: {}",
+                    c.from.id,
+                    c.to.id,
+                    c.ports.to_strings().join(", ")
+                )
+            })
+            .collect();
+        let reference: Vec<String> = super::lines(&a.reference_matrix());
+        let all: Vec<String> = super::lines(&m);
+        if all != reference {
+            failures.push(format!(
+                "{} [{name}]: engine and evaluator disagree",
+                yaml.display()
+            ));
+        }
+        let mut want_sorted = want.clone();
+        want_sorted.sort();
+        let missing: Vec<&String> = want_sorted.iter().filter(|l| !got.contains(l)).collect();
+        let extra: Vec<&String> = got.iter().filter(|l| !want_sorted.contains(l)).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            failures.push(format!(
+                "{} [{name}]:\n  missing: {missing:#?}\n  extra: {extra:#?}",
+                yaml.display()
+            ));
+        }
+    }
+    failures
+}
+
+#[test]
+fn reach_fixtures() {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(reach_dir())
+        .expect("testdata/reach")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 10,
+        "expected the fixture cases, found {}",
+        cases.len()
+    );
+    let failures: Vec<String> = cases.iter().flat_map(|c| run_case(c)).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn load_case(name: &str) -> netpol_manifest::Model {
+    let mut map = SourceMap::new();
+    let loaded = netpol_manifest::load(
+        &[Source::Path(reach_dir().join(format!("{name}.yaml")))],
+        &LoadOptions::default(),
+        &mut map,
+    );
+    loaded.model
+}
+
+fn render(name: &str, settings: ClusterSettings, format: crate::format::Format) -> String {
+    let model = load_case(name);
+    let a = Analysis::new(&model, &Profile::new(&settings));
+    let mut out = String::new();
+    crate::format::write(&mut out, &a.matrix(), format).expect("write to String");
+    out
+}
+
+#[test]
+fn json_contract_snapshots() {
+    use crate::format::Format;
+    for name in ["egress-dns-coredns", "vpc-host-network"] {
+        let settings = ClusterSettings {
+            nodes: vec![Node {
+                name: "n1".to_owned(),
+                ip: "192.168.1.1".parse().expect("ip"),
+            }],
+            ..ClusterSettings::default()
+        };
+        let json = render(name, settings, Format::Json);
+        // The contract is valid JSON with the documented top-level keys.
+        let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["semantics"]["cni"], "vpc-cni");
+        insta::assert_snapshot!(format!("json_{name}"), json);
+    }
+}
+
+#[test]
+fn format_snapshots() {
+    use crate::format::Format;
+    for f in Format::ALL {
+        let settings = ClusterSettings {
+            nodes: vec![
+                Node {
+                    name: "n1".to_owned(),
+                    ip: "192.168.1.1".parse().expect("ip"),
+                },
+                Node {
+                    name: "n2".to_owned(),
+                    ip: "192.168.1.2".parse().expect("ip"),
+                },
+            ],
+            ..ClusterSettings::default()
+        };
+        let out = render("vpc-node-exemption", settings, f);
+        insta::assert_snapshot!(format!("format_{}", f.as_str()), out);
+    }
+}
