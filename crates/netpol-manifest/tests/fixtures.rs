@@ -2,9 +2,9 @@
 //! summary; every file under `testdata/manifests/invalid` snapshots its diagnostics and
 //! must produce each `# expect: <code> <line>:<col>` it declares.
 
-use std::fmt::Write;
 use std::path::Path;
 
+use netpol_diag::render::{self, HumanOptions};
 use netpol_diag::{Diagnostic, SourceMap};
 use netpol_manifest::{LoadOptions, Loaded, Source, load, summary};
 
@@ -35,37 +35,18 @@ fn fixtures_root() -> &'static Path {
     ))
 }
 
-/// `file:line:col: severity[code]: message`, then labels, notes and help, one per line.
+/// The human rendering used in snapshots (no colour, width 80).
 fn render(map: &SourceMap, diags: &[Diagnostic]) -> String {
     let mut out = String::new();
-    for d in diags {
-        match d.primary_span() {
-            Some(span) => {
-                let lc = map.start(span);
-                let _ = write!(out, "{}:{}:{}: ", map.name(span.file), lc.line, lc.col);
-            }
-            None => out.push_str("-: "),
-        }
-        let _ = writeln!(out, "{}[{}]: {}", d.severity, d.code, d.message);
-        for l in &d.labels {
-            let lc = map.start(l.span);
-            let kind = if l.primary { "primary" } else { "secondary" };
-            let _ = writeln!(
-                out,
-                "  {kind} {}:{} `{}` {}",
-                lc.line,
-                lc.col,
-                map.snippet(l.span),
-                l.message.as_deref().unwrap_or("")
-            );
-        }
-        for n in &d.notes {
-            let _ = writeln!(out, "  note: {n}");
-        }
-        if let Some(h) = &d.help {
-            let _ = writeln!(out, "  help: {h}");
-        }
-    }
+    render::human(&mut out, map, diags, &HumanOptions::deterministic())
+        .unwrap_or_else(|e| panic!("{e}"));
+    out
+}
+
+/// One line per diagnostic, for assertion messages.
+fn short(map: &SourceMap, diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    render::short(&mut out, map, diags).unwrap_or_else(|e| panic!("{e}"));
     out
 }
 
@@ -109,7 +90,7 @@ fn valid_fixtures() {
             errors.is_empty(),
             "{}: valid fixture has errors:\n{}",
             path.display(),
-            render(&map, &loaded.diagnostics)
+            short(&map, &loaded.diagnostics)
         );
         for (code, pos) in expectations(&text) {
             assert_has(&loaded, &map, &code, pos, path);
@@ -136,7 +117,9 @@ fn invalid_fixtures() {
             path.display()
         );
         let (loaded, map) = load_fixture(path);
-        let mut snap = render(&map, &loaded.diagnostics);
+        let mut snap = short(&map, &loaded.diagnostics);
+        snap.push('\n');
+        snap.push_str(&render(&map, &loaded.diagnostics));
         snap.push_str("---\n");
         snap.push_str(&summary(&loaded.model));
         insta::assert_snapshot!(snap);
@@ -179,7 +162,7 @@ fn missing(
         format!(
             "{}: expected {code} at {pos:?}, got:\n{}",
             path.display(),
-            render(map, &loaded.diagnostics)
+            short(map, &loaded.diagnostics)
         )
     })
 }
