@@ -1,1 +1,36 @@
-fn main() {}
+//! The `netpol` binary: parse the arguments, run the command, map the outcome to an exit code.
+//!
+//! Everything that knows about the terminal, stdin/stdout and exit codes lives in this crate;
+//! the library crates only return models and diagnostics.
+
+mod cli;
+mod cmd;
+mod input;
+mod report;
+
+use std::io::{self, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cmd::ExitStatus;
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with 2 (0 for --help and --version).
+    let args = cli::Args::parse();
+    match cmd::run(args) {
+        Ok(status) => status.into(),
+        // `netpol lint | head` closing the pipe early is not a failure.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(io::stderr(), "netpol: error: {err:#}");
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,53 @@
+//! Subcommands. Each `cmd/<name>.rs` has an `Args` struct (clap derive) and a
+//! `run(&Args) -> anyhow::Result<ExitStatus>`; [`run`] dispatches to them.
+
+pub(crate) mod completions;
+pub(crate) mod lint;
+
+use std::process::ExitCode;
+
+use netpol_diag::{Code, Diagnostic};
+
+use crate::cli::{Args, Command};
+
+/// How a run ended, as the exit code scripts see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ExitStatus {
+    /// 0: nothing of error severity.
+    Success,
+    /// 1: error-severity findings (or, for `verify`, a refuted assertion).
+    Failure,
+    /// 2: usage error or the tool could not do its job (e.g. a path that cannot be read).
+    Error,
+}
+
+impl ExitStatus {
+    /// The status diagnostics call for: unreadable input is a tool failure, like ripgrep;
+    /// any other error-severity diagnostic is a finding.
+    pub(crate) fn from_diagnostics(diags: &[Diagnostic]) -> ExitStatus {
+        if diags.iter().any(|d| d.code == Code::IoError) {
+            ExitStatus::Error
+        } else if diags.iter().any(Diagnostic::is_error) {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    match args.command {
+        Command::Lint(args) => lint::run(&args),
+        Command::Completions(args) => completions::run(&args),
+    }
+}

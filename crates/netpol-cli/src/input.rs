@@ -1,0 +1,98 @@
+//! Shared input handling: PATHS and `-` become loader sources; the loader does the rest.
+//!
+//! Every command that reads manifests flattens [`InputArgs`] and calls [`load`], so paths,
+//! stdin, the default namespace and the size limit behave the same everywhere.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, ensure};
+use netpol_diag::SourceMap;
+use netpol_manifest::{LoadOptions, Loaded, Source};
+
+/// Where manifests come from, and loading limits.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InputArgs {
+    /// Manifest files or folders (read recursively: .yaml, .yml, .json); `-` reads stdin.
+    /// With none, the current folder is read.
+    #[arg(value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+
+    /// The namespace of objects that do not name one.
+    #[arg(short = 'n', long, value_name = "NAME", default_value = "default")]
+    namespace: String,
+
+    /// Skip files larger than this (bytes; K, M and G suffixes are powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    max_file_size: u64,
+}
+
+/// Reads all inputs. Problems with the input itself are diagnostics in `Loaded`; only
+/// failing to read stdin is an error.
+pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
+    let stdin_count = args.paths.iter().filter(|p| p.as_os_str() == "-").count();
+    ensure!(stdin_count <= 1, "`-` (stdin) can be given only once");
+    let mut sources = Vec::with_capacity(args.paths.len().max(1));
+    for path in &args.paths {
+        if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .context("reading stdin")?;
+            sources.push(Source::Bytes {
+                name: "<stdin>".to_owned(),
+                bytes,
+            });
+        } else {
+            sources.push(Source::Path(path.clone()));
+        }
+    }
+    if sources.is_empty() {
+        sources.push(Source::Path(PathBuf::from(".")));
+    }
+    let options = LoadOptions {
+        default_namespace: args.namespace.clone(),
+        max_file_bytes: args.max_file_size,
+    };
+    let mut map = SourceMap::new();
+    let loaded = netpol_manifest::load(&sources, &options, &mut map);
+    Ok((map, loaded))
+}
+
+/// `1048576`, `512K`, `64M`, `1G` (also `KiB`/`MiB`/`GiB`).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size such as 1048576, 512K or 64M"))?;
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(format!("unknown size unit `{unit}`; use K, M or G")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+        assert!(parse_size("18446744073709551615G").is_err());
+    }
+}

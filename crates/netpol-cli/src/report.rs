@@ -1,0 +1,111 @@
+//! Shared diagnostics output: `--format human|short|json` and `--color auto|always|never`.
+//!
+//! Rendering itself is `netpol_diag::render`; this module only decides colour and width
+//! from the terminal and writes the result. Diagnostics go to stdout (they are the
+//! command's output); the human format's summary line goes to stderr.
+
+use std::io::{self, IsTerminal as _, Write as _};
+
+use anyhow::Context as _;
+use netpol_diag::render::{self, HumanOptions};
+use netpol_diag::{Diagnostic, Severity, SourceMap};
+
+/// Output flags every command that prints diagnostics flattens.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OutputArgs {
+    /// Output format: code frames for people, one line each for editors, or JSON.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// When to colour human output. auto: when the output is a terminal and NO_COLOR is unset.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    Human,
+    Short,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Width of human output when stdout is not a terminal.
+const DEFAULT_WIDTH: usize = 100;
+
+/// Prints `diags` to stdout in the chosen format, then (human format) a summary to stderr.
+pub(crate) fn diagnostics(
+    args: &OutputArgs,
+    map: &SourceMap,
+    diags: &[Diagnostic],
+) -> anyhow::Result<()> {
+    let mut text = String::new();
+    match args.format {
+        Format::Human => {
+            let opts = human_options(args.color);
+            render::human(&mut text, map, diags, &opts).context("rendering diagnostics")?;
+        }
+        Format::Short => render::short(&mut text, map, diags).context("rendering diagnostics")?,
+        Format::Json => {
+            text = serde_json::to_string_pretty(&render::json(map, diags))
+                .context("serialising diagnostics")?;
+            text.push('\n');
+        }
+    }
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing diagnostics to stdout")?;
+    if args.format == Format::Human {
+        let files = map.files().count();
+        writeln!(io::stderr(), "{}", summary(files, diags)).context("writing the summary")?;
+    }
+    Ok(())
+}
+
+fn human_options(color: ColorChoice) -> HumanOptions {
+    let tty = io::stdout().is_terminal();
+    let color = match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        // https://no-color.org: any non-empty value disables colour.
+        ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let width = if tty {
+        terminal_size::terminal_size().map_or(DEFAULT_WIDTH, |(w, _)| usize::from(w.0))
+    } else {
+        DEFAULT_WIDTH
+    };
+    HumanOptions {
+        color,
+        width,
+        unicode: true,
+    }
+}
+
+/// `checked 3 files: 1 error, 2 warnings, 0 notes`.
+fn summary(files: usize, diags: &[Diagnostic]) -> String {
+    let count = |s: Severity| diags.iter().filter(|d| d.severity == s).count();
+    format!(
+        "checked {}: {}, {}, {}",
+        plural(files, "file"),
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning"),
+        plural(count(Severity::Note), "note"),
+    )
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

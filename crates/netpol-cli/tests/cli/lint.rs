@@ -1,0 +1,188 @@
+//! `netpol lint`.
+
+use super::{root, run, run_in};
+
+#[test]
+fn valid_example_folder() {
+    let res = run(&["lint", "examples/eks-shop/"]);
+    assert_eq!(res.code, Some(0));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn valid_file() {
+    let res = run(&["lint", "testdata/cli/valid.yaml"]);
+    assert_eq!(res.code, Some(0));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn invalid_human() {
+    let res = run(&["lint", "testdata/cli/invalid.yaml"]);
+    assert_eq!(res.code, Some(1));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn invalid_short() {
+    let res = run(&["lint", "--format", "short", "testdata/cli/invalid.yaml"]);
+    assert_eq!(res.code, Some(1));
+    // No summary line outside the human format.
+    assert_eq!(res.stderr, "");
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn invalid_json() {
+    let res = run(&["lint", "--format=json", "testdata/cli/invalid.yaml"]);
+    assert_eq!(res.code, Some(1));
+    let parsed: serde_json::Value = serde_json::from_str(&res.stdout).expect("stdout is JSON");
+    let codes: Vec<&str> = parsed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "port-out-of-range",
+            "duplicate-object",
+            "non-canonical-cidr",
+            "unsupported-kind"
+        ]
+    );
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn warnings_only_exit_zero() {
+    let yaml = b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  podSelector: {}\n  egress: [{to: [{ipBlock: {cidr: 10.0.64.1/20}}]}]\n";
+    let res = run_in(&root(), &["lint", "--format", "short", "-"], yaml);
+    assert_eq!(res.code, Some(0), "{}", res.snapshot());
+    assert!(res.stdout.starts_with("<stdin>:6:"), "{}", res.stdout);
+    assert!(res.stdout.contains("warning[non-canonical-cidr]"));
+}
+
+#[test]
+fn stdin() {
+    let yaml = std::fs::read(root().join("testdata/cli/invalid.yaml")).expect("fixture");
+    let res = run_in(&root(), &["lint", "-", "--format", "short"], &yaml);
+    assert_eq!(res.code, Some(1));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn stdin_and_files_together() {
+    let res = run_in(
+        &root(),
+        &["lint", "--format", "short", "testdata/cli/valid.yaml", "-"],
+        b"kind: NetworkPolicy\n",
+    );
+    assert_eq!(res.code, Some(1));
+    assert!(
+        res.stdout.starts_with("<stdin>:1:1: error["),
+        "{}",
+        res.stdout
+    );
+}
+
+#[test]
+fn stdin_twice_is_a_usage_error() {
+    let res = run(&["lint", "-", "-"]);
+    assert_eq!(res.code, Some(2));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn no_paths_reads_the_current_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    std::fs::copy(
+        root().join("testdata/cli/invalid.yaml"),
+        dir.path().join("sub/b.yaml"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        root().join("testdata/cli/valid.yaml"),
+        dir.path().join("a.yml"),
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest").expect("write");
+    let res = run_in(dir.path(), &["lint", "--format", "short"], b"");
+    assert_eq!(res.code, Some(1));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn nonexistent_path_is_exit_2() {
+    let res = run(&["lint", "testdata/cli/valid.yaml", "no/such/dir"]);
+    assert_eq!(res.code, Some(2));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn bad_flag_is_exit_2() {
+    let res = run(&["lint", "--frobnicate"]);
+    assert_eq!(res.code, Some(2));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn bad_format_value_is_exit_2() {
+    let res = run(&["lint", "--format", "xml", "testdata/cli/valid.yaml"]);
+    assert_eq!(res.code, Some(2));
+    assert!(
+        res.stderr.contains("possible values: human, short, json"),
+        "{}",
+        res.stderr
+    );
+}
+
+#[test]
+fn max_file_size() {
+    let res = run(&[
+        "lint",
+        "--max-file-size",
+        "100",
+        "--format",
+        "short",
+        "testdata/cli/invalid.yaml",
+    ]);
+    assert_eq!(res.code, Some(1));
+    insta::assert_snapshot!(res.snapshot());
+}
+
+#[test]
+fn namespace_default() {
+    let yaml = b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: team-a}\nspec: {podSelector: {}}\n";
+    // Both policies land in team-a, so the second is a duplicate.
+    let res = run_in(
+        &root(),
+        &["lint", "-n", "team-a", "--format", "short", "-"],
+        yaml,
+    );
+    assert_eq!(res.code, Some(1), "{}", res.snapshot());
+    assert!(
+        res.stdout
+            .contains("NetworkPolicy team-a/p is defined twice"),
+        "{}",
+        res.stdout
+    );
+    let res = run_in(&root(), &["lint", "--format", "short", "-"], yaml);
+    assert_eq!(res.code, Some(0), "{}", res.snapshot());
+}
+
+#[test]
+fn color() {
+    let args = ["lint", "testdata/cli/invalid.yaml"];
+    let plain = run(&args);
+    assert!(
+        !plain.stdout.contains('\u{1b}'),
+        "auto is off when stdout is a pipe"
+    );
+    let forced = run(&[&args[..], &["--color", "always"]].concat());
+    assert!(forced.stdout.contains('\u{1b}'));
+    let never = run(&[&args[..], &["--color=never"]].concat());
+    assert_eq!(never.stdout, plain.stdout);
+}
