@@ -1,1 +1,618 @@
-//! placeholder
+//! Proofs of isolation intents with Z3.
+//!
+//! [`parse_config`] reads `netpol.yaml` into a [`Verification`]; [`verify`] decides each of
+//! its assertions with one sliced Z3 query (see `docs/verify.md`) and returns, per
+//! assertion, `proved`, `refuted` with a concrete [`Counterexample`], or `unknown`
+//! (timeout or resource limit, never a silent pass). The encoding follows
+//! `docs/semantics.md`, the contract the graph engine implements too.
+
+pub mod config;
+mod encode;
+mod universe;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use netpol_diag::{Code, Diagnostic, Span};
+use netpol_graph::Profile;
+use netpol_graph::ir::Provenance;
+use netpol_manifest::Model;
+use netpol_manifest::model::{ContainerPort, Direction, EndpointKind, Labels, Namespace, Protocol};
+use z3::ast::{BV, Bool, Int};
+use z3::{Model as Z3Model, Params, SatResult, Solver};
+
+pub use config::{Assertion, ParsedConfig, Scope, Verification, parse_config, schema_json};
+
+use config::Kind;
+use encode::{EXTERNAL, Encoder, FUTURE, NamedMode, OTHER_PROTO, Query, Side, SideFilter, Trace};
+use universe::{Universe, assertion_peers};
+
+/// Solver limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Per assertion.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The verdict of one assertion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Proved,
+    Refuted(Box<Counterexample>),
+    /// The solver gave up (timeout, resource limit) or the assertion could not be encoded.
+    Unknown(String),
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Proved => "proved",
+            Outcome::Refuted(_) => "refuted",
+            Outcome::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// One assertion's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssertionResult {
+    pub name: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    /// The assertion in `netpol.yaml`.
+    pub span: Option<Span>,
+}
+
+/// What a side of a counterexample is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointRef {
+    /// An endpoint of the manifests, by id.
+    Existing(String),
+    /// A pod that does not exist yet.
+    Future,
+    /// An address outside the cluster's pods.
+    External,
+}
+
+/// A concrete endpoint of a counterexample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConcreteEndpoint {
+    pub endpoint: EndpointRef,
+    /// `None` for an external address.
+    pub namespace: Option<String>,
+    /// The namespace does not exist yet.
+    pub new_namespace: bool,
+    pub namespace_labels: Labels,
+    pub labels: Labels,
+    pub ip: Option<Ipv4Addr>,
+    pub ports: Vec<ContainerPort>,
+}
+
+impl ConcreteEndpoint {
+    /// A one-line description.
+    pub fn describe(&self) -> String {
+        let fmt_labels = |l: &Labels| {
+            let v: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{{{}}}", v.join(", "))
+        };
+        let ip = self.ip.map(|ip| format!(" ip {ip}")).unwrap_or_default();
+        match &self.endpoint {
+            EndpointRef::External => format!("external address{ip}"),
+            EndpointRef::Existing(id) => format!("{id}{ip}"),
+            EndpointRef::Future => {
+                let ns = self.namespace.as_deref().unwrap_or("?");
+                let ns = if self.new_namespace {
+                    let shown: Labels = self
+                        .namespace_labels
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != netpol_manifest::model::NAMESPACE_NAME_LABEL)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    format!("new namespace {ns} {}", fmt_labels(&shown))
+                } else {
+                    format!("namespace {ns}")
+                };
+                let ports: Vec<String> = self
+                    .ports
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}={}/{}",
+                            p.name.as_deref().unwrap_or(""),
+                            p.protocol,
+                            p.port
+                        )
+                    })
+                    .collect();
+                let ports = if ports.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ports [{}]", ports.join(", "))
+                };
+                format!("future pod {} in {ns}{ip}{ports}", fmt_labels(&self.labels))
+            }
+        }
+    }
+}
+
+/// One direction of a counterexample, at one end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectionTrace {
+    pub direction: Direction,
+    /// `true` when evaluated at the destination.
+    pub at_destination: bool,
+    pub allowed: bool,
+    pub isolated: bool,
+    /// Policies that select the pod (indices into `Model::policies`) with their spans.
+    pub selecting: Vec<(String, Span)>,
+    /// Rules that allow the connection.
+    pub rules: Vec<Provenance>,
+}
+
+/// A concrete connection (or, for `isolated`, a pod) that breaks an assertion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counterexample {
+    /// `None` for `isolated`.
+    pub source: Option<ConcreteEndpoint>,
+    /// The destination (for `isolated`, the pod that is not isolated).
+    pub destination: ConcreteEndpoint,
+    /// `None`: ICMP or another port-less protocol (or `isolated`).
+    pub protocol: Option<Protocol>,
+    pub port: Option<u16>,
+    /// For `isolated`: the directions that are not isolated.
+    pub open_directions: Vec<Direction>,
+    pub directions: Vec<DirectionTrace>,
+}
+
+impl Counterexample {
+    /// `TCP/5432`, `ICMP/*` or empty.
+    pub fn port_string(&self) -> String {
+        match (self.protocol, self.port) {
+            (Some(p), Some(n)) => format!("{p}/{n}"),
+            (None, _) if self.source.is_some() => "ICMP/other protocol".to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// The counterexample as a cluster: `model` plus the future pods (and new namespaces)
+    /// it invents, as bare Pods named `netpol-cx-src`/`netpol-cx-dst`. Returns the model and
+    /// the endpoint ids of source and destination (`None` for an external address).
+    pub fn materialize(&self, model: &Model) -> (Model, Option<String>, Option<String>) {
+        let mut m = model.clone();
+        let mut add = |e: &ConcreteEndpoint, name: &str| -> Option<String> {
+            match &e.endpoint {
+                EndpointRef::Existing(id) => Some(id.clone()),
+                EndpointRef::External => None,
+                EndpointRef::Future => {
+                    let ns = e.namespace.clone()?;
+                    if m.namespace(&ns).is_none() {
+                        m.namespaces.push(Namespace {
+                            name: ns.clone(),
+                            labels: e.namespace_labels.clone(),
+                            span: None,
+                        });
+                        m.namespaces.sort_by(|a, b| a.name.cmp(&b.name));
+                    }
+                    let span = m
+                        .endpoints
+                        .first()
+                        .map(|x| x.span)
+                        .or(m.policies.first().map(|p| p.span))
+                        .unwrap_or(Span::new(netpol_diag::SourceMap::new().add("x", ""), 0, 0));
+                    let ep = netpol_manifest::model::Endpoint {
+                        kind: EndpointKind::Pod,
+                        namespace: ns,
+                        name: name.to_owned(),
+                        labels: e.labels.clone(),
+                        ports: e.ports.clone(),
+                        host_network: false,
+                        pod_ip: e.ip.map(IpAddr::V4),
+                        host_ip: None,
+                        node_name: None,
+                        span,
+                    };
+                    let id = ep.id();
+                    m.endpoints.push(ep);
+                    m.endpoints.sort_by_key(|a| a.id());
+                    Some(id)
+                }
+            }
+        };
+        let src = self.source.as_ref().and_then(|s| add(s, "netpol-cx-src"));
+        let dst = add(&self.destination, "netpol-cx-dst");
+        (m, src, dst)
+    }
+}
+
+/// Everything [`verify`] found.
+#[derive(Clone, Debug, Default)]
+pub struct Verified {
+    pub results: Vec<AssertionResult>,
+    /// Vacuous assertions, unknown references.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Decides every assertion of the config over the model under the profile.
+pub fn verify(
+    model: &Model,
+    profile: &Profile,
+    config: &ParsedConfig,
+    options: &Options,
+) -> Verified {
+    let v = &config.verification;
+    let u = Universe::new(model, profile, v);
+    let mut out = Verified::default();
+    for (i, a) in v.assertions.iter().enumerate() {
+        let span = config.spans.get(i).and_then(|s| s.whole);
+        let name_span = config.spans.get(i).and_then(|s| s.name).or(span);
+        let start = Instant::now();
+        let outcome = match unknown_references(&u, a) {
+            Some(r) => {
+                let d = Diagnostic::new(
+                    Code::UnknownReference,
+                    format!(
+                        "assertion `{}` names `{r}`, which is not in the manifests",
+                        a.name
+                    ),
+                );
+                out.diagnostics.push(match name_span {
+                    Some(s) => d.with_primary(s, "in this assertion"),
+                    None => d,
+                });
+                Outcome::Unknown(format!("`{r}` is not in the manifests"))
+            }
+            None => {
+                let (outcome, vacuous) = decide(&u, a, options);
+                if vacuous {
+                    let d = Diagnostic::new(
+                        Code::VacuousAssertion,
+                        format!(
+                            "assertion `{}` selects nothing, so it holds vacuously",
+                            a.name
+                        ),
+                    )
+                    .with_help("check the selectors against the manifests");
+                    out.diagnostics.push(match name_span {
+                        Some(s) => d.with_primary(s, "selects no endpoint"),
+                        None => d,
+                    });
+                }
+                outcome
+            }
+        };
+        out.results.push(AssertionResult {
+            name: a.name.clone(),
+            outcome,
+            duration: start.elapsed(),
+            span,
+        });
+    }
+    out
+}
+
+fn unknown_references(u: &Universe, a: &Assertion) -> Option<String> {
+    for p in assertion_peers(a) {
+        if let Some(w) = &p.workload
+            && u.find_workload(w).is_none()
+        {
+            return Some(w.clone());
+        }
+        if let Some(w) = &p.pod
+            && u.find_pod(w).is_none()
+        {
+            return Some(w.clone());
+        }
+    }
+    None
+}
+
+fn solver(options: &Options) -> Solver {
+    let s = Solver::new();
+    let mut params = Params::new();
+    let ms = u32::try_from(options.timeout.as_millis())
+        .unwrap_or(u32::MAX)
+        .max(1);
+    params.set_u32("timeout", ms);
+    s.set_params(&params);
+    s
+}
+
+/// Builds and solves one assertion. Returns the outcome and whether it is vacuous.
+fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
+    let Some(kind) = a.kind() else {
+        return (
+            Outcome::Unknown("the assertion has no single body".to_owned()),
+            false,
+        );
+    };
+    let named = match (a.scope, &kind) {
+        (Scope::Existing, _) => NamedMode::Existing,
+        (Scope::Any, Kind::Allow) => NamedMode::WithDestination,
+        (Scope::Any, _) => NamedMode::Widened,
+    };
+    let enc = Encoder {
+        u,
+        scope: a.scope,
+        named,
+    };
+    let mut q = build(&enc, a, &kind);
+    // Vacuity: the peers alone (without the connection part) have no solution.
+    let vac = solver(options);
+    for f in &q.assertions[..q.assertions.len() - 1] {
+        vac.assert(f);
+    }
+    let vacuous = vac.check() == SatResult::Unsat;
+    if vacuous {
+        return (Outcome::Proved, true);
+    }
+    let s = solver(options);
+    for f in &q.assertions {
+        s.assert(f);
+    }
+    let outcome = match s.check() {
+        SatResult::Unsat => Outcome::Proved,
+        SatResult::Unknown => Outcome::Unknown(
+            s.get_reason_unknown()
+                .unwrap_or_else(|| "the solver gave up".to_owned()),
+        ),
+        SatResult::Sat => match s.get_model() {
+            Some(m) => Outcome::Refuted(Box::new(decode(u, &mut q, &m, &kind, a))),
+            None => Outcome::Unknown("the solver returned no model".to_owned()),
+        },
+    };
+    (outcome, false)
+}
+
+/// The query of an assertion: the negation of what it claims. The last formula is the
+/// connection (or isolation) part, so that the rest alone decides vacuity.
+fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
+    let mut f = Vec::new();
+    let proto = Int::new_const("proto");
+    let port = BV::new_const("port", 16);
+    if let (Kind::Isolated, Some(iso)) = (kind, &a.isolated) {
+        let x = enc.side("x", &SideFilter::Peer(&iso.pods), &mut f);
+        f.push(x.is_pod());
+        f.push(enc.peer(&iso.pods, &x));
+        f.push(enc.scope_ok(&x));
+        let dirs: Vec<Direction> = match &iso.directions {
+            None => Direction::BOTH.to_vec(),
+            Some(l) => l
+                .iter()
+                .filter_map(|d| config::parse_direction(d))
+                .collect(),
+        };
+        let open: Vec<Bool> = dirs.iter().map(|d| enc.isolated(&x, *d).not()).collect();
+        f.push(Bool::or(&open));
+        return Query {
+            assertions: f,
+            src: None,
+            dst: x,
+            proto,
+            port,
+            traces: Vec::new(),
+        };
+    }
+    let (from_filter, to, ports) = match (kind, &a.deny, &a.allow, &a.only) {
+        (Kind::Deny, Some(p), _, _) | (Kind::Allow, _, Some(p), _) => {
+            (SideFilter::Peer(&p.from), &p.to, p.ports.as_deref())
+        }
+        (_, _, _, Some(o)) => (SideFilter::NoneOf(&o.from), &o.to, o.ports.as_deref()),
+        _ => {
+            // `Assertion::kind` guarantees the body; an impossible query proves nothing.
+            f.push(Bool::from_bool(false));
+            let x = enc.side("x", &SideFilter::NoneOf(&[]), &mut f);
+            f.push(Bool::from_bool(false));
+            return Query {
+                assertions: f,
+                src: None,
+                dst: x,
+                proto,
+                port,
+                traces: Vec::new(),
+            };
+        }
+    };
+    let s = enc.side("s", &from_filter, &mut f);
+    let d = enc.side("d", &SideFilter::Peer(to), &mut f);
+    match &from_filter {
+        SideFilter::Peer(p) => f.push(enc.peer(p, &s)),
+        SideFilter::NoneOf(peers) => {
+            let v: Vec<Bool> = peers.iter().map(|p| enc.peer(p, &s)).collect();
+            f.push(Bool::or(&v).not());
+        }
+    }
+    f.push(enc.peer(to, &d));
+    f.push(enc.scope_ok(&s));
+    f.push(enc.scope_ok(&d));
+    f.push(enc.distinct(&s, &d));
+    f.push(enc.ports_formula(&config::port_items(ports), &proto, &port));
+    let eg = enc.direction(&s, &d, Direction::Egress, &proto, &port, false);
+    let ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
+    let allowed = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
+    f.push(match kind {
+        Kind::Allow => allowed.not(),
+        _ => allowed,
+    });
+    Query {
+        assertions: f,
+        src: Some(s),
+        dst: d,
+        proto,
+        port,
+        traces: vec![eg, ing],
+    }
+}
+
+fn eval_bool(m: &Z3Model, b: &Bool) -> bool {
+    m.eval(b, true).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+fn eval_int(m: &Z3Model, i: &Int) -> i64 {
+    m.eval(i, true).and_then(|v| v.as_i64()).unwrap_or(0)
+}
+
+fn eval_bv(m: &Z3Model, b: &BV) -> u64 {
+    m.eval(b, true).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
+    let kind = eval_int(m, &s.kind);
+    let ip = eval_bool(m, &s.has_ip).then(|| Ipv4Addr::from(eval_bv(m, &s.ip) as u32));
+    if kind == EXTERNAL {
+        return ConcreteEndpoint {
+            endpoint: EndpointRef::External,
+            namespace: None,
+            new_namespace: false,
+            namespace_labels: Labels::new(),
+            labels: Labels::new(),
+            ip,
+            ports: Vec::new(),
+        };
+    }
+    let labels_of = |vars: &encode::LabelVars, vocab: &universe::Vocab| -> Labels {
+        vars.vars
+            .iter()
+            .filter(|(_, has, _)| eval_bool(m, has))
+            .map(|(k, _, val)| (k.clone(), vocab.value(k, eval_int(m, val))))
+            .collect()
+    };
+    if let Some(e) = usize::try_from(kind).ok().and_then(|j| u.eps.get(j)) {
+        let (ns, nsl) = &u.namespaces[e.ns];
+        return ConcreteEndpoint {
+            endpoint: EndpointRef::Existing(e.id.clone()),
+            namespace: Some(ns.clone()),
+            new_namespace: false,
+            namespace_labels: nsl.clone(),
+            labels: e.labels.clone(),
+            ip,
+            ports: e.ports.clone(),
+        };
+    }
+    debug_assert_eq!(kind, FUTURE);
+    let ns_i = eval_int(m, &s.ns);
+    let (namespace, new_namespace, namespace_labels) =
+        match usize::try_from(ns_i).ok().and_then(|i| u.namespaces.get(i)) {
+            Some((n, l)) => (n.clone(), false, l.clone()),
+            None => {
+                let l = labels_of(&s.nsl, &u.ns_vocab);
+                let name = l
+                    .get(netpol_manifest::model::NAMESPACE_NAME_LABEL)
+                    .cloned()
+                    .unwrap_or_else(|| "new-namespace".to_owned());
+                (name, true, l)
+            }
+        };
+    let ports = s
+        .ports
+        .iter()
+        .filter(|(_, has, _)| eval_bool(m, has))
+        .map(|((name, proto), _, num)| ContainerPort {
+            name: Some(name.clone()),
+            port: eval_bv(m, num) as u16,
+            protocol: *proto,
+        })
+        .collect();
+    ConcreteEndpoint {
+        endpoint: EndpointRef::Future,
+        namespace: Some(namespace),
+        new_namespace,
+        namespace_labels,
+        labels: labels_of(&s.labels, &u.pod_vocab),
+        ip,
+        ports,
+    }
+}
+
+fn decode_trace(u: &Universe, m: &Z3Model, t: &Trace) -> DirectionTrace {
+    DirectionTrace {
+        direction: t.direction,
+        at_destination: t.at_dst,
+        allowed: eval_bool(m, &t.allowed),
+        isolated: eval_bool(m, &t.isolated),
+        selecting: t
+            .selecting
+            .iter()
+            .filter(|(_, b)| eval_bool(m, b))
+            .map(|(pi, _)| {
+                let p = &u.policies[*pi];
+                (format!("{}/{}", p.namespace, p.name), p.span)
+            })
+            .collect(),
+        rules: t
+            .rules
+            .iter()
+            .filter(|(_, b)| eval_bool(m, b))
+            .map(|(p, _)| *p)
+            .collect(),
+    }
+}
+
+fn decode(u: &Universe, q: &mut Query, m: &Z3Model, kind: &Kind, a: &Assertion) -> Counterexample {
+    let destination = decode_side(u, m, &q.dst);
+    if let Kind::Isolated = kind {
+        let enc = Encoder {
+            u,
+            scope: a.scope,
+            named: NamedMode::Existing,
+        };
+        let dirs: Vec<Direction> = match a.isolated.as_ref().and_then(|i| i.directions.as_ref()) {
+            None => Direction::BOTH.to_vec(),
+            Some(l) => l
+                .iter()
+                .filter_map(|d| config::parse_direction(d))
+                .collect(),
+        };
+        let open = dirs
+            .into_iter()
+            .filter(|d| !eval_bool(m, &enc.isolated(&q.dst, *d)))
+            .collect();
+        return Counterexample {
+            source: None,
+            destination,
+            protocol: None,
+            port: None,
+            open_directions: open,
+            directions: Vec::new(),
+        };
+    }
+    let source = q.src.as_ref().map(|s| decode_side(u, m, s));
+    let proto = eval_int(m, &q.proto);
+    let protocol = match proto {
+        0 => Some(Protocol::Tcp),
+        1 => Some(Protocol::Udp),
+        2 => Some(Protocol::Sctp),
+        _ => None,
+    };
+    let port = (proto != OTHER_PROTO).then(|| eval_bv(m, &q.port) as u16);
+    let directions = q.traces.iter().map(|t| decode_trace(u, m, t)).collect();
+    Counterexample {
+        source,
+        destination,
+        protocol,
+        port,
+        open_directions: Vec::new(),
+        directions,
+    }
+}
+
+/// Names of the model's policies by index, for rendering provenance.
+pub fn policy_names(model: &Model) -> BTreeMap<usize, String> {
+    model
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, format!("{}/{}", p.namespace, p.name)))
+        .collect()
+}

@@ -1,0 +1,424 @@
+//! The concrete facts every query reads, computed once per `verify` run with plain loops:
+//! namespaces, existing endpoints, the policy IR grouped by namespace, the label and port
+//! vocabulary, and the VPC CNI facts that depend only on the existing endpoints (V2 rule
+//! resolution, V7 ingress named-port unions).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::Ipv4Net;
+use netpol_graph::ir::{
+    LoweredPolicy, LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports,
+};
+use netpol_graph::{PortSet, Profile};
+use netpol_manifest::Model;
+use netpol_manifest::model::{
+    ContainerPort, Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Protocol, Selector,
+};
+
+use crate::config::{LabelSelector, PeerSpec, Verification};
+
+/// One existing pod or workload.
+#[derive(Clone, Debug)]
+pub(crate) struct Ex {
+    pub(crate) id: String,
+    pub(crate) kind: EndpointKind,
+    pub(crate) ns: usize,
+    pub(crate) labels: Labels,
+    pub(crate) ports: Vec<ContainerPort>,
+    /// A known IPv4 address (bare Pods with `status.podIP`, hostNetwork pods' node IP).
+    pub(crate) ip: Option<Ipv4Addr>,
+    /// V3: a workload whose replicas take some IP of the pod CIDRs.
+    pub(crate) symbolic_ip: bool,
+    pub(crate) host_network: bool,
+}
+
+/// Label keys and values (plus "any other value", the last index) a query can distinguish.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Vocab {
+    pub(crate) keys: BTreeMap<String, Vec<String>>,
+}
+
+impl Vocab {
+    fn add_selector(&mut self, s: &Selector) {
+        for r in &s.requirements {
+            self.keys
+                .entry(r.key.clone())
+                .or_default()
+                .extend(r.values.iter().cloned());
+        }
+    }
+
+    fn add_label_selector(&mut self, s: &LabelSelector) {
+        for (k, v) in &s.match_labels {
+            self.keys.entry(k.clone()).or_default().push(v.clone());
+        }
+        for r in &s.match_expressions {
+            self.keys
+                .entry(r.key.clone())
+                .or_default()
+                .extend(r.values.iter().cloned());
+        }
+    }
+
+    fn finish(&mut self) {
+        for v in self.keys.values_mut() {
+            v.sort();
+            v.dedup();
+        }
+    }
+
+    /// The value index of `v` under `key` (the "other" index when not mentioned).
+    pub(crate) fn index(&self, key: &str, v: &str) -> i64 {
+        match self.keys.get(key) {
+            Some(vals) => vals
+                .binary_search_by(|x| x.as_str().cmp(v))
+                .unwrap_or(vals.len()) as i64,
+            None => 0,
+        }
+    }
+
+    /// A concrete value for index `i` of `key`: the mentioned value, or a fresh one.
+    pub(crate) fn value(&self, key: &str, i: i64) -> String {
+        let vals = self.keys.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        match usize::try_from(i).ok().and_then(|i| vals.get(i)) {
+            Some(v) => v.clone(),
+            None => {
+                let mut s = "other".to_owned();
+                while vals.binary_search(&s).is_ok() {
+                    s.push('-');
+                    s.push('x');
+                }
+                s
+            }
+        }
+    }
+}
+
+/// Everything the encoder needs, computed once.
+#[derive(Debug)]
+pub(crate) struct Universe {
+    pub(crate) profile: Profile,
+    /// (name, labels), sorted by name.
+    pub(crate) namespaces: Vec<(String, Labels)>,
+    pub(crate) eps: Vec<Ex>,
+    pub(crate) policies: Vec<LoweredPolicy>,
+    /// Policy indices per namespace index.
+    pub(crate) policies_in: Vec<Vec<usize>>,
+    pub(crate) pod_vocab: Vocab,
+    pub(crate) ns_vocab: Vocab,
+    /// Named ports the rules use, with their protocol.
+    pub(crate) port_names: BTreeSet<(String, Protocol)>,
+    /// V2: per policy, whether its (ingress, egress) rules resolve on the existing endpoints.
+    pub(crate) resolves: Vec<[bool; 2]>,
+    /// V7: per policy and ingress rule, the union of the rule's ports over the existing pods
+    /// the policy selects (`None` outside VPC CNI).
+    pub(crate) ingress_union: Vec<Vec<Option<PortSet>>>,
+    /// Known IPs of existing endpoints.
+    pub(crate) known_ips: Vec<Ipv4Addr>,
+    pub(crate) pod_cidrs: Vec<Ipv4Net>,
+}
+
+fn v4(ip: Option<IpAddr>) -> Option<Ipv4Addr> {
+    match ip {
+        Some(IpAddr::V4(a)) => Some(a),
+        _ => None,
+    }
+}
+
+impl Universe {
+    pub(crate) fn new(model: &Model, profile: &Profile, config: &Verification) -> Universe {
+        let analysis = netpol_graph::Analysis::new(model, profile);
+        let policies = analysis.policies().to_vec();
+        let mut ns_map: BTreeMap<String, Labels> = model
+            .namespaces
+            .iter()
+            .map(|n| (n.name.clone(), n.labels.clone()))
+            .collect();
+        let implicit =
+            |name: &str| Labels::from([(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned())]);
+        for n in model
+            .endpoints
+            .iter()
+            .map(|e| &e.namespace)
+            .chain(policies.iter().map(|p| &p.namespace))
+        {
+            ns_map.entry(n.clone()).or_insert_with(|| implicit(n));
+        }
+        let namespaces: Vec<(String, Labels)> = ns_map.into_iter().collect();
+        let ns_index = |n: &str| namespaces.binary_search_by(|x| x.0.as_str().cmp(n)).ok();
+        let infos: BTreeMap<String, Option<IpAddr>> =
+            analysis.endpoints().map(|e| (e.id.clone(), e.ip)).collect();
+        let symbolic = profile.flags.ipblock_matches_workloads && !profile.pod_cidrs.is_empty();
+        let mut eps = Vec::new();
+        for e in &model.endpoints {
+            let id = e.id();
+            let ip = v4(infos.get(&id).copied().flatten());
+            eps.push(Ex {
+                ns: ns_index(&e.namespace).unwrap_or(0),
+                kind: e.kind,
+                labels: e.labels.clone(),
+                ports: e.ports.clone(),
+                symbolic_ip: ip.is_none() && symbolic && !e.host_network,
+                ip,
+                host_network: e.host_network,
+                id,
+            });
+        }
+        eps.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut policies_in = vec![Vec::new(); namespaces.len()];
+        for (i, p) in policies.iter().enumerate() {
+            policies_in[ns_index(&p.namespace).unwrap_or(0)].push(i);
+        }
+        let mut pod_vocab = Vocab::default();
+        let mut ns_vocab = Vocab::default();
+        let mut port_names = BTreeSet::new();
+        for p in &policies {
+            pod_vocab.add_selector(&p.subject);
+            for r in p.ingress.iter().chain(&p.egress) {
+                for peer in r.peers.iter().flatten() {
+                    if let PeerMatch::Pods {
+                        namespaces, pods, ..
+                    } = peer
+                    {
+                        if let NamespaceScope::Selector(s) = namespaces {
+                            ns_vocab.add_selector(s);
+                        }
+                        if let Some(s) = pods {
+                            pod_vocab.add_selector(s);
+                        }
+                    }
+                }
+                for m in r.ports.iter().flatten() {
+                    if let PortSpec::Named(n) = &m.port {
+                        port_names.insert((n.clone(), m.protocol));
+                    }
+                }
+            }
+        }
+        let names = ns_vocab
+            .keys
+            .entry(NAMESPACE_NAME_LABEL.to_owned())
+            .or_default();
+        names.extend(namespaces.iter().map(|n| n.0.clone()));
+        for a in &config.assertions {
+            for peer in assertion_peers(a) {
+                if let Some(n) = &peer.namespace {
+                    ns_vocab
+                        .keys
+                        .entry(NAMESPACE_NAME_LABEL.to_owned())
+                        .or_default()
+                        .push(n.clone());
+                }
+                if let Some(s) = &peer.namespace_selector {
+                    ns_vocab.add_label_selector(s);
+                }
+                if let Some(s) = &peer.pod_selector {
+                    pod_vocab.add_label_selector(s);
+                }
+            }
+        }
+        pod_vocab.finish();
+        ns_vocab.finish();
+        let known_ips = eps.iter().filter_map(|e| e.ip).collect();
+        let pod_cidrs = profile
+            .pod_cidrs
+            .iter()
+            .filter_map(|n| match n {
+                ipnet::IpNet::V4(n) => Some(*n),
+                ipnet::IpNet::V6(_) => None,
+            })
+            .collect();
+        let mut u = Universe {
+            profile: profile.clone(),
+            namespaces,
+            eps,
+            policies,
+            policies_in,
+            pod_vocab,
+            ns_vocab,
+            port_names,
+            resolves: Vec::new(),
+            ingress_union: Vec::new(),
+            known_ips,
+            pod_cidrs,
+        };
+        u.ingress_union = u
+            .policies
+            .iter()
+            .map(|p| p.ingress.iter().map(|r| u.union_ports(p, r)).collect())
+            .collect();
+        u.resolves = (0..u.policies.len())
+            .map(|i| {
+                Direction::BOTH.map(|d| {
+                    let p = &u.policies[i];
+                    p.rules(d)
+                        .iter()
+                        .enumerate()
+                        .any(|(ri, r)| u.rule_resolves(i, ri, r))
+                })
+            })
+            .collect();
+        u
+    }
+
+    /// S5 on an existing endpoint (hostNetwork pods match only under V6).
+    pub(crate) fn direct_match(&self, peer: &PeerMatch, e: &Ex) -> bool {
+        let PeerMatch::Pods {
+            namespaces, pods, ..
+        } = peer
+        else {
+            return false;
+        };
+        if e.host_network && !self.profile.flags.host_network_peers {
+            return false;
+        }
+        let in_scope = match namespaces {
+            NamespaceScope::Own(own) => &self.namespaces[e.ns].0 == own,
+            NamespaceScope::Selector(s) => s.matches(&self.namespaces[e.ns].1),
+        };
+        in_scope && pods.as_ref().is_none_or(|s| s.matches(&e.labels))
+    }
+
+    fn subject_matches(&self, p: &LoweredPolicy, e: &Ex) -> bool {
+        self.namespaces[e.ns].0 == p.namespace && p.subject.matches(&e.labels)
+    }
+
+    /// V7 ingress: the rule's ports resolved over every existing pod the policy selects.
+    fn union_ports(&self, p: &LoweredPolicy, r: &LoweredRule) -> Option<PortSet> {
+        if !self.profile.flags.named_ports_vpc {
+            return None;
+        }
+        let Some(list) = r.ports.as_deref() else {
+            return Some(PortSet::all());
+        };
+        let mut res = numeric_ports(Some(list));
+        if list.iter().any(|m| matches!(m.port, PortSpec::Named(_))) {
+            for e in &self.eps {
+                if self.subject_matches(p, e) {
+                    res.union_with(&resolve_ports(Some(list), &e.ports));
+                }
+            }
+        }
+        Some(res)
+    }
+
+    /// V2 on the existing endpoints (Services are not modelled by `verify`).
+    fn rule_resolves(&self, pi: usize, ri: usize, r: &LoweredRule) -> bool {
+        if !self.profile.flags.rules_outside_policy_types {
+            return false;
+        }
+        let ports = r.ports.as_deref();
+        match r.provenance.direction {
+            Direction::Ingress => {
+                let ok = self.ingress_union[pi][ri]
+                    .as_ref()
+                    .is_none_or(|s| !s.is_empty());
+                ok && r.peers.as_ref().is_none_or(|peers| {
+                    peers.iter().any(|peer| match peer {
+                        PeerMatch::IpBlock { .. } => true,
+                        PeerMatch::Pods { .. } => {
+                            self.eps.iter().any(|e| self.direct_match(peer, e))
+                        }
+                    })
+                })
+            }
+            Direction::Egress => {
+                let numeric_ok = !numeric_ports(ports).is_empty();
+                let Some(peers) = &r.peers else {
+                    return numeric_ok;
+                };
+                peers.iter().any(|peer| match peer {
+                    PeerMatch::IpBlock { .. } => numeric_ok,
+                    PeerMatch::Pods { .. } => self.eps.iter().any(|e| {
+                        self.direct_match(peer, e) && !resolve_ports(ports, &e.ports).is_empty()
+                    }),
+                })
+            }
+        }
+    }
+
+    pub(crate) fn ns_index(&self, name: &str) -> Option<usize> {
+        self.namespaces
+            .binary_search_by(|x| x.0.as_str().cmp(name))
+            .ok()
+    }
+
+    /// The endpoint a `workload:` reference names: an exact id, or `ns/name` of exactly one
+    /// workload.
+    pub(crate) fn find_workload(&self, r: &str) -> Option<usize> {
+        if let Ok(i) = self.eps.binary_search_by(|e| e.id.as_str().cmp(r)) {
+            return Some(i);
+        }
+        let mut hits = self
+            .eps
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.id.split_once('[').is_some_and(|(b, _)| b == r));
+        match (hits.next(), hits.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The bare Pod `ns/name`.
+    pub(crate) fn find_pod(&self, r: &str) -> Option<usize> {
+        self.eps
+            .binary_search_by(|e| e.id.as_str().cmp(r))
+            .ok()
+            .filter(|&i| self.eps[i].kind == EndpointKind::Pod)
+    }
+}
+
+/// Every peer an assertion mentions.
+pub(crate) fn assertion_peers(a: &crate::config::Assertion) -> Vec<&PeerSpec> {
+    let mut v = Vec::new();
+    if let Some(p) = a.deny.as_ref().or(a.allow.as_ref()) {
+        v.push(&p.from);
+        v.push(&p.to);
+    }
+    if let Some(o) = &a.only {
+        v.push(&o.to);
+        v.extend(o.from.iter());
+    }
+    if let Some(i) = &a.isolated {
+        v.push(&i.pods);
+    }
+    v
+}
+
+/// A config LabelSelector as a model Selector (operators already checked by the parser).
+pub(crate) fn to_selector(s: &LabelSelector) -> Selector {
+    use netpol_manifest::model::{Operator, Requirement};
+    let mut reqs: Vec<Requirement> = s
+        .match_labels
+        .iter()
+        .map(|(k, v)| Requirement {
+            key: k.clone(),
+            operator: Operator::In,
+            values: vec![v.clone()],
+        })
+        .collect();
+    for r in &s.match_expressions {
+        let operator = match r.operator.as_str() {
+            "In" => Operator::In,
+            "NotIn" => Operator::NotIn,
+            "Exists" => Operator::Exists,
+            _ => Operator::DoesNotExist,
+        };
+        let mut values = r.values.clone();
+        values.sort();
+        values.dedup();
+        reqs.push(Requirement {
+            key: r.key.clone(),
+            operator,
+            values,
+        });
+    }
+    reqs.sort();
+    reqs.dedup();
+    Selector {
+        requirements: reqs,
+        span: None,
+    }
+}
