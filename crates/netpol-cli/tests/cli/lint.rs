@@ -186,3 +186,34 @@ fn color() {
     let never = run(&[&args[..], &["--color=never"]].concat());
     assert_eq!(never.stdout, plain.stdout);
 }
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    // Enough duplicate objects that the output cannot fit in a pipe buffer.
+    let doc = "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+    let yaml = doc.repeat(2000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["lint", "--format", "short", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning netpol");
+    // Close the read end before netpol writes anything, like `netpol lint | head -0`.
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin
+        .write_all(yaml.as_bytes())
+        .expect("netpol reads all of stdin");
+    drop(stdin);
+    let out = child.wait_with_output().expect("waiting for netpol");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
