@@ -79,7 +79,8 @@ fn human_options(color: ColorChoice) -> HumanOptions {
         ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     let width = if tty {
-        terminal_size::terminal_size().map_or(DEFAULT_WIDTH, |(w, _)| usize::from(w.0))
+        // Some terminals report a width of 0; never wrap narrower than a code frame needs.
+        terminal_size::terminal_size().map_or(DEFAULT_WIDTH, |(w, _)| usize::from(w.0).max(40))
     } else {
         DEFAULT_WIDTH
     };
