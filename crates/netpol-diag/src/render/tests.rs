@@ -254,3 +254,28 @@ fn span_at_eof_after_newline() {
     assert!(out.contains("╰── input ends here"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn every_span_renders_without_error() {
+    // Multi-byte characters, CRLF, a tab, and both with and without a final newline.
+    for text in ["a: é\r\n\tb: [☃]\n", "x: ü\ny", "", "\n"] {
+        let mut map = SourceMap::new();
+        let f = map.add("t.yaml", text);
+        let other = map.add("u.yaml", "k: v\n");
+        let n = text.len() + 2;
+        for start in 0..n {
+            for end in start..n {
+                let diags = [Diagnostic::new(Code::SyntaxError, "m")
+                    .with_primary(Span::new(f, start, end), "p")
+                    .with_secondary(Span::new(f, end, end + 1), "s")
+                    .with_secondary(Span::new(other, start, end), "o")];
+                let mut out = String::new();
+                let res = human(&mut out, &map, &diags, &HumanOptions::deterministic());
+                assert!(res.is_ok(), "{text:?} {start}..{end}");
+                assert!(out.contains("error[syntax-error]: m"), "{out}");
+                short(&mut out, &map, &diags).expect("writing to a String");
+                let _ = json(&map, &diags);
+            }
+        }
+    }
+}
