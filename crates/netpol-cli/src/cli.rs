@@ -33,6 +33,8 @@ pub(crate) struct Args {
 pub(crate) enum Command {
     /// Load and validate manifests and report problems as diagnostics.
     Lint(cmd::lint::Args),
+    /// Prove the assertions of netpol.yaml with Z3 (see docs/verify.md).
+    Verify(cmd::verify::Args),
     /// Print a shell completion script to stdout.
     Completions(cmd::completions::Args),
 }

@@ -186,6 +186,7 @@ pub(crate) struct Trace {
     /// `true`: at the destination (ingress), `false`: at the source (egress).
     pub(crate) at_dst: bool,
     pub(crate) allowed: Bool,
+    pub(crate) enforced: Bool,
     pub(crate) isolated: Bool,
     pub(crate) selecting: Vec<(usize, Bool)>,
     pub(crate) rules: Vec<(Provenance, Bool)>,
@@ -637,6 +638,7 @@ impl Encoder<'_> {
             direction: d,
             at_dst,
             allowed: Bool::or(&allow),
+            enforced: x.enforced(),
             isolated: iso,
             selecting,
             rules,

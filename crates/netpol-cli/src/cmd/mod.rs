@@ -3,6 +3,7 @@
 
 pub(crate) mod completions;
 pub(crate) mod lint;
+pub(crate) mod verify;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,7 @@ impl From<ExitStatus> for ExitCode {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     match args.command {
         Command::Lint(args) => lint::run(&args),
+        Command::Verify(args) => verify::run(&args),
         Command::Completions(args) => completions::run(&args),
     }
 }

@@ -5,6 +5,7 @@
 
 mod lint;
 mod misc;
+mod verify;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

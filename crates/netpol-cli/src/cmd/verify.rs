@@ -1,0 +1,379 @@
+//! `netpol verify`: prove the assertions of `netpol.yaml` with Z3 and report them as
+//! human text, JSON, SARIF, GitHub workflow commands or JUnit XML.
+
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use netpol_diag::render::{self, HumanOptions};
+use netpol_diag::{Diagnostic, SourceMap};
+use netpol_graph::Profile;
+use netpol_manifest::{LoadOptions, Source};
+use netpol_smt::{AssertionResult, Options, Outcome};
+use serde_json::{Value, json};
+
+use crate::cmd::ExitStatus;
+
+/// Arguments of `netpol verify`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Manifests come from PATHS, else from the config's `manifests` (relative to the config),
+else from the config's folder. Exit codes: 0 all proved, 1 refuted/unknown or error
+diagnostics, 2 usage or tool failure. See docs/verify.md.")]
+pub(crate) struct Args {
+    /// Manifest files or folders; they replace the config's `manifests`.
+    #[arg(value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+
+    /// The Verification file.
+    #[arg(long, value_name = "FILE", default_value = "netpol.yaml")]
+    config: PathBuf,
+
+    /// Solver time limit per assertion, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    timeout: f64,
+
+    /// The namespace of objects that do not name one.
+    #[arg(short = 'n', long, value_name = "NAME", default_value = "default")]
+    namespace: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// Colour human output: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
+    color: Color,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    Human,
+    Json,
+    Sarif,
+    Github,
+    Junit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// What a run produced, before formatting.
+pub(crate) struct Report {
+    pub(crate) map: SourceMap,
+    pub(crate) model: netpol_manifest::Model,
+    pub(crate) results: Vec<AssertionResult>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    anyhow::ensure!(
+        args.timeout.is_finite() && args.timeout > 0.0,
+        "--timeout must be a positive number of seconds"
+    );
+    let report = collect(args)?;
+    let text = match args.format {
+        Format::Human => human(&report, color(args.color))?,
+        Format::Json => pretty(&to_json(&report, true))?,
+        Format::Sarif => pretty(&sarif(&report))?,
+        Format::Github => github(&report),
+        Format::Junit => junit(&report)?,
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing the report to stdout")?;
+    Ok(status(&report))
+}
+
+fn color(c: Color) -> bool {
+    match c {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// Reads the config and the manifests and runs the solver.
+pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let mut map = SourceMap::new();
+    let file = map.add(args.config.display().to_string(), text.clone());
+    let (parsed, mut diagnostics) = netpol_smt::parse_config(file, &text);
+    let base = args
+        .config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut sources: Vec<Source> = args.paths.iter().cloned().map(Source::Path).collect();
+    if sources.is_empty() {
+        let listed = parsed
+            .as_ref()
+            .map(|p| p.verification.manifests.clone())
+            .unwrap_or_default();
+        sources = listed.iter().map(|m| Source::Path(base.join(m))).collect();
+        if sources.is_empty() {
+            sources.push(Source::Path(base.to_path_buf()));
+        }
+    }
+    let options = LoadOptions {
+        default_namespace: args.namespace.clone(),
+        ..LoadOptions::default()
+    };
+    let loaded = netpol_manifest::load(&sources, &options, &mut map);
+    // The config itself is not a manifest (a folder source may include it): drop the
+    // loader's findings about it.
+    let config_path = std::fs::canonicalize(&args.config).ok();
+    let is_config = |d: &Diagnostic| {
+        d.primary_span().is_some_and(|s| {
+            s.file == file || std::fs::canonicalize(map.name(s.file)).ok() == config_path
+        })
+    };
+    let extra: Vec<Diagnostic> = loaded
+        .diagnostics
+        .into_iter()
+        .filter(|d| !is_config(d))
+        .collect();
+    diagnostics.extend(extra);
+    let mut results = Vec::new();
+    if let Some(parsed) = &parsed {
+        let profile = Profile::new(&parsed.verification.cluster);
+        let opts = Options {
+            timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
+        };
+        let v = netpol_smt::verify(&loaded.model, &profile, parsed, &opts);
+        diagnostics.extend(v.diagnostics);
+        diagnostics.extend(netpol_smt::result_diagnostics(&loaded.model, &v.results));
+        results = v.results;
+    }
+    Diagnostic::sort(&mut diagnostics);
+    Ok(Report {
+        map,
+        model: loaded.model,
+        results,
+        diagnostics,
+    })
+}
+
+pub(crate) fn status(r: &Report) -> ExitStatus {
+    let failed = r
+        .results
+        .iter()
+        .any(|a| !matches!(a.outcome, Outcome::Proved));
+    if failed || r.diagnostics.iter().any(Diagnostic::is_error) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
+}
+
+fn pretty(v: &Value) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string_pretty(v).context("serialising the report")?;
+    s.push('\n');
+    Ok(s)
+}
+
+fn mark(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Proved => "✓",
+        Outcome::Refuted(_) => "✗",
+        Outcome::Unknown(_) => "?",
+    }
+}
+
+/// One line per assertion, then the diagnostics (counterexamples included) with frames.
+pub(crate) fn human(r: &Report, color: bool) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for a in &r.results {
+        let detail = match &a.outcome {
+            Outcome::Unknown(reason) => format!("unknown: {reason}"),
+            o => o.as_str().to_owned(),
+        };
+        let _ = writeln!(s, "{} {} ({detail})", mark(&a.outcome), a.name);
+    }
+    if !r.diagnostics.is_empty() {
+        s.push('\n');
+        let opts = HumanOptions {
+            color,
+            width: 100,
+            unicode: true,
+        };
+        render::human(&mut s, &r.map, &r.diagnostics, &opts).context("rendering diagnostics")?;
+    }
+    let proved = r
+        .results
+        .iter()
+        .filter(|a| matches!(a.outcome, Outcome::Proved))
+        .count();
+    let _ = writeln!(s, "{proved} of {} assertions proved", r.results.len());
+    Ok(s)
+}
+
+/// `{"assertions": [...], "diagnostics": [...]}`; `durations: false` leaves `durationMs` out.
+pub(crate) fn to_json(r: &Report, durations: bool) -> Value {
+    let assertions: Vec<Value> = r
+        .results
+        .iter()
+        .map(|a| {
+            let mut v = json!({"name": a.name, "result": a.outcome.as_str()});
+            match &a.outcome {
+                Outcome::Refuted(cx) => v["counterexample"] = cx.to_json(&r.model, &r.map),
+                Outcome::Unknown(reason) => v["reason"] = json!(reason),
+                Outcome::Proved => {}
+            }
+            if durations {
+                v["durationMs"] = json!(a.duration.as_secs_f64() * 1000.0);
+            }
+            v
+        })
+        .collect();
+    json!({"assertions": assertions, "diagnostics": render::json(&r.map, &r.diagnostics)})
+}
+
+fn location(map: &SourceMap, d: &Diagnostic) -> Option<(String, u32, u32)> {
+    let s = d.primary_span()?;
+    let lc = map.start(s);
+    Some((map.name(s.file).to_owned(), lc.line, lc.col))
+}
+
+/// SARIF 2.1.0 for GitHub code scanning: one result per error or warning diagnostic
+/// (refuted and unknown assertions are error diagnostics).
+pub(crate) fn sarif(r: &Report) -> Value {
+    let mut rules: Vec<&str> = r.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let results: Vec<Value> = r
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != netpol_diag::Severity::Note)
+        .map(|d| {
+            let mut v = json!({
+                "ruleId": d.code.as_str(),
+                "level": match d.severity {
+                    netpol_diag::Severity::Error => "error",
+                    netpol_diag::Severity::Warning => "warning",
+                    netpol_diag::Severity::Note => "note",
+                },
+                "message": {"text": sarif_text(d)},
+            });
+            if let Some((file, line, col)) = location(&r.map, d) {
+                v["locations"] = json!([{"physicalLocation": {
+                    "artifactLocation": {"uri": file},
+                    "region": {"startLine": line, "startColumn": col},
+                }}]);
+            }
+            v
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "netpol",
+                "informationUri": "https://github.com/netpol-dev/netpol",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.iter().map(|id| json!({
+                    "id": id,
+                    "shortDescription": {"text": id.parse::<netpol_diag::Code>().map(|c| c.description()).unwrap_or("")},
+                })).collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }],
+    })
+}
+
+fn sarif_text(d: &Diagnostic) -> String {
+    let mut s = d.message.clone();
+    for n in &d.notes {
+        s.push('\n');
+        s.push_str(n);
+    }
+    s
+}
+
+/// GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`.
+pub(crate) fn github(r: &Report) -> String {
+    let esc_data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let esc_prop = |s: &str| esc_data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for d in &r.diagnostics {
+        let level = match d.severity {
+            netpol_diag::Severity::Error => "error",
+            netpol_diag::Severity::Warning => "warning",
+            netpol_diag::Severity::Note => "notice",
+        };
+        let mut props = Vec::new();
+        if let Some((file, line, col)) = location(&r.map, d) {
+            props.push(format!("file={}", esc_prop(&file)));
+            props.push(format!("line={line}"));
+            props.push(format!("col={col}"));
+        }
+        props.push(format!("title={}", esc_prop(d.code.as_str())));
+        out.push_str(&format!(
+            "::{level} {}::{}\n",
+            props.join(","),
+            esc_data(&sarif_text(d))
+        ));
+    }
+    for a in &r.results {
+        out.push_str(&format!(
+            "{} {} ({})\n",
+            mark(&a.outcome),
+            a.name,
+            a.outcome.as_str()
+        ));
+    }
+    out
+}
+
+/// JUnit XML: one test case per assertion.
+pub(crate) fn junit(r: &Report) -> anyhow::Result<String> {
+    use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new("netpol verify");
+    for a in &r.results {
+        let status = match &a.outcome {
+            Outcome::Proved => TestCaseStatus::success(),
+            Outcome::Refuted(cx) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let what = match &cx.source {
+                    Some(src) => format!(
+                        "{} -> {} on {}",
+                        src.describe(),
+                        cx.destination.describe(),
+                        cx.port_string()
+                    ),
+                    None => format!("{} is not isolated", cx.destination.describe()),
+                };
+                s.set_message(format!("refuted: {what}"));
+                s.set_type("refuted");
+                s
+            }
+            Outcome::Unknown(reason) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(format!("unknown: {reason}"));
+                s.set_type("unknown");
+                s
+            }
+        };
+        let mut tc = TestCase::new(a.name.clone(), status);
+        tc.set_classname("netpol.verify");
+        suite.add_test_case(tc);
+    }
+    let mut report = JReport::new("netpol");
+    report.add_test_suite(suite);
+    report.to_string().context("serialising JUnit XML")
+}

@@ -1,0 +1,189 @@
+//! `netpol verify` on the eks-shop examples: verdicts, exit codes and every output format.
+
+use serde_json::Value;
+
+use super::{root, run_in};
+
+fn json(dir: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec!["verify", "--format", "json"];
+    args.extend_from_slice(extra);
+    let res = run_in(&root().join(dir), &args, b"");
+    let v: Value = serde_json::from_str(&res.stdout).expect("json output");
+    (res.code, v)
+}
+
+fn verdicts(v: &Value) -> Vec<(String, String)> {
+    v["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or_default().to_owned(),
+                a["result"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn eks_shop_is_all_proved() {
+    let (code, v) = json("examples/eks-shop", &[]);
+    assert_eq!(code, Some(0), "{v:#}");
+    let got = verdicts(&v);
+    assert!(got.len() >= 10, "{got:?}");
+    assert!(got.iter().all(|(_, r)| r == "proved"), "{got:?}");
+    assert_eq!(v["diagnostics"].as_array().map(Vec::len), Some(0), "{v:#}");
+}
+
+#[test]
+fn eks_shop_regression_refutes_exactly_two() {
+    let (code, v) = json("examples/eks-shop-regression", &[]);
+    assert_eq!(code, Some(1));
+    let refuted: Vec<String> = verdicts(&v)
+        .into_iter()
+        .filter(|(_, r)| r != "proved")
+        .map(|(n, r)| format!("{n}:{r}"))
+        .collect();
+    assert_eq!(
+        refuted,
+        [
+            "db-only-from-api:refuted",
+            "shop-cannot-reach-internet:refuted"
+        ]
+    );
+    for a in v["assertions"].as_array().into_iter().flatten() {
+        if a["result"] == "refuted" {
+            let cx = &a["counterexample"];
+            assert!(cx["destination"]["kind"].is_string(), "{cx:#}");
+            assert_eq!(cx["protocol"], "TCP");
+            let rules: usize = cx["directions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| d["rules"].as_array().map_or(0, Vec::len))
+                .sum();
+            assert!(rules >= 1, "a rule allows the counterexample: {cx:#}");
+        }
+        assert!(a["durationMs"].is_number());
+    }
+    // db-only-from-api: the rule that lets the intruder in is db-ingress.
+    let db = &v["assertions"][3]["counterexample"];
+    let ing = &db["directions"][1];
+    assert_eq!(ing["rules"][0]["policy"], "shop/db-ingress", "{db:#}");
+}
+
+#[test]
+fn human_output_marks_each_assertion() {
+    let res = run_in(
+        &root().join("examples/eks-shop-regression"),
+        &["verify", "--color", "never"],
+        b"",
+    );
+    assert_eq!(res.code, Some(1));
+    assert!(
+        res.stdout.contains("✗ db-only-from-api (refuted)"),
+        "{}",
+        res.stdout
+    );
+    assert!(res.stdout.contains("✓ shop-default-deny (proved)"));
+    assert!(res.stdout.contains("error[assertion-refuted]"));
+    assert!(res.stdout.contains("9 of 11 assertions proved"));
+}
+
+/// SARIF 2.1.0, checked structurally: no crate here ships the schema and the network is
+/// off, so this is the hand-checked list of properties the schema requires (sarifLog:
+/// version, runs; run: tool; tool: driver; toolComponent: name; result: message;
+/// message: text; physicalLocation/region lines >= 1) plus GitHub's needs (ruleId, uri).
+#[test]
+fn sarif_has_the_required_properties() {
+    let res = run_in(
+        &root().join("examples/eks-shop-regression"),
+        &["verify", "--format", "sarif"],
+        b"",
+    );
+    assert_eq!(res.code, Some(1));
+    let v: Value = serde_json::from_str(&res.stdout).expect("sarif json");
+    assert_eq!(v["version"], "2.1.0");
+    assert!(
+        v["$schema"]
+            .as_str()
+            .is_some_and(|s| s.contains("sarif-2.1.0"))
+    );
+    let runs = v["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "netpol");
+    let rule_ids: Vec<&str> = driver["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["id"].as_str().expect("rule id"))
+        .collect();
+    let results = runs[0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert!(r["message"]["text"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(["none", "note", "warning", "error"].contains(&r["level"].as_str().unwrap_or("")));
+        let id = r["ruleId"].as_str().expect("ruleId");
+        assert!(rule_ids.contains(&id));
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(
+            loc["artifactLocation"]["uri"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("netpol.yaml"))
+        );
+        assert!(loc["region"]["startLine"].as_u64().is_some_and(|l| l >= 1));
+        assert!(
+            loc["region"]["startColumn"]
+                .as_u64()
+                .is_some_and(|c| c >= 1)
+        );
+    }
+}
+
+#[test]
+fn github_and_junit_formats() {
+    let dir = root().join("examples/eks-shop-regression");
+    let gh = run_in(&dir, &["verify", "--format", "github"], b"");
+    assert_eq!(gh.code, Some(1));
+    let errors: Vec<&str> = gh
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{}", gh.stdout);
+    assert!(
+        errors[0].starts_with("::error file=netpol.yaml,line=26,col=5,title=assertion-refuted::"),
+        "{}",
+        errors[0]
+    );
+    let junit = run_in(&dir, &["verify", "--format", "junit"], b"");
+    assert_eq!(junit.code, Some(1));
+    assert!(
+        junit
+            .stdout
+            .contains("<testsuite name=\"netpol verify\" tests=\"11\""),
+        "{}",
+        junit.stdout
+    );
+    assert!(junit.stdout.contains("failures=\"2\""), "{}", junit.stdout);
+    assert_eq!(junit.stdout.matches("<failure").count(), 2);
+}
+
+#[test]
+fn bad_or_missing_config() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = run_in(tmp.path(), &["verify"], b"");
+    assert_eq!(missing.code, Some(2), "{}", missing.stderr);
+    std::fs::write(
+        tmp.path().join("netpol.yaml"),
+        "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: a\n    deny: {from: {}, to: {}, prots: []}\n",
+    )
+    .expect("write");
+    let bad = run_in(tmp.path(), &["verify", "--format", "json"], b"");
+    assert_eq!(bad.code, Some(1));
+    let v: Value = serde_json::from_str(&bad.stdout).expect("json");
+    assert_eq!(v["diagnostics"][0]["code"], "invalid-config");
+    assert_eq!(v["diagnostics"][0]["line"], 5);
+}
