@@ -82,6 +82,14 @@ struct Engine<'w, 'm> {
     services: Vec<(usize, u32, Vec<u32>)>,
     /// The inverse of the ingress entries, to find the destinations that admit a source.
     inverse: Inverse,
+    /// Pod classes by namespace.
+    by_ns: BTreeMap<String, Vec<u32>>,
+    /// Services (indices into `services`) by namespace.
+    services_by_ns: BTreeMap<String, Vec<u32>>,
+    /// The Services of the namespaces a scope picks, by scope.
+    scope_services: FxHashMap<String, Vec<u32>>,
+    /// `services_for` results by (peer, ports): policies often repeat the same rule.
+    rule_services: FxHashMap<String, Vec<(u32, PortSet)>>,
 }
 
 /// Which destination classes can admit a source class.
@@ -212,6 +220,7 @@ impl<'w, 'm> Engine<'w, 'm> {
         let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
         let mut classes: Vec<Class> = Vec::new();
         let mut services = Vec::new();
+        let mut ep_class = vec![u32::MAX; w.eps.len()];
         for (i, e) in w.eps.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             if let EpKind::Service(si) = e.kind {
@@ -234,6 +243,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                 });
             }
             classes[c].members.push(idx);
+            ep_class[i] = c as u32;
         }
         let mut eng = Engine {
             w,
@@ -244,21 +254,31 @@ impl<'w, 'm> Engine<'w, 'm> {
             ingress: Vec::new(),
             services,
             inverse: Inverse::default(),
+            by_ns: BTreeMap::new(),
+            services_by_ns: BTreeMap::new(),
+            scope_services: FxHashMap::default(),
+            rule_services: FxHashMap::default(),
         };
-        for s in 0..eng.services.len() {
-            let svc = &w.model.services[eng.services[s].0];
-            let mut backs = Vec::new();
-            if let Some(sel) = &svc.selector {
-                for (ci, c) in eng.classes.iter().enumerate() {
-                    let rep = eng.rep(ci as u32);
-                    if c.cat == Cat::Pod
-                        && c.ns.as_deref() == Some(svc.namespace.as_str())
-                        && sel.iter().all(|(k, v)| rep.info.labels.get(k) == Some(v))
-                    {
-                        backs.push(ci as u32);
-                    }
-                }
+        for (c, cl) in eng.classes.iter().enumerate() {
+            if let (Cat::Pod, Some(ns)) = (cl.cat, &cl.ns) {
+                eng.by_ns.entry(ns.clone()).or_default().push(c as u32);
             }
+        }
+        for (k, (si, _, _)) in eng.services.iter().enumerate() {
+            let ns = &w.model.services[*si].namespace;
+            eng.services_by_ns
+                .entry(ns.clone())
+                .or_default()
+                .push(k as u32);
+        }
+        for s in 0..eng.services.len() {
+            let mut backs: Vec<u32> = w.backends[eng.services[s].0]
+                .iter()
+                .map(|&e| ep_class[e])
+                .filter(|&c| c != u32::MAX)
+                .collect();
+            backs.sort_unstable();
+            backs.dedup();
             eng.services[s].2 = backs;
         }
         eng
@@ -287,22 +307,35 @@ impl<'w, 'm> Engine<'w, 'm> {
         }
     }
 
+    /// The namespaces a scope picks, among the keys of `index` (pods or Services by
+    /// namespace). An own-namespace scope is a direct lookup, not a scan.
+    fn scoped_namespaces<'a>(
+        &'a self,
+        scope: &'a NamespaceScope,
+        index: &'a BTreeMap<String, Vec<u32>>,
+    ) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        match scope {
+            NamespaceScope::Own(ns) => {
+                Box::new(index.get_key_value(ns).map(|(k, _)| k).into_iter())
+            }
+            NamespaceScope::Selector(_) => {
+                Box::new(index.keys().filter(move |ns| self.w.in_scope(scope, ns)))
+            }
+        }
+    }
+
     /// Classes a selector peer matches directly, in class order.
     fn direct(&self, peer: &PeerMatch) -> Vec<u32> {
         let PeerMatch::Pods { namespaces, .. } = peer else {
             return Vec::new();
         };
-        (0..self.classes.len() as u32)
-            .filter(|&c| {
-                let cl = &self.classes[c as usize];
-                cl.cat == Cat::Pod
-                    && match namespaces {
-                        NamespaceScope::Own(ns) => cl.ns.as_deref() == Some(ns.as_str()),
-                        NamespaceScope::Selector(_) => true,
-                    }
-                    && self.w.direct_match(peer, self.rep(c))
-            })
-            .collect()
+        let mut res: Vec<u32> = self
+            .scoped_namespaces(namespaces, &self.by_ns)
+            .flat_map(|ns| self.by_ns[ns].iter().copied())
+            .filter(|&c| self.w.direct_match(peer, self.rep(c)))
+            .collect();
+        res.sort_unstable();
+        res
     }
 
     /// The full class-set of a peer (S5, S6, V6) and its directly matched classes.
@@ -311,19 +344,7 @@ impl<'w, 'm> Engine<'w, 'm> {
         peer: &PeerMatch,
         cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
     ) -> (SetRef, Vec<u32>) {
-        // Spans differ between identical peers; key on the meaning only.
-        let key = match peer {
-            PeerMatch::Pods {
-                namespaces, pods, ..
-            } => {
-                let ns = match namespaces {
-                    NamespaceScope::Own(n) => format!("O{n}"),
-                    NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
-                };
-                format!("P{ns}{:?}", pods.as_ref().map(|p| &p.requirements))
-            }
-            PeerMatch::IpBlock { cidr, except, .. } => format!("B{cidr}{except:?}"),
-        };
+        let key = peer_key(peer);
         if let Some(hit) = cache.get(&key) {
             return hit.clone();
         }
@@ -386,26 +407,57 @@ impl<'w, 'm> Engine<'w, 'm> {
         (!map.is_empty()).then_some(map)
     }
 
-    fn services_for(&self, rule: &LoweredRule, peer: Option<&PeerMatch>) -> Vec<(u32, PortSet)> {
-        if !self.w.profile.flags.cluster_ip_egress {
+    fn services_for(
+        &mut self,
+        rule: &LoweredRule,
+        peer: Option<&PeerMatch>,
+    ) -> Vec<(u32, PortSet)> {
+        if !self.w.profile.flags.cluster_ip_egress || self.services.is_empty() {
             return Vec::new();
         }
+        let ports_key: Vec<_> = rule
+            .ports
+            .iter()
+            .flatten()
+            .map(|m| (m.protocol, &m.port))
+            .collect();
+        let rule_key = format!(
+            "{}{:?}{ports_key:?}",
+            peer.map(peer_key).unwrap_or_default(),
+            rule.ports.is_some()
+        );
+        if let Some(hit) = self.rule_services.get(&rule_key) {
+            return hit.clone();
+        }
         let mut res = Vec::new();
-        for (k, (si, _, _)) in self.services.iter().enumerate() {
-            let svc = &self.w.model.services[*si];
-            if let Some(PeerMatch::Pods {
-                namespaces: NamespaceScope::Own(ns),
-                ..
-            }) = peer
-                && *ns != svc.namespace
-            {
-                continue;
+        let candidates: Vec<u32> = match peer {
+            Some(PeerMatch::Pods { namespaces, .. }) => {
+                let key = match namespaces {
+                    NamespaceScope::Own(n) => format!("O{n}"),
+                    NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
+                };
+                if let Some(hit) = self.scope_services.get(&key) {
+                    hit.clone()
+                } else {
+                    let mut list: Vec<u32> = self
+                        .scoped_namespaces(namespaces, &self.services_by_ns)
+                        .flat_map(|ns| self.services_by_ns[ns].iter().copied())
+                        .collect();
+                    list.sort_unstable();
+                    self.scope_services.insert(key, list.clone());
+                    list
+                }
             }
+            _ => (0..self.services.len() as u32).collect(),
+        };
+        for k in candidates {
+            let svc = &self.w.model.services[self.services[k as usize].0];
             let ports = vpc::service_peer_ports(self.w, rule, peer, svc);
             if !ports.is_empty() {
-                res.push((k as u32, ports));
+                res.push((k, ports));
             }
         }
+        self.rule_services.insert(rule_key, res.clone());
         res
     }
 
@@ -898,6 +950,22 @@ impl<'w, 'm> Engine<'w, 'm> {
                 res.push((a, *ep, ports.clone()));
             }
         }
+    }
+}
+
+/// A peer's meaning as a string (spans differ between identical peers).
+fn peer_key(peer: &PeerMatch) -> String {
+    match peer {
+        PeerMatch::Pods {
+            namespaces, pods, ..
+        } => {
+            let ns = match namespaces {
+                NamespaceScope::Own(n) => format!("O{n}"),
+                NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
+            };
+            format!("P{ns}{:?}", pods.as_ref().map(|p| &p.requirements))
+        }
+        PeerMatch::IpBlock { cidr, except, .. } => format!("B{cidr}{except:?}"),
     }
 }
 

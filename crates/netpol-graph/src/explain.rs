@@ -101,7 +101,7 @@ pub(crate) fn explain(
         if backends.is_empty() {
             notes.push("the Service has no backend pods in the input".to_owned());
         }
-        for bi in backends {
+        for &bi in backends {
             if bi == a {
                 continue;
             }

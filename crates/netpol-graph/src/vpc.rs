@@ -261,22 +261,14 @@ fn target_port_matches(w: &World<'_>, rule: &LoweredRule, svc: &Service, sp: &Se
     })
 }
 
-/// V5: the endpoints that back a Service: pods and workloads of its namespace matching its
-/// `spec.selector` (none for a selectorless Service).
-pub(crate) fn backends(w: &World<'_>, svc: &Service) -> Vec<usize> {
-    let Some(sel) = &svc.selector else {
-        return Vec::new();
-    };
-    w.eps
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| {
-            e.is_pod()
-                && e.info.namespace.as_deref() == Some(svc.namespace.as_str())
-                && sel.iter().all(|(k, v)| e.info.labels.get(k) == Some(v))
-        })
-        .map(|(i, _)| i)
-        .collect()
+/// V5: the endpoints that back a Service (see `World::compute_backends`).
+pub(crate) fn backends<'w>(w: &'w World<'_>, svc: &Service) -> &'w [usize] {
+    w.model
+        .services
+        .binary_search_by(|s| (&s.namespace, &s.name).cmp(&(&svc.namespace, &svc.name)))
+        .ok()
+        .and_then(|i| w.backends.get(i))
+        .map_or(&[], Vec::as_slice)
 }
 
 /// V5: the number a Service port's `targetPort` has on one backend.

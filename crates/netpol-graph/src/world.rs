@@ -92,6 +92,8 @@ pub(crate) struct World<'m> {
     empty_labels: Labels,
     /// V3 warnings.
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// V5: per model Service, the endpoints backing it.
+    pub(crate) backends: Vec<Vec<usize>>,
 }
 
 impl<'m> World<'m> {
@@ -224,7 +226,9 @@ impl<'m> World<'m> {
             ns_labels,
             empty_labels: Labels::new(),
             diagnostics: Vec::new(),
+            backends: Vec::new(),
         };
+        world.backends = world.compute_backends();
         world.diagnostics = world.partial_cover_warnings();
         world
     }
@@ -334,6 +338,36 @@ impl<'m> World<'m> {
             }
         }
         res
+    }
+
+    /// V5: the endpoints that back each Service: pods and workloads of its namespace whose
+    /// labels contain its `spec.selector` (none for a selectorless Service).
+    fn compute_backends(&self) -> Vec<Vec<usize>> {
+        let mut by_ns: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, e) in self.eps.iter().enumerate() {
+            if let (true, Some(ns)) = (e.is_pod(), e.info.namespace.as_deref()) {
+                by_ns.entry(ns).or_default().push(i);
+            }
+        }
+        self.model
+            .services
+            .iter()
+            .map(|svc| {
+                let Some(sel) = &svc.selector else {
+                    return Vec::new();
+                };
+                by_ns
+                    .get(svc.namespace.as_str())
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&i| {
+                        let labels = &self.eps[i].info.labels;
+                        sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     pub(crate) fn find(&self, id: &str) -> Option<usize> {
