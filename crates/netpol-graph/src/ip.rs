@@ -107,21 +107,24 @@ impl Block {
 
     /// How much of `range` the block covers.
     pub(crate) fn cover(&self, range: &Interval) -> Cover {
-        let mut covered: u128 = 0;
+        // The pieces are sorted and disjoint: full cover means the clipped pieces tile the
+        // range without a gap (no counting, so the whole IPv6 space cannot overflow).
+        let mut next = Some(range.lo);
         let mut any = false;
-        for p in &self.pieces {
-            if !p.overlaps(range) {
-                continue;
-            }
+        let mut gap = false;
+        for p in self.pieces.iter().filter(|p| p.overlaps(range)) {
             any = true;
             let lo = p.lo.max(range.lo);
             let hi = p.hi.min(range.hi);
-            covered = covered.saturating_add(hi - lo).saturating_add(1);
+            if next != Some(lo) {
+                gap = true;
+            }
+            next = hi.checked_add(1);
         }
-        let size = (range.hi - range.lo).saturating_add(1);
+        let reaches_end = next.is_none_or(|n| n > range.hi);
         if !any {
             Cover::None
-        } else if covered >= size {
+        } else if !gap && reaches_end {
             Cover::Full
         } else {
             Cover::Partial
@@ -217,6 +220,12 @@ mod tests {
         assert_eq!(
             b.cover_all(&[net("10.2.0.0/16"), net("192.168.0.0/16")]),
             Cover::Partial
+        );
+        let v6 = Block::new(net("::/0"), &[net("fd00::/128")]);
+        assert_eq!(v6.cover_all(&[net("::/0")]), Cover::Partial);
+        assert_eq!(
+            Block::new(net("::/0"), &[]).cover_all(&[net("::/0")]),
+            Cover::Full
         );
         let all = Block::new(net("0.0.0.0/0"), &[]);
         assert_eq!(all.cover_all(&[net("10.0.0.0/8")]), Cover::Full);

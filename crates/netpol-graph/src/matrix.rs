@@ -212,4 +212,61 @@ mod tests {
         assert!(id_matches("*", "10.0.0.0-10.255.255.255"));
         assert!(!id_matches("x/a[Pod]", "x/a[Deployment]"));
     }
+
+    fn info(id: &str) -> EndpointInfo {
+        EndpointInfo {
+            id: id.to_owned(),
+            kind: crate::EndpointType::External,
+            namespace: None,
+            name: id.to_owned(),
+            labels: Default::default(),
+            ip: None,
+        }
+    }
+
+    #[test]
+    fn filter_keeps_matching_connections_and_their_endpoints() {
+        let tcp = Protocol::Tcp;
+        let m = Matrix::from_sorted(
+            Semantics {
+                cni: Cni::Upstream,
+                enforcing_mode: EnforcingMode::Standard,
+            },
+            vec![info("x/a"), info("x/b"), info("y/c")],
+            vec![
+                (0, 1, PortSet::port(tcp, 80)),
+                (0, 2, PortSet::all()),
+                (2, 0, PortSet::port(tcp, 443)),
+            ],
+        );
+        assert_eq!(m.ports("x/a", "y/c"), PortSet::all());
+        assert!(m.ports("x/b", "x/a").is_empty());
+        let f = m.filter(&Filter {
+            from: Some("x/*".to_owned()),
+            to: None,
+            port: Some((tcp, 80)),
+        });
+        let got: Vec<(String, String)> = f
+            .connections()
+            .map(|c| (c.from.id.clone(), c.to.id.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [("x/a".into(), "x/b".into()), ("x/a".into(), "y/c".into())]
+        );
+        assert_eq!(f.endpoints.len(), 3);
+        let f = m.filter(&Filter {
+            to: Some("x/a".to_owned()),
+            ..Filter::default()
+        });
+        assert_eq!(f.connection_count(), 1);
+        assert_eq!(
+            f.endpoints
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            ["x/a", "y/c"]
+        );
+        assert_eq!(m.filter(&Filter::default()).connection_count(), 3);
+    }
 }
