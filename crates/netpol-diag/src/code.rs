@@ -99,6 +99,7 @@ codes! {
     InvalidPolicyType => "invalid-policy-type", Error, "A policyTypes entry is not Ingress or Egress, or is repeated.";
     // Semantics.
     IpBlockPartialPodCidr => "ipblock-partial-pod-cidr", Warning, "An ipBlock covers part of the pod CIDRs, so whether it matches a workload depends on the pod's IP.";
+    ConnectionExplained => "connection-explained", Note, "How netpol decided whether one connection is allowed (netpol explain).";
     // netpol.yaml and verification.
     InvalidConfig => "invalid-config", Error, "netpol.yaml is not a valid Verification file.";
     UnknownReference => "unknown-reference", Error, "An assertion names a pod or workload that is not in the manifests.";

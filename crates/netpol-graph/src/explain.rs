@@ -3,6 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
+use netpol_diag::{Code, Diagnostic};
 use netpol_manifest::model::{Direction, Protocol};
 
 use crate::eval::{self, Basis, DirectionVerdict, Unenforced};
@@ -225,13 +226,69 @@ fn direction(
 }
 
 impl Explanation {
+    fn what(&self) -> String {
+        match self.port {
+            Some((p, n)) => format!("{p}/{n}"),
+            None => "any port".to_owned(),
+        }
+    }
+
+    /// The explanation as `connection-explained` notes for the diagnostics renderers: one
+    /// for the verdict, then one per direction whose labels point at the rules that allow
+    /// traffic (and at dropped rules) and whose notes give the reasons.
+    pub fn to_diagnostics(&self) -> Vec<Diagnostic> {
+        let mut head = Diagnostic::new(
+            Code::ConnectionExplained,
+            format!(
+                "{} -> {} on {}: {} (allowed: {})",
+                self.from.id,
+                self.to.id,
+                self.what(),
+                if self.verdict { "allowed" } else { "denied" },
+                self.allowed
+            ),
+        );
+        for n in &self.notes {
+            head = head.with_note(n.clone());
+        }
+        let mut res = vec![head];
+        for d in &self.directions {
+            let mut diag = Diagnostic::new(
+                Code::ConnectionExplained,
+                format!(
+                    "{} at {}: {} (allows {})",
+                    d.direction.as_str().to_ascii_lowercase(),
+                    d.at,
+                    if d.verdict { "allowed" } else { "denied" },
+                    d.allowed
+                ),
+            );
+            for (i, r) in d.rules.iter().enumerate() {
+                let msg = format!("{r} allows {}", r.ports);
+                diag = if i == 0 {
+                    diag.with_primary(r.provenance.span, msg)
+                } else {
+                    diag.with_secondary(r.provenance.span, msg)
+                };
+            }
+            for r in &d.dropped {
+                diag = diag.with_secondary(
+                    r.provenance.span,
+                    format!("{r} is dropped: its named ports resolve nowhere"),
+                );
+            }
+            for reason in &d.reasons {
+                diag = diag.with_note(reason.clone());
+            }
+            res.push(diag);
+        }
+        res
+    }
+
     /// A plain-text summary, one fact per line.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let what = match self.port {
-            Some((p, n)) => format!("{p}/{n}"),
-            None => "any port".to_owned(),
-        };
+        let what = self.what();
         let _ = writeln!(
             s,
             "{} -> {} on {what}: {} (allowed: {})",

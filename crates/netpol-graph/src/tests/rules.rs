@@ -261,6 +261,17 @@ fn v7_named_ports() {
         .expect("pair");
     assert!(ex.directions[1].verdict, "{}", ex.summary());
     assert!(!ex.directions[0].verdict);
+    let diags = ex.to_diagnostics();
+    assert_eq!(diags.len(), 3);
+    assert!(
+        diags
+            .iter()
+            .all(|d| d.code == netpol_diag::Code::ConnectionExplained)
+    );
+    // Ingress at x/b: the http rule of policy x/p allows 8080 (through x/c), and the
+    // `nowhere` rule is labelled as dropped.
+    assert_eq!(diags[2].labels.len(), 2, "{diags:#?}");
+    assert!(diags[2].labels[0].primary);
 }
 
 #[test]
