@@ -33,6 +33,10 @@ pub(crate) struct Args {
 pub(crate) enum Command {
     /// Load and validate manifests and report problems as diagnostics.
     Lint(cmd::lint::Args),
+    /// Print every allowed connection between endpoints (table, json, dot, mermaid, csv, md).
+    Matrix(cmd::matrix::Args),
+    /// Explain why one endpoint can or cannot reach another, rule by rule.
+    Explain(cmd::explain::Args),
     /// Prove the assertions of netpol.yaml with Z3 (see docs/verify.md).
     Verify(cmd::verify::Args),
     /// Print a shell completion script to stdout.

@@ -4,6 +4,7 @@
 //! the library crates only return models and diagnostics.
 
 mod cli;
+mod cluster;
 mod cmd;
 mod input;
 mod report;

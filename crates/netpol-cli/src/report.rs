@@ -70,7 +70,7 @@ pub(crate) fn diagnostics(
     Ok(())
 }
 
-fn human_options(color: ColorChoice) -> HumanOptions {
+pub(crate) fn human_options(color: ColorChoice) -> HumanOptions {
     let tty = io::stdout().is_terminal();
     let color = match color {
         ColorChoice::Always => true,
@@ -89,6 +89,31 @@ fn human_options(color: ColorChoice) -> HumanOptions {
         width,
         unicode: true,
     }
+}
+
+/// For commands whose stdout is something else (a matrix, an explanation): errors and
+/// warnings go to stderr as code frames; notes (skipped kinds) are only counted.
+pub(crate) fn diagnostics_to_stderr(map: &SourceMap, diags: &[Diagnostic]) -> anyhow::Result<()> {
+    let shown: Vec<Diagnostic> = diags
+        .iter()
+        .filter(|d| d.severity != Severity::Note)
+        .cloned()
+        .collect();
+    if shown.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    let opts = HumanOptions {
+        color: io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        width: DEFAULT_WIDTH,
+        unicode: true,
+    };
+    render::human(&mut text, map, &shown, &opts).context("rendering diagnostics")?;
+    io::stderr()
+        .write_all(text.as_bytes())
+        .context("writing diagnostics to stderr")?;
+    Ok(())
 }
 
 /// `checked 3 files: 1 error, 2 warnings, 0 notes`.

@@ -2,7 +2,9 @@
 //! `run(&Args) -> anyhow::Result<ExitStatus>`; [`run`] dispatches to them.
 
 pub(crate) mod completions;
+pub(crate) mod explain;
 pub(crate) mod lint;
+pub(crate) mod matrix;
 pub(crate) mod verify;
 
 use std::process::ExitCode;
@@ -49,6 +51,8 @@ impl From<ExitStatus> for ExitCode {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     match args.command {
         Command::Lint(args) => lint::run(&args),
+        Command::Matrix(args) => matrix::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Completions(args) => completions::run(&args),
     }

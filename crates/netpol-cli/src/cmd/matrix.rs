@@ -1,0 +1,96 @@
+//! `netpol matrix`: every allowed connection between the endpoints of the manifests.
+
+use std::io::{self, Write as _};
+
+use anyhow::Context as _;
+use netpol_graph::format::{self, Format};
+use netpol_graph::{Analysis, Filter, Profile, ports};
+use netpol_manifest::model::Protocol;
+
+use crate::cmd::ExitStatus;
+use crate::{cluster, input, report};
+
+/// Arguments of `netpol matrix`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  netpol matrix k8s/                            A table of who can reach whom, and on what
+  netpol matrix --format json k8s/ > m.json     The stable JSON contract (docs/output-formats.md)
+  netpol matrix --from 'shop/*' --port 5432/TCP Only connections from shop that allow TCP 5432
+  netpol matrix --cni upstream k8s/             Kubernetes-spec semantics instead of VPC CNI
+
+Loading diagnostics go to stderr; the matrix goes to stdout. Exit code 1 when a loading
+diagnostic is an error.")]
+pub(crate) struct Args {
+    #[command(flatten)]
+    input: input::InputArgs,
+    #[command(flatten)]
+    cluster: cluster::ClusterArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
+    format: MatrixFormat,
+
+    /// Keep connections whose source matches (an id, `ns/name`, or a pattern with `*`).
+    #[arg(long, value_name = "ENDPOINT")]
+    from: Option<String>,
+
+    /// Keep connections whose destination matches.
+    #[arg(long, value_name = "ENDPOINT")]
+    to: Option<String>,
+
+    /// Keep connections that allow this port, as `80/TCP` or `TCP/80`.
+    #[arg(long, value_name = "PORT", value_parser = parse_port_arg)]
+    port: Option<(Protocol, u16)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum MatrixFormat {
+    Table,
+    Json,
+    Dot,
+    Mermaid,
+    Csv,
+    Md,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    let (mut map, loaded) = input::load(&args.input)?;
+    let (settings, mut diags) = cluster::settings(&args.cluster, &mut map)?;
+    let profile = Profile::new(&settings);
+    let analysis = Analysis::new(&loaded.model, &profile);
+    diags.extend(loaded.diagnostics.iter().cloned());
+    diags.extend(analysis.diagnostics().iter().cloned());
+    report::diagnostics_to_stderr(&map, &diags)?;
+
+    let filter = Filter {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        port: args.port,
+    };
+    let matrix = analysis.matrix();
+    let matrix = if filter == Filter::default() {
+        matrix
+    } else {
+        matrix.filter(&filter)
+    };
+    let format = match args.format {
+        MatrixFormat::Table => Format::Table,
+        MatrixFormat::Json => Format::Json,
+        MatrixFormat::Dot => Format::Dot,
+        MatrixFormat::Mermaid => Format::Mermaid,
+        MatrixFormat::Csv => Format::Csv,
+        MatrixFormat::Md => Format::Md,
+    };
+    let mut text = String::new();
+    format::write(&mut text, &matrix, format).context("formatting the matrix")?;
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing the matrix to stdout")?;
+    Ok(ExitStatus::from_diagnostics(&diags))
+}
+
+pub(crate) fn parse_port_arg(s: &str) -> Result<(Protocol, u16), String> {
+    ports::parse_port(s).ok_or_else(|| format!("`{s}` is not a port such as 80/TCP or UDP/53"))
+}
