@@ -231,3 +231,23 @@ fn format_snapshots() {
         insta::assert_snapshot!(format!("format_{}", f.as_str()), out);
     }
 }
+
+#[test]
+fn explain_on_fixtures() {
+    let model = load_case("vpc-cluster-ip-egress");
+    let a = Analysis::new(&model, &Profile::new(&ClusterSettings::default()));
+    let ex = a
+        .explain(
+            "x/cli2",
+            "x/web[Service]",
+            Some((netpol_manifest::model::Protocol::Tcp, 80)),
+        )
+        .expect("pair");
+    assert!(ex.verdict, "{}", ex.summary());
+    insta::assert_snapshot!("explain_service", ex.summary());
+    let model = load_case("vpc-rules-outside-policy-types");
+    let a = Analysis::new(&model, &Profile::new(&ClusterSettings::default()));
+    let ex = a.explain("x/a", "x/c", None).expect("pair");
+    assert!(!ex.verdict);
+    insta::assert_snapshot!("explain_v2", ex.summary());
+}
