@@ -13,7 +13,7 @@ use crate::world::{Ep, EpKind, World};
 
 /// Why a direction allows what it allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Basis {
+pub(crate) enum Basis {
     /// Policies are not enforced at this end.
     Unenforced(Unenforced),
     /// No NetworkPolicy selects the pod: everything is allowed (standard mode).
@@ -35,7 +35,7 @@ pub enum Basis {
 
 /// Why policies are not enforced at an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unenforced {
+pub(crate) enum Unenforced {
     External,
     Node,
     /// hostNetwork pods are never policy targets (S9, V6).
@@ -44,16 +44,16 @@ pub enum Unenforced {
 
 /// The verdict of one direction at one end.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirectionVerdict {
-    pub direction: Direction,
-    pub allowed: PortSet,
-    pub basis: Basis,
+pub(crate) struct DirectionVerdict {
+    pub(crate) direction: Direction,
+    pub(crate) allowed: PortSet,
+    pub(crate) basis: Basis,
     /// Rules whose peer matches the other end, with the ports each allows toward it.
-    pub rules: Vec<(Provenance, PortSet)>,
+    pub(crate) rules: Vec<(Provenance, PortSet)>,
     /// V7: rules dropped because none of their ports resolves.
-    pub dropped: Vec<Provenance>,
+    pub(crate) dropped: Vec<Provenance>,
     /// V4: the other end carries the primary IP of this pod's own node.
-    pub node_exemption: bool,
+    pub(crate) node_exemption: bool,
 }
 
 /// Selection and isolation of `e` in `dir`.

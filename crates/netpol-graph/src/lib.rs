@@ -24,7 +24,6 @@ mod world;
 mod tests;
 
 pub use analysis::Analysis;
-pub use eval::{Basis, DirectionVerdict, Unenforced};
 pub use explain::{DirectionExplanation, Explanation, RuleRef};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
 pub use ports::PortSet;
