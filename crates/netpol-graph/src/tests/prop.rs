@@ -199,3 +199,36 @@ proptest! {
         }
     }
 }
+
+/// The same agreement on the synthetic generator's random clusters, through the loader.
+#[test]
+fn engine_matches_evaluator_on_synthetic_clusters() {
+    use crate::synth::{SynthConfig, generate};
+    use netpol_manifest::{LoadOptions, Source};
+    for seed in 0..48 {
+        let yaml = generate(&SynthConfig::tiny(seed));
+        let mut map = netpol_diag::SourceMap::new();
+        let loaded = netpol_manifest::load(
+            &[Source::Bytes {
+                name: format!("synth-{seed}.yaml"),
+                bytes: yaml.into_bytes(),
+            }],
+            &LoadOptions::default(),
+            &mut map,
+        );
+        assert!(
+            !loaded.model.endpoints.is_empty(),
+            "seed {seed}: no endpoints"
+        );
+        for p in profiles() {
+            let a = Analysis::new(&loaded.model, &p);
+            let fast = super::lines(&a.matrix());
+            let slow = super::lines(&a.reference_matrix());
+            assert_eq!(
+                fast, slow,
+                "seed {seed}, profile {:?} {:?}",
+                p.cni, p.enforcing_mode
+            );
+        }
+    }
+}
