@@ -3,6 +3,61 @@
 //!
 //! Loading never fails on bad input: every problem becomes a [`Diagnostic`] and the rest
 //! of the input still loads. Only the file system is touched here; nothing is printed.
+//!
+//! # Pipeline
+//!
+//! 1. **Read** ([`Source`]): files, folders walked recursively in sorted order (`.yaml`,
+//!    `.yml`, `.json`; symlinks followed, loops reported), or bytes from stdin. Files over
+//!    [`LoadOptions::max_file_bytes`] and non-UTF-8 files are refused with a diagnostic.
+//! 2. **Parse** ([`yaml`]): each file, on its own thread, becomes documents: a
+//!    `serde_json::Value` plus a JSON-pointer → span index, read the YAML 1.1 way
+//!    Kubernetes reads YAML. A broken document does not stop the others.
+//! 3. **Type and validate**: each object (including `List` items) is dispatched on
+//!    `apiVersion`/`kind`, deserialized into its k8s-openapi type (`schema-error` at the
+//!    failing node), validated like the API server, and lowered into the model. Invalid
+//!    NetworkPolicies are left out; other objects keep their valid parts.
+//! 4. **Assemble**: duplicates (`duplicate-object`), owner folding (a Pod, ReplicaSet or
+//!    Job whose controller is in the input is not counted again), implicit namespaces,
+//!    and sorting. Output is deterministic whatever the thread count.
+//!
+//! # The `yaml` module for other inputs
+//!
+//! [`yaml::parse_documents`] is public so that other files (such as `netpol.yaml`) get
+//! the same spans and the same bad-input handling:
+//!
+//! ```ignore
+//! let file = map.add("netpol.yaml", text.clone());
+//! let (docs, diags) = yaml::parse_documents(file, &text, &yaml::Limits::default());
+//! for doc in &docs {
+//!     let config: MyConfig = serde_path_to_error::deserialize(&doc.value)?; // or serde_json::from_value
+//!     let span = doc.span_of("/verify/0/from");          // the value's span
+//!     let key = doc.key_span_of("/verify/0/from");       // the `from` key's span
+//!     let near = doc.nearest_span_of("/verify/0/missing"); // nearest existing ancestor
+//! }
+//! ```
+//!
+//! Pointers follow RFC 6901 (`~1` for `/`, `~0` for `~`, see [`yaml::escape`]).
+//! [`yaml::Document::ambiguities`] lists unquoted scalars that YAML 1.1 and 1.2 read
+//! differently; [`yaml::Ambiguity::diagnostic`] turns one into a warning.
+//!
+//! # YAML 1.1
+//!
+//! kubectl and the API server read YAML with go-yaml v2 semantics, so this crate does
+//! too: `yes`/`no`/`on`/`off`/`y`/`n` (all case variants go-yaml accepts) are booleans,
+//! `0755` is octal 493, `1_000` is 1000, `80.0` is 80, and `<<` merge keys are applied
+//! (a single alias or a list; explicit keys win, earlier sources win over later ones).
+//! Where the 1.1 reading differs from 1.2 a `yaml11-boolean` / `yaml11-octal` warning is
+//! given, but only inside objects netpol reads. When the 1.1 reading makes the object
+//! invalid (a label value `enabled: yes` is the boolean true, and labels are strings),
+//! the object is rejected with a `schema-error` that explains the 1.1 reading, just as
+//! `kubectl apply` fails. `0080` is not octal (8 is no octal digit) and reads as 80 in
+//! both versions, so it is not warned about.
+//!
+//! # Limits
+//!
+//! Nesting deeper than [`yaml::Limits::max_depth`] (`nesting-too-deep`), alias expansion
+//! beyond [`yaml::Limits::max_alias_nodes`] or the document's own size (`alias-limit`),
+//! and recursive aliases are refused per document, in bounded time and memory.
 
 pub mod config;
 pub mod model;
@@ -88,34 +143,53 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
             }
         }
     }
-    let names: &SourceMap = map;
-    let outs = parallel_map(&jobs, |(id, text)| {
+    // Big files are cut into runs of whole documents so that one huge file (a
+    // `kubectl get -A -o yaml` dump, stdin) is parsed on every core too.
+    let chunks: Vec<(usize, FileId, &str, std::ops::Range<usize>)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (id, text))| {
+            yaml::split_documents(text, CHUNK_BYTES)
+                .into_iter()
+                .map(move |r| (i, *id, &**text, r))
+        })
+        .collect();
+    let outs = parallel_map(&chunks, |(_, id, text, range)| {
         let mut out = FileOut::default();
-        let (docs, diags) = yaml::parse_documents(*id, text, &yaml::Limits::default());
+        let (docs, diags) = yaml::parse_range(*id, text, range.clone(), &yaml::Limits::default());
         out.diags = diags;
         for doc in &docs {
             objects::extract(doc, &options.default_namespace, &mut out);
-        }
-        if out.objects == 0 && out.diags.is_empty() {
-            out.diags.push(Diagnostic::new(
-                Code::EmptyInput,
-                format!("{} holds no Kubernetes object", names.name(*id)),
-            ));
         }
         out
     });
     let mut model = Model::default();
     let mut items = Vec::new();
     let mut ns_refs = Vec::new();
-    for mut out in outs {
+    // (objects, diagnostics) per file, for `empty-input`.
+    let mut per_file = vec![(0usize, 0usize); jobs.len()];
+    for ((file_index, ..), mut out) in chunks.iter().zip(outs) {
+        per_file[*file_index].0 += out.objects;
+        per_file[*file_index].1 += out.diags.len();
         diagnostics.append(&mut out.diags);
         items.append(&mut out.items);
         ns_refs.append(&mut out.ns_refs);
+    }
+    for ((id, _), (objects, diags)) in jobs.iter().zip(per_file) {
+        if objects == 0 && diags == 0 {
+            diagnostics.push(Diagnostic::new(
+                Code::EmptyInput,
+                format!("{} holds no Kubernetes object", map.name(*id)),
+            ));
+        }
     }
     assemble(items, ns_refs, &mut model, &mut diagnostics);
     Diagnostic::sort(&mut diagnostics);
     Loaded { model, diagnostics }
 }
+
+/// Size of the document runs a file is cut into for parallel parsing.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// Runs `f` over `jobs` on up to `available_parallelism` threads; results keep job order.
 fn parallel_map<T: Sync, R: Send>(jobs: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {

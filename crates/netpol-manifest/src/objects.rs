@@ -113,6 +113,7 @@ pub(crate) fn extract(doc: &Document, default_namespace: &str, out: &mut FileOut
         out,
         modelled: Vec::new(),
         schema_spans: Vec::new(),
+        errors: 0,
     };
     cx.object(&doc.value, String::new(), 0);
     // YAML 1.1 readings matter only inside objects netpol reads; a schema error on the
@@ -141,6 +142,8 @@ struct Cx<'a> {
     modelled: Vec<(u32, u32)>,
     /// Nodes that a schema error was reported on.
     schema_spans: Vec<Span>,
+    /// Error diagnostics pushed so far.
+    errors: usize,
 }
 
 /// One object inside a document, addressed by its pointer prefix.
@@ -170,15 +173,18 @@ struct ErrMark(usize);
 
 impl Cx<'_> {
     fn push(&mut self, d: Diagnostic) {
+        if d.is_error() {
+            self.errors += 1;
+        }
         self.out.diags.push(d);
     }
 
     fn mark(&self) -> ErrMark {
-        ErrMark(self.out.diags.iter().filter(|d| d.is_error()).count())
+        ErrMark(self.errors)
     }
 
     fn errors_since(&self, mark: &ErrMark) -> bool {
-        self.out.diags.iter().filter(|d| d.is_error()).count() > mark.0
+        self.errors > mark.0
     }
 
     fn object(&mut self, value: &Value, base: String, depth: usize) {

@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Range;
 
 use netpol_diag::{Code, Diagnostic, FileId, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
@@ -217,17 +218,35 @@ pub fn parse_documents(
     text: &str,
     limits: &Limits,
 ) -> (Vec<Document>, Vec<Diagnostic>) {
-    let chars = CharMap::new(text);
+    parse_range(file, text, 0..text.len(), limits)
+}
+
+/// Parses the documents in `range`, a run of whole documents of `text` (see
+/// [`split_documents`]). Spans stay relative to the whole text.
+pub(crate) fn parse_range(
+    file: FileId,
+    text: &str,
+    range: Range<usize>,
+    limits: &Limits,
+) -> (Vec<Document>, Vec<Diagnostic>) {
+    let Range { start, end } = range;
+    let chars = CharMap::new(&text[start..end]);
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    let mut pos = 0usize;
+    let mut pos = start;
     // libyaml (and so kubectl) skips tabs as whitespace inside flow collections, where
-    // saphyr rejects tabs at the start of a line. On that error the rest of the file is
+    // saphyr rejects tabs at the start of a line. On that error the rest of the range is
     // re-read with such tabs turned into spaces: same bytes, same offsets.
     let mut patched: Option<String> = None;
-    while pos < text.len() {
+    while pos < end {
         let src = patched.as_deref().unwrap_or(text);
-        match parse_run(file, src, pos, &chars, limits, &mut docs, &mut diags) {
+        let region = Region {
+            text: src,
+            start,
+            end,
+            chars: &chars,
+        };
+        match parse_run(file, &region, pos, limits, &mut docs, &mut diags) {
             None => break,
             Some(failed_from) => {
                 let tab_error = patched.is_none()
@@ -236,11 +255,15 @@ pub fn parse_documents(
                     });
                 if tab_error {
                     diags.pop();
-                    patched = Some(leading_tabs_to_spaces(text));
+                    let mut p = String::with_capacity(text.len());
+                    p.push_str(&text[..start]);
+                    p.push_str(&leading_tabs_to_spaces(&text[start..end]));
+                    p.push_str(&text[end..]);
+                    patched = Some(p);
                     pos = line_start(text, failed_from).max(pos);
                     continue;
                 }
-                match next_document_marker(text, failed_from) {
+                match next_document_marker(&text[..end], failed_from) {
                     Some(next) if next > pos => pos = next,
                     _ => break,
                 }
@@ -248,6 +271,40 @@ pub fn parse_documents(
         }
     }
     (docs, diags)
+}
+
+/// Splits `text` into runs of whole documents of roughly `target` bytes, at lines that
+/// start with `---`, so that the runs can be parsed in parallel. Anchors are scoped to a
+/// document, so nothing is lost. A split is never made right after a `%` directive.
+pub(crate) fn split_documents(text: &str, target: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    if text.len() >= 2 * target {
+        let mut at = from + target;
+        while at < text.len() {
+            let Some(next) = next_document_marker(text, at) else {
+                break;
+            };
+            let prev_line = &text[line_start(text, next.saturating_sub(1))..next];
+            if !prev_line.starts_with('%') {
+                out.push(from..next);
+                from = next;
+            }
+            at = next + target;
+        }
+    }
+    out.push(from..text.len());
+    out
+}
+
+/// Where one run of documents is parsed.
+struct Region<'t> {
+    /// The whole file (possibly with tabs patched).
+    text: &'t str,
+    start: usize,
+    end: usize,
+    /// Character map of `text[start..end]`.
+    chars: &'t CharMap,
 }
 
 fn line_start(text: &str, at: usize) -> usize {
@@ -281,16 +338,18 @@ fn leading_tabs_to_spaces(text: &str) -> String {
 /// byte offset where the failing document began, so the caller can resume after it.
 fn parse_run(
     file: FileId,
-    text: &str,
+    region: &Region<'_>,
     pos: usize,
-    chars: &CharMap,
     limits: &Limits,
     docs: &mut Vec<Document>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<usize> {
-    let slice = &text[pos..];
-    let char_base = chars.char_of(pos);
-    let to_byte = |m: saphyr_parser::Marker| chars.byte_of(char_base + m.index()).min(text.len());
+    let text = region.text;
+    let slice = &text[pos..region.end];
+    let char_base = region.chars.char_of(pos - region.start);
+    let to_byte = |m: saphyr_parser::Marker| {
+        (region.start + region.chars.byte_of(char_base + m.index())).min(region.end)
+    };
     let mut parser = Parser::new_from_str(slice);
     let mut builder: Option<Builder<'_>> = None;
     let mut doc_start = pos;
@@ -349,7 +408,7 @@ fn scan_error(file: FileId, text: &str, e: &ScanError, at: usize) -> Diagnostic 
     }
     Diagnostic::new(
         Code::SyntaxError,
-        format!("YAML syntax error: {}", e.info()),
+        format!("malformed YAML or JSON: {}", e.info()),
     )
     .with_primary(point_span(file, text, at), "here")
     .with_help("the other documents of this file were still read; fix this one and re-run")
@@ -557,7 +616,10 @@ impl<'a> Builder<'a> {
                     let node = &self.nodes[id as usize];
                     let new_end = if node.flow {
                         // The end event's span starts at the closing bracket.
-                        (start + 1).min(self.text.len())
+                        match self.text.as_bytes().get(start) {
+                            Some(b']' | b'}') => start + 1,
+                            _ => start,
+                        }
                     } else {
                         let last = match &node.kind {
                             NodeKind::Seq(items) | NodeKind::Map(items) => items.last().copied(),
@@ -782,7 +844,6 @@ impl Converter<'_, '_> {
         };
         let mut map = Map::new();
         let mut kids: Vec<(Box<str>, SpanNode)> = Vec::with_capacity(items.len() / 2);
-        let mut key_at: HashMap<String, (u32, u32)> = HashMap::new();
         let mut merges = Vec::new();
         for pair in items.chunks(2) {
             let &[k, v] = pair else { continue };
@@ -794,22 +855,22 @@ impl Converter<'_, '_> {
             let key = self.key_string(k)?;
             let (value, mut sn) = self.convert(v, depth + 1)?;
             sn.key = Some((knode.start as u32, knode.end as u32));
-            if let Some(&(fs, fe)) = key_at.get(&key) {
-                self.diags.push(
-                    Diagnostic::new(
-                        Code::DuplicateKey,
-                        format!("the key `{key}` appears twice in this mapping; the last value wins"),
-                    )
-                    .with_primary(self.span(knode.start, knode.end), "repeated here")
-                    .with_secondary(self.span(fs as usize, fe as usize), "first here")
-                    .with_help("remove one of them; kubectl's strict field validation rejects duplicate fields"),
-                );
+            if map.contains_key(&key) {
                 if let Some(slot) = kids.iter_mut().find(|(k2, _)| k2.as_ref() == key) {
+                    let (fs, fe) = slot.1.key.unwrap_or((sn.start, sn.end));
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::DuplicateKey,
+                            format!("the key `{key}` appears twice in this mapping; the last value wins"),
+                        )
+                        .with_primary(self.span(knode.start, knode.end), "repeated here")
+                        .with_secondary(self.span(fs as usize, fe as usize), "first here")
+                        .with_help("remove one of them; kubectl's strict field validation rejects duplicate fields"),
+                    );
                     slot.1 = sn;
                 }
             } else {
-                key_at.insert(key.clone(), (knode.start as u32, knode.end as u32));
-                kids.push((key.clone().into_boxed_str(), sn));
+                kids.push((key.as_str().into(), sn));
             }
             map.insert(key, value);
         }
@@ -1115,4 +1176,55 @@ fn float_value(f: f64) -> Value {
         return Value::from(f as i64);
     }
     Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netpol_diag::SourceMap;
+
+    fn summary(file: FileId, text: &str, ranges: &[Range<usize>]) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in ranges {
+            let (docs, diags) = parse_range(file, text, r.clone(), &Limits::default());
+            for d in docs {
+                let s = d.span_of("/a").map(|s| (s.start, s.end));
+                out.push(format!("{} {:?} {:?}", d.value, d.span, s));
+            }
+            for d in diags {
+                out.push(format!("{} {:?}", d.code, d.primary_span()));
+            }
+        }
+        // Diagnostics come per run; compare as sets.
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn split_runs_parse_like_the_whole_file() {
+        let mut text = String::from("# é\n");
+        for i in 0..60 {
+            match i % 7 {
+                3 => text.push_str("---\na: [broken\n"),
+                5 => text.push_str(&format!("---\na: &x {{é: {i}}}\nb: *x\n")),
+                _ => text.push_str(&format!("---\na: \"ü{i}\"\nb: [{i}, {i}]\n")),
+            }
+        }
+        let mut map = SourceMap::new();
+        let file = map.add("x.yaml", text.clone());
+        let whole = summary(file, &text, std::slice::from_ref(&(0..text.len())));
+        let ranges = split_documents(&text, 64);
+        assert!(ranges.len() > 10, "{ranges:?}");
+        assert_eq!(ranges.first().map(|r| r.start), Some(0));
+        assert_eq!(ranges.last().map(|r| r.end), Some(text.len()));
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(summary(file, &text, &ranges), whole);
+    }
+
+    #[test]
+    fn no_split_after_a_directive() {
+        let text = format!("{}%YAML 1.2\n---\na: 1\n", "a: 1\n".repeat(40));
+        let ranges = split_documents(&text, 16);
+        assert_eq!(ranges, vec![0..text.len()]);
+    }
 }
