@@ -9,7 +9,7 @@ use crate::explain::{self, Explanation};
 use crate::ir::LoweredPolicy;
 use crate::matrix::{Matrix, Semantics};
 use crate::profile::Profile;
-use crate::world::{EndpointInfo, World};
+use crate::world::{EndpointInfo, EndpointType, World};
 
 /// A model analysed under one profile.
 #[derive(Debug)]
@@ -59,7 +59,7 @@ impl<'m> Analysis<'m> {
     }
 
     /// Finds an endpoint by id, or by a workload id without its kind (`ns/name` for
-    /// `ns/name[Deployment]`) when exactly one endpoint fits.
+    /// `ns/name[Deployment]`) when exactly one pod or workload fits.
     pub fn find_endpoint(&self, id: &str) -> Option<&EndpointInfo> {
         self.find(id).map(|i| &self.world.eps[i].info)
     }
@@ -68,11 +68,13 @@ impl<'m> Analysis<'m> {
         if let Some(i) = self.world.find(id) {
             return Some(i);
         }
+        // `ns/api` means the workload, not the Service that usually shares its name.
         let mut hits = self.world.eps.iter().enumerate().filter(|(_, e)| {
-            e.info
-                .id
-                .split_once('[')
-                .is_some_and(|(base, _)| base == id)
+            e.info.kind != EndpointType::Service
+                && e.info
+                    .id
+                    .split_once('[')
+                    .is_some_and(|(base, _)| base == id)
         });
         match (hits.next(), hits.next()) {
             (Some((i, _)), None) => Some(i),

@@ -4,6 +4,7 @@
 //! root so paths in the output are the relative paths given on the command line.
 
 mod lint;
+mod matrix;
 mod misc;
 mod verify;
 
