@@ -136,6 +136,8 @@ pub(crate) struct Side {
     /// Namespace indices this side may be in (existing ones), and whether a new one.
     pub(crate) candidate_ns: Vec<usize>,
     pub(crate) new_ns: bool,
+    /// Existing class representatives this side may be.
+    pub(crate) options: Vec<usize>,
 }
 
 impl Side {
@@ -208,6 +210,8 @@ pub(crate) struct Encoder<'u> {
     pub(crate) u: &'u Universe,
     pub(crate) scope: Scope,
     pub(crate) named: NamedMode,
+    /// An `allow` query (subsumption keeps IP-less workloads).
+    pub(crate) allow: bool,
 }
 
 /// Which peers constrain a side, for slicing.
@@ -249,28 +253,30 @@ impl Encoder<'_> {
             host_network: Bool::new_const(format!("{name}.hostnet")),
             candidate_ns: Vec::new(),
             new_ns: false,
+            options: Vec::new(),
         };
         // Slicing: existing options that can satisfy the filter, future namespaces.
         let (options, future_ns, new_ns, future): (Vec<usize>, Vec<usize>, bool, bool) =
             match filter {
                 SideFilter::Peer(p) => {
-                    let opts = (0..u.eps.len())
-                        .filter(|&j| self.peer_existing(p, j))
-                        .collect();
                     let named = p.workload.is_some() || p.pod.is_some();
+                    let future = !named && self.scope == Scope::Any;
+                    let opts = (0..u.eps.len())
+                        .filter(|&j| u.rep[j] == j && self.peer_existing(p, j))
+                        .filter(|&j| !(future && u.subsumed(j, self.allow)))
+                        .collect();
                     let (fns, new) = self.peer_namespaces(p);
-                    (opts, fns, new, !named && self.scope == Scope::Any)
+                    (opts, fns, new, future)
                 }
                 SideFilter::NoneOf(peers) => {
+                    let future = self.scope == Scope::Any;
                     let opts = (0..u.eps.len())
-                        .filter(|&j| !peers.iter().any(|p| self.peer_existing_exact(p, j)))
+                        .filter(|&j| {
+                            u.rep[j] == j && !peers.iter().any(|p| self.peer_existing_exact(p, j))
+                        })
+                        .filter(|&j| !(future && u.subsumed(j, self.allow)))
                         .collect();
-                    (
-                        (opts),
-                        (0..u.namespaces.len()).collect(),
-                        true,
-                        self.scope == Scope::Any,
-                    )
+                    (opts, (0..u.namespaces.len()).collect(), true, future)
                 }
             };
         let mut cands: Vec<usize> = options.iter().map(|&j| u.eps[j].ns).collect();
@@ -281,6 +287,7 @@ impl Encoder<'_> {
         cands.dedup();
         side.candidate_ns = cands;
         side.new_ns = future && new_ns;
+        side.options = options.clone();
         let mut kinds = Vec::new();
         for &j in &options {
             kinds.push(Bool::and(&[
@@ -517,13 +524,17 @@ impl Encoder<'_> {
 
     /// Distinct pods: never the same bare Pod or external address, never one IP twice.
     pub(crate) fn distinct(&self, s: &Side, d: &Side) -> Bool {
-        let bare: Vec<Bool> = self
-            .u
-            .eps
+        // A class of one bare Pod cannot be both ends; a workload (replicas) or a class of
+        // several identical pods can.
+        let u = self.u;
+        let bare: Vec<Bool> = s
+            .options
             .iter()
-            .enumerate()
-            .filter(|(_, e)| e.kind == EndpointKind::Pod)
-            .map(|(j, _)| s.kind.eq(Int::from_i64(j as i64)))
+            .filter(|j| d.options.contains(j))
+            .filter(|&&j| {
+                u.eps[j].kind == EndpointKind::Pod && u.members.get(&j).is_none_or(|m| m.len() < 2)
+            })
+            .map(|&j| s.kind.eq(Int::from_i64(j as i64)))
             .collect();
         let same = s.kind.eq(&d.kind);
         Bool::and(&[

@@ -348,17 +348,9 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
         u,
         scope: a.scope,
         named,
+        allow: kind == Kind::Allow,
     };
     let mut q = build(&enc, a, &kind);
-    // Vacuity: the peers alone (without the connection part) have no solution.
-    let vac = solver(options);
-    for f in &q.assertions[..q.assertions.len() - 1] {
-        vac.assert(f);
-    }
-    let vacuous = vac.check() == SatResult::Unsat;
-    if vacuous {
-        return (Outcome::Proved, true);
-    }
     let s = solver(options);
     for f in &q.assertions {
         s.assert(f);
@@ -374,7 +366,16 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
     };
-    (outcome, false)
+    // Vacuity, only for proofs (a counterexample selects something): the peers alone
+    // (without the connection part, the last formula) have no solution.
+    let vacuous = outcome == Outcome::Proved && {
+        let vac = solver(options);
+        for f in &q.assertions[..q.assertions.len() - 1] {
+            vac.assert(f);
+        }
+        vac.check() == SatResult::Unsat
+    };
+    (outcome, vacuous)
 }
 
 /// The query of an assertion: the negation of what it claims. The last formula is the
@@ -569,6 +570,7 @@ fn decode(u: &Universe, q: &mut Query, m: &Z3Model, kind: &Kind, a: &Assertion) 
             u,
             scope: a.scope,
             named: NamedMode::Existing,
+            allow: false,
         };
         let dirs: Vec<Direction> = match a.isolated.as_ref().and_then(|i| i.directions.as_ref()) {
             None => Direction::BOTH.to_vec(),
@@ -590,7 +592,15 @@ fn decode(u: &Universe, q: &mut Query, m: &Z3Model, kind: &Kind, a: &Assertion) 
             directions: Vec::new(),
         };
     }
-    let source = q.src.as_ref().map(|s| decode_side(u, m, s));
+    let mut source = q.src.as_ref().map(|s| decode_side(u, m, s));
+    // Both ends in one class of identical pods: show two different members.
+    if let (Some(src), EndpointRef::Existing(d)) = (&mut source, &destination.endpoint)
+        && src.endpoint == destination.endpoint
+        && let Some(j) = u.eps.iter().position(|e| &e.id == d)
+        && let Some(other) = u.members.get(&j).and_then(|m| m.get(1))
+    {
+        src.endpoint = EndpointRef::Existing(u.eps[*other].id.clone());
+    }
     let proto = eval_int(m, &q.proto);
     let protocol = match proto {
         0 => Some(Protocol::Tcp),

@@ -428,3 +428,37 @@ assertions:
     }
     assert!(checked > 10, "only {checked} counterexamples checked");
 }
+
+/// Every z3 API the encoder uses, against the system libz3 (4.8.12 here): a link or
+/// behaviour change in the `z3` crate shows up here first.
+#[test]
+fn z3_api_surface() {
+    use z3::ast::{BV, Bool, Int};
+    use z3::{Params, SatResult, Solver};
+    let b = Bool::new_const("b");
+    let i = Int::new_const("i");
+    let ip = BV::new_const("ip", 32);
+    let port = BV::new_const("port", 16);
+    let s = Solver::new();
+    let mut params = Params::new();
+    params.set_u32("timeout", 5_000);
+    s.set_params(&params);
+    s.assert(Bool::and(&[b.clone(), Bool::from_bool(true)]));
+    s.assert(Bool::or(&[b.not(), i.eq(Int::from_i64(7))]));
+    s.assert(b.implies(i.ge(Int::from_i64(-2))));
+    s.assert(i.le(Int::from_i64(7)));
+    s.assert(ip.extract(31, 24).eq(BV::from_u64(10, 8)));
+    s.assert(port.bvuge(BV::from_u64(80, 16)));
+    s.assert(port.bvule(BV::from_u64(80, 16)));
+    assert_eq!(s.check(), SatResult::Sat);
+    let m = s.get_model().expect("model");
+    assert_eq!(m.eval(&b, true).and_then(|v| v.as_bool()), Some(true));
+    assert_eq!(m.eval(&i, true).and_then(|v| v.as_i64()), Some(7));
+    assert_eq!(m.eval(&port, true).and_then(|v| v.as_u64()), Some(80));
+    let ipv = m.eval(&ip, true).and_then(|v| v.as_u64()).expect("ip");
+    assert_eq!(ipv >> 24, 10);
+    s.assert(port.eq(BV::from_u64(81, 16)));
+    assert_eq!(s.check(), SatResult::Unsat);
+    // Only meaningful after `unknown`; must not crash after `unsat`.
+    let _ = s.get_reason_unknown();
+}

@@ -117,6 +117,12 @@ pub(crate) struct Universe {
     /// Known IPs of existing endpoints.
     pub(crate) known_ips: Vec<Ipv4Addr>,
     pub(crate) pod_cidrs: Vec<Ipv4Net>,
+    /// Each endpoint's class representative: endpoints with the same projection onto the
+    /// vocabulary (namespace, labels, named ports, IP, hostNetwork, bare Pod or not) behave
+    /// the same in every query. Endpoints named by an assertion are their own class.
+    pub(crate) rep: Vec<usize>,
+    /// Members of each class, by representative (sorted).
+    pub(crate) members: BTreeMap<usize, Vec<usize>>,
 }
 
 fn v4(ip: Option<IpAddr>) -> Option<Ipv4Addr> {
@@ -242,6 +248,8 @@ impl Universe {
             ingress_union: Vec::new(),
             known_ips,
             pod_cidrs,
+            rep: Vec::new(),
+            members: BTreeMap::new(),
         };
         u.ingress_union = u
             .policies
@@ -259,7 +267,72 @@ impl Universe {
                 })
             })
             .collect();
+        u.classes(config);
         u
+    }
+
+    fn classes(&mut self, config: &Verification) {
+        let mut named = BTreeSet::new();
+        for a in &config.assertions {
+            for p in assertion_peers(a) {
+                named.extend(p.workload.as_deref().and_then(|w| self.find_workload(w)));
+                named.extend(p.pod.as_deref().and_then(|w| self.find_pod(w)));
+            }
+        }
+        type Key = (
+            usize,
+            Vec<Option<i64>>,
+            Vec<Option<u16>>,
+            Option<Ipv4Addr>,
+            bool,
+            bool,
+            bool,
+            Option<usize>,
+        );
+        let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
+        let mut rep = Vec::with_capacity(self.eps.len());
+        let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (j, e) in self.eps.iter().enumerate() {
+            let labels = self
+                .pod_vocab
+                .keys
+                .keys()
+                .map(|k| e.labels.get(k).map(|v| self.pod_vocab.index(k, v)))
+                .collect();
+            let ports = self
+                .port_names
+                .iter()
+                .map(|(n, p)| {
+                    e.ports
+                        .iter()
+                        .find(|c| c.name.as_deref() == Some(n) && c.protocol == *p)
+                        .map(|c| c.port)
+                })
+                .collect();
+            let key = (
+                e.ns,
+                labels,
+                ports,
+                e.ip,
+                e.symbolic_ip,
+                e.host_network,
+                e.kind == EndpointKind::Pod,
+                named.contains(&j).then_some(j),
+            );
+            let r = *seen.entry(key).or_insert(j);
+            rep.push(r);
+            members.entry(r).or_default().push(j);
+        }
+        self.rep = rep;
+        self.members = members;
+    }
+
+    /// Whether existing endpoint `j` can be left out of a scope-any side because a future
+    /// pod with the same facts does everything it does: enforced, and its IP is symbolic
+    /// or (except for `allow`, where an IP-less workload can fail an ipBlock rule) absent.
+    pub(crate) fn subsumed(&self, j: usize, allow: bool) -> bool {
+        let e = &self.eps[j];
+        !e.host_network && e.ip.is_none() && (e.symbolic_ip || !allow)
     }
 
     /// S5 on an existing endpoint (hostNetwork pods match only under V6).
