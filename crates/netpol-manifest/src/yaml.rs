@@ -111,8 +111,10 @@ enum Kids {
     #[default]
     Leaf,
     Seq(Vec<SpanNode>),
-    /// Sorted by key for binary search.
-    Map(Vec<(Box<str>, SpanNode)>),
+    /// In the order of the value's map entries (serde_json keeps insertion order with
+    /// its `preserve_order` feature, which the workspace enables), so keys are not
+    /// stored twice.
+    Map(Vec<SpanNode>),
 }
 
 /// JSON pointer to span lookup for one document.
@@ -123,7 +125,7 @@ pub struct SpanIndex {
 
 impl SpanIndex {
     /// The deepest node along `pointer` and whether the whole pointer was found.
-    fn walk(&self, pointer: &str) -> (&SpanNode, bool) {
+    fn walk<'s>(&'s self, mut value: &Value, pointer: &str) -> (&'s SpanNode, bool) {
         let mut node = &self.root;
         if pointer.is_empty() {
             return (node, true);
@@ -133,16 +135,22 @@ impl SpanIndex {
         };
         for raw in rest.split('/') {
             let seg = unescape(raw);
-            let next = match &node.kids {
-                Kids::Leaf => None,
-                Kids::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
-                Kids::Map(entries) => entries
-                    .binary_search_by(|(k, _)| k.as_ref().cmp(seg.as_ref()))
+            let next = match (&node.kids, value) {
+                (Kids::Seq(items), Value::Array(values)) => seg
+                    .parse::<usize>()
                     .ok()
-                    .map(|i| &entries[i].1),
+                    .and_then(|i| Some((items.get(i)?, values.get(i)?))),
+                (Kids::Map(items), Value::Object(map)) if items.len() == map.len() => map
+                    .iter()
+                    .position(|(k, _)| *k == seg)
+                    .and_then(|i| Some((items.get(i)?, map.get(seg.as_ref())?))),
+                _ => None,
             };
             match next {
-                Some(n) => node = n,
+                Some((n, v)) => {
+                    node = n;
+                    value = v;
+                }
                 None => return (node, false),
             }
         }
@@ -164,13 +172,13 @@ pub struct Document {
 impl Document {
     /// The span of the value at an RFC 6901 pointer (`""` is the root).
     pub fn span_of(&self, pointer: &str) -> Option<Span> {
-        let (node, found) = self.index.walk(pointer);
+        let (node, found) = self.index.walk(&self.value, pointer);
         found.then(|| self.mk(node.start, node.end))
     }
 
     /// The span of the mapping key holding the value at `pointer`.
     pub fn key_span_of(&self, pointer: &str) -> Option<Span> {
-        let (node, found) = self.index.walk(pointer);
+        let (node, found) = self.index.walk(&self.value, pointer);
         if !found {
             return None;
         }
@@ -179,7 +187,7 @@ impl Document {
 
     /// The span at `pointer`, or of its nearest existing ancestor (for missing fields).
     pub fn nearest_span_of(&self, pointer: &str) -> Span {
-        let (node, _) = self.index.walk(pointer);
+        let (node, _) = self.index.walk(&self.value, pointer);
         self.mk(node.start, node.end)
     }
 
@@ -837,13 +845,13 @@ impl Converter<'_, '_> {
         &mut self,
         id: u32,
         depth: usize,
-    ) -> Result<(Map<String, Value>, Vec<(Box<str>, SpanNode)>), Fatal> {
+    ) -> Result<(Map<String, Value>, Vec<SpanNode>), Fatal> {
         let nodes = self.nodes;
         let NodeKind::Map(items) = &nodes[id as usize].kind else {
             return Ok((Map::new(), Vec::new()));
         };
         let mut map = Map::new();
-        let mut kids: Vec<(Box<str>, SpanNode)> = Vec::with_capacity(items.len() / 2);
+        let mut kids: Vec<SpanNode> = Vec::with_capacity(items.len() / 2);
         let mut merges = Vec::new();
         for pair in items.chunks(2) {
             let &[k, v] = pair else { continue };
@@ -856,8 +864,10 @@ impl Converter<'_, '_> {
             let (value, mut sn) = self.convert(v, depth + 1)?;
             sn.key = Some((knode.start as u32, knode.end as u32));
             if map.contains_key(&key) {
-                if let Some(slot) = kids.iter_mut().find(|(k2, _)| k2.as_ref() == key) {
-                    let (fs, fe) = slot.1.key.unwrap_or((sn.start, sn.end));
+                // A repeated key keeps its place in the map, so its span does too.
+                let at = map.keys().position(|k2| *k2 == key);
+                if let Some(slot) = at.and_then(|i| kids.get_mut(i)) {
+                    let (fs, fe) = slot.key.unwrap_or((sn.start, sn.end));
                     self.diags.push(
                         Diagnostic::new(
                             Code::DuplicateKey,
@@ -867,10 +877,10 @@ impl Converter<'_, '_> {
                         .with_secondary(self.span(fs as usize, fe as usize), "first here")
                         .with_help("remove one of them; kubectl's strict field validation rejects duplicate fields"),
                     );
-                    slot.1 = sn;
+                    *slot = sn;
                 }
             } else {
-                kids.push((key.as_str().into(), sn));
+                kids.push(sn);
             }
             map.insert(key, value);
         }
@@ -892,21 +902,16 @@ impl Converter<'_, '_> {
                 }
                 self.tick(&nodes[target as usize])?;
                 let (m, mk) = self.mapping(target, depth + 1)?;
-                let mut mk = mk.into_iter();
-                // `m` and `mk` hold the same keys; kids are sorted, values in map order.
-                let mut by_key: HashMap<Box<str>, SpanNode> = mk.by_ref().collect();
-                for (key, value) in m {
+                // Both are in the merged mapping's order.
+                for ((key, value), sn) in m.into_iter().zip(mk) {
                     if map.contains_key(&key) {
                         continue;
                     }
-                    if let Some(sn) = by_key.remove(key.as_str()) {
-                        kids.push((key.clone().into_boxed_str(), sn));
-                    }
+                    kids.push(sn);
                     map.insert(key, value);
                 }
             }
         }
-        kids.sort_by(|a, b| a.0.cmp(&b.0));
         Ok((map, kids))
     }
 

@@ -299,6 +299,24 @@ fn yaml_api_gives_value_and_key_spans() {
 }
 
 #[test]
+fn spans_follow_map_order_duplicates_and_merges() {
+    let mut map = SourceMap::new();
+    let text = "b: 1\na: 2\nb: 3\nc:\n  w: 0\n  <<: {z: 10, a: 20, w: 30}\n";
+    let file = map.add("x.yaml", text);
+    let (docs, diags) = parse_documents(file, text, &Limits::default());
+    assert_eq!(codes(&diags), vec![Code::DuplicateKey]);
+    let d = &docs[0];
+    let at = |p: &str| d.span_of(p).map(|s| map.snippet(s));
+    assert_eq!(at("/b"), Some("3"));
+    assert_eq!(at("/a"), Some("2"));
+    assert_eq!(at("/c/w"), Some("0"));
+    assert_eq!(at("/c/z"), Some("10"));
+    assert_eq!(at("/c/a"), Some("20"));
+    assert_eq!(d.key_span_of("/c/z").map(|s| map.snippet(s)), Some("z"));
+    assert_eq!(d.value["c"]["w"], 0);
+}
+
+#[test]
 fn keys_with_slashes_and_tildes_are_escaped_in_pointers() {
     let mut map = SourceMap::new();
     let text = "labels:\n  app.kubernetes.io/name: web\n  a~b: c\n";
