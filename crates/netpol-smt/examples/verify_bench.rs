@@ -76,7 +76,12 @@ fn main() {
     let mut empty = cfg.clone();
     empty.verification.assertions.clear();
     let t_pre = Instant::now();
-    let _ = netpol_smt::verify(&loaded.model, &profile, &empty, &netpol_smt::Options::default());
+    let _ = netpol_smt::verify(
+        &loaded.model,
+        &profile,
+        &empty,
+        &netpol_smt::Options::default(),
+    );
     let t_pre = t_pre.elapsed();
     let t2 = Instant::now();
     let v = netpol_smt::verify(

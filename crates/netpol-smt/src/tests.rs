@@ -462,3 +462,32 @@ fn z3_api_surface() {
     // Only meaningful after `unknown`; must not crash after `unsat`.
     let _ = s.get_reason_unknown();
 }
+
+#[test]
+fn empty_cluster_and_garbage_configs_do_not_panic() {
+    let model = Model::default();
+    for p in [
+        profile(Cni::Upstream, EnforcingMode::Standard),
+        profile(Cni::VpcCni, EnforcingMode::Strict),
+    ] {
+        let v = verify(&model, &p, &config(SHOP_ASSERTIONS), &Options::default());
+        assert_eq!(v.results.len(), SHOP_ASSERTIONS.matches("- name:").count());
+    }
+    for text in [
+        "",
+        "---\n---\n",
+        "[1, 2",
+        "apiVersion: 3\nkind: [x]\n",
+        "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions: {a: 1}\n",
+        "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: x\n    deny: {from: {ipBlock: {cidr: '::/0'}}, to: {pod: 'a/b/c'}}\n",
+        "a: &x [*x]\n",
+    ] {
+        let mut map = SourceMap::new();
+        let file = map.add("netpol.yaml", text.to_owned());
+        let (c, d) = parse_config(file, text);
+        assert!(
+            c.is_none() || !d.is_empty() || text.contains("pod:"),
+            "{text:?}"
+        );
+    }
+}
