@@ -22,8 +22,10 @@ pub const KIND: &str = "Verification";
 #[schemars(title = "netpol Verification (netpol.yaml)")]
 pub struct Verification {
     /// Must be `netpol.dev/v1alpha1`.
+    #[schemars(extend("const" = "netpol.dev/v1alpha1"))]
     pub api_version: String,
     /// Must be `Verification`.
+    #[schemars(extend("const" = "Verification"))]
     pub kind: String,
     /// Files or folders with the manifests, relative to this file. Paths given on the
     /// command line replace this list.
