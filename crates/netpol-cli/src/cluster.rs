@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use ipnet::IpNet;
 use netpol_diag::{Diagnostic, SourceMap};
+use netpol_graph::Profile;
+use netpol_manifest::Loaded;
 use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
 
 /// Semantics and cluster facts (see docs/configuration.md).
@@ -51,8 +53,20 @@ enum ModeArg {
     Strict,
 }
 
+/// Loads the manifests and the cluster settings: the source map, the model, the profile
+/// in force, and every diagnostic so far (loading and config).
+pub(crate) fn load(
+    input: &crate::input::InputArgs,
+    args: &ClusterArgs,
+) -> anyhow::Result<(SourceMap, Loaded, Profile, Vec<Diagnostic>)> {
+    let (mut map, loaded) = crate::input::load(input)?;
+    let (settings, mut diags) = settings(args, &mut map)?;
+    diags.extend(loaded.diagnostics.iter().cloned());
+    Ok((map, loaded, Profile::new(&settings), diags))
+}
+
 /// The settings in force, plus the config's diagnostics (its file is added to `map`).
-pub(crate) fn settings(
+fn settings(
     args: &ClusterArgs,
     map: &mut SourceMap,
 ) -> anyhow::Result<(ClusterSettings, Vec<Diagnostic>)> {

@@ -4,7 +4,7 @@ use std::io::{self, Write as _};
 
 use anyhow::Context as _;
 use netpol_diag::render;
-use netpol_graph::{Analysis, Profile};
+use netpol_graph::Analysis;
 use netpol_manifest::model::Protocol;
 
 use crate::cmd::ExitStatus;
@@ -46,11 +46,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
-    let (mut map, loaded) = input::load(&args.input)?;
-    let (settings, mut diags) = cluster::settings(&args.cluster, &mut map)?;
-    let profile = Profile::new(&settings);
+    let (map, loaded, profile, mut diags) = cluster::load(&args.input, &args.cluster)?;
     let analysis = Analysis::new(&loaded.model, &profile);
-    diags.extend(loaded.diagnostics.iter().cloned());
     diags.extend(analysis.diagnostics().iter().cloned());
     report::diagnostics_to_stderr(&map, &diags)?;
 
