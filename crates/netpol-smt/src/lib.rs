@@ -301,7 +301,56 @@ pub fn verify(
             span,
         });
     }
+    if let Some(d) = proof_limitation(model, profile, v, &out.results, config) {
+        out.diagnostics.push(d);
+    }
     out
+}
+
+/// V4-V6 are not in the encoding yet, so a vpc-cni `deny` or `only` proof does not cover
+/// connections through Service ClusterIPs or to node IPs. Say so instead of passing
+/// silently, whenever the manifests have something those rules would act on.
+fn proof_limitation(
+    model: &Model,
+    profile: &Profile,
+    v: &Verification,
+    results: &[AssertionResult],
+    config: &ParsedConfig,
+) -> Option<Diagnostic> {
+    if !profile.is_vpc_cni() {
+        return None;
+    }
+    let relevant = model.services.iter().any(|s| s.cluster_ip.is_some())
+        || model.endpoints.iter().any(|e| e.host_network)
+        || !profile.nodes.is_empty();
+    let affected: Vec<&str> = v
+        .assertions
+        .iter()
+        .zip(results)
+        .filter(|(a, r)| {
+            (a.deny.is_some() || a.only.is_some()) && matches!(r.outcome, Outcome::Proved)
+        })
+        .map(|(a, _)| a.name.as_str())
+        .collect();
+    if !relevant || affected.is_empty() {
+        return None;
+    }
+    let d = Diagnostic::new(
+        Code::ProofLimitation,
+        format!(
+            "under vpc-cni, the proofs of {} do not yet cover connections through Service ClusterIPs or to node IPs",
+            affected.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
+    )
+    .with_help("check those paths with `netpol matrix`, which models them, or run with `cluster.cni: upstream`")
+    .with_note("docs/verify.md lists what the encoding models under vpc-cni (V1-V3, V7)");
+    Some(match config.root {
+        Some(span) => d.with_primary(
+            Span::new(span.file, span.start as usize, span.start as usize),
+            "proofs in this file",
+        ),
+        None => d,
+    })
 }
 
 fn unknown_references(u: &Universe, a: &Assertion) -> Option<String> {
