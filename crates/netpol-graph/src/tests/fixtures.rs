@@ -124,14 +124,7 @@ fn run_case(yaml: &Path) -> Vec<String> {
         let got: Vec<String> = m
             .connections()
             .filter(|c| keep(c.from.kind) && keep(c.to.kind))
-            .map(|c| {
-                format!(
-                    "{} -> {}: {}",
-                    c.from.id,
-                    c.to.id,
-                    c.ports.to_strings().join(", ")
-                )
-            })
+            .map(|c| super::line(&c))
             .collect();
         let reference: Vec<String> = super::lines(&a.reference_matrix());
         let all: Vec<String> = super::lines(&m);

@@ -11,16 +11,17 @@ use netpol_manifest::Model;
 
 /// `from -> to: ports` lines of a matrix, sorted.
 pub(crate) fn lines(m: &Matrix) -> Vec<String> {
-    m.connections()
-        .map(|c| {
-            format!(
-                "{} -> {}: {}",
-                c.from.id,
-                c.to.id,
-                c.ports.to_strings().join(", ")
-            )
-        })
-        .collect()
+    m.connections().map(|c| line(&c)).collect()
+}
+
+/// One connection as `from -> to: ports`.
+pub(crate) fn line(c: &crate::Connection<'_>) -> String {
+    format!(
+        "{} -> {}: {}",
+        c.from.id,
+        c.to.id,
+        c.ports.to_strings().join(", ")
+    )
 }
 
 /// Computes the matrix with both engines, asserts they agree, and returns its lines.
