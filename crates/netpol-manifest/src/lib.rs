@@ -156,11 +156,20 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
         .collect();
     let outs = parallel_map(&chunks, |(_, id, text, range)| {
         let mut out = FileOut::default();
-        let (docs, diags) = yaml::parse_range(*id, text, range.clone(), &yaml::Limits::default());
-        out.diags = diags;
-        for doc in &docs {
-            objects::extract(doc, &options.default_namespace, &mut out);
-        }
+        let mut diags = Vec::new();
+        yaml::parse_range_with(
+            *id,
+            text,
+            range.clone(),
+            &yaml::Limits::default(),
+            &mut diags,
+            &mut |doc, diags| {
+                // A document's parse diagnostics come before its object diagnostics.
+                out.diags.append(diags);
+                objects::extract(&doc, &options.default_namespace, &mut out);
+            },
+        );
+        out.diags.append(&mut diags);
         out
     });
     let mut model = Model::default();

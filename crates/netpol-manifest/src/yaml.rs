@@ -237,10 +237,28 @@ pub(crate) fn parse_range(
     range: Range<usize>,
     limits: &Limits,
 ) -> (Vec<Document>, Vec<Diagnostic>) {
-    let Range { start, end } = range;
-    let chars = CharMap::new(&text[start..end]);
     let mut docs = Vec::new();
     let mut diags = Vec::new();
+    parse_range_with(file, text, range, limits, &mut diags, &mut |d, _| {
+        docs.push(d)
+    });
+    (docs, diags)
+}
+
+/// Like [`parse_range`], but hands each document to `sink` as soon as it is complete, so
+/// that a caller can use and free it while it is still in the cache (loading a big file
+/// then never holds more than one parsed document per thread). Diagnostics of a document
+/// are in `diags` when the document reaches `sink`, which is given `diags` too.
+pub(crate) fn parse_range_with(
+    file: FileId,
+    text: &str,
+    range: Range<usize>,
+    limits: &Limits,
+    diags: &mut Vec<Diagnostic>,
+    sink: &mut dyn FnMut(Document, &mut Vec<Diagnostic>),
+) {
+    let Range { start, end } = range;
+    let chars = CharMap::new(&text[start..end]);
     let mut pos = start;
     // libyaml (and so kubectl) skips tabs as whitespace inside flow collections, where
     // saphyr rejects tabs at the start of a line. On that error the rest of the range is
@@ -254,7 +272,7 @@ pub(crate) fn parse_range(
             end,
             chars: &chars,
         };
-        match parse_run(file, &region, pos, limits, &mut docs, &mut diags) {
+        match parse_run(file, &region, pos, limits, sink, diags) {
             None => break,
             Some(failed_from) => {
                 let tab_error = patched.is_none()
@@ -278,7 +296,6 @@ pub(crate) fn parse_range(
             }
         }
     }
-    (docs, diags)
 }
 
 /// Splits `text` into runs of whole documents of roughly `target` bytes, at lines that
@@ -349,7 +366,7 @@ fn parse_run(
     region: &Region<'_>,
     pos: usize,
     limits: &Limits,
-    docs: &mut Vec<Document>,
+    sink: &mut dyn FnMut(Document, &mut Vec<Diagnostic>),
     diags: &mut Vec<Diagnostic>,
 ) -> Option<usize> {
     let text = region.text;
@@ -379,7 +396,7 @@ fn parse_run(
             }
             Event::DocumentEnd => {
                 if let Some(doc) = builder.take().and_then(|b| b.finish(file, limits, diags)) {
-                    docs.push(doc);
+                    sink(doc, diags);
                 }
                 doc_start = end;
             }
