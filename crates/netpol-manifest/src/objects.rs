@@ -349,6 +349,11 @@ impl Cx<'_> {
         value: &Value,
         kind: &str,
     ) -> Option<T> {
+        // Tracking the path costs about as much as deserializing, and errors are rare:
+        // deserialize plainly, and again with the path only to report a failure.
+        if let Ok(t) = T::deserialize(value) {
+            return Some(t);
+        }
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(t) => Some(t),
             Err(e) => {
