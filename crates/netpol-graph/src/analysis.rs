@@ -52,6 +52,17 @@ impl<'m> Analysis<'m> {
         }
     }
 
+    /// V5 for other engines: which egress rules admit which Service ClusterIPs, on which
+    /// Service ports (empty outside VPC CNI). See [`crate::ServiceAccess`].
+    pub fn service_access(&self, widen_named: bool) -> Vec<crate::ServiceAccess> {
+        crate::facts::service_access(&self.world, widen_named)
+    }
+
+    /// V4/V6 for other engines: the node facts of every model endpoint, sorted by id.
+    pub fn node_facts(&self) -> Vec<(String, crate::NodeFacts)> {
+        crate::facts::node_facts(&self.world)
+    }
+
     /// The matrix, computed by the class-compressed engine.
     pub fn matrix(&self) -> Matrix {
         let edges = crate::engine::connections(&self.world);

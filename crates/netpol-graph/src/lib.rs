@@ -10,6 +10,7 @@ mod analysis;
 mod engine;
 mod eval;
 mod explain;
+mod facts;
 pub mod format;
 mod ip;
 pub mod ir;
@@ -25,6 +26,7 @@ mod tests;
 
 pub use analysis::Analysis;
 pub use explain::{DirectionExplanation, Explanation, RuleRef};
+pub use facts::{NodeFacts, ServiceAccess};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};

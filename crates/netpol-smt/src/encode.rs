@@ -3,12 +3,15 @@
 //! vocabulary, named ports, an IPv4 address, and the policies of its candidate namespaces.
 //! See `docs/verify.md` ("How it is decided") for the encoding and its soundness notes.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use netpol_graph::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, Provenance};
+use netpol_graph::ir::{
+    LoweredRule, NamespaceScope, PeerMatch, PortSpec, Provenance, resolve_ports,
+};
 use netpol_manifest::model::{
-    Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Operator, Protocol, Selector,
+    Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Operator, PortRef, Protocol, Selector,
 };
 use z3::ast::{BV, Bool, Int};
 
@@ -133,6 +136,8 @@ pub(crate) struct Side {
     pub(crate) has_ip: Bool,
     pub(crate) ip: BV,
     pub(crate) host_network: Bool,
+    /// V4: index into `Universe::node_keys` of the configured node the pod runs on, or -1.
+    pub(crate) node: Int,
     /// Namespace indices this side may be in (existing ones), and whether a new one.
     pub(crate) candidate_ns: Vec<usize>,
     pub(crate) new_ns: bool,
@@ -179,6 +184,8 @@ pub(crate) struct Query {
     pub(crate) proto: Int,
     pub(crate) port: BV,
     pub(crate) traces: Vec<Trace>,
+    /// V5: the ClusterIP paths of the egress trace.
+    pub(crate) via: Vec<Via>,
 }
 
 /// What decoding evaluates for one direction at one side.
@@ -188,10 +195,26 @@ pub(crate) struct Trace {
     /// `true`: at the destination (ingress), `false`: at the source (egress).
     pub(crate) at_dst: bool,
     pub(crate) allowed: Bool,
+    /// `allowed` without the ClusterIP paths (V5).
+    pub(crate) allowed_direct: Bool,
     pub(crate) enforced: Bool,
     pub(crate) isolated: Bool,
     pub(crate) selecting: Vec<(usize, Bool)>,
     pub(crate) rules: Vec<(Provenance, Bool)>,
+    /// V4: the other end carries the IP of this pod's own node.
+    pub(crate) exempt: Bool,
+}
+
+/// V5: one way through a Service's ClusterIP to the destination.
+#[derive(Debug)]
+pub(crate) struct Via {
+    /// Index into `Universe::services`.
+    pub(crate) service: usize,
+    /// The Service `port` the source connects to.
+    pub(crate) port: u16,
+    /// The egress rules at the source that admit it, each with its condition.
+    pub(crate) rules: Vec<(Provenance, Bool)>,
+    pub(crate) term: Bool,
 }
 
 /// How V7 ingress named ports resolve in this query (see docs/verify.md).
@@ -251,6 +274,7 @@ impl Encoder<'_> {
             has_ip: Bool::new_const(format!("{name}.hasip")),
             ip: BV::new_const(format!("{name}.ip"), 32),
             host_network: Bool::new_const(format!("{name}.hostnet")),
+            node: Int::new_const(format!("{name}.node")),
             candidate_ns: Vec::new(),
             new_ns: false,
             options: Vec::new(),
@@ -322,6 +346,8 @@ impl Encoder<'_> {
             self.ns_facts(side, e.ns),
             side.labels.fixed(&self.u.pod_vocab, &e.labels),
             Bool::from_bool(e.host_network).eq(&side.host_network),
+            side.node
+                .eq(Int::from_i64(e.runs_on.map_or(-1, |k| k as i64))),
         ];
         for ((name, proto), has, num) in &side.ports {
             match e
@@ -389,8 +415,16 @@ impl Encoder<'_> {
             }
             opts.push(Bool::and(&parts));
         }
+        // V4: a future pod runs on any configured node, or on one netpol does not know.
+        let mut nodes = vec![side.node.eq(Int::from_i64(-1))];
+        for (k, (_, ip)) in u.node_keys.iter().enumerate() {
+            if ip.is_some() {
+                nodes.push(side.node.eq(Int::from_i64(k as i64)));
+            }
+        }
         let mut parts = vec![
             Bool::or(&opts),
+            Bool::or(&nodes),
             side.labels.bounded(&u.pod_vocab),
             side.host_network.not(),
             side.has_ip.clone(),
@@ -404,15 +438,25 @@ impl Encoder<'_> {
     }
 
     fn external_facts(&self, side: &Side) -> Bool {
+        // A node's primary IP is an external address too (the node endpoint), even when a
+        // hostNetwork pod has the same IP.
+        let node_ips: Vec<Bool> = self
+            .u
+            .node_keys
+            .iter()
+            .filter_map(|(_, ip)| ip.map(|a| side.ip.eq(ip_const(a))))
+            .collect();
+        let mut outside = vec![self.not_known_ip(&side.ip)];
+        if !self.u.pod_cidrs.is_empty() {
+            outside.push(self.in_pod_cidrs(&side.ip).not());
+        }
         let mut parts = vec![
             side.ns.eq(Int::from_i64(-1)),
+            side.node.eq(Int::from_i64(-1)),
             side.has_ip.clone(),
             side.host_network.not(),
-            self.not_known_ip(&side.ip),
+            Bool::or(&[Bool::and(&outside), Bool::or(&node_ips)]),
         ];
-        if !self.u.pod_cidrs.is_empty() {
-            parts.push(self.in_pod_cidrs(&side.ip).not());
-        }
         for (_, has, _) in &side.ports {
             parts.push(has.not());
         }
@@ -542,7 +586,13 @@ impl Encoder<'_> {
                 Bool::or(&bare).not(),
                 s.kind.eq(Int::from_i64(EXTERNAL)).not(),
             ])),
-            Bool::and(&[s.has_ip.clone(), d.has_ip.clone()]).implies(s.ip.eq(&d.ip).not()),
+            // hostNetwork pods on one node share its IP and are still distinct pods.
+            Bool::and(&[
+                s.has_ip.clone(),
+                d.has_ip.clone(),
+                Bool::and(&[s.host_network.clone(), d.host_network.clone()]).not(),
+            ])
+            .implies(s.ip.eq(&d.ip).not()),
             Bool::and(&[
                 s.kind.eq(Int::from_i64(EXTERNAL)),
                 d.kind.eq(Int::from_i64(EXTERNAL)),
@@ -630,6 +680,12 @@ impl Encoder<'_> {
             Bool::and(&[any.clone(), iso.not()]),
         ];
         let mut rules = Vec::new();
+        let exempt = if u.profile.flags.node_exemption {
+            Bool::and(&[any.clone(), x.enforced(), self.node_exemption(x, y)])
+        } else {
+            Bool::from_bool(false)
+        };
+        allow.push(exempt.clone());
         for (pi, sel) in &selecting {
             let p = &u.policies[*pi];
             if !vpc && !p.policy_types.contains(d) {
@@ -645,15 +701,139 @@ impl Encoder<'_> {
                 rules.push((r.provenance, t));
             }
         }
+        let allowed = Bool::or(&allow);
         Trace {
             direction: d,
             at_dst,
-            allowed: Bool::or(&allow),
+            allowed_direct: allowed.clone(),
+            allowed,
             enforced: x.enforced(),
             isolated: iso,
             selecting,
             rules,
+            exempt,
         }
+    }
+
+    /// `y` carries the IP of node `k`: a hostNetwork pod on it, or the node itself.
+    fn carries_node(&self, y: &Side, k: usize) -> Bool {
+        let u = self.u;
+        let mut v: Vec<Bool> = y
+            .options
+            .iter()
+            .filter(|&&j| u.eps[j].carries == Some(k))
+            .map(|&j| y.kind.eq(Int::from_i64(j as i64)))
+            .collect();
+        if let Some(ip) = u.node_keys[k].1 {
+            v.push(Bool::and(&[
+                y.kind.eq(Int::from_i64(EXTERNAL)),
+                y.ip.eq(ip_const(ip)),
+            ]));
+        }
+        Bool::or(&v)
+    }
+
+    /// V4: `y` carries the primary IP of the configured node `x` runs on.
+    fn node_exemption(&self, x: &Side, y: &Side) -> Bool {
+        let v: Vec<Bool> = (0..self.u.node_keys.len())
+            .filter(|&k| self.u.node_keys[k].1.is_some())
+            .map(|k| Bool::and(&[x.node.eq(Int::from_i64(k as i64)), self.carries_node(y, k)]))
+            .collect();
+        Bool::or(&v)
+    }
+
+    /// V6: the nodes on which a selector peer matches a hostNetwork pod, with the pods.
+    fn peer_nodes(&self, peer: &PeerMatch) -> BTreeMap<usize, Vec<usize>> {
+        let u = self.u;
+        let mut out: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        if !u.profile.flags.host_network_peers {
+            return out;
+        }
+        for &j in &u.node_carriers {
+            let e = &u.eps[j];
+            if let Some(k) = e.carries
+                && u.direct_match(peer, e)
+            {
+                out.entry(k).or_default().push(j);
+            }
+        }
+        out
+    }
+
+    /// V5: the ways from `s` to `d` through a ClusterIP on (proto, port), where `port` is
+    /// the destination pod's port (the Service's `targetPort`).
+    pub(crate) fn via_services(&self, s: &Side, d: &Side, proto: &Int, port: &BV) -> Vec<Via> {
+        let u = self.u;
+        let mut out = Vec::new();
+        for (si, svc) in u.services.iter().enumerate() {
+            let Some(selector) = &svc.selector else {
+                continue;
+            };
+            if d.candidate_ns.binary_search(&svc.ns).is_err() {
+                continue;
+            }
+            let access = if self.named == NamedMode::Widened {
+                &svc.access_widened
+            } else {
+                &svc.access
+            };
+            let sel_terms: Vec<(usize, usize, &netpol_graph::PortSet, Bool)> = access
+                .iter()
+                .filter_map(|(pi, ri, ports)| {
+                    let p = &u.policies[*pi];
+                    let n = u.ns_index(&p.namespace)?;
+                    s.candidate_ns.binary_search(&n).ok()?;
+                    let sel = Bool::and(&[
+                        s.enforced(),
+                        s.ns.eq(Int::from_i64(n as i64)),
+                        s.labels.matches(&u.pod_vocab, &p.subject),
+                    ]);
+                    Some((*pi, *ri, ports, sel))
+                })
+                .collect();
+            if sel_terms.is_empty() {
+                continue;
+            }
+            let mut backend = vec![d.is_pod(), d.ns.eq(Int::from_i64(svc.ns as i64))];
+            for (k, v) in selector {
+                match d.labels.get(k) {
+                    Some((_, has, val)) => {
+                        backend.push(has.clone());
+                        backend.push(val.eq(Int::from_i64(u.pod_vocab.index(k, v))));
+                    }
+                    None => backend.push(Bool::from_bool(false)),
+                }
+            }
+            let backend = Bool::and(&backend);
+            for sp in &svc.ports {
+                let rules: Vec<(Provenance, Bool)> = sel_terms
+                    .iter()
+                    .filter(|(_, _, ports, _)| ports.contains(sp.protocol, sp.port))
+                    .map(|(pi, ri, _, sel)| (u.policies[*pi].egress[*ri].provenance, sel.clone()))
+                    .collect();
+                if rules.is_empty() {
+                    continue;
+                }
+                let target = match &sp.target_port {
+                    PortRef::Number(t) => port.eq(BV::from_u64(u64::from(*t), 16)),
+                    PortRef::Name(n) => Self::named_on(d, n, sp.protocol, port),
+                };
+                let any_rule: Vec<Bool> = rules.iter().map(|(_, b)| b.clone()).collect();
+                let term = Bool::and(&[
+                    backend.clone(),
+                    proto.eq(Int::from_i64(proto_index(sp.protocol))),
+                    target,
+                    Bool::or(&any_rule),
+                ]);
+                out.push(Via {
+                    service: si,
+                    port: sp.port,
+                    rules,
+                    term,
+                });
+            }
+        }
+        out
     }
 
     fn peer_match(&self, peer: &PeerMatch, y: &Side) -> Bool {
@@ -689,7 +869,14 @@ impl Encoder<'_> {
                 if let Some(s) = pods {
                     parts.push(y.labels.matches(&u.pod_vocab, s));
                 }
-                Bool::and(&parts)
+                let direct = Bool::and(&parts);
+                let nodes = self.peer_nodes(peer);
+                if nodes.is_empty() {
+                    return direct;
+                }
+                let mut v = vec![direct];
+                v.extend(nodes.keys().map(|&k| self.carries_node(y, k)));
+                Bool::or(&v)
             }
         }
     }
@@ -789,7 +976,9 @@ impl Encoder<'_> {
                     .map(|p| {
                         let ports = match p {
                             PeerMatch::IpBlock { .. } => cidr_ports(),
-                            PeerMatch::Pods { .. } => on_dst(),
+                            PeerMatch::Pods { .. } => {
+                                self.node_or_dst_ports(r, p, dst, &on_dst, proto, port)
+                            }
                         };
                         Bool::and(&[self.peer_match(p, dst), ports])
                     })
@@ -797,6 +986,47 @@ impl Encoder<'_> {
                 Bool::or(&v)
             }
         }
+    }
+}
+
+impl Encoder<'_> {
+    /// V6 with S7: toward a node IP on which the peer matches hostNetwork pods, named ports
+    /// resolve on those pods; elsewhere on the destination.
+    fn node_or_dst_ports(
+        &self,
+        r: &LoweredRule,
+        peer: &PeerMatch,
+        dst: &Side,
+        on_dst: &dyn Fn() -> Bool,
+        proto: &Int,
+        port: &BV,
+    ) -> Bool {
+        let named = r
+            .ports
+            .iter()
+            .flatten()
+            .any(|m| matches!(m.port, PortSpec::Named(_)));
+        let nodes = if named {
+            self.peer_nodes(peer)
+        } else {
+            BTreeMap::new()
+        };
+        if nodes.is_empty() {
+            return on_dst();
+        }
+        let mut v = Vec::new();
+        let mut at_node = Vec::new();
+        for (&k, pods) in &nodes {
+            let mut set = netpol_graph::PortSet::empty();
+            for &j in pods {
+                set.union_with(&resolve_ports(r.ports.as_deref(), &self.u.eps[j].ports));
+            }
+            let c = self.carries_node(dst, k);
+            v.push(Bool::and(&[c.clone(), portset_formula(&set, proto, port)]));
+            at_node.push(c);
+        }
+        v.push(Bool::and(&[Bool::or(&at_node).not(), on_dst()]));
+        Bool::or(&v)
     }
 }
 

@@ -98,6 +98,8 @@ pub struct ConcreteEndpoint {
     pub labels: Labels,
     pub ip: Option<Ipv4Addr>,
     pub ports: Vec<ContainerPort>,
+    /// V4: the configured node a future pod runs on (`spec.nodeName`), when it matters.
+    pub node: Option<String>,
 }
 
 impl ConcreteEndpoint {
@@ -141,7 +143,15 @@ impl ConcreteEndpoint {
                 } else {
                     format!(" ports [{}]", ports.join(", "))
                 };
-                format!("future pod {} in {ns}{ip}{ports}", fmt_labels(&self.labels))
+                let node = self
+                    .node
+                    .as_ref()
+                    .map(|n| format!(" on node {n}"))
+                    .unwrap_or_default();
+                format!(
+                    "future pod {} in {ns}{ip}{ports}{node}",
+                    fmt_labels(&self.labels)
+                )
             }
         }
     }
@@ -161,6 +171,8 @@ pub struct DirectionTrace {
     pub selecting: Vec<(String, Span)>,
     /// Rules that allow the connection.
     pub rules: Vec<Provenance>,
+    /// V4: allowed because the other end carries the IP of this pod's own node.
+    pub node_exempt: bool,
 }
 
 /// A concrete connection (or, for `isolated`, a pod) that breaks an assertion.
@@ -176,6 +188,9 @@ pub struct Counterexample {
     /// For `isolated`: the directions that are not isolated.
     pub open_directions: Vec<Direction>,
     pub directions: Vec<DirectionTrace>,
+    /// V5: the source connects to this Service (`ns/name[Service]`) on this Service port,
+    /// and the ClusterIP is translated to the destination.
+    pub via: Option<(String, u16)>,
 }
 
 impl Counterexample {
@@ -222,7 +237,7 @@ impl Counterexample {
                         host_network: false,
                         pod_ip: e.ip.map(IpAddr::V4),
                         host_ip: None,
-                        node_name: None,
+                        node_name: e.node.clone(),
                         span,
                     };
                     let id = ep.id();
@@ -301,56 +316,124 @@ pub fn verify(
             span,
         });
     }
-    if let Some(d) = proof_limitation(model, profile, v, &out.results, config) {
+    if let Some(d) = proof_limitation(&u, v, &out.results, config) {
         out.diagnostics.push(d);
     }
     out
 }
 
-/// V4-V6 are not in the encoding yet, so a vpc-cni `deny` or `only` proof does not cover
-/// connections through Service ClusterIPs or to node IPs. Say so instead of passing
-/// silently, whenever the manifests have something those rules would act on.
+/// `scope: any` quantifies over pods, not Services: the Services are the ones in the
+/// manifests. Under VPC CNI a Service created later adds a ClusterIP path (V5) that the
+/// direct one lacks only through an egress rule that [`admits_new_service`]; name the proofs
+/// that rest on the existing Services, pointing at the first such rule.
 fn proof_limitation(
-    model: &Model,
-    profile: &Profile,
+    u: &Universe,
     v: &Verification,
     results: &[AssertionResult],
     config: &ParsedConfig,
 ) -> Option<Diagnostic> {
-    if !profile.is_vpc_cni() {
+    if !u.profile.flags.cluster_ip_egress {
         return None;
     }
-    let relevant = model.services.iter().any(|s| s.cluster_ip.is_some())
-        || model.endpoints.iter().any(|e| e.host_network)
-        || !profile.nodes.is_empty();
     let affected: Vec<&str> = v
         .assertions
         .iter()
         .zip(results)
         .filter(|(a, r)| {
-            (a.deny.is_some() || a.only.is_some()) && matches!(r.outcome, Outcome::Proved)
+            a.scope == Scope::Any
+                && (a.deny.is_some() || a.only.is_some())
+                && matches!(r.outcome, Outcome::Proved)
         })
         .map(|(a, _)| a.name.as_str())
         .collect();
-    if !relevant || affected.is_empty() {
+    if affected.is_empty() {
         return None;
     }
+    let (policy, span, why) = u.policies.iter().find_map(|p| {
+        p.egress
+            .iter()
+            .find_map(|r| admits_new_service(&u.profile, r))
+            .map(|(span, why)| (p, span, why))
+    })?;
     let d = Diagnostic::new(
         Code::ProofLimitation,
         format!(
-            "under vpc-cni, the proofs of {} do not yet cover connections through Service ClusterIPs or to node IPs",
+            "under vpc-cni, the proofs of {} hold for the Services in the manifests; a Service created later could open a path through its ClusterIP",
             affected.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
         ),
     )
-    .with_help("check those paths with `netpol matrix`, which models them, or run with `cluster.cni: upstream`")
-    .with_note("docs/verify.md lists what the encoding models under vpc-cni (V1-V3, V7)");
+    .with_primary(span, format!("egress rule of {}/{}: {why}", policy.namespace, policy.name))
+    .with_help("set `cluster.serviceCIDR` so that ipBlocks can be checked against it, select egress peers with `In`/`Exists` and numeric ports, or re-verify after adding the Service")
+    .with_note("docs/verify.md (\"Services created later\") lists the rules that can do this");
     Some(match config.root {
-        Some(span) => d.with_primary(
+        Some(span) => d.with_secondary(
             Span::new(span.file, span.start as usize, span.start as usize),
             "proofs in this file",
         ),
         None => d,
     })
+}
+
+/// Whether an egress rule may admit a Service created later on a path to a pod that it
+/// does not admit directly, with the peer's span and why. A rule that matches a Service
+/// only through its backends' own labels and port numbers adds nothing; these can:
+/// - an omitted `to` or an ipBlock that may cover a new ClusterIP (anywhere in
+///   `serviceCIDR`, or anywhere when it is not set), with numeric ports: they match the
+///   Service `port`, which may map to any `targetPort`;
+/// - a pod selector with `NotIn`/`DoesNotExist`: a Service selector can satisfy it while
+///   its backends (with more labels) do not;
+/// - a named port: it matches a numeric `targetPort` when any backend declares the name.
+fn admits_new_service(
+    profile: &netpol_graph::Profile,
+    r: &netpol_graph::ir::LoweredRule,
+) -> Option<(Span, &'static str)> {
+    use netpol_graph::ir::{PeerMatch, PortSpec};
+    use netpol_manifest::model::Operator;
+    let numeric = r
+        .ports
+        .as_ref()
+        .is_none_or(|l| l.iter().any(|m| !matches!(m.port, PortSpec::Named(_))));
+    let named = r
+        .ports
+        .iter()
+        .flatten()
+        .any(|m| matches!(m.port, PortSpec::Named(_)));
+    let Some(peers) = &r.peers else {
+        return numeric.then_some((r.provenance.span, "it allows every address on these ports"));
+    };
+    peers.iter().find_map(|peer| match peer {
+        PeerMatch::IpBlock { cidr, except, span } => {
+            let may_cover = match profile.service_cidr {
+                None => true,
+                Some(net) => overlaps(cidr, &net) && !except.iter().any(|x| x.contains(&net)),
+            };
+            (numeric && may_cover).then_some((*span, "this ipBlock may cover a new ClusterIP"))
+        }
+        PeerMatch::Pods { pods, span, .. } => {
+            let non_monotone = pods.as_ref().is_some_and(|s| {
+                s.requirements
+                    .iter()
+                    .any(|q| matches!(q.operator, Operator::NotIn | Operator::DoesNotExist))
+            });
+            if non_monotone {
+                Some((
+                    *span,
+                    "NotIn/DoesNotExist can match a Service selector but not its backends",
+                ))
+            } else if named {
+                Some((
+                    *span,
+                    "a named port matches a numeric targetPort through any backend",
+                ))
+            } else {
+                None
+            }
+        }
+    })
+}
+
+fn overlaps(a: &ipnet::IpNet, b: &ipnet::IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
 }
 
 fn unknown_references(u: &Universe, a: &Assertion) -> Option<String> {
@@ -454,6 +537,7 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
             proto,
             port,
             traces: Vec::new(),
+            via: Vec::new(),
         };
     }
     let (from_filter, to, ports) = match (kind, &a.deny, &a.allow, &a.only) {
@@ -473,6 +557,7 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
                 proto,
                 port,
                 traces: Vec::new(),
+                via: Vec::new(),
             };
         }
     };
@@ -490,8 +575,22 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
     f.push(enc.scope_ok(&d));
     f.push(enc.distinct(&s, &d));
     f.push(enc.ports_formula(&config::port_items(ports), &proto, &port));
-    let eg = enc.direction(&s, &d, Direction::Egress, &proto, &port, false);
+    let mut eg = enc.direction(&s, &d, Direction::Egress, &proto, &port, false);
     let ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
+    // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
+    let via = enc.via_services(&s, &d, &proto, &port);
+    if !via.is_empty() {
+        let mut ways = vec![eg.allowed.clone()];
+        for v in &via {
+            ways.push(v.term.clone());
+            eg.rules.extend(
+                v.rules
+                    .iter()
+                    .map(|(p, b)| (*p, Bool::and(&[b.clone(), v.term.clone()]))),
+            );
+        }
+        eg.allowed = Bool::or(&ways);
+    }
     let allowed = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
     f.push(match kind {
         Kind::Allow => allowed.not(),
@@ -504,6 +603,7 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
         proto,
         port,
         traces: vec![eg, ing],
+        via,
     }
 }
 
@@ -531,6 +631,7 @@ fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
             labels: Labels::new(),
             ip,
             ports: Vec::new(),
+            node: None,
         };
     }
     let labels_of = |vars: &encode::LabelVars, vocab: &universe::Vocab| -> Labels {
@@ -550,6 +651,7 @@ fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
             labels: e.labels.clone(),
             ip,
             ports: e.ports.clone(),
+            node: None,
         };
     }
     debug_assert_eq!(kind, FUTURE);
@@ -584,6 +686,10 @@ fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
         labels: labels_of(&s.labels, &u.pod_vocab),
         ip,
         ports,
+        node: usize::try_from(eval_int(m, &s.node))
+            .ok()
+            .and_then(|k| u.node_keys.get(k))
+            .map(|k| k.0.clone()),
     }
 }
 
@@ -609,6 +715,7 @@ fn decode_trace(u: &Universe, m: &Z3Model, t: &Trace) -> DirectionTrace {
             .filter(|(_, b)| eval_bool(m, b))
             .map(|(p, _)| *p)
             .collect(),
+        node_exempt: eval_bool(m, &t.exempt),
     }
 }
 
@@ -639,6 +746,7 @@ fn decode(u: &Universe, q: &mut Query, m: &Z3Model, kind: &Kind, a: &Assertion) 
             port: None,
             open_directions: open,
             directions: Vec::new(),
+            via: None,
         };
     }
     let mut source = q.src.as_ref().map(|s| decode_side(u, m, s));
@@ -658,7 +766,35 @@ fn decode(u: &Universe, q: &mut Query, m: &Z3Model, kind: &Kind, a: &Assertion) 
         _ => None,
     };
     let port = (proto != OTHER_PROTO).then(|| eval_bv(m, &q.port) as u16);
-    let directions = q.traces.iter().map(|t| decode_trace(u, m, t)).collect();
+    let directions: Vec<DirectionTrace> = q.traces.iter().map(|t| decode_trace(u, m, t)).collect();
+    // A future pod's node is shown only where the node exemption (V4) decides.
+    let mut destination = destination;
+    let exempt_at = |at_dst: bool| {
+        directions
+            .iter()
+            .any(|d| d.at_destination == at_dst && d.node_exempt)
+    };
+    if !exempt_at(true) {
+        destination.node = None;
+    }
+    if let Some(src) = &mut source
+        && !exempt_at(false)
+    {
+        src.node = None;
+    }
+    // V5: shown when the direct path is closed and a ClusterIP path carries it.
+    let direct_egress = q
+        .traces
+        .first()
+        .is_some_and(|t| eval_bool(m, &t.allowed_direct));
+    let via = if direct_egress {
+        None
+    } else {
+        q.via
+            .iter()
+            .find(|v| eval_bool(m, &v.term))
+            .map(|v| (u.services[v.service].id.clone(), v.port))
+    };
     Counterexample {
         source,
         destination,
@@ -666,6 +802,7 @@ fn decode(u: &Universe, q: &mut Query, m: &Z3Model, kind: &Kind, a: &Assertion) 
         port,
         open_directions: Vec::new(),
         directions,
+        via,
     }
 }
 
@@ -719,6 +856,12 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
                             .join(", ")
                     ),
                 };
+                let msg = match &cx.via {
+                    Some((svc, port)) => {
+                        format!("{msg}, through the ClusterIP of {svc} port {port}")
+                    }
+                    None => msg,
+                };
                 let mut d = Diagnostic::new(Code::AssertionRefuted, msg);
                 if let Some(s) = r.span {
                     d = d.with_primary(s, "does not hold");
@@ -735,6 +878,9 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
                         }
                         (true, _, true) => "not selected by any policy: allowed",
                         (true, false, false) => "selected but not isolated: allowed",
+                        (true, true, _) if t.node_exempt && t.rules.is_empty() => {
+                            "isolated, allowed by the local-node exemption (the other end carries this pod's node IP)"
+                        }
                         (true, true, _) => "isolated, allowed by a rule",
                         (false, _, true) => "not selected by any policy: denied (strict mode)",
                         (false, _, false) => "isolated, no rule allows it",
@@ -777,6 +923,7 @@ fn endpoint_json(e: &ConcreteEndpoint) -> serde_json::Value {
         "ports": e.ports.iter().map(|p| serde_json::json!({
             "name": p.name, "protocol": p.protocol.as_str(), "port": p.port
         })).collect::<Vec<_>>(),
+        "node": e.node,
     })
 }
 
@@ -793,6 +940,7 @@ impl Counterexample {
             "destination": endpoint_json(&self.destination),
             "protocol": self.protocol.map(|p| p.as_str()),
             "port": self.port,
+            "via": self.via.as_ref().map(|(svc, port)| serde_json::json!({"service": svc, "port": port})),
             "openDirections": self.open_directions.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
             "directions": self.directions.iter().map(|t| serde_json::json!({
                 "direction": t.direction.as_str(),
@@ -800,6 +948,7 @@ impl Counterexample {
                 "allowed": t.allowed,
                 "enforced": t.enforced,
                 "isolated": t.isolated,
+                "nodeExempt": t.node_exempt,
                 "selectedBy": t.selecting.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
                 "rules": t.rules.iter().map(|p| {
                     let mut v = loc(p.span);

@@ -250,6 +250,176 @@ assertions:
     assert_eq!(got[0].1, "proved");
 }
 
+/// SHOP plus a Service in front of db (port 80 -> targetPort 5432) and an api egress rule
+/// that admits the Service CIDR on TCP/80 only.
+fn shop_with_service(service_cidr: &str) -> (Model, Profile) {
+    let yaml = format!(
+        "{SHOP}---
+apiVersion: v1
+kind: Service
+metadata: {{name: db, namespace: shop}}
+spec:
+  selector: {{app: db}}
+  clusterIP: 172.20.0.10
+  ports: [{{port: 80, targetPort: 5432}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: api-to-services, namespace: shop}}
+spec:
+  podSelector: {{matchLabels: {{app: api}}}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{{ipBlock: {{cidr: {service_cidr}}}}}]
+    ports: [{{port: 80}}]
+"
+    );
+    let mut p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    p.service_cidr = Some("172.20.0.0/16".parse().expect("cidr"));
+    (load(&yaml), p)
+}
+
+/// V5: through the db Service (port 80, targetPort 5432), an egress ipBlock on the Service
+/// CIDR for TCP/80 lets api reach db's pods on 5432. Upstream has no such path, and a block
+/// that misses the ClusterIP opens nothing.
+#[test]
+fn cluster_ip_egress_reaches_backends_on_the_target_port() {
+    let (model, vpc) = shop_with_service("172.20.0.0/16");
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: api-cannot-reach-db-on-80
+    deny: {from: {workload: shop/api}, to: {workload: shop/db}, ports: ["TCP/80"]}
+  - name: api-to-db-5432-only-direct
+    scope: existing
+    deny: {from: {workload: shop/api}, to: {workload: shop/db}, ports: ["TCP/5432"]}
+  - name: any-api-to-db
+    deny: {from: {namespace: shop, podSelector: {matchLabels: {app: api}}}, to: {namespace: shop, podSelector: {matchLabels: {app: db}}}, ports: ["TCP/5432"]}
+"#;
+    // Direct egress allows 5432 anyway and ingress at db allows only `pg` (5432), so 80 is
+    // closed and 5432 open. Without the direct rule, 5432 is open through the Service only.
+    let no_direct = {
+        let mut m = model.clone();
+        m.policies.retain(|p| p.name != "api-to-db");
+        m
+    };
+    let got = outcomes(&model, &vpc, cfg);
+    assert_eq!(
+        got.iter().map(|g| g.1).collect::<Vec<_>>(),
+        ["proved", "refuted", "refuted"],
+        "{got:?}"
+    );
+    let v = verify(&no_direct, &vpc, &config(cfg), &Options::default());
+    let kinds: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(kinds, ["proved", "refuted", "refuted"]);
+    let Outcome::Refuted(cx) = &v.results[1].outcome else {
+        unreachable!()
+    };
+    assert_eq!(cx.via, Some(("shop/db[Service]".to_owned(), 80)));
+    assert_eq!((cx.protocol, cx.port), (Some(Protocol::Tcp), Some(5432)));
+    // Re-checked in the graph: the edge to the Service carries port 80, not the pod edge.
+    let (m2, src, dst) = cx.materialize(&no_direct);
+    let (src, dst) = (src.expect("source"), dst.expect("destination"));
+    let matrix = netpol_graph::Analysis::new(&m2, &vpc).matrix();
+    assert!(
+        matrix
+            .ports(&src, "shop/db[Service]")
+            .contains(Protocol::Tcp, 80)
+    );
+    assert!(!matrix.ports(&src, &dst).contains(Protocol::Tcp, 5432));
+    // Upstream: no ClusterIP path, and without the direct rule api's egress is closed.
+    let up = profile(Cni::Upstream, EnforcingMode::Standard);
+    let v = verify(&no_direct, &up, &config(cfg), &Options::default());
+    let kinds: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(kinds, ["proved", "proved", "proved"]);
+    // An ipBlock that misses the ClusterIP opens nothing.
+    let (model, vpc) = shop_with_service("172.21.0.0/16");
+    let mut model = model;
+    model.policies.retain(|p| p.name != "api-to-db");
+    let v = verify(&model, &vpc, &config(cfg), &Options::default());
+    let kinds: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(kinds, ["proved", "proved", "proved"]);
+}
+
+/// `proof-limitation` names the scope-any proofs a later Service could break, at the rule
+/// that could admit it, and stays silent when no egress rule can.
+#[test]
+fn proof_limitation_points_at_rules_that_admit_new_services() {
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: dev-cannot-reach-shop
+    deny: {from: {namespace: dev}, to: {namespace: shop}}
+  - name: existing-only
+    scope: existing
+    deny: {from: {namespace: dev}, to: {namespace: shop}}
+"#;
+    let codes = |model: &Model, p: &Profile| -> Vec<String> {
+        verify(model, p, &config(cfg), &Options::default())
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} {}", d.code.as_str(), d.message))
+            .collect()
+    };
+    let vpc = profile(Cni::VpcCni, EnforcingMode::Standard);
+    // SHOP's egress rules select pods by `In` with numeric ports: nothing to warn about.
+    assert_eq!(codes(&load(SHOP), &vpc), Vec::<String>::new());
+    // An ipBlock egress rule covering the Service CIDR could admit a new ClusterIP.
+    let (model, p) = shop_with_service("172.20.0.0/16");
+    let got = codes(&model, &p);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("proof-limitation"), "{got:?}");
+    assert!(got[0].contains("`dev-cannot-reach-shop`") && !got[0].contains("existing-only"));
+    // Outside the Service CIDR it cannot; upstream has no ClusterIP paths at all.
+    let (model, p) = shop_with_service("10.50.0.0/16");
+    assert_eq!(codes(&model, &p), Vec::<String>::new());
+    let (model, _) = shop_with_service("172.20.0.0/16");
+    assert_eq!(
+        codes(&model, &profile(Cni::Upstream, EnforcingMode::Standard)),
+        Vec::<String>::new()
+    );
+}
+
+/// V4 under scope any: a future shop pod may run on a configured node, and then accepts
+/// that node's traffic although default deny selects it.
+#[test]
+fn node_exemption_covers_future_pods_on_configured_nodes() {
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: node-cannot-reach-shop
+    deny: {from: {ipBlock: {cidr: 10.99.0.1/32}}, to: {namespace: shop, podSelector: {matchLabels: {app: api}}}}
+"#;
+    let model = load(SHOP);
+    let mut p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    assert_eq!(outcomes(&model, &p, cfg)[0].1, "proved");
+    p.nodes = vec![netpol_manifest::config::Node {
+        name: "node-a".to_owned(),
+        ip: "10.99.0.1".parse().expect("ip"),
+    }];
+    let v = verify(&model, &p, &config(cfg), &Options::default());
+    let Outcome::Refuted(cx) = &v.results[0].outcome else {
+        panic!("{:?}", v.results[0].outcome)
+    };
+    assert_eq!(cx.destination.node.as_deref(), Some("node-a"), "{cx:#?}");
+    assert!(
+        cx.directions
+            .iter()
+            .any(|d| d.at_destination && d.node_exempt)
+    );
+    // Re-checked: the pod, materialised on node-a, accepts the node in the graph.
+    let (m2, _, dst) = cx.materialize(&model);
+    let dst = dst.expect("a future pod");
+    let ports = netpol_graph::Analysis::new(&m2, &p)
+        .matrix()
+        .ports("node/node-a", &dst);
+    assert!(!ports.is_empty(), "{cx:#?}");
+    // Upstream has no exemption here.
+    let mut up = profile(Cni::Upstream, EnforcingMode::Standard);
+    up.nodes = p.nodes.clone();
+    assert_eq!(outcomes(&model, &up, cfg)[0].1, "proved");
+}
+
 fn pair_assertion(name: String, from: &str, to: &str, port: &str) -> Assertion {
     Assertion {
         name,
@@ -269,12 +439,90 @@ fn pair_assertion(name: String, from: &str, to: &str, port: &str) -> Assertion {
     }
 }
 
+/// Services, nodes and hostNetwork pods on top of a random tiny cluster, so that the VPC
+/// CNI paths through ClusterIPs (V5), the node exemption (V4) and node-IP peers (V6) occur.
+fn with_vpc_paths(yaml: &str, seed: u64) -> (String, Vec<netpol_manifest::config::Node>) {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut out = yaml.to_owned();
+    let selectors = [
+        "{app: a}",
+        "{app: b}",
+        "{tier: db}",
+        "{}",
+        "{app: c, tier: web}",
+    ];
+    let ports = [
+        "{port: 80, targetPort: http}",
+        "{port: 5432, targetPort: 5432}",
+        "{port: 8000, targetPort: 8080}",
+        "{port: 53, targetPort: dns, protocol: UDP}",
+        "{port: 9100, targetPort: metrics}",
+    ];
+    for i in 0..4 {
+        let ns = next(3);
+        let sel = selectors[next(selectors.len() as u64) as usize];
+        let a = ports[next(ports.len() as u64) as usize];
+        let b = ports[next(ports.len() as u64) as usize];
+        let list = if a == b {
+            a.to_owned()
+        } else {
+            format!("{a}, {b}")
+        };
+        let ip = if next(2) == 0 {
+            format!("\n  clusterIP: 10.100.0.{}", 10 + i)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc{i}, namespace: ns-{ns}}}\nspec:\n  selector: {sel}\n  ports: [{list}]{ip}\n"
+        ));
+    }
+    // Two hostNetwork pods share node-a, so a peer matching one admits the other (V6).
+    for (i, node) in ["node-a", "node-a", "node-b"].iter().enumerate() {
+        let ns = next(3);
+        let labels = selectors[next(selectors.len() as u64) as usize];
+        out.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: hn{i}, namespace: ns-{ns}, labels: {labels}}}\nspec:\n  hostNetwork: true\n  nodeName: {node}\n  containers: [{{name: c, image: img, ports: [{{name: http, containerPort: 80}}, {{name: metrics, containerPort: 9100}}]}}]\nstatus: {{hostIP: 10.99.0.{}}}\n",
+            if *node == "node-a" { 1 } else { 2 }
+        ));
+    }
+    let nodes = ["node-a", "node-b"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| netpol_manifest::config::Node {
+            name: (*n).to_owned(),
+            ip: format!("10.99.0.{}", i + 1).parse().expect("ip"),
+        })
+        .collect();
+    (out, nodes)
+}
+
 /// Scope existing: for every ordered pair of distinct pods or workloads and a few ports,
-/// "deny src -> dst on port" is refuted by SMT iff the graph matrix allows it.
+/// "deny src -> dst on port" is refuted by SMT iff the graph allows the connection,
+/// directly or (V5) through a ClusterIP: egress at src admits the Service port and ingress
+/// at dst, a backend, admits src on the target port.
 fn agreement(seed: u64, p: &Profile) {
-    let yaml = synth::generate(&SynthConfig::tiny(seed));
-    let model = load(&yaml);
-    let matrix = netpol_graph::Analysis::new(&model, p).matrix();
+    let (yaml, nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+    let mut model = load(&yaml);
+    // V4: bare Pods run on the nodes.
+    for (i, e) in model.endpoints.iter_mut().enumerate() {
+        if e.kind == netpol_manifest::model::EndpointKind::Pod && !e.host_network && i % 3 != 2 {
+            e.node_name = Some(nodes[i % 2].name.clone());
+        }
+    }
+    let mut p = p.clone();
+    p.nodes = nodes;
+    let p = &p;
+    let analysis = netpol_graph::Analysis::new(&model, p);
+    let matrix = analysis.matrix();
     let ids: Vec<String> = model.endpoints.iter().map(|e| e.id()).collect();
     let ports = [
         (Protocol::Tcp, 80),
@@ -282,8 +530,44 @@ fn agreement(seed: u64, p: &Profile) {
         (Protocol::Udp, 53),
         (Protocol::Tcp, 5432),
     ];
+    let via_service = |a: &str, b: &str, proto: Protocol, n: u16| {
+        let be = model
+            .endpoints
+            .iter()
+            .find(|e| e.id() == b)
+            .expect("endpoint");
+        model.services.iter().any(|svc| {
+            let id = format!("{}/{}[Service]", svc.namespace, svc.name);
+            let backs = svc.namespace == be.namespace
+                && svc
+                    .selector
+                    .as_ref()
+                    .is_some_and(|sel| sel.iter().all(|(k, v)| be.labels.get(k) == Some(v)));
+            backs
+                && analysis.find_endpoint(&id).is_some()
+                && svc.ports.iter().any(|sp| {
+                    let target = match &sp.target_port {
+                        netpol_manifest::model::PortRef::Number(t) => Some(*t),
+                        netpol_manifest::model::PortRef::Name(name) => be
+                            .ports
+                            .iter()
+                            .find(|c| c.protocol == sp.protocol && c.name.as_deref() == Some(name))
+                            .map(|c| c.port),
+                    };
+                    sp.protocol == proto
+                        && target == Some(n)
+                        && analysis
+                            .explain(a, &id, None)
+                            .is_some_and(|x| x.directions[0].allowed.contains(sp.protocol, sp.port))
+                        && analysis
+                            .explain(a, b, None)
+                            .is_some_and(|x| x.directions[1].allowed.contains(proto, n))
+                })
+        })
+    };
     let mut assertions = Vec::new();
     let mut expected = Vec::new();
+    let mut via_count = 0;
     for a in &ids {
         for b in &ids {
             if a == b {
@@ -293,14 +577,10 @@ fn agreement(seed: u64, p: &Profile) {
             for (proto, n) in ports {
                 let name = format!("{a} -> {b} {proto}/{n}");
                 assertions.push(pair_assertion(name.clone(), a, b, &format!("{proto}/{n}")));
-                expected.push((
-                    name,
-                    if allowed.contains(proto, n) {
-                        "refuted"
-                    } else {
-                        "proved"
-                    },
-                ));
+                let direct = allowed.contains(proto, n);
+                let via = !direct && via_service(a, b, proto, n);
+                via_count += usize::from(via);
+                expected.push((name, if direct || via { "refuted" } else { "proved" }));
             }
         }
     }
@@ -332,7 +612,11 @@ fn agreement(seed: u64, p: &Profile) {
         "seed {seed} {:?}: {diff:#?}\n{yaml}",
         p.cni
     );
+    VIA_PAIRS.fetch_add(via_count, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// Pairs only a ClusterIP connects, over all agreement runs (the test must see some).
+static VIA_PAIRS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 #[test]
 fn agrees_with_graph_on_generated_clusters_upstream() {
@@ -343,10 +627,13 @@ fn agrees_with_graph_on_generated_clusters_upstream() {
 
 #[test]
 fn agrees_with_graph_on_generated_clusters_vpc_cni() {
+    let before = VIA_PAIRS.load(std::sync::atomic::Ordering::Relaxed);
     for seed in 6..12 {
         agreement(seed, &profile(Cni::VpcCni, EnforcingMode::Standard));
         agreement(seed, &profile(Cni::VpcCni, EnforcingMode::Strict));
     }
+    let via = VIA_PAIRS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(via > 0, "no pair was connected only through a ClusterIP");
 }
 
 /// Refuted `deny` assertions under scope any: the counterexample, added to the cluster as
@@ -367,11 +654,13 @@ assertions:
 "#;
     let mut checked = 0;
     for seed in 0..8 {
-        let model = load(&synth::generate(&SynthConfig::tiny(seed)));
-        for p in [
+        let (yaml, nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+        let model = load(&yaml);
+        for mut p in [
             profile(Cni::Upstream, EnforcingMode::Standard),
             profile(Cni::VpcCni, EnforcingMode::Standard),
         ] {
+            p.nodes = nodes.clone();
             let v = verify(&model, &p, &config(cfg), &Options::default());
             for r in &v.results {
                 let Outcome::Refuted(cx) = &r.outcome else {
@@ -404,11 +693,18 @@ assertions:
                     continue;
                 }
                 let Some(src) = src else { continue };
-                let allowed = a.matrix().ports(&src, &dst);
-                let ok = match (cx.protocol, cx.port) {
-                    (Some(proto), Some(n)) => allowed.contains(proto, n),
-                    _ => allowed.has_other(),
+                let m = a.matrix();
+                let ok = match (&cx.via, cx.protocol, cx.port) {
+                    // V5: the source reaches the Service port, and the backend admits it.
+                    (Some((svc, sp)), Some(proto), Some(n)) => {
+                        m.ports(&src, svc).contains(proto, *sp)
+                            && a.explain(&src, &dst, None)
+                                .is_some_and(|x| x.directions[1].allowed.contains(proto, n))
+                    }
+                    (_, Some(proto), Some(n)) => m.ports(&src, &dst).contains(proto, n),
+                    _ => m.ports(&src, &dst).has_other(),
                 };
+                let allowed = m.ports(&src, &dst);
                 // V7 widening: a third pod may be what opens the port; accept only when the
                 // graph agrees or the port comes from a widened named port.
                 let widened = p.flags.named_ports_vpc

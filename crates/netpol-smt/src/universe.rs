@@ -13,7 +13,8 @@ use netpol_graph::ir::{
 use netpol_graph::{PortSet, Profile};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
-    ContainerPort, Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Protocol, Selector,
+    ContainerPort, Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, PortRef, Protocol,
+    Selector, ServicePort,
 };
 
 use crate::config::{LabelSelector, PeerSpec, Verification};
@@ -31,6 +32,25 @@ pub(crate) struct Ex {
     /// V3: a workload whose replicas take some IP of the pod CIDRs.
     pub(crate) symbolic_ip: bool,
     pub(crate) host_network: bool,
+    /// V6: index into `Universe::node_keys` of the node whose IP this hostNetwork pod's
+    /// traffic carries.
+    pub(crate) carries: Option<usize>,
+    /// V4: index into `Universe::node_keys` of the configured node a bare Pod runs on.
+    pub(crate) runs_on: Option<usize>,
+}
+
+/// V5: a ClusterIP Service that some egress rule admits.
+#[derive(Clone, Debug)]
+pub(crate) struct Svc {
+    pub(crate) id: String,
+    pub(crate) ns: usize,
+    /// `None`: selectorless, so no backend.
+    pub(crate) selector: Option<Labels>,
+    pub(crate) ports: Vec<ServicePort>,
+    /// (policy, egress rule, Service ports) as the matrix resolves them.
+    pub(crate) access: Vec<Access>,
+    /// The same, with named rule ports widened over future backends (scope any proofs).
+    pub(crate) access_widened: Vec<Access>,
 }
 
 /// Label keys and values (plus "any other value", the last index) a query can distinguish.
@@ -114,9 +134,16 @@ pub(crate) struct Universe {
     /// V7: per policy and ingress rule, the union of the rule's ports over the existing pods
     /// the policy selects (`None` outside VPC CNI).
     pub(crate) ingress_union: Vec<Vec<Option<PortSet>>>,
-    /// Known IPs of existing endpoints.
+    /// Known IPs of existing endpoints and configured nodes.
     pub(crate) known_ips: Vec<Ipv4Addr>,
     pub(crate) pod_cidrs: Vec<Ipv4Net>,
+    /// V4/V6: node names (configured nodes and hostNetwork pods' nodes), sorted, with the
+    /// primary IP of the configured ones.
+    pub(crate) node_keys: Vec<(String, Option<Ipv4Addr>)>,
+    /// V6: existing hostNetwork endpoints that carry a node IP.
+    pub(crate) node_carriers: Vec<usize>,
+    /// V5: the ClusterIP Services some egress rule admits.
+    pub(crate) services: Vec<Svc>,
     /// Each endpoint's class representative: endpoints with the same projection onto the
     /// vocabulary (namespace, labels, named ports, IP, hostNetwork, bare Pod or not) behave
     /// the same in every query. Endpoints named by an assertion are their own class.
@@ -156,10 +183,30 @@ impl Universe {
         let infos: BTreeMap<String, Option<IpAddr>> =
             analysis.endpoints().map(|e| (e.id.clone(), e.ip)).collect();
         let symbolic = profile.flags.ipblock_matches_workloads && !profile.pod_cidrs.is_empty();
+        let facts: BTreeMap<String, netpol_graph::NodeFacts> =
+            analysis.node_facts().into_iter().collect();
+        let mut node_keys: BTreeMap<String, Option<Ipv4Addr>> = profile
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), v4(Some(n.ip))))
+            .collect();
+        for f in facts.values() {
+            if let Some(k) = &f.carries {
+                node_keys.entry(k.clone()).or_insert(None);
+            }
+        }
+        let node_keys: Vec<(String, Option<Ipv4Addr>)> = node_keys.into_iter().collect();
+        let key_index = |name: &str| node_keys.binary_search_by(|k| k.0.as_str().cmp(name)).ok();
         let mut eps = Vec::new();
         for e in &model.endpoints {
             let id = e.id();
             let ip = v4(infos.get(&id).copied().flatten());
+            let f = facts.get(&id).cloned().unwrap_or_default();
+            let carries = f.carries.as_deref().and_then(key_index);
+            let runs_on = f
+                .runs_on
+                .and_then(|n| profile.nodes.get(n))
+                .and_then(|n| key_index(&n.name));
             eps.push(Ex {
                 ns: ns_index(&e.namespace).unwrap_or(0),
                 kind: e.kind,
@@ -168,10 +215,15 @@ impl Universe {
                 symbolic_ip: ip.is_none() && symbolic && !e.host_network,
                 ip,
                 host_network: e.host_network,
+                carries,
+                runs_on,
                 id,
             });
         }
         eps.sort_by(|a, b| a.id.cmp(&b.id));
+        let node_carriers = (0..eps.len())
+            .filter(|&j| eps[j].carries.is_some())
+            .collect();
         let mut policies_in = vec![Vec::new(); namespaces.len()];
         for (i, p) in policies.iter().enumerate() {
             policies_in[ns_index(&p.namespace).unwrap_or(0)].push(i);
@@ -202,6 +254,18 @@ impl Universe {
                 }
             }
         }
+        let services = services(model, &analysis, &ns_index);
+        for svc in &services {
+            // Backends are matched on these labels and ports, so the vocabulary needs them.
+            for (k, v) in svc.selector.iter().flatten() {
+                pod_vocab.keys.entry(k.clone()).or_default().push(v.clone());
+            }
+            for sp in &svc.ports {
+                if let PortRef::Name(n) = &sp.target_port {
+                    port_names.insert((n.clone(), sp.protocol));
+                }
+            }
+        }
         let names = ns_vocab
             .keys
             .entry(NAMESPACE_NAME_LABEL.to_owned())
@@ -226,7 +290,14 @@ impl Universe {
         }
         pod_vocab.finish();
         ns_vocab.finish();
-        let known_ips = eps.iter().filter_map(|e| e.ip).collect();
+        // Node IPs are never a pod's (nor an external range's: the node endpoint has one).
+        let mut known_ips: Vec<Ipv4Addr> = eps
+            .iter()
+            .filter_map(|e| e.ip)
+            .chain(node_keys.iter().filter_map(|k| k.1))
+            .collect();
+        known_ips.sort_unstable();
+        known_ips.dedup();
         let pod_cidrs = profile
             .pod_cidrs
             .iter()
@@ -248,6 +319,9 @@ impl Universe {
             ingress_union: Vec::new(),
             known_ips,
             pod_cidrs,
+            node_keys,
+            node_carriers,
+            services,
             rep: Vec::new(),
             members: BTreeMap::new(),
         };
@@ -288,6 +362,7 @@ impl Universe {
             bool,
             bool,
             Option<usize>,
+            (Option<usize>, Option<usize>),
         );
         let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
         let mut rep = Vec::with_capacity(self.eps.len());
@@ -318,6 +393,7 @@ impl Universe {
                 e.host_network,
                 e.kind == EndpointKind::Pod,
                 named.contains(&j).then_some(j),
+                (e.carries, e.runs_on),
             );
             let r = *seen.entry(key).or_insert(j);
             rep.push(r);
@@ -376,7 +452,7 @@ impl Universe {
         Some(res)
     }
 
-    /// V2 on the existing endpoints (Services are not modelled by `verify`).
+    /// V2 on the existing endpoints and Services.
     fn rule_resolves(&self, pi: usize, ri: usize, r: &LoweredRule) -> bool {
         if !self.profile.flags.rules_outside_policy_types {
             return false;
@@ -401,6 +477,14 @@ impl Universe {
                 let Some(peers) = &r.peers else {
                     return numeric_ok;
                 };
+                // V5: a selector peer that admits a ClusterIP resolves too.
+                let via_service = self
+                    .services
+                    .iter()
+                    .any(|s| s.access.iter().any(|&(p, i, _)| p == pi && i == ri));
+                if via_service {
+                    return true;
+                }
                 peers.iter().any(|peer| match peer {
                     PeerMatch::IpBlock { .. } => numeric_ok,
                     PeerMatch::Pods { .. } => self.eps.iter().any(|e| {
@@ -441,6 +525,43 @@ impl Universe {
             .ok()
             .filter(|&i| self.eps[i].kind == EndpointKind::Pod)
     }
+}
+
+/// (policy, egress rule, Service ports).
+type Access = (usize, usize, PortSet);
+
+/// V5: the ClusterIP Services some egress rule admits, sorted by id.
+fn services(
+    model: &Model,
+    analysis: &netpol_graph::Analysis<'_>,
+    ns_index: &dyn Fn(&str) -> Option<usize>,
+) -> Vec<Svc> {
+    let mut by_service: BTreeMap<usize, [Vec<Access>; 2]> = BTreeMap::new();
+    for (widened, list) in [
+        (false, analysis.service_access(false)),
+        (true, analysis.service_access(true)),
+    ] {
+        for a in list {
+            by_service.entry(a.service).or_default()[usize::from(widened)]
+                .push((a.policy, a.rule, a.ports));
+        }
+    }
+    let mut out: Vec<Svc> = by_service
+        .into_iter()
+        .filter_map(|(i, [access, access_widened])| {
+            let s = &model.services[i];
+            Some(Svc {
+                id: format!("{}/{}[Service]", s.namespace, s.name),
+                ns: ns_index(&s.namespace)?,
+                selector: s.selector.clone(),
+                ports: s.ports.clone(),
+                access,
+                access_widened,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
 }
 
 /// Every peer an assertion mentions.
