@@ -17,6 +17,7 @@
 //! [`Limits`].
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -524,7 +525,9 @@ impl CharMap {
 
 enum NodeKind<'a> {
     Scalar {
-        text: Cow<'a, str>,
+        /// Taken (moved into the value) when the document has no anchors, because then
+        /// every node is converted exactly once.
+        text: RefCell<Cow<'a, str>>,
         style: ScalarStyle,
         tag: Option<Cow<'a, Tag>>,
     },
@@ -595,7 +598,11 @@ impl<'a> Builder<'a> {
                     (start, end)
                 };
                 let id = self.push(Node {
-                    kind: NodeKind::Scalar { text, style, tag },
+                    kind: NodeKind::Scalar {
+                        text: RefCell::new(text),
+                        style,
+                        tag,
+                    },
                     start,
                     end,
                     flow: false,
@@ -682,7 +689,7 @@ impl<'a> Builder<'a> {
             style: ScalarStyle::Plain,
             tag: None,
         } = &self.nodes[root as usize].kind
-            && text.is_empty()
+            && text.borrow().is_empty()
         {
             return None;
         }
@@ -690,6 +697,7 @@ impl<'a> Builder<'a> {
         let mut conv = Converter {
             file,
             nodes: &self.nodes,
+            shared: !self.anchors.is_empty(),
             budget,
             limits,
             ambiguities: Vec::new(),
@@ -733,6 +741,9 @@ fn trim_end(text: &str, start: usize, end: usize) -> usize {
 struct Converter<'n, 'a> {
     file: FileId,
     nodes: &'n [Node<'a>],
+    /// Whether a node may be converted more than once (through an alias), so that scalar
+    /// texts must be copied rather than moved.
+    shared: bool,
     budget: usize,
     limits: &'n Limits,
     ambiguities: Vec<Ambiguity>,
@@ -796,7 +807,7 @@ impl Converter<'_, '_> {
         match &node.kind {
             NodeKind::Scalar { text, style, tag } => {
                 let v = self.scalar(node, text, *style, tag.as_deref(), false);
-                Ok(leaf(v))
+                Ok(leaf(v.unwrap_or_else(|| Value::String(self.text_of(text)))))
             }
             NodeKind::Alias(target) => {
                 if *target == u32::MAX {
@@ -867,7 +878,7 @@ impl Converter<'_, '_> {
         let NodeKind::Map(items) = &nodes[id as usize].kind else {
             return Ok((Map::new(), Vec::new()));
         };
-        let mut map = Map::new();
+        let mut map = Map::with_capacity(items.len() / 2);
         let mut kids: Vec<SpanNode> = Vec::with_capacity(items.len() / 2);
         let mut merges = Vec::new();
         for pair in items.chunks(2) {
@@ -962,9 +973,10 @@ impl Converter<'_, '_> {
             Some(NodeKind::Scalar { text, style, tag }) => {
                 let v = self.scalar(node, text, *style, tag.as_deref(), true);
                 Ok(match v {
-                    Value::String(s) => s,
-                    Value::Null => "null".to_owned(),
-                    other => other.to_string(),
+                    None => self.text_of(text),
+                    Some(Value::String(s)) => s,
+                    Some(Value::Null) => "null".to_owned(),
+                    Some(other) => other.to_string(),
                 })
             }
             _ => Err(Box::new(
@@ -977,52 +989,59 @@ impl Converter<'_, '_> {
         }
     }
 
+    /// A scalar's text as an owned string: moved out when no node is converted twice.
+    fn text_of(&self, text: &RefCell<Cow<'_, str>>) -> String {
+        if self.shared {
+            text.borrow().as_ref().to_owned()
+        } else {
+            std::mem::take(&mut *text.borrow_mut()).into_owned()
+        }
+    }
+
+    /// The value of a scalar; `None` when it is the text itself as a string (see
+    /// [`Converter::text_of`]).
     fn scalar(
         &mut self,
         node: &Node<'_>,
-        text: &str,
+        text: &RefCell<Cow<'_, str>>,
         style: ScalarStyle,
         tag: Option<&Tag>,
         is_key: bool,
-    ) -> Value {
+    ) -> Option<Value> {
+        let text = text.borrow();
+        let text: &str = &text;
         if style != ScalarStyle::Plain {
             return match tag
                 .filter(|t| t.is_yaml_core_schema())
                 .map(|t| t.suffix.as_str())
             {
-                Some("int" | "float" | "bool" | "null") => {
-                    resolve_plain(text).map_or_else(|| Value::String(text.to_owned()), |r| r.value)
-                }
-                _ => Value::String(text.to_owned()),
+                Some("int" | "float" | "bool" | "null") => resolve_plain(text).map(|r| r.value),
+                _ => None,
             };
         }
         if let Some(t) = tag {
             let core = t.is_yaml_core_schema();
             if !core || t.suffix == "str" {
-                return Value::String(text.to_owned());
+                return None;
             }
         }
-        match resolve_plain(text) {
-            None => Value::String(text.to_owned()),
-            Some(r) => {
-                if let Some((kind, yaml12)) = r.ambiguous {
-                    self.ambiguities.push(Ambiguity {
-                        kind,
-                        text: text.to_owned(),
-                        read_as: r.value.to_string(),
-                        yaml12,
-                        is_key,
-                        span: self.span(node.start, node.end),
-                    });
-                }
-                r.value
-            }
+        let r = resolve_plain(text)?;
+        if let Some((kind, yaml12)) = r.ambiguous {
+            self.ambiguities.push(Ambiguity {
+                kind,
+                text: text.to_owned(),
+                read_as: r.value.to_string(),
+                yaml12,
+                is_key,
+                span: self.span(node.start, node.end),
+            });
         }
+        Some(r.value)
     }
 }
 
 fn is_merge_key(node: &Node<'_>) -> bool {
-    matches!(&node.kind, NodeKind::Scalar { text, style: ScalarStyle::Plain, tag: None } if text == "<<")
+    matches!(&node.kind, NodeKind::Scalar { text, style: ScalarStyle::Plain, tag: None } if *text.borrow() == "<<")
 }
 
 struct Resolved {
