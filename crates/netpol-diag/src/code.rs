@@ -106,7 +106,7 @@ codes! {
     VacuousAssertion => "vacuous-assertion", Warning, "An assertion's peers select nothing, so it holds trivially.";
     AssertionRefuted => "assertion-refuted", Error, "An assertion does not hold: a counterexample exists.";
     AssertionUnknown => "assertion-unknown", Error, "The solver could not decide an assertion within its limits.";
-    ProofLimitation => "proof-limitation", Warning, "A proof under vpc-cni leaves out traffic the encoding does not model yet: Service ClusterIPs, node IPs, hostNetwork peers.";
+    ProofLimitation => "proof-limitation", Warning, "A scope-any proof under vpc-cni holds for the Services in the manifests, and an egress rule could admit a Service created later.";
 }
 
 impl fmt::Display for Code {
