@@ -267,7 +267,7 @@ pub(crate) fn sarif(r: &Report) -> Value {
             });
             if let Some((file, line, col)) = location(&r.map, d) {
                 v["locations"] = json!([{"physicalLocation": {
-                    "artifactLocation": {"uri": file},
+                    "artifactLocation": {"uri": sarif_uri(&file)},
                     "region": {"startLine": line, "startColumn": col},
                 }}]);
             }
@@ -288,8 +288,51 @@ pub(crate) fn sarif(r: &Report) -> Value {
                 })).collect::<Vec<_>>(),
             }},
             "results": results,
+            // Columns count characters (SARIF's default is UTF-16 code units).
+            "columnKind": "unicodeCodePoints",
         }],
     })
+}
+
+/// A file name as a SARIF `artifactLocation.uri`: a relative reference without `./` or
+/// empty segments and with forward slashes (code scanning resolves it against the
+/// repository root), or a `file:` URI for an absolute path; every byte outside RFC 3986's
+/// unreserved set and `!$&'()*+,;=@/` is percent-encoded (spaces, `#`, `%`, `:`, non-ASCII).
+fn sarif_uri(name: &str) -> String {
+    let name = if cfg!(windows) {
+        name.replace('\\', "/")
+    } else {
+        name.to_owned()
+    };
+    let absolute = name.starts_with('/');
+    // A Windows drive (`C:/x`) keeps its colon: `file:///C:/x`.
+    let drive = name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        && name.as_bytes().get(1..3) == Some(b":/");
+    let segments: Vec<&str> = name
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    let mut out = String::new();
+    if absolute || drive {
+        out.push_str("file:///");
+    }
+    for (i, seg) in segments.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if i == 0 && drive {
+            out.push_str(seg);
+            continue;
+        }
+        for b in seg.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=@".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    if out.is_empty() { ".".to_owned() } else { out }
 }
 
 fn sarif_text(d: &Diagnostic) -> String {
@@ -376,4 +419,26 @@ pub(crate) fn junit(r: &Report) -> anyhow::Result<String> {
     let mut report = JReport::new("netpol");
     report.add_test_suite(suite);
     report.to_string().context("serialising JUnit XML")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sarif_uri;
+
+    #[test]
+    fn sarif_uris_are_clean_references() {
+        assert_eq!(sarif_uri("netpol.yaml"), "netpol.yaml");
+        assert_eq!(sarif_uri("./k8s/a.yaml"), "k8s/a.yaml");
+        assert_eq!(sarif_uri("././k8s//./a.yaml"), "k8s/a.yaml");
+        assert_eq!(sarif_uri("../up/a.yaml"), "../up/a.yaml");
+        assert_eq!(
+            sarif_uri("k8s/bad port#1%.yaml"),
+            "k8s/bad%20port%231%25.yaml"
+        );
+        assert_eq!(sarif_uri("a:b/é.yaml"), "a%3Ab/%C3%A9.yaml");
+        assert_eq!(sarif_uri("/tmp/x y/a.yaml"), "file:///tmp/x%20y/a.yaml");
+        assert_eq!(sarif_uri("C:/k8s/a.yaml"), "file:///C:/k8s/a.yaml");
+        assert_eq!(sarif_uri("Cé/a"), "C%C3%A9/a");
+        assert_eq!(sarif_uri("./"), ".");
+    }
 }
