@@ -33,11 +33,14 @@ fn eks_shop_is_all_proved() {
     let got = verdicts(&v);
     assert!(got.len() >= 10, "{got:?}");
     assert!(got.iter().all(|(_, r)| r == "proved"), "{got:?}");
-    // The only diagnostic says which vpc-cni proofs leave out ClusterIP and node paths.
+    // At most warnings that say what the vpc-cni proofs leave out.
     let diags = v["diagnostics"].as_array().expect("diagnostics");
-    assert_eq!(diags.len(), 1, "{v:#}");
-    assert_eq!(diags[0]["code"], "proof-limitation", "{v:#}");
-    assert_eq!(diags[0]["severity"], "warning", "{v:#}");
+    assert!(
+        diags
+            .iter()
+            .all(|d| d["code"] == "proof-limitation" && d["severity"] == "warning"),
+        "{v:#}"
+    );
 }
 
 #[test]
@@ -95,10 +98,8 @@ fn human_output_marks_each_assertion() {
     assert!(res.stdout.contains("9 of 11 assertions proved"));
 }
 
-/// SARIF 2.1.0, checked structurally: no crate here ships the schema and the network is
-/// off, so this is the hand-checked list of properties the schema requires (sarifLog:
-/// version, runs; run: tool; tool: driver; toolComponent: name; result: message;
-/// message: text; physicalLocation/region lines >= 1) plus GitHub's needs (ruleId, uri).
+/// SARIF 2.1.0, checked for what GitHub code scanning needs beyond the schema (ruleId with a
+/// rule, a location for every result); `sarif.rs` validates against the schema itself.
 #[test]
 fn sarif_has_the_required_properties() {
     let res = run_in(
@@ -140,10 +141,17 @@ fn sarif_has_the_required_properties() {
         let id = r["ruleId"].as_str().expect("ruleId");
         assert!(rule_ids.contains(&id));
         let loc = &r["locations"][0]["physicalLocation"];
+        // Refuted assertions point at netpol.yaml, warnings at the manifests they are about.
+        let file = if r["level"] == "error" {
+            "netpol.yaml"
+        } else {
+            ".yaml"
+        };
         assert!(
             loc["artifactLocation"]["uri"]
                 .as_str()
-                .is_some_and(|u| u.ends_with("netpol.yaml"))
+                .is_some_and(|u| u.ends_with(file)),
+            "{r:#}"
         );
         assert!(loc["region"]["startLine"].as_u64().is_some_and(|l| l >= 1));
         assert!(
@@ -165,8 +173,16 @@ fn github_and_junit_formats() {
         .filter(|l| l.starts_with("::error "))
         .collect();
     assert_eq!(errors.len(), 2, "{}", gh.stdout);
+    // The first refuted assertion, at the `-` of its list item.
+    let config = std::fs::read_to_string(dir.join("netpol.yaml")).expect("netpol.yaml");
+    let line = 1 + config
+        .lines()
+        .position(|l| l.trim_start() == "- name: db-only-from-api")
+        .expect("db-only-from-api in netpol.yaml");
     assert!(
-        errors[0].starts_with("::error file=netpol.yaml,line=26,col=5,title=assertion-refuted::"),
+        errors[0].starts_with(&format!(
+            "::error file=netpol.yaml,line={line},col=5,title=assertion-refuted::"
+        )),
         "{}",
         errors[0]
     );
