@@ -6,6 +6,7 @@
 mod lint;
 mod matrix;
 mod misc;
+mod sarif;
 mod verify;
 
 use std::io::Write as _;
