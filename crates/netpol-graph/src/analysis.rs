@@ -54,8 +54,8 @@ impl<'m> Analysis<'m> {
 
     /// V5 for other engines: which egress rules admit which Service ClusterIPs, on which
     /// Service ports (empty outside VPC CNI). See [`crate::ServiceAccess`].
-    pub fn service_access(&self, widen_named: bool) -> Vec<crate::ServiceAccess> {
-        crate::facts::service_access(&self.world, widen_named)
+    pub fn service_access(&self) -> Vec<crate::ServiceAccess> {
+        crate::facts::service_access(&self.world)
     }
 
     /// V4/V6 for other engines: the node facts of every model endpoint, sorted by id.

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use netpol_manifest::model::{PortRef, Service};
+use netpol_manifest::model::{Operator, PortRef, Service};
 
+use crate::ip::Block;
 use crate::ir::{NamespaceScope, PeerMatch, PortSpec};
 use crate::ports::PortSet;
 use crate::vpc;
@@ -23,6 +24,10 @@ pub struct ServiceAccess {
     pub rule: usize,
     /// The Service `port`s the rule allows (before the backends' ingress).
     pub ports: PortSet,
+    /// The same when a named rule port may match any numeric `targetPort` of its protocol,
+    /// as if some future backend declared the name with that number (for proofs over every
+    /// possible pod). A superset of `ports`.
+    pub ports_widened: PortSet,
 }
 
 /// V4 and V6 facts of one endpoint of the model.
@@ -35,10 +40,7 @@ pub struct NodeFacts {
 }
 
 /// V5 for every egress rule and ClusterIP Service, sorted by (service, policy, rule).
-/// `widen_named`: a named rule port matches a numeric `targetPort` whenever the protocols
-/// agree, as if some future backend declared the name with that number (for proofs over
-/// every possible pod); otherwise only when an existing backend does (as the matrix does).
-pub(crate) fn service_access(w: &World<'_>, widen_named: bool) -> Vec<ServiceAccess> {
+pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
     let mut out = Vec::new();
     if !w.profile.flags.cluster_ip_egress {
         return out;
@@ -56,59 +58,149 @@ pub(crate) fn service_access(w: &World<'_>, widen_named: bool) -> Vec<ServiceAcc
             .or_default()
             .push(i);
     }
+    // Address peers: Services without a known ClusterIP are all covered or none is (it
+    // depends on `serviceCIDR` only), so one of them stands for the rest.
+    let (known_ip, unknown_ip): (Vec<usize>, Vec<usize>) = services
+        .iter()
+        .partition(|&&i| w.model.services[i].cluster_ip.is_some());
+    let by_address = |block: Option<&Block>| -> Vec<usize> {
+        let mut v = known_ip.clone();
+        if unknown_ip
+            .first()
+            .is_some_and(|&i| vpc::covers_cluster_ip(&w.profile, block, &w.model.services[i]))
+        {
+            v.extend_from_slice(&unknown_ip);
+        }
+        v
+    };
     // The Services of the namespaces a scope picks, by scope: policies repeat scopes.
     let mut scoped: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut by_label: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for &i in &services {
+        for (k, v) in w.model.services[i].selector.iter().flatten() {
+            by_label
+                .entry((k.as_str(), v.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
+    // Rules repeat across policies: the result by (peers, ports).
+    let mut by_rule: BTreeMap<String, Vec<(usize, PortSet, PortSet)>> = BTreeMap::new();
     for (pi, p) in w.policies.iter().enumerate() {
         for (ri, rule) in p.egress.iter().enumerate() {
-            let mut hits: BTreeMap<usize, PortSet> = BTreeMap::new();
-            let mut add = |si: usize, peer: Option<&PeerMatch>| {
-                let svc = &w.model.services[si];
-                let mut ports = vpc::service_peer_ports(w, rule, peer, svc);
-                if widen_named && let Some(PeerMatch::Pods { .. }) = peer {
-                    ports.union_with(&widened_ports(w, rule, peer, svc));
-                }
-                if !ports.is_empty() {
-                    hits.entry(si)
-                        .or_insert_with(PortSet::empty)
-                        .union_with(&ports);
-                }
-            };
-            match &rule.peers {
-                None => services.iter().for_each(|&si| add(si, None)),
-                Some(peers) => {
-                    for peer in peers {
-                        match peer {
-                            PeerMatch::IpBlock { .. } => {
-                                services.iter().for_each(|&si| add(si, Some(peer)));
-                            }
-                            PeerMatch::Pods { namespaces, .. } => {
-                                let key = match namespaces {
-                                    NamespaceScope::Own(own) => format!("O{own}"),
-                                    NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
-                                };
-                                let list = scoped.entry(key).or_insert_with(|| {
-                                    by_ns
+            let key = format!(
+                "{:?}{:?}",
+                rule.peers
+                    .as_ref()
+                    .map(|l| l.iter().map(peer_key).collect::<Vec<_>>()),
+                rule.ports
+            );
+            let hits = by_rule.entry(key).or_insert_with(|| {
+                let mut hits: BTreeMap<usize, (PortSet, PortSet)> = BTreeMap::new();
+                let mut add = |si: usize, peer: Option<&PeerMatch>| {
+                    let svc = &w.model.services[si];
+                    let ports = vpc::service_peer_ports(w, rule, peer, svc);
+                    let mut widened = ports.clone();
+                    if let Some(PeerMatch::Pods { .. }) = peer {
+                        widened.union_with(&widened_ports(w, rule, peer, svc));
+                    }
+                    if !widened.is_empty() {
+                        let e = hits
+                            .entry(si)
+                            .or_insert_with(|| (PortSet::empty(), PortSet::empty()));
+                        e.0.union_with(&ports);
+                        e.1.union_with(&widened);
+                    }
+                };
+                match &rule.peers {
+                    None => by_address(None).into_iter().for_each(|si| add(si, None)),
+                    Some(peers) => {
+                        for peer in peers {
+                            match peer {
+                                PeerMatch::IpBlock { cidr, except, .. } => {
+                                    let block = Block::new(*cidr, except);
+                                    by_address(Some(&block))
+                                        .into_iter()
+                                        .for_each(|si| add(si, Some(peer)));
+                                }
+                                PeerMatch::Pods {
+                                    namespaces,
+                                    pods: Some(sel),
+                                    ..
+                                } if let Some(r) = sel
+                                    .requirements
+                                    .iter()
+                                    .find(|r| r.operator == Operator::In) =>
+                                {
+                                    // Only Services whose selector has one of the values
+                                    // can match: look them up instead of scanning.
+                                    let mut cands: Vec<usize> = r
+                                        .values
                                         .iter()
-                                        .filter(|(ns, _)| w.in_scope(namespaces, ns))
-                                        .flat_map(|(_, l)| l.iter().copied())
-                                        .collect()
-                                });
-                                list.iter().for_each(|&si| add(si, Some(peer)));
+                                        .flat_map(|v| {
+                                            by_label
+                                                .get(&(r.key.as_str(), v.as_str()))
+                                                .into_iter()
+                                                .flatten()
+                                                .copied()
+                                        })
+                                        .filter(|&si| {
+                                            w.in_scope(namespaces, &w.model.services[si].namespace)
+                                        })
+                                        .collect();
+                                    cands.sort_unstable();
+                                    cands.dedup();
+                                    cands.into_iter().for_each(|si| add(si, Some(peer)));
+                                }
+                                PeerMatch::Pods { namespaces, .. } => {
+                                    let list =
+                                        scoped.entry(scope_key(namespaces)).or_insert_with(|| {
+                                            by_ns
+                                                .iter()
+                                                .filter(|(ns, _)| w.in_scope(namespaces, ns))
+                                                .flat_map(|(_, l)| l.iter().copied())
+                                                .collect()
+                                        });
+                                    list.iter().for_each(|&si| add(si, Some(peer)));
+                                }
                             }
                         }
                     }
                 }
-            }
-            out.extend(hits.into_iter().map(|(service, ports)| ServiceAccess {
-                service,
+                hits.into_iter().map(|(si, (a, b))| (si, a, b)).collect()
+            });
+            out.extend(hits.iter().map(|(service, ports, widened)| ServiceAccess {
+                service: *service,
                 policy: pi,
                 rule: ri,
-                ports,
+                ports: ports.clone(),
+                ports_widened: widened.clone(),
             }));
         }
     }
     out.sort_by_key(|a| (a.service, a.policy, a.rule));
     out
+}
+
+fn scope_key(scope: &NamespaceScope) -> String {
+    match scope {
+        NamespaceScope::Own(own) => format!("O{own}"),
+        NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
+    }
+}
+
+/// A peer's meaning (spans differ between identical peers).
+fn peer_key(peer: &PeerMatch) -> String {
+    match peer {
+        PeerMatch::Pods {
+            namespaces, pods, ..
+        } => format!(
+            "P{}{:?}",
+            scope_key(namespaces),
+            pods.as_ref().map(|p| &p.requirements)
+        ),
+        PeerMatch::IpBlock { cidr, except, .. } => format!("B{cidr}{except:?}"),
+    }
 }
 
 /// The Service ports a selector peer admits when a named rule port may resolve, on some

@@ -144,6 +144,8 @@ pub(crate) struct Universe {
     pub(crate) node_carriers: Vec<usize>,
     /// V5: the ClusterIP Services some egress rule admits.
     pub(crate) services: Vec<Svc>,
+    /// V5: the (policy, egress rule) pairs that admit some Service.
+    pub(crate) admits_service: BTreeSet<(usize, usize)>,
     /// Each endpoint's class representative: endpoints with the same projection onto the
     /// vocabulary (namespace, labels, named ports, IP, hostNetwork, bare Pod or not) behave
     /// the same in every query. Endpoints named by an assertion are their own class.
@@ -321,6 +323,10 @@ impl Universe {
             pod_cidrs,
             node_keys,
             node_carriers,
+            admits_service: services
+                .iter()
+                .flat_map(|s| s.access.iter().map(|&(p, r, _)| (p, r)))
+                .collect(),
             services,
             rep: Vec::new(),
             members: BTreeMap::new(),
@@ -478,11 +484,7 @@ impl Universe {
                     return numeric_ok;
                 };
                 // V5: a selector peer that admits a ClusterIP resolves too.
-                let via_service = self
-                    .services
-                    .iter()
-                    .any(|s| s.access.iter().any(|&(p, i, _)| p == pi && i == ri));
-                if via_service {
+                if self.admits_service.contains(&(pi, ri)) {
                     return true;
                 }
                 peers.iter().any(|peer| match peer {
@@ -537,14 +539,12 @@ fn services(
     ns_index: &dyn Fn(&str) -> Option<usize>,
 ) -> Vec<Svc> {
     let mut by_service: BTreeMap<usize, [Vec<Access>; 2]> = BTreeMap::new();
-    for (widened, list) in [
-        (false, analysis.service_access(false)),
-        (true, analysis.service_access(true)),
-    ] {
-        for a in list {
-            by_service.entry(a.service).or_default()[usize::from(widened)]
-                .push((a.policy, a.rule, a.ports));
+    for a in analysis.service_access() {
+        let e = by_service.entry(a.service).or_default();
+        if !a.ports.is_empty() {
+            e[0].push((a.policy, a.rule, a.ports));
         }
+        e[1].push((a.policy, a.rule, a.ports_widened));
     }
     let mut out: Vec<Svc> = by_service
         .into_iter()
