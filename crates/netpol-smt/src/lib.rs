@@ -493,7 +493,7 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
             s.get_reason_unknown()
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
-        SatResult::Sat => match s.get_model() {
+        SatResult::Sat => match readable_model(&s, &q) {
             Some(m) => Outcome::Refuted(Box::new(decode(u, &mut q, &m, &kind, a))),
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
@@ -508,6 +508,28 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
         vac.check() == SatResult::Unsat
     };
     (outcome, vacuous)
+}
+
+/// A model of a satisfiable query, preferring IPs that are host addresses (last octet
+/// neither 0 nor 255) when the query allows them: the
+/// solver's first choice is often `10.0.0.0`, a valid pod IP in theory but a puzzling one.
+fn readable_model(s: &Solver, q: &Query) -> Option<Z3Model> {
+    let mut nice = Vec::new();
+    for side in q.src.iter().chain(std::iter::once(&q.dst)) {
+        let last = side.ip.extract(7, 0);
+        nice.push(Bool::and(&[
+            last.eq(BV::from_u64(0, 8)).not(),
+            last.eq(BV::from_u64(255, 8)).not(),
+        ]));
+    }
+    // Assumptions, not push/pop: the model stays that of the last check.
+    for n in (0..nice.len()).rev() {
+        if s.check_assumptions(&nice[..=n]) == SatResult::Sat {
+            return s.get_model();
+        }
+    }
+    s.check();
+    s.get_model()
 }
 
 /// The query of an assertion: the negation of what it claims. The last formula is the
