@@ -7,6 +7,7 @@ mod lint;
 mod matrix;
 mod misc;
 mod sarif;
+mod unknown;
 mod verify;
 
 use std::io::Write as _;
