@@ -487,13 +487,13 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
     for f in &q.assertions {
         s.assert(f);
     }
-    let outcome = match s.check() {
+    let outcome = match check_readable(&s, &q) {
         SatResult::Unsat => Outcome::Proved,
         SatResult::Unknown => Outcome::Unknown(
             s.get_reason_unknown()
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
-        SatResult::Sat => match readable_model(&s, &q) {
+        SatResult::Sat => match s.get_model() {
             Some(m) => Outcome::Refuted(Box::new(decode(u, &mut q, &m, &kind, a))),
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
@@ -510,26 +510,29 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
     (outcome, vacuous)
 }
 
-/// A model of a satisfiable query, preferring IPs that are host addresses (last octet
-/// neither 0 nor 255) when the query allows them: the
-/// solver's first choice is often `10.0.0.0`, a valid pod IP in theory but a puzzling one.
-fn readable_model(s: &Solver, q: &Query) -> Option<Z3Model> {
-    let mut nice = Vec::new();
-    for side in q.src.iter().chain(std::iter::once(&q.dst)) {
-        let last = side.ip.extract(7, 0);
-        nice.push(Bool::and(&[
-            last.eq(BV::from_u64(0, 8)).not(),
-            last.eq(BV::from_u64(255, 8)).not(),
-        ]));
+/// Checks the query, preferring a model whose chosen IPs are host addresses (last octet
+/// neither 0 nor 255): the solver's first choice is often `10.0.0.0`, valid in theory but
+/// puzzling. The preference is an assumption, so one check usually decides: `unsat` with
+/// an empty core is `unsat` without it. The model, if any, is the last check's (read
+/// through assumptions, never after `pop`, which once gave an inconsistent model).
+fn check_readable(s: &Solver, q: &Query) -> SatResult {
+    let nice: Vec<Bool> = q
+        .src
+        .iter()
+        .chain(std::iter::once(&q.dst))
+        .map(|side| {
+            let last = side.ip.extract(7, 0);
+            Bool::and(&[
+                last.eq(BV::from_u64(0, 8)).not(),
+                last.eq(BV::from_u64(255, 8)).not(),
+            ])
+        })
+        .collect();
+    match s.check_assumptions(&nice) {
+        SatResult::Sat => SatResult::Sat,
+        SatResult::Unsat if s.get_unsat_core().is_empty() => SatResult::Unsat,
+        _ => s.check(),
     }
-    // Assumptions, not push/pop: the model stays that of the last check.
-    for n in (0..nice.len()).rev() {
-        if s.check_assumptions(&nice[..=n]) == SatResult::Sat {
-            return s.get_model();
-        }
-    }
-    s.check();
-    s.get_model()
 }
 
 /// The query of an assertion: the negation of what it claims. The last formula is the
