@@ -16,6 +16,11 @@ use clap::Parser as _;
 
 use crate::cmd::ExitStatus;
 
+// Loading allocates and frees millions of small values (YAML nodes, labels); mimalloc
+// makes that markedly cheaper than glibc malloc (docs/benchmarks.md, "allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2 (0 for --help and --version).
     let args = cli::Args::parse();
