@@ -377,7 +377,7 @@ fn proof_limitation(
 /// Whether an egress rule may admit a Service created later on a path to a pod that it
 /// does not admit directly, with the peer's span and why. A rule that matches a Service
 /// only through its backends' own labels and port numbers adds nothing; these can:
-/// - an omitted `to` or an ipBlock that may cover a new ClusterIP (anywhere in
+/// - an omitted `to` with ports, or an ipBlock that may cover a new ClusterIP (anywhere in
 ///   `serviceCIDR`, or anywhere when it is not set), with numeric ports: they match the
 ///   Service `port`, which may map to any `targetPort`;
 /// - a pod selector with `NotIn`/`DoesNotExist`: a Service selector can satisfy it while
@@ -399,7 +399,9 @@ fn admits_new_service(
         .flatten()
         .any(|m| matches!(m.port, PortSpec::Named(_)));
     let Some(peers) = &r.peers else {
-        return numeric.then_some((r.provenance.span, "it allows every address on these ports"));
+        // Without ports it admits every pod directly already; a Service adds nothing.
+        return (numeric && r.ports.is_some())
+            .then_some((r.provenance.span, "it allows every address on these ports"));
     };
     peers.iter().find_map(|peer| match peer {
         PeerMatch::IpBlock { cidr, except, span } => {

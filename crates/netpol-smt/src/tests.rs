@@ -364,8 +364,15 @@ assertions:
             .collect()
     };
     let vpc = profile(Cni::VpcCni, EnforcingMode::Standard);
-    // SHOP's egress rules select pods by `In` with numeric ports: nothing to warn about.
+    // SHOP's egress rules select pods by `In` with numeric ports: nothing to warn about;
+    // nor about an allow-all egress rule, which admits every pod directly.
     assert_eq!(codes(&load(SHOP), &vpc), Vec::<String>::new());
+    let allow_all = format!(
+        "{SHOP}---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: all-out, namespace: dev}}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress: [{{}}]\n"
+    );
+    assert_eq!(codes(&load(&allow_all), &vpc), Vec::<String>::new());
+    let to_any_443 = allow_all.replace("egress: [{}]", "egress: [{ports: [{port: 443}]}]");
+    assert_eq!(codes(&load(&to_any_443), &vpc).len(), 1);
     // An ipBlock egress rule covering the Service CIDR could admit a new ClusterIP.
     let (model, p) = shop_with_service("172.20.0.0/16");
     let got = codes(&model, &p);
