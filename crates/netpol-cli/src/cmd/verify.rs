@@ -119,7 +119,10 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
             .as_ref()
             .map(|p| p.verification.manifests.clone())
             .unwrap_or_default();
-        sources = listed.iter().map(|m| Source::Path(base.join(m))).collect();
+        sources = listed
+            .iter()
+            .map(|m| Source::Path(join_relative(base, m)))
+            .collect();
         if sources.is_empty() {
             sources.push(Source::Path(base.to_path_buf()));
         }
@@ -298,6 +301,21 @@ pub(crate) fn sarif(r: &Report) -> Value {
 /// empty segments and with forward slashes (code scanning resolves it against the
 /// repository root), or a `file:` URI for an absolute path; every byte outside RFC 3986's
 /// unreserved set and `!$&'()*+,;=@/` is percent-encoded (spaces, `#`, `%`, `:`, non-ASCII).
+/// `base/m` without `.` components, so that file names in every output read
+/// `k8s/a.yaml`, not `k8s/./a.yaml` (`manifests: ["."]` is common).
+fn join_relative(base: &Path, m: &str) -> PathBuf {
+    let joined: PathBuf = base
+        .join(m)
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect();
+    if joined.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        joined
+    }
+}
+
 fn sarif_uri(name: &str) -> String {
     let name = if cfg!(windows) {
         name.replace('\\', "/")
@@ -423,7 +441,26 @@ pub(crate) fn junit(r: &Report) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::sarif_uri;
+    use std::path::{Path, PathBuf};
+
+    use super::{join_relative, sarif_uri};
+
+    #[test]
+    fn manifest_paths_drop_current_dir_components() {
+        assert_eq!(join_relative(Path::new("."), "."), PathBuf::from("."));
+        assert_eq!(
+            join_relative(Path::new("examples/shop"), "."),
+            PathBuf::from("examples/shop")
+        );
+        assert_eq!(
+            join_relative(Path::new("./a"), "./k8s/"),
+            PathBuf::from("a/k8s")
+        );
+        assert_eq!(
+            join_relative(Path::new("a"), "../b"),
+            PathBuf::from("a/../b")
+        );
+    }
 
     #[test]
     fn sarif_uris_are_clean_references() {
