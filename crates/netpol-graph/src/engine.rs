@@ -344,7 +344,7 @@ impl<'w, 'm> Engine<'w, 'm> {
         peer: &PeerMatch,
         cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
     ) -> (SetRef, Vec<u32>) {
-        let key = peer_key(peer);
+        let key = peer.key();
         if let Some(hit) = cache.get(&key) {
             return hit.clone();
         }
@@ -423,7 +423,7 @@ impl<'w, 'm> Engine<'w, 'm> {
             .collect();
         let rule_key = format!(
             "{}{:?}{ports_key:?}",
-            peer.map(peer_key).unwrap_or_default(),
+            peer.map(PeerMatch::key).unwrap_or_default(),
             rule.ports.is_some()
         );
         if let Some(hit) = self.rule_services.get(&rule_key) {
@@ -432,10 +432,7 @@ impl<'w, 'm> Engine<'w, 'm> {
         let mut res = Vec::new();
         let candidates: Vec<u32> = match peer {
             Some(PeerMatch::Pods { namespaces, .. }) => {
-                let key = match namespaces {
-                    NamespaceScope::Own(n) => format!("O{n}"),
-                    NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
-                };
+                let key = namespaces.key();
                 if let Some(hit) = self.scope_services.get(&key) {
                     hit.clone()
                 } else {
@@ -452,7 +449,7 @@ impl<'w, 'm> Engine<'w, 'm> {
         };
         for k in candidates {
             let svc = &self.w.model.services[self.services[k as usize].0];
-            let ports = vpc::service_peer_ports(self.w, rule, peer, svc);
+            let ports = vpc::service_peer_ports(self.w, rule, peer, svc, vpc::Backends::Existing);
             if !ports.is_empty() {
                 res.push((k, ports));
             }
@@ -950,22 +947,6 @@ impl<'w, 'm> Engine<'w, 'm> {
                 res.push((a, *ep, ports.clone()));
             }
         }
-    }
-}
-
-/// A peer's meaning as a string (spans differ between identical peers).
-fn peer_key(peer: &PeerMatch) -> String {
-    match peer {
-        PeerMatch::Pods {
-            namespaces, pods, ..
-        } => {
-            let ns = match namespaces {
-                NamespaceScope::Own(n) => format!("O{n}"),
-                NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
-            };
-            format!("P{ns}{:?}", pods.as_ref().map(|p| &p.requirements))
-        }
-        PeerMatch::IpBlock { cidr, except, .. } => format!("B{cidr}{except:?}"),
     }
 }
 

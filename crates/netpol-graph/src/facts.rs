@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use netpol_manifest::model::{Operator, PortRef, Service};
+use netpol_manifest::model::Operator;
 
 use crate::ip::Block;
-use crate::ir::{NamespaceScope, PeerMatch, PortSpec};
+use crate::ir::{PeerMatch, PortSpec};
 use crate::ports::PortSet;
-use crate::vpc;
+use crate::vpc::{self, Backends};
 use crate::world::{EpKind, World, is_cluster_ip_service};
 
 /// V5: one egress rule admitting one Service's ClusterIP.
@@ -92,18 +92,24 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                 "{:?}{:?}",
                 rule.peers
                     .as_ref()
-                    .map(|l| l.iter().map(peer_key).collect::<Vec<_>>()),
+                    .map(|l| l.iter().map(PeerMatch::key).collect::<Vec<_>>()),
                 rule.ports
             );
+            let has_named = rule
+                .ports
+                .iter()
+                .flatten()
+                .any(|m| matches!(m.port, PortSpec::Named(_)));
             let hits = by_rule.entry(key).or_insert_with(|| {
                 let mut hits: BTreeMap<usize, (PortSet, PortSet)> = BTreeMap::new();
                 let mut add = |si: usize, peer: Option<&PeerMatch>| {
                     let svc = &w.model.services[si];
-                    let ports = vpc::service_peer_ports(w, rule, peer, svc);
-                    let mut widened = ports.clone();
-                    if let Some(PeerMatch::Pods { .. }) = peer {
-                        widened.union_with(&widened_ports(w, rule, peer, svc));
-                    }
+                    let ports = vpc::service_peer_ports(w, rule, peer, svc, Backends::Existing);
+                    let widened = if has_named {
+                        vpc::service_peer_ports(w, rule, peer, svc, Backends::AnyFuture)
+                    } else {
+                        ports.clone()
+                    };
                     if !widened.is_empty() {
                         let e = hits
                             .entry(si)
@@ -154,7 +160,7 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                                 }
                                 PeerMatch::Pods { namespaces, .. } => {
                                     let list =
-                                        scoped.entry(scope_key(namespaces)).or_insert_with(|| {
+                                        scoped.entry(namespaces.key()).or_insert_with(|| {
                                             by_ns
                                                 .iter()
                                                 .filter(|(ns, _)| w.in_scope(namespaces, ns))
@@ -180,57 +186,6 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
     }
     out.sort_by_key(|a| (a.service, a.policy, a.rule));
     out
-}
-
-fn scope_key(scope: &NamespaceScope) -> String {
-    match scope {
-        NamespaceScope::Own(own) => format!("O{own}"),
-        NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
-    }
-}
-
-/// A peer's meaning (spans differ between identical peers).
-fn peer_key(peer: &PeerMatch) -> String {
-    match peer {
-        PeerMatch::Pods {
-            namespaces, pods, ..
-        } => format!(
-            "P{}{:?}",
-            scope_key(namespaces),
-            pods.as_ref().map(|p| &p.requirements)
-        ),
-        PeerMatch::IpBlock { cidr, except, .. } => format!("B{cidr}{except:?}"),
-    }
-}
-
-/// The Service ports a selector peer admits when a named rule port may resolve, on some
-/// future backend, to any numeric `targetPort` of the same protocol.
-fn widened_ports(
-    w: &World<'_>,
-    rule: &crate::ir::LoweredRule,
-    peer: Option<&PeerMatch>,
-    svc: &Service,
-) -> PortSet {
-    let mut res = PortSet::empty();
-    let Some(PeerMatch::Pods { pods, .. }) = peer else {
-        return res;
-    };
-    let empty = Default::default();
-    let labels = svc.selector.as_ref().unwrap_or(&empty);
-    if !w.profile.flags.cluster_ip_egress || !pods.as_ref().is_none_or(|s| s.matches(labels)) {
-        return res;
-    }
-    for sp in &svc.ports {
-        let named = rule.ports.iter().flatten().any(|m| {
-            m.protocol == sp.protocol
-                && matches!(m.port, PortSpec::Named(_))
-                && matches!(sp.target_port, PortRef::Number(_))
-        });
-        if named {
-            res.union_with(&PortSet::port(sp.protocol, sp.port));
-        }
-    }
-    res
 }
 
 /// V4/V6 facts by endpoint id (model endpoints only), sorted by id.

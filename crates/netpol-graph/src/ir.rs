@@ -110,10 +110,34 @@ pub enum PeerMatch {
     },
 }
 
+impl NamespaceScope {
+    /// The scope's meaning as a string, for caches keyed by scope.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            NamespaceScope::Own(n) => format!("O{n}"),
+            NamespaceScope::Selector(s) => format!("S{:?}", s.requirements),
+        }
+    }
+}
+
 impl PeerMatch {
     pub fn span(&self) -> Span {
         match self {
             PeerMatch::Pods { span, .. } | PeerMatch::IpBlock { span, .. } => *span,
+        }
+    }
+
+    /// The peer's meaning as a string, for caches (spans differ between identical peers).
+    pub(crate) fn key(&self) -> String {
+        match self {
+            PeerMatch::Pods {
+                namespaces, pods, ..
+            } => format!(
+                "P{}{:?}",
+                namespaces.key(),
+                pods.as_ref().map(|p| &p.requirements)
+            ),
+            PeerMatch::IpBlock { cidr, except, .. } => format!("B{cidr}{except:?}"),
         }
     }
 }

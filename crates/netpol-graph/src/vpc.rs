@@ -175,15 +175,31 @@ pub(crate) fn egress_cidr_ports(profile: &Profile, rule: &LoweredRule) -> Option
 /// Service `port`s (before the backends' ingress is checked).
 pub(crate) fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, svc: &Service) -> PortSet {
     match &rule.peers {
-        None => service_peer_ports(w, rule, None, svc),
+        None => service_peer_ports(w, rule, None, svc, Backends::Existing),
         Some(peers) => {
             let mut res = PortSet::empty();
             for peer in peers {
-                res.union_with(&service_peer_ports(w, rule, Some(peer), svc));
+                res.union_with(&service_peer_ports(
+                    w,
+                    rule,
+                    Some(peer),
+                    svc,
+                    Backends::Existing,
+                ));
             }
             res
         }
     }
+}
+
+/// Which backends a named rule port may resolve on to match a numeric `targetPort` (V5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backends {
+    /// The Service's backends in the manifests (the matrix).
+    Existing,
+    /// Also any future backend, which may declare the name with any number (proofs over
+    /// every possible pod).
+    AnyFuture,
 }
 
 /// V5 for one peer (`None`: an omitted `to`).
@@ -192,6 +208,7 @@ pub(crate) fn service_peer_ports(
     rule: &LoweredRule,
     peer: Option<&PeerMatch>,
     svc: &Service,
+    backends: Backends,
 ) -> PortSet {
     let mut res = PortSet::empty();
     if !w.profile.flags.cluster_ip_egress || !crate::world::is_cluster_ip_service(svc) {
@@ -227,7 +244,7 @@ pub(crate) fn service_peer_ports(
                 && pods.as_ref().is_none_or(|s| s.matches(labels))
             {
                 for sp in &svc.ports {
-                    if target_port_matches(w, rule, svc, sp) {
+                    if target_port_matches(w, rule, svc, sp, backends) {
                         res.union_with(&PortSet::port(sp.protocol, sp.port));
                     }
                 }
@@ -238,7 +255,13 @@ pub(crate) fn service_peer_ports(
 }
 
 /// V5: whether a rule's ports match a Service port through its `targetPort`.
-fn target_port_matches(w: &World<'_>, rule: &LoweredRule, svc: &Service, sp: &ServicePort) -> bool {
+fn target_port_matches(
+    w: &World<'_>,
+    rule: &LoweredRule,
+    svc: &Service,
+    sp: &ServicePort,
+    from: Backends,
+) -> bool {
     let Some(list) = rule.ports.as_deref() else {
         return true;
     };
@@ -252,11 +275,16 @@ fn target_port_matches(w: &World<'_>, rule: &LoweredRule, svc: &Service, sp: &Se
             (PortSpec::Range(..), PortRef::Name(_)) => false,
             (PortSpec::Named(n), PortRef::Name(t)) => n == t,
             // Fallback: the name resolves on a backend to the numeric targetPort.
-            (PortSpec::Named(n), PortRef::Number(t)) => backends(w, svc).iter().any(|&b| {
-                w.container_ports(&w.eps[b]).iter().any(|cp| {
-                    cp.protocol == sp.protocol && cp.port == *t && cp.name.as_deref() == Some(n)
-                })
-            }),
+            (PortSpec::Named(n), PortRef::Number(t)) => {
+                from == Backends::AnyFuture
+                    || backends(w, svc).iter().any(|&b| {
+                        w.container_ports(&w.eps[b]).iter().any(|cp| {
+                            cp.protocol == sp.protocol
+                                && cp.port == *t
+                                && cp.name.as_deref() == Some(n)
+                        })
+                    })
+            }
         }
     })
 }
