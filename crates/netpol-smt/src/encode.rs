@@ -634,11 +634,7 @@ impl Encoder<'_> {
         for &n in &x.candidate_ns {
             for &pi in &u.policies_in[n] {
                 let p = &u.policies[pi];
-                let sel = Bool::and(&[
-                    x.enforced(),
-                    x.ns.eq(Int::from_i64(n as i64)),
-                    x.labels.matches(&u.pod_vocab, &p.subject),
-                ]);
+                let sel = self.selected_by(x, n, pi);
                 let di = usize::from(d == Direction::Egress);
                 if p.policy_types.contains(d) || u.resolves[pi][di] {
                     iso.push(sel.clone());
@@ -648,6 +644,16 @@ impl Encoder<'_> {
             }
         }
         (Bool::or(&iso), Bool::or(&sel_all), selecting)
+    }
+
+    /// Policy `pi` of namespace `n` selects `x` (and policies are enforced at `x`).
+    fn selected_by(&self, x: &Side, n: usize, pi: usize) -> Bool {
+        Bool::and(&[
+            x.enforced(),
+            x.ns.eq(Int::from_i64(n as i64)),
+            x.labels
+                .matches(&self.u.pod_vocab, &self.u.policies[pi].subject),
+        ])
     }
 
     /// Whether `x` is isolated in `d` as `isolated` means it (strict default deny included).
@@ -780,15 +786,9 @@ impl Encoder<'_> {
             let sel_terms: Vec<(usize, usize, &netpol_graph::PortSet, Bool)> = access
                 .iter()
                 .filter_map(|(pi, ri, ports)| {
-                    let p = &u.policies[*pi];
-                    let n = u.ns_index(&p.namespace)?;
+                    let n = u.ns_index(&u.policies[*pi].namespace)?;
                     s.candidate_ns.binary_search(&n).ok()?;
-                    let sel = Bool::and(&[
-                        s.enforced(),
-                        s.ns.eq(Int::from_i64(n as i64)),
-                        s.labels.matches(&u.pod_vocab, &p.subject),
-                    ]);
-                    Some((*pi, *ri, ports, sel))
+                    Some((*pi, *ri, ports, self.selected_by(s, n, *pi)))
                 })
                 .collect();
             if sel_terms.is_empty() {

@@ -53,6 +53,11 @@ fn outcomes(model: &Model, p: &Profile, cfg: &str) -> Vec<(String, &'static str)
         .collect()
 }
 
+/// The verdicts alone, in assertion order.
+fn verdicts(model: &Model, p: &Profile, cfg: &str) -> Vec<&'static str> {
+    outcomes(model, p, cfg).into_iter().map(|o| o.1).collect()
+}
+
 const SHOP: &str = r#"
 apiVersion: v1
 kind: Namespace
@@ -281,7 +286,8 @@ spec:
     (load(&yaml), p)
 }
 
-/// V5: through the db Service (port 80, targetPort 5432), an egress ipBlock on the Service
+/// V5 (docs/semantics.md V5, V3; vpc-cni-semantics.md §1.3 row 1 and §1.2 ipBlock row):
+/// through the db Service (port 80, targetPort 5432), an egress ipBlock on the Service
 /// CIDR for TCP/80 lets api reach db's pods on 5432. Upstream has no such path, and a block
 /// that misses the ClusterIP opens nothing.
 #[test]
@@ -305,15 +311,15 @@ assertions:
         m.policies.retain(|p| p.name != "api-to-db");
         m
     };
-    let got = outcomes(&model, &vpc, cfg);
     assert_eq!(
-        got.iter().map(|g| g.1).collect::<Vec<_>>(),
-        ["proved", "refuted", "refuted"],
-        "{got:?}"
+        verdicts(&model, &vpc, cfg),
+        ["proved", "refuted", "refuted"]
+    );
+    assert_eq!(
+        verdicts(&no_direct, &vpc, cfg),
+        ["proved", "refuted", "refuted"]
     );
     let v = verify(&no_direct, &vpc, &config(cfg), &Options::default());
-    let kinds: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
-    assert_eq!(kinds, ["proved", "refuted", "refuted"]);
     let Outcome::Refuted(cx) = &v.results[1].outcome else {
         unreachable!()
     };
@@ -331,20 +337,21 @@ assertions:
     assert!(!matrix.ports(&src, &dst).contains(Protocol::Tcp, 5432));
     // Upstream: no ClusterIP path, and without the direct rule api's egress is closed.
     let up = profile(Cni::Upstream, EnforcingMode::Standard);
-    let v = verify(&no_direct, &up, &config(cfg), &Options::default());
-    let kinds: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
-    assert_eq!(kinds, ["proved", "proved", "proved"]);
+    assert_eq!(
+        verdicts(&no_direct, &up, cfg),
+        ["proved", "proved", "proved"]
+    );
     // An ipBlock that misses the ClusterIP opens nothing.
     let (model, vpc) = shop_with_service("172.21.0.0/16");
     let mut model = model;
     model.policies.retain(|p| p.name != "api-to-db");
-    let v = verify(&model, &vpc, &config(cfg), &Options::default());
-    let kinds: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
-    assert_eq!(kinds, ["proved", "proved", "proved"]);
+    assert_eq!(verdicts(&model, &vpc, cfg), ["proved", "proved", "proved"]);
 }
 
-/// `proof-limitation` names the scope-any proofs a later Service could break, at the rule
-/// that could admit it, and stays silent when no egress rule can.
+/// `proof-limitation` (docs/verify.md "Services created later"; V5 matches ipBlocks and an
+/// omitted `to` against the Service `port`, vpc-cni-semantics.md §1.3 row 1) names the
+/// scope-any proofs a later Service could break, at the rule that could admit it, and stays
+/// silent when no egress rule can.
 #[test]
 fn proof_limitation_points_at_rules_that_admit_new_services() {
     let cfg = r#"apiVersion: netpol.dev/v1alpha1
@@ -389,8 +396,9 @@ assertions:
     );
 }
 
-/// V4 under scope any: a future shop pod may run on a configured node, and then accepts
-/// that node's traffic although default deny selects it.
+/// V4 under scope any (docs/semantics.md V4; vpc-cni-semantics.md §1.2 "Traffic from the
+/// pod's own node"; docs/verify.md "VPC CNI under scope any"): a future shop pod may run on
+/// a configured node, and then accepts that node's traffic although default deny selects it.
 #[test]
 fn node_exemption_covers_future_pods_on_configured_nodes() {
     let cfg = r#"apiVersion: netpol.dev/v1alpha1
