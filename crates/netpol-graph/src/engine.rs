@@ -821,19 +821,22 @@ impl<'w, 'm> Engine<'w, 'm> {
                 }
             };
             // The candidates are the smaller of the two sides: destinations the egress
-            // entries name, or destinations whose ingress may admit `s`.
-            let egress_cost = match eg {
+            // entries name, or destinations whose ingress may admit `s`. An entry that
+            // admits every class names no candidates, so only the ingress side is complete.
+            let egress_cost: Option<usize> = match eg {
                 Allowance::Entries(entries) => entries
                     .iter()
                     .map(|e| match e.set {
-                        SetRef::All => usize::MAX / 4,
-                        SetRef::Id(id) => self.sets[id as usize].len(),
+                        SetRef::All => None,
+                        SetRef::Id(id) => Some(self.sets[id as usize].len()),
                     })
-                    .sum::<usize>(),
-                _ => usize::MAX,
+                    .sum(),
+                _ => None,
             };
             match eg {
-                Allowance::Entries(entries) if egress_cost <= self.ingress_side_cost(s) => {
+                Allowance::Entries(entries)
+                    if egress_cost.is_some_and(|cost| cost <= self.ingress_side_cost(s)) =>
+                {
                     for en in entries {
                         if let SetRef::Id(id) = en.set {
                             for &c in &self.sets[id as usize] {
