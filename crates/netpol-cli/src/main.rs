@@ -22,6 +22,7 @@ use crate::cmd::ExitStatus;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    exit_2_on_panic();
     // clap prints usage errors itself and exits with 2 (0 for --help and --version).
     let args = cli::Args::parse();
     match cmd::run(args) {
@@ -33,6 +34,21 @@ fn main() -> ExitCode {
             ExitStatus::Error.into()
         }
     }
+}
+
+/// A panic is a bug in netpol, never a finding: it must not exit with 1 (or Rust's 101)
+/// and be read as "the policies are wrong". It prints the panic and exits with 2, from
+/// whichever thread panicked.
+fn exit_2_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let _ = writeln!(
+            io::stderr(),
+            "netpol: error: internal error (a bug in netpol); please report it with the input"
+        );
+        std::process::exit(2);
+    }));
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
