@@ -520,7 +520,8 @@ impl<'w, 'm> Engine<'w, 'm> {
                         Allowance::All
                     } else {
                         let mut entries = Vec::new();
-                        if let Some(node) = e.own_node.filter(|_| w.profile.flags.node_exemption) {
+                        if let Some(node) = e.own_node.filter(|_| w.profile.flags.exempts_node(dir))
+                        {
                             let name = &w.profile.nodes[node].name;
                             let set: Vec<u32> = (0..n as u32)
                                 .filter(|&k| self.rep(k).node_key.as_ref() == Some(name))

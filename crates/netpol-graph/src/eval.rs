@@ -148,7 +148,7 @@ fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVer
         Basis::StrictDefaultDeny => return v,
         Basis::Isolated { .. } => {}
     }
-    if vpc::node_exempt(w, at, other) {
+    if vpc::node_exempt(w, at, other, dir) {
         v.node_exemption = true;
         v.allowed = PortSet::all();
     }

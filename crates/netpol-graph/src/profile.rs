@@ -6,6 +6,7 @@
 
 use ipnet::IpNet;
 use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
+use netpol_manifest::model::Direction;
 
 /// The semantics in force, derived from the cluster settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,8 +32,9 @@ pub struct Flags {
     pub rules_outside_policy_types: bool,
     /// V3: ipBlocks match workloads through `podCIDRs`, and Service ClusterIPs on egress.
     pub ipblock_matches_workloads: bool,
-    /// V4: a selected pod always allows its own node's primary IP, both directions.
-    pub node_exemption: bool,
+    /// V4: the own-node exemption (S10: an ingress-isolated pod accepts its node's
+    /// traffic) holds for egress too.
+    pub node_exemption_egress: bool,
     /// V5: egress to Service ClusterIPs; Services are endpoints.
     pub cluster_ip_egress: bool,
     /// V6: a selector peer matching a hostNetwork pod allows its node's IP.
@@ -43,6 +45,11 @@ pub struct Flags {
 }
 
 impl Flags {
+    /// Whether an isolated pod always allows its own node in direction `dir` (S10, V4).
+    pub fn exempts_node(&self, dir: Direction) -> bool {
+        dir == Direction::Ingress || self.node_exemption_egress
+    }
+
     /// The flags of a CNI and enforcing mode. Strict mode exists only for `vpc-cni`.
     pub fn for_cni(cni: Cni, mode: EnforcingMode) -> Flags {
         match cni {
@@ -51,7 +58,7 @@ impl Flags {
                 strict_default_deny: mode == EnforcingMode::Strict,
                 rules_outside_policy_types: true,
                 ipblock_matches_workloads: true,
-                node_exemption: true,
+                node_exemption_egress: true,
                 cluster_ip_egress: true,
                 host_network_peers: true,
                 named_ports_vpc: true,

@@ -81,10 +81,10 @@ pub(crate) fn covers_cluster_ip(profile: &Profile, block: Option<&Block>, svc: &
     }
 }
 
-/// V4: whether `pod` (selected by a policy) exempts `other` because `other` carries the
+/// S10/V4: whether `pod` (isolated in `dir`) exempts `other` because `other` carries the
 /// primary IP of the pod's own node.
-pub(crate) fn node_exempt(w: &World<'_>, pod: &Ep, other: &Ep) -> bool {
-    if !w.profile.flags.node_exemption {
+pub(crate) fn node_exempt(w: &World<'_>, pod: &Ep, other: &Ep, dir: Direction) -> bool {
+    if !w.profile.flags.exempts_node(dir) {
         return false;
     }
     match (pod.own_node, other.node_key.as_deref()) {

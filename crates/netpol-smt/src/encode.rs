@@ -686,7 +686,7 @@ impl Encoder<'_> {
             Bool::and(&[any.clone(), iso.not()]),
         ];
         let mut rules = Vec::new();
-        let exempt = if u.profile.flags.node_exemption {
+        let exempt = if u.profile.flags.exempts_node(d) {
             Bool::and(&[any.clone(), x.enforced(), self.node_exemption(x, y)])
         } else {
             Bool::from_bool(false)

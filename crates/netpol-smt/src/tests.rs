@@ -396,9 +396,10 @@ assertions:
     );
 }
 
-/// V4 under scope any (docs/semantics.md V4; vpc-cni-semantics.md §1.2 "Traffic from the
-/// pod's own node"; docs/verify.md "VPC CNI under scope any"): a future shop pod may run on
-/// a configured node, and then accepts that node's traffic although default deny selects it.
+/// V4 and S10 under scope any (docs/semantics.md V4, S10; vpc-cni-semantics.md §1.2 "Traffic
+/// from the pod's own node"; docs/verify.md "VPC CNI under scope any"): a future shop pod may
+/// run on a configured node, and then accepts that node's traffic although default deny
+/// selects it.
 #[test]
 fn node_exemption_covers_future_pods_on_configured_nodes() {
     let cfg = r#"apiVersion: netpol.dev/v1alpha1
@@ -431,10 +432,19 @@ assertions:
         .matrix()
         .ports("node/node-a", &dst);
     assert!(!ports.is_empty(), "{cx:#?}");
-    // Upstream has no exemption here.
+    // Upstream exempts the node on ingress only (S10): the pod accepts its node, but only
+    // VPC CNI also lets it connect to the node (V4).
     let mut up = profile(Cni::Upstream, EnforcingMode::Standard);
     up.nodes = p.nodes.clone();
-    assert_eq!(outcomes(&model, &up, cfg)[0].1, "proved");
+    assert_eq!(outcomes(&model, &up, cfg)[0].1, "refuted");
+    let egress = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: shop-cannot-reach-node
+    deny: {from: {namespace: shop, podSelector: {matchLabels: {app: api}}}, to: {ipBlock: {cidr: 10.99.0.1/32}}}
+"#;
+    assert_eq!(outcomes(&model, &up, egress)[0].1, "proved");
+    assert_eq!(outcomes(&model, &p, egress)[0].1, "refuted");
 }
 
 fn pair_assertion(name: String, from: &str, to: &str, port: &str) -> Assertion {
