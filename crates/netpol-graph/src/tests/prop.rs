@@ -117,12 +117,14 @@ fn model() -> impl Strategy<Value = Model> {
         prop_oneof![Just("x"), Just("y")],
         selector(),
         0..4u8,
-        proptest::collection::vec(a_rule(), 0..3),
-        proptest::collection::vec(a_rule(), 0..3),
+        proptest::collection::vec(a_rule(), 0..4),
+        proptest::collection::vec(a_rule(), 0..4),
     );
     (
         proptest::collection::vec(endpoint(), 1..7),
-        proptest::collection::vec(pol, 0..4),
+        // Up to 5 policies of up to 3 rules per direction: a pod selected by many rules
+        // is where the engine's candidate shortcuts are (see the committed regression).
+        proptest::collection::vec(pol, 0..6),
         0..3u8,
     )
         .prop_map(|(eps, pols, svcs)| {
@@ -188,7 +190,7 @@ fn profiles() -> Vec<crate::Profile> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(800))]
     #[test]
     fn engine_matches_per_pair_evaluator(m in model()) {
         for p in profiles() {
