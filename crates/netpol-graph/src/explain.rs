@@ -193,7 +193,7 @@ fn direction(
         reasons.push(if w.profile.flags.node_exemption_egress {
             "node exemption: the other end carries the primary IP of this pod's own node, always allowed in both directions (V4)"
         } else {
-            "node exemption: the other end is this pod's own node, and an ingress-isolated pod always accepts connections from it (S10)"
+            "node exemption: the other end carries the primary IP of this pod's own node, and an ingress-isolated pod always accepts connections from its node (S10)"
         }.to_owned());
     }
     let rule_ref = |p: &Provenance, ports: PortSet| RuleRef {

@@ -243,4 +243,25 @@ fn explain_on_fixtures() {
     let ex = a.explain("x/a", "x/c", None).expect("pair");
     assert!(!ex.verdict);
     insta::assert_snapshot!("explain_v2", ex.summary());
+    // The own-node exemption: ingress only upstream (S10), both directions under VPC CNI (V4).
+    let model = load_case("vpc-node-exemption");
+    for cni in [Cni::Upstream, Cni::VpcCni] {
+        let settings = ClusterSettings {
+            cni,
+            nodes: vec![Node {
+                name: "n1".to_owned(),
+                ip: "192.168.1.1".parse().expect("ip"),
+            }],
+            ..ClusterSettings::default()
+        };
+        let a = Analysis::new(&model, &Profile::new(&settings));
+        let into = a.explain("node/n1", "x/db", None).expect("pair");
+        let out = a.explain("x/db", "node/n1", None).expect("pair");
+        assert!(into.verdict);
+        assert_eq!(out.verdict, cni == Cni::VpcCni);
+        insta::assert_snapshot!(
+            format!("explain_node_exemption_{}", cni.as_str()),
+            format!("{}\n{}", into.summary(), out.summary())
+        );
+    }
 }
