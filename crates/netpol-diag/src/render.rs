@@ -1,7 +1,8 @@
 //! Renderers: human (miette), short (one line each), and JSON.
 //!
 //! Every renderer prints diagnostics in [`Diagnostic::sort`] order whatever order it is
-//! given, so output never depends on how a caller collected them. None of them looks at
+//! given, so output never depends on how a caller collected them ([`human_in_order`] is the
+//! one exception, for narratives). None of them looks at
 //! the terminal: colour, width and glyphs come from [`HumanOptions`], which the CLI fills in.
 //!
 //! miette draws one source file per diagnostic. The file of the primary label is drawn;
@@ -44,6 +45,17 @@ pub fn human(
     diags: &[Diagnostic],
     opts: &HumanOptions,
 ) -> fmt::Result {
+    human_in_order(out, map, &sorted(diags), opts)
+}
+
+/// Renders diagnostics like [`human`], but in the order given: for a narrative whose order
+/// carries the meaning, such as `netpol explain` (egress, ingress, then the verdict).
+pub fn human_in_order(
+    out: &mut impl fmt::Write,
+    map: &SourceMap,
+    diags: &[Diagnostic],
+    opts: &HumanOptions,
+) -> fmt::Result {
     let theme = match (opts.unicode, opts.color) {
         (true, true) => GraphicalTheme::unicode(),
         (true, false) => GraphicalTheme::unicode_nocolor(),
@@ -54,7 +66,7 @@ pub fn human(
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(opts.width)
         .with_links(false);
-    for (i, diag) in sorted(diags).iter().enumerate() {
+    for (i, diag) in diags.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
         }

@@ -62,7 +62,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         .context("explaining the connection")?;
     let mut text = String::new();
     let opts = report::human_options(args.color);
-    render::human(&mut text, &map, &explanation.to_diagnostics(), &opts)
+    render::human_in_order(&mut text, &map, &explanation.to_diagnostics(), &opts)
         .context("rendering the explanation")?;
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
