@@ -230,6 +230,7 @@ impl<'m> World<'m> {
         };
         world.backends = world.compute_backends();
         world.diagnostics = world.partial_cover_warnings();
+        world.diagnostics.extend(unmodelled_policy_warnings(model));
         world
     }
 
@@ -380,4 +381,29 @@ impl<'m> World<'m> {
 /// V5: Services that have a ClusterIP (non-headless, not ExternalName).
 pub(crate) fn is_cluster_ip_service(s: &Service) -> bool {
     !s.headless && s.service_type != "ExternalName"
+}
+
+/// `policy-not-modelled`: the tiers above and beside NetworkPolicy are loaded but not yet
+/// part of the semantics, and an Admin Accept or Deny can change any answer, so say so.
+fn unmodelled_policy_warnings(model: &Model) -> Vec<Diagnostic> {
+    model
+        .cluster_policies
+        .iter()
+        .map(|c| {
+            let kind = c.kind.kind();
+            let id = match &c.namespace {
+                Some(ns) => format!("{ns}/{}", c.name),
+                None => c.name.clone(),
+            };
+            Diagnostic::new(
+                Code::PolicyNotModelled,
+                format!("{kind} {id} is not modelled yet: the matrix and the proofs ignore it"),
+            )
+            .with_primary(c.span, format!("{kind} ignored"))
+            .with_note("results describe what the NetworkPolicies alone allow")
+            .with_help(
+                "check this policy's effect by hand; its tiers, priorities and Accept/Deny/Pass actions are on netpol's roadmap",
+            )
+        })
+        .collect()
 }

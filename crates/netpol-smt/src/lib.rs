@@ -271,6 +271,7 @@ pub fn verify(
     let v = &config.verification;
     let u = Universe::new(model, profile, v);
     let mut out = Verified::default();
+    out.diagnostics.extend(u.unmodelled.iter().cloned());
     for (i, a) in v.assertions.iter().enumerate() {
         let span = config.spans.get(i).and_then(|s| s.whole);
         let name_span = config.spans.get(i).and_then(|s| s.name).or(span);

@@ -896,3 +896,25 @@ fn empty_cluster_and_garbage_configs_do_not_panic() {
         );
     }
 }
+
+/// Proofs ignore the tiers for now, so verify says so for each such policy
+/// (docs/diagnostics.md, policy-not-modelled).
+#[test]
+fn verify_warns_about_policies_it_ignores() {
+    let anp = "---\napiVersion: networking.k8s.aws/v1alpha1\nkind: ApplicationNetworkPolicy\nmetadata: {namespace: shop, name: allow-all}\nspec: {podSelector: {}, ingress: [{}]}\n";
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    let warned = |yaml: &str| {
+        verify(
+            &load(yaml),
+            &p,
+            &config(SHOP_ASSERTIONS),
+            &Options::default(),
+        )
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == netpol_diag::Code::PolicyNotModelled)
+        .count()
+    };
+    assert_eq!(warned(SHOP), 0);
+    assert_eq!(warned(&format!("{SHOP}{anp}")), 1);
+}

@@ -152,6 +152,8 @@ pub(crate) struct Universe {
     pub(crate) rep: Vec<usize>,
     /// Members of each class, by representative (sorted).
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
+    /// `policy-not-modelled` warnings: policies the proofs ignore.
+    pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
 }
 
 fn v4(ip: Option<IpAddr>) -> Option<Ipv4Addr> {
@@ -308,7 +310,14 @@ impl Universe {
                 ipnet::IpNet::V6(_) => None,
             })
             .collect();
+        let unmodelled = analysis
+            .diagnostics()
+            .iter()
+            .filter(|d| d.code == netpol_diag::Code::PolicyNotModelled)
+            .cloned()
+            .collect();
         let mut u = Universe {
+            unmodelled,
             profile: profile.clone(),
             namespaces,
             eps,

@@ -265,3 +265,27 @@ fn explain_on_fixtures() {
         );
     }
 }
+
+/// The tiers are loaded but not modelled: every such policy gets `policy-not-modelled` at
+/// its own span, so no answer silently ignores it.
+#[test]
+fn cluster_policies_are_reported_as_not_modelled() {
+    let path = reach_dir().join("../manifests/valid/cluster-policies.yaml");
+    let mut map = SourceMap::new();
+    let loaded = netpol_manifest::load(&[Source::Path(path)], &LoadOptions::default(), &mut map);
+    assert!(!loaded.model.cluster_policies.is_empty());
+    let a = Analysis::new(&loaded.model, &Profile::new(&ClusterSettings::default()));
+    let warned: Vec<_> = a
+        .diagnostics()
+        .iter()
+        .filter(|d| d.code == netpol_diag::Code::PolicyNotModelled)
+        .map(|d| d.primary_span().expect("a span"))
+        .collect();
+    let spans: Vec<_> = loaded
+        .model
+        .cluster_policies
+        .iter()
+        .map(|c| c.span)
+        .collect();
+    assert_eq!(warned, spans);
+}
