@@ -154,10 +154,11 @@ fn key_of(w: &World<'_>, e: &Ep, vocab: &BTreeSet<&str>, blocks: &[Block]) -> St
     }
     let _ = write!(
         k,
-        "\0{}\0{}\0{:?}\0{:?}",
+        "\0{}\0{}\0{:?}\0{:?}\0{:?}",
         e.info.namespace.as_deref().unwrap_or(""),
         e.host_network,
         e.node_key,
+        e.host_nodes,
         e.own_node
     );
     for (key, v) in &e.info.labels {
@@ -357,7 +358,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                         .iter()
                         .map(|&c| self.rep(c))
                         .filter(|e| e.host_network)
-                        .filter_map(|e| e.node_key.as_deref())
+                        .flat_map(|e| e.host_nodes.iter().map(String::as_str))
                         .collect();
                     if !nodes.is_empty() {
                         for c in 0..self.classes.len() as u32 {
@@ -397,11 +398,11 @@ impl<'w, 'm> Engine<'w, 'm> {
         let mut map: BTreeMap<String, PortSet> = BTreeMap::new();
         for &c in direct {
             let e = self.rep(c);
-            if let (true, Some(k)) = (e.host_network, &e.node_key) {
-                map.entry(k.clone()).or_default().union_with(&resolve_ports(
-                    rule.ports.as_deref(),
-                    self.w.container_ports(e),
-                ));
+            if e.host_network {
+                let ports = resolve_ports(rule.ports.as_deref(), self.w.container_ports(e));
+                for k in &e.host_nodes {
+                    map.entry(k.clone()).or_default().union_with(&ports);
+                }
             }
         }
         (!map.is_empty()).then_some(map)

@@ -35,6 +35,9 @@ pub struct ServiceAccess {
 pub struct NodeFacts {
     /// The node whose IP this endpoint's traffic carries (a hostNetwork pod's node), by name.
     pub carries: Option<String>,
+    /// V6: the nodes a hostNetwork endpoint's pods run on (every configured node for a
+    /// DaemonSet), by name, sorted: a selector peer that matches it allows their IPs.
+    pub host_nodes: Vec<String>,
     /// V4: index into `profile.nodes` of the node a bare, non-hostNetwork Pod runs on.
     pub runs_on: Option<usize>,
 }
@@ -198,6 +201,7 @@ pub(crate) fn node_facts(w: &World<'_>) -> Vec<(String, NodeFacts)> {
                 e.info.id.clone(),
                 NodeFacts {
                     carries: e.node_key.clone().filter(|_| e.host_network),
+                    host_nodes: e.host_nodes.clone(),
                     runs_on: e.own_node,
                 },
             )

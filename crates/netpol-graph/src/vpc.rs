@@ -104,7 +104,12 @@ pub(crate) fn node_expanded(w: &World<'_>, peer: &PeerMatch, e: &Ep) -> bool {
     };
     w.eps
         .iter()
-        .any(|q| q.host_network && q.node_key.as_deref() == Some(key) && w.direct_match(peer, q))
+        .any(|q| runs_on(q, key) && w.direct_match(peer, q))
+}
+
+/// V6: whether `q` is a hostNetwork endpoint with pods on the node `key`.
+fn runs_on(q: &Ep, key: &str) -> bool {
+    q.host_network && q.host_nodes.iter().any(|n| n == key)
 }
 
 /// V6 with S7: the ports an egress selector rule allows toward `dst` when `dst` carries a
@@ -122,7 +127,7 @@ pub(crate) fn node_ports(
     let key = dst.node_key.as_deref()?;
     let mut res: Option<PortSet> = None;
     for q in &w.eps {
-        if q.host_network && q.node_key.as_deref() == Some(key) && w.direct_match(peer, q) {
+        if runs_on(q, key) && w.direct_match(peer, q) {
             let ports = resolve_ports(rule.ports.as_deref(), w.container_ports(q));
             res.get_or_insert_with(PortSet::empty).union_with(&ports);
         }

@@ -70,6 +70,10 @@ pub(crate) struct Ep {
     /// The node whose IP this endpoint's traffic carries: a node itself, or a hostNetwork
     /// pod's node (V6). Node names, interned as strings.
     pub(crate) node_key: Option<String>,
+    /// V6: the nodes a hostNetwork endpoint's pods run on, whose IPs a selector peer that
+    /// matches it allows: a bare pod's node, or every configured node for a DaemonSet.
+    /// Sorted; empty when unknown (a hostNetwork Deployment may run anywhere).
+    pub(crate) host_nodes: Vec<String>,
     /// V4: index into `profile.nodes` of the node a bare, non-hostNetwork Pod runs on.
     pub(crate) own_node: Option<usize>,
 }
@@ -137,6 +141,16 @@ impl<'m> World<'m> {
             let own_node = (e.kind == EndpointKind::Pod && !e.host_network)
                 .then_some(known_node)
                 .flatten();
+            let mut host_nodes: Vec<String> = match (&node_key, e.kind) {
+                _ if !e.host_network => Vec::new(),
+                (Some(k), _) => vec![k.clone()],
+                (None, EndpointKind::DaemonSet) => {
+                    profile.nodes.iter().map(|n| n.name.clone()).collect()
+                }
+                (None, _) => Vec::new(),
+            };
+            host_nodes.sort();
+            host_nodes.dedup();
             eps.push(Ep {
                 info: EndpointInfo {
                     id: e.id(),
@@ -149,6 +163,7 @@ impl<'m> World<'m> {
                 kind: EpKind::Workload(i),
                 host_network: e.host_network,
                 node_key,
+                host_nodes,
                 own_node,
             });
         }
@@ -165,6 +180,7 @@ impl<'m> World<'m> {
                 kind: EpKind::Node(i),
                 host_network: false,
                 node_key: Some(n.name.clone()),
+                host_nodes: Vec::new(),
                 own_node: None,
             });
         }
@@ -193,6 +209,7 @@ impl<'m> World<'m> {
                 kind: EpKind::External(iv),
                 host_network: false,
                 node_key: None,
+                host_nodes: Vec::new(),
                 own_node: None,
             });
         }
@@ -213,6 +230,7 @@ impl<'m> World<'m> {
                     kind: EpKind::Service(i),
                     host_network: false,
                     node_key: None,
+                    host_nodes: Vec::new(),
                     own_node: None,
                 });
             }

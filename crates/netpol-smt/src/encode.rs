@@ -757,10 +757,10 @@ impl Encoder<'_> {
         }
         for &j in &u.node_carriers {
             let e = &u.eps[j];
-            if let Some(k) = e.carries
-                && u.direct_match(peer, e)
-            {
-                out.entry(k).or_default().push(j);
+            if u.direct_match(peer, e) {
+                for &k in &e.host_nodes {
+                    out.entry(k).or_default().push(j);
+                }
             }
         }
         out

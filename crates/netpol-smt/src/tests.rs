@@ -466,8 +466,9 @@ fn pair_assertion(name: String, from: &str, to: &str, port: &str) -> Assertion {
     }
 }
 
-/// Services, nodes and hostNetwork pods on top of a random tiny cluster, so that the VPC
-/// CNI paths through ClusterIPs (V5), the node exemption (V4) and node-IP peers (V6) occur.
+/// Services, nodes, hostNetwork pods and a hostNetwork DaemonSet on top of a random tiny
+/// cluster, so that the VPC CNI paths through ClusterIPs (V5), the node exemption (V4) and
+/// node-IP peers (V6) occur.
 fn with_vpc_paths(yaml: &str, seed: u64) -> (String, Vec<netpol_manifest::config::Node>) {
     let mut x = seed
         .wrapping_mul(6364136223846793005)
@@ -521,6 +522,12 @@ fn with_vpc_paths(yaml: &str, seed: u64) -> (String, Vec<netpol_manifest::config
             if *node == "node-a" { 1 } else { 2 }
         ));
     }
+    // A hostNetwork DaemonSet runs on both nodes: a peer matching it admits both (V6).
+    let ns = next(3);
+    let labels = selectors[next(selectors.len() as u64) as usize];
+    out.push_str(&format!(
+        "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: hnds, namespace: ns-{ns}}}\nspec:\n  selector: {{matchLabels: {labels}}}\n  template:\n    metadata: {{labels: {labels}}}\n    spec:\n      hostNetwork: true\n      containers: [{{name: c, image: img, ports: [{{name: http, containerPort: 8080}}, {{name: dns, containerPort: 53, protocol: UDP}}]}}]\n"
+    ));
     let nodes = ["node-a", "node-b"]
         .iter()
         .enumerate()

@@ -35,6 +35,9 @@ pub(crate) struct Ex {
     /// V6: index into `Universe::node_keys` of the node whose IP this hostNetwork pod's
     /// traffic carries.
     pub(crate) carries: Option<usize>,
+    /// V6: indices into `Universe::node_keys` of the nodes this hostNetwork endpoint's pods
+    /// run on (every configured node for a DaemonSet), sorted.
+    pub(crate) host_nodes: Vec<usize>,
     /// V4: index into `Universe::node_keys` of the configured node a bare Pod runs on.
     pub(crate) runs_on: Option<usize>,
 }
@@ -140,7 +143,7 @@ pub(crate) struct Universe {
     /// V4/V6: node names (configured nodes and hostNetwork pods' nodes), sorted, with the
     /// primary IP of the configured ones.
     pub(crate) node_keys: Vec<(String, Option<Ipv4Addr>)>,
-    /// V6: existing hostNetwork endpoints that carry a node IP.
+    /// V6: existing hostNetwork endpoints with pods on known nodes.
     pub(crate) node_carriers: Vec<usize>,
     /// V5: the ClusterIP Services some egress rule admits.
     pub(crate) services: Vec<Svc>,
@@ -195,7 +198,7 @@ impl Universe {
             .map(|n| (n.name.clone(), v4(Some(n.ip))))
             .collect();
         for f in facts.values() {
-            if let Some(k) = &f.carries {
+            for k in f.carries.iter().chain(&f.host_nodes) {
                 node_keys.entry(k.clone()).or_insert(None);
             }
         }
@@ -207,6 +210,7 @@ impl Universe {
             let ip = v4(infos.get(&id).copied().flatten());
             let f = facts.get(&id).cloned().unwrap_or_default();
             let carries = f.carries.as_deref().and_then(key_index);
+            let host_nodes = f.host_nodes.iter().filter_map(|n| key_index(n)).collect();
             let runs_on = f
                 .runs_on
                 .and_then(|n| profile.nodes.get(n))
@@ -220,13 +224,14 @@ impl Universe {
                 ip,
                 host_network: e.host_network,
                 carries,
+                host_nodes,
                 runs_on,
                 id,
             });
         }
         eps.sort_by(|a, b| a.id.cmp(&b.id));
         let node_carriers = (0..eps.len())
-            .filter(|&j| eps[j].carries.is_some())
+            .filter(|&j| !eps[j].host_nodes.is_empty())
             .collect();
         let mut policies_in = vec![Vec::new(); namespaces.len()];
         for (i, p) in policies.iter().enumerate() {
@@ -377,7 +382,7 @@ impl Universe {
             bool,
             bool,
             Option<usize>,
-            (Option<usize>, Option<usize>),
+            (Option<usize>, Option<usize>, Vec<usize>),
         );
         let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
         let mut rep = Vec::with_capacity(self.eps.len());
@@ -408,7 +413,7 @@ impl Universe {
                 e.host_network,
                 e.kind == EndpointKind::Pod,
                 named.contains(&j).then_some(j),
-                (e.carries, e.runs_on),
+                (e.carries, e.runs_on, e.host_nodes.clone()),
             );
             let r = *seen.entry(key).or_insert(j);
             rep.push(r);

@@ -95,7 +95,11 @@ fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
             } else if flags & 2 == 2 {
                 e.pod_ip = Some(ip(&format!("10.0.0.{}", 100 + u16::from(name) * 10)));
             }
-            e.host_network = flags == 4;
+            e.host_network = flags == 4 || flags == 5;
+            if flags == 5 {
+                // A hostNetwork DaemonSet: its pods carry every node's IP (V6).
+                e.kind = EndpointKind::DaemonSet;
+            }
             if node > 0 && e.kind == EndpointKind::Pod {
                 e.node_name = Some(format!("n{node}"));
             }
