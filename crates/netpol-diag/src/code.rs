@@ -75,6 +75,7 @@ codes! {
     SchemaError => "schema-error", Error, "A field has the wrong type or a required field is missing.";
     MissingName => "missing-name", Error, "An object has no metadata.name.";
     UnsupportedKind => "unsupported-kind", Note, "An object of a kind netpol does not model was skipped.";
+    PodNotRunning => "pod-not-running", Note, "A Pod that no controller owns has finished (status.phase Succeeded or Failed), so it is not an endpoint.";
     UnsupportedApiVersion => "unsupported-api-version", Warning, "A known kind uses an API version netpol does not read.";
     DuplicateObject => "duplicate-object", Error, "The same object (kind, namespace, name) appears twice.";
     DuplicateKey => "duplicate-key", Warning, "A YAML mapping repeats a key; the last value wins.";

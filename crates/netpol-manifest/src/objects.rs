@@ -534,6 +534,29 @@ impl Cx<'_> {
         let spec = pod.spec.as_ref();
         let ports = spec.map_or_else(Vec::new, |s| self.container_ports(obj, s, "/spec"));
         let status = pod.status.as_ref();
+        let owner = controller(&pod.metadata);
+        // A finished pod has released its IP: it neither sends nor receives, and VPC CNI's
+        // controller skips it when it resolves peers (vpc-cni-semantics.md §1.2 row 1). A
+        // controlled one still stands for its workload, which runs new pods, so it stays
+        // without the IP.
+        let finished = matches!(
+            status.and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
+        if let (true, None, Some(phase)) =
+            (finished, &owner, status.and_then(|s| s.phase.as_deref()))
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::PodNotRunning,
+                    format!(
+                        "Pod {namespace}/{name} has finished (phase {phase}); it is not an endpoint"
+                    ),
+                )
+                .with_primary(obj.near("/status/phase"), "finished"),
+            );
+            return;
+        }
         let ip = |s: Option<&String>| s.and_then(|s| s.parse::<IpAddr>().ok());
         let endpoint = m::Endpoint {
             kind: m::EndpointKind::Pod,
@@ -542,8 +565,8 @@ impl Cx<'_> {
             labels: pod.metadata.labels.clone().unwrap_or_default(),
             ports,
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
-            pod_ip: ip(status.and_then(|s| s.pod_ip.as_ref())),
-            host_ip: ip(status.and_then(|s| s.host_ip.as_ref())),
+            pod_ip: ip(status.and_then(|s| s.pod_ip.as_ref())).filter(|_| !finished),
+            host_ip: ip(status.and_then(|s| s.host_ip.as_ref())).filter(|_| !finished),
             node_name: spec.and_then(|s| s.node_name.clone()),
             span: obj.near(""),
         };
@@ -554,10 +577,7 @@ impl Cx<'_> {
                 name,
             },
             name_span,
-            payload: Payload::Endpoint {
-                endpoint,
-                owner: controller(&pod.metadata),
-            },
+            payload: Payload::Endpoint { endpoint, owner },
         });
     }
 
