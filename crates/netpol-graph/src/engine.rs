@@ -887,13 +887,16 @@ impl<'w, 'm> Engine<'w, 'm> {
     /// V5: edges from class `s` to Services.
     fn service_edges(&self, s: u32, res: &mut Vec<(u32, u32, PortSet)>) {
         // Candidates: the Services the egress entries name, or (egress open) those backed
-        // by a class whose ingress may admit `s`.
+        // by a class whose ingress may admit `s`, or by `s` itself (hairpin).
         let mut cands: Vec<u32> = Vec::new();
         match &self.egress[s as usize] {
             Allowance::None => return,
-            Allowance::All => self.ingress_side(s, |c| {
-                cands.extend_from_slice(&self.inverse.backs[c as usize]);
-            }),
+            Allowance::All => {
+                cands.extend_from_slice(&self.inverse.backs[s as usize]);
+                self.ingress_side(s, |c| {
+                    cands.extend_from_slice(&self.inverse.backs[c as usize]);
+                });
+            }
             Allowance::Entries(entries) => {
                 for en in entries {
                     cands.extend(en.services.iter().map(|x| x.0));
@@ -932,14 +935,15 @@ impl<'w, 'm> Engine<'w, 'm> {
                 if !allowed.contains(sp.protocol, sp.port) {
                     continue;
                 }
+                // Hairpin: every member of `s` backs the Service itself, and a pod always
+                // admits itself (S1).
                 let ok = backs.iter().any(|&b| {
-                    (b != s || self.classes[s as usize].members.len() > 1)
-                        && target(self.w, &sp.target_port, sp.protocol, self.rep(b)).is_some_and(
-                            |t| {
-                                self.allowed(&self.ingress[b as usize], s)
-                                    .contains(sp.protocol, t)
-                            },
-                        )
+                    target(self.w, &sp.target_port, sp.protocol, self.rep(b)).is_some_and(|t| {
+                        b == s
+                            || self
+                                .allowed(&self.ingress[b as usize], s)
+                                .contains(sp.protocol, t)
+                    })
                 });
                 if ok {
                     ports.union_with(&PortSet::port(sp.protocol, sp.port));

@@ -271,9 +271,11 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         }
         let reachable = backends.iter().any(|&b| {
             let be = &w.eps[b];
-            !std::ptr::eq(be, src)
-                && vpc::target_on(w, sp, be)
-                    .is_some_and(|t| ingress(w, be, src).allowed.contains(sp.protocol, t))
+            // A pod reaching itself through its own Service (hairpin) is always admitted:
+            // a pod cannot block access to itself (S1).
+            vpc::target_on(w, sp, be).is_some_and(|t| {
+                std::ptr::eq(be, src) || ingress(w, be, src).allowed.contains(sp.protocol, t)
+            })
         });
         if reachable {
             res.union_with(&PortSet::port(sp.protocol, sp.port));
