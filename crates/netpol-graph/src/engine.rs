@@ -896,6 +896,11 @@ impl<'w, 'm> Engine<'w, 'm> {
                 self.ingress_side(s, |c| {
                     cands.extend_from_slice(&self.inverse.backs[c as usize]);
                 });
+                cands.extend((0..self.services.len() as u32).filter(|&k| {
+                    self.w.model.services[self.services[k as usize].0]
+                        .selector
+                        .is_none()
+                }));
             }
             Allowance::Entries(entries) => {
                 for en in entries {
@@ -928,6 +933,14 @@ impl<'w, 'm> Engine<'w, 'm> {
                 }
             };
             if allowed.is_empty() {
+                continue;
+            }
+            // A selectorless Service's endpoints are not pods in the model (the API
+            // server's, or manual EndpointSlices): nothing enforces ingress there.
+            if svc.selector.is_none() {
+                for &a in &self.classes[s as usize].members {
+                    res.push((a, *ep, allowed.clone()));
+                }
                 continue;
             }
             let mut ports = PortSet::empty();

@@ -263,6 +263,12 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
             }
         }
     }
+    // A selectorless Service's endpoints are not pods in the model (the API server's, or
+    // manual EndpointSlices): nothing enforces ingress there.
+    if svc.selector.is_none() {
+        let allowed = v.allowed.intersect(&all_svc_ports());
+        return (v, allowed);
+    }
     let mut res = PortSet::empty();
     let backends = vpc::backends(w, svc);
     for sp in &svc.ports {

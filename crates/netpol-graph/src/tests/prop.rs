@@ -162,10 +162,11 @@ fn model() -> impl Strategy<Value = Model> {
                 ));
             }
             if svcs > 1 {
+                // Selectorless (like default/kubernetes): its endpoints are not pods.
                 m.services.push(service(
                     "y",
                     "s2",
-                    Some(&[]),
+                    None,
                     vec![
                         sport(53, PortRef::Number(53)),
                         sport(81, PortRef::Number(8080)),
