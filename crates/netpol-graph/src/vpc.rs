@@ -1,7 +1,7 @@
 //! The VPC CNI deviations (V1-V7 of `docs/semantics.md`), one function each. Every function
 //! checks its own [`crate::profile::Flags`] switch, so under `upstream` each is a no-op.
 
-use netpol_manifest::model::{Direction, PortRef, Service, ServicePort};
+use netpol_manifest::model::{ContainerPort, Direction, PortRef, Service, ServicePort};
 
 use crate::ip::{Block, Cover, Interval};
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, numeric_ports, resolve_ports};
@@ -277,20 +277,36 @@ fn target_port_matches(
         match (&m.port, &sp.target_port) {
             (PortSpec::All, _) => true,
             (PortSpec::Range(lo, hi), PortRef::Number(t)) => lo <= t && t <= hi,
-            (PortSpec::Range(..), PortRef::Name(_)) => false,
             (PortSpec::Named(n), PortRef::Name(t)) => n == t,
-            // Fallback: the name resolves on a backend to the numeric targetPort.
+            // Fallbacks through the backends' container ports: the rule's name resolves to
+            // the numeric targetPort, or the named targetPort resolves into the rule's range.
             (PortSpec::Named(n), PortRef::Number(t)) => {
                 from == Backends::AnyFuture
-                    || backends(w, svc).iter().any(|&b| {
-                        w.container_ports(&w.eps[b]).iter().any(|cp| {
-                            cp.protocol == sp.protocol
-                                && cp.port == *t
-                                && cp.name.as_deref() == Some(n)
-                        })
+                    || declares(w, svc, sp, |cp| {
+                        cp.port == *t && cp.name.as_deref() == Some(n)
+                    })
+            }
+            (PortSpec::Range(lo, hi), PortRef::Name(t)) => {
+                from == Backends::AnyFuture
+                    || declares(w, svc, sp, |cp| {
+                        (*lo..=*hi).contains(&cp.port) && cp.name.as_deref() == Some(t)
                     })
             }
         }
+    })
+}
+
+/// Whether some backend of `svc` declares a container port of `sp`'s protocol with `pred`.
+fn declares(
+    w: &World<'_>,
+    svc: &Service,
+    sp: &ServicePort,
+    pred: impl Fn(&ContainerPort) -> bool,
+) -> bool {
+    backends(w, svc).iter().any(|&b| {
+        w.container_ports(&w.eps[b])
+            .iter()
+            .any(|cp| cp.protocol == sp.protocol && pred(cp))
     })
 }
 
