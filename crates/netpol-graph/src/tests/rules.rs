@@ -217,7 +217,10 @@ fn v5_numeric_port_matches_named_target_port_through_backends() {
     p.egress[0].ports = vec![port(TCP, 9000)];
     m.policies = vec![p];
     let v = matrix_lines(&finish(m), &vpc());
-    assert!(!v.iter().any(|l| l.starts_with("x/a -> x/web[Service]")), "{v:#?}");
+    assert!(
+        !v.iter().any(|l| l.starts_with("x/a -> x/web[Service]")),
+        "{v:#?}"
+    );
 }
 
 #[test]
