@@ -86,6 +86,8 @@ struct Engine<'w, 'm> {
     by_ns: BTreeMap<String, Vec<u32>>,
     /// Services (indices into `services`) by namespace.
     services_by_ns: BTreeMap<String, Vec<u32>>,
+    /// Selectorless Services (indices into `services`): open egress reaches them directly.
+    selectorless: Vec<u32>,
     /// The Services of the namespaces a scope picks, by scope.
     scope_services: FxHashMap<String, Vec<u32>>,
     /// `services_for` results by (peer, ports): policies often repeat the same rule.
@@ -257,6 +259,7 @@ impl<'w, 'm> Engine<'w, 'm> {
             inverse: Inverse::default(),
             by_ns: BTreeMap::new(),
             services_by_ns: BTreeMap::new(),
+            selectorless: Vec::new(),
             scope_services: FxHashMap::default(),
             rule_services: FxHashMap::default(),
         };
@@ -267,6 +270,9 @@ impl<'w, 'm> Engine<'w, 'm> {
         }
         for (k, (si, _, _)) in eng.services.iter().enumerate() {
             let ns = &w.model.services[*si].namespace;
+            if w.model.services[*si].selector.is_none() {
+                eng.selectorless.push(k as u32);
+            }
             eng.services_by_ns
                 .entry(ns.clone())
                 .or_default()
@@ -896,11 +902,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                 self.ingress_side(s, |c| {
                     cands.extend_from_slice(&self.inverse.backs[c as usize]);
                 });
-                cands.extend((0..self.services.len() as u32).filter(|&k| {
-                    self.w.model.services[self.services[k as usize].0]
-                        .selector
-                        .is_none()
-                }));
+                cands.extend_from_slice(&self.selectorless);
             }
             Allowance::Entries(entries) => {
                 for en in entries {
