@@ -121,10 +121,16 @@ impl<'m> World<'m> {
             .map(|(i, n)| (n.name.as_str(), i))
             .collect();
         for (i, e) in model.endpoints.iter().enumerate() {
+            // The node a bare pod runs on: `spec.nodeName`, or the configured node whose IP
+            // is its `status.hostIP` (kubectl dumps have both; hand-written ones often one).
             let known_node = e
                 .node_name
                 .as_deref()
-                .and_then(|n| node_by_name.get(n).copied());
+                .and_then(|n| node_by_name.get(n).copied())
+                .or_else(|| {
+                    let ip = e.host_ip?;
+                    profile.nodes.iter().position(|n| n.ip == ip)
+                });
             let mut ip = e.pod_ip;
             let mut node_key = None;
             if e.host_network {

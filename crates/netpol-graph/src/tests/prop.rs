@@ -101,7 +101,16 @@ fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
                 e.kind = EndpointKind::DaemonSet;
             }
             if node > 0 && e.kind == EndpointKind::Pod {
-                e.node_name = Some(format!("n{node}"));
+                if flags == 6 {
+                    // Known from status.hostIP alone (the profiles' node IPs).
+                    e.host_ip = Some(ip(if node == 1 {
+                        "192.168.1.1"
+                    } else {
+                        "10.0.0.50"
+                    }));
+                } else {
+                    e.node_name = Some(format!("n{node}"));
+                }
             }
             e.ports = match ports {
                 0 => vec![],

@@ -153,6 +153,15 @@ fn s10_v4_node_exemption() {
     // Strict mode: the unselected x/a gets no exemption and nothing else.
     let s = matrix_lines(&m, &with_nodes(strict(), &[("n1", "192.168.1.1")]));
     assert_eq!(s, ["node/n1 -> x/b: *", "x/b -> node/n1: *"]);
+    // The node may be known from status.hostIP alone.
+    let mut m = two_pods();
+    m.endpoints[1].host_ip = Some(ip("192.168.1.2"));
+    let mut p = declared(policy("x", "deny", sel(&[("app", "b")])), true, true);
+    p.ingress = vec![];
+    m.policies.push(p);
+    let v = matrix_lines(&finish(m), &prof);
+    assert!(has(&v, "node/n2 -> x/b: *"), "{v:#?}");
+    assert!(!v.iter().any(|l| l.starts_with("node/n1 -> x/b")), "{v:#?}");
 }
 
 #[test]
