@@ -156,12 +156,11 @@ fn key_of(w: &World<'_>, e: &Ep, vocab: &BTreeSet<&str>, blocks: &[Block]) -> St
     }
     let _ = write!(
         k,
-        "\0{}\0{}\0{:?}\0{:?}\0{:?}",
+        "\0{}\0{}\0{:?}\0{:?}",
         e.info.namespace.as_deref().unwrap_or(""),
         e.host_network,
-        e.node_key,
-        e.host_nodes,
-        e.own_node
+        e.carries,
+        e.runs_on
     );
     for (key, v) in &e.info.labels {
         if vocab.contains(key.as_str()) {
@@ -364,15 +363,15 @@ impl<'w, 'm> Engine<'w, 'm> {
                         .iter()
                         .map(|&c| self.rep(c))
                         .filter(|e| e.host_network)
-                        .flat_map(|e| e.host_nodes.iter().map(String::as_str))
+                        .flat_map(|e| e.carries.iter().map(String::as_str))
                         .collect();
                     if !nodes.is_empty() {
                         for c in 0..self.classes.len() as u32 {
                             if self
                                 .rep(c)
-                                .node_key
-                                .as_deref()
-                                .is_some_and(|k| nodes.contains(k))
+                                .carries
+                                .iter()
+                                .any(|k| nodes.contains(k.as_str()))
                             {
                                 members.push(c);
                             }
@@ -406,7 +405,7 @@ impl<'w, 'm> Engine<'w, 'm> {
             let e = self.rep(c);
             if e.host_network {
                 let ports = resolve_ports(rule.ports.as_deref(), self.w.container_ports(e));
-                for k in &e.host_nodes {
+                for k in &e.carries {
                     map.entry(k.clone()).or_default().union_with(&ports);
                 }
             }
@@ -527,11 +526,19 @@ impl<'w, 'm> Engine<'w, 'm> {
                         Allowance::All
                     } else {
                         let mut entries = Vec::new();
-                        if let Some(node) = e.own_node.filter(|_| w.profile.flags.exempts_node(dir))
-                        {
-                            let name = &w.profile.nodes[node].name;
+                        if !e.runs_on.is_empty() && w.profile.flags.exempts_node(dir) {
+                            let names: BTreeSet<&str> = e
+                                .runs_on
+                                .iter()
+                                .map(|&i| w.profile.nodes[i].name.as_str())
+                                .collect();
                             let set: Vec<u32> = (0..n as u32)
-                                .filter(|&k| self.rep(k).node_key.as_ref() == Some(name))
+                                .filter(|&k| {
+                                    self.rep(k)
+                                        .carries
+                                        .iter()
+                                        .any(|c| names.contains(c.as_str()))
+                                })
                                 .collect();
                             let id = self.intern(set);
                             entries.push(Entry {
@@ -777,10 +784,13 @@ impl<'w, 'm> Engine<'w, 'm> {
             EntryPorts::Fixed(p) => p.clone(),
             EntryPorts::OnDst { rule, node_ports } => {
                 let e = self.rep(dst);
-                if let (Some(map), Some(k)) = (node_ports, &e.node_key)
-                    && let Some(p) = map.get(k)
-                {
-                    return p.clone();
+                if let Some(map) = node_ports {
+                    let mut at_nodes = e.carries.iter().filter_map(|k| map.get(k)).peekable();
+                    if at_nodes.peek().is_some() {
+                        let mut res = PortSet::empty();
+                        at_nodes.for_each(|p| res.union_with(p));
+                        return res;
+                    }
                 }
                 let r = &self.w.policies[rule.0].egress[rule.1];
                 resolve_ports(r.ports.as_deref(), self.w.container_ports(e))

@@ -52,8 +52,8 @@ pub(crate) struct DirectionVerdict {
     pub(crate) rules: Vec<(Provenance, PortSet)>,
     /// V7: rules dropped because none of their ports resolves.
     pub(crate) dropped: Vec<Provenance>,
-    /// V4: the other end carries the primary IP of this pod's own node.
-    pub(crate) node_exemption: bool,
+    /// S10/V4: the node, one this pod may run on, whose primary IP the other end carries.
+    pub(crate) node_exemption: Option<String>,
 }
 
 /// Selection and isolation of `e` in `dir`.
@@ -138,7 +138,7 @@ fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVer
         basis,
         rules: Vec::new(),
         dropped: Vec::new(),
-        node_exemption: false,
+        node_exemption: None,
     };
     match &v.basis {
         Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {
@@ -148,8 +148,8 @@ fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVer
         Basis::StrictDefaultDeny => return v,
         Basis::Isolated { .. } => {}
     }
-    if vpc::node_exempt(w, at, other, dir) {
-        v.node_exemption = true;
+    if let Some(node) = vpc::node_exempt(w, at, other, dir) {
+        v.node_exemption = Some(node.to_owned());
         v.allowed = PortSet::all();
     }
     for p in counted_policies(w, &v.basis, dir) {
@@ -244,7 +244,7 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         basis,
         rules: Vec::new(),
         dropped: Vec::new(),
-        node_exemption: false,
+        node_exemption: None,
     };
     match &v.basis {
         Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {

@@ -9,7 +9,7 @@ use netpol_manifest::model::{Direction, Protocol};
 use crate::eval::{self, Basis, DirectionVerdict, Unenforced};
 use crate::ir::Provenance;
 use crate::ports::PortSet;
-use crate::world::{EndpointInfo, EpKind, World};
+use crate::world::{EndpointInfo, Ep, EpKind, World};
 
 /// The answer of [`crate::Analysis::explain`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub(crate) fn explain(
         );
     } else if let EpKind::Service(si) = dst.kind {
         let (eg, _) = eval::service(w, src, dst);
-        directions.push(direction(w, &src.info.id, &eg, verdict_of));
+        directions.push(direction(w, src, &eg, verdict_of));
         let svc = &w.model.services[si];
         notes.push(format!(
             "egress is checked against the ClusterIP of {} before DNAT (V5); the edge keeps the Service ports whose targetPort ingress at some backend allows",
@@ -107,15 +107,13 @@ pub(crate) fn explain(
                 continue;
             }
             let ing = eval::ingress(w, &w.eps[bi], src);
-            directions.push(direction(w, &w.eps[bi].info.id, &ing, |p: &PortSet| {
-                !p.is_empty()
-            }));
+            directions.push(direction(w, &w.eps[bi], &ing, |p: &PortSet| !p.is_empty()));
         }
     } else {
         let eg = eval::egress(w, src, dst);
         let ing = eval::ingress(w, dst, src);
-        directions.push(direction(w, &src.info.id, &eg, verdict_of));
-        directions.push(direction(w, &dst.info.id, &ing, verdict_of));
+        directions.push(direction(w, src, &eg, verdict_of));
+        directions.push(direction(w, dst, &ing, verdict_of));
     }
     Explanation {
         from: src.info.clone(),
@@ -130,13 +128,14 @@ pub(crate) fn explain(
 
 fn direction(
     w: &World<'_>,
-    at: &str,
+    at_ep: &Ep,
     v: &DirectionVerdict,
     verdict_of: impl Fn(&PortSet) -> bool,
 ) -> DirectionExplanation {
     let name = |i: usize| format!("{}/{}", w.policies[i].namespace, w.policies[i].name);
     let names = |list: &[usize]| list.iter().map(|&i| name(i)).collect::<Vec<_>>().join(", ");
     let dir = v.direction.as_str().to_ascii_lowercase();
+    let at = at_ep.info.id.as_str();
     let ns = at.split('/').next().unwrap_or("");
     let mut reasons = Vec::new();
     match &v.basis {
@@ -184,17 +183,22 @@ fn direction(
                     names(selecting)
                 ));
             }
-            if v.rules.is_empty() && !v.node_exemption {
+            if v.rules.is_empty() && v.node_exemption.is_none() {
                 reasons.push(format!("no {dir} rule matches the other end"));
             }
         }
     }
-    if v.node_exemption {
-        reasons.push(if w.profile.flags.node_exemption_egress {
-            "node exemption: the other end carries the primary IP of this pod's own node, always allowed in both directions (V4)"
+    if let Some(node) = &v.node_exemption {
+        let whose = if at_ep.runs_on.len() > 1 {
+            "a node this pod may run on"
         } else {
-            "node exemption: the other end carries the primary IP of this pod's own node, and an ingress-isolated pod always accepts connections from its node (S10)"
-        }.to_owned());
+            "this pod's own node"
+        };
+        reasons.push(if w.profile.flags.node_exemption_egress {
+            format!("node exemption: the other end carries the primary IP of {node}, {whose}, always allowed in both directions (V4)")
+        } else {
+            format!("node exemption: the other end carries the primary IP of {node}, {whose}, and an ingress-isolated pod always accepts connections from its node (S10)")
+        });
     }
     let rule_ref = |p: &Provenance, ports: PortSet| RuleRef {
         policy: name(p.policy),

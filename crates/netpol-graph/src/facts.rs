@@ -33,13 +33,13 @@ pub struct ServiceAccess {
 /// V4 and V6 facts of one endpoint of the model.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeFacts {
-    /// The node whose IP this endpoint's traffic carries (a hostNetwork pod's node), by name.
-    pub carries: Option<String>,
-    /// V6: the nodes a hostNetwork endpoint's pods run on (every configured node for a
-    /// DaemonSet), by name, sorted: a selector peer that matches it allows their IPs.
-    pub host_nodes: Vec<String>,
-    /// V4: index into `profile.nodes` of the node a bare, non-hostNetwork Pod runs on.
-    pub runs_on: Option<usize>,
+    /// The nodes whose primary IP this endpoint's traffic may carry (the nodes a hostNetwork
+    /// endpoint's pods run on), by name, sorted: S10/V4 exempt them, and a selector peer
+    /// that matches the endpoint allows their IPs (V6).
+    pub carries: Vec<String>,
+    /// S10/V4: indices into `profile.nodes` of the nodes an enforced pod may run on, sorted
+    /// (every configured node for a workload or a pod with no node).
+    pub runs_on: Vec<usize>,
 }
 
 /// V5 for every egress rule and ClusterIP Service, sorted by (service, policy, rule).
@@ -200,9 +200,8 @@ pub(crate) fn node_facts(w: &World<'_>) -> Vec<(String, NodeFacts)> {
             (
                 e.info.id.clone(),
                 NodeFacts {
-                    carries: e.node_key.clone().filter(|_| e.host_network),
-                    host_nodes: e.host_nodes.clone(),
-                    runs_on: e.own_node,
+                    carries: e.carries.clone(),
+                    runs_on: e.runs_on.clone(),
                 },
             )
         })

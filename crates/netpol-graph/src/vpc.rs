@@ -81,35 +81,37 @@ pub(crate) fn covers_cluster_ip(profile: &Profile, block: Option<&Block>, svc: &
     }
 }
 
-/// S10/V4: whether `pod` (isolated in `dir`) exempts `other` because `other` carries the
-/// primary IP of the pod's own node.
-pub(crate) fn node_exempt(w: &World<'_>, pod: &Ep, other: &Ep, dir: Direction) -> bool {
+/// S10/V4: the node that makes `pod` (isolated in `dir`) exempt `other`: one the pod may
+/// run on whose primary IP `other` carries.
+pub(crate) fn node_exempt<'w>(
+    w: &'w World<'_>,
+    pod: &Ep,
+    other: &Ep,
+    dir: Direction,
+) -> Option<&'w str> {
     if !w.profile.flags.exempts_node(dir) {
-        return false;
+        return None;
     }
-    match (pod.own_node, other.node_key.as_deref()) {
-        (Some(n), Some(key)) => w.profile.nodes[n].name == key,
-        _ => false,
-    }
+    pod.runs_on
+        .iter()
+        .map(|&n| w.profile.nodes[n].name.as_str())
+        .find(|name| other.carries.iter().any(|c| c == name))
 }
 
 /// V6: whether a selector peer matches `e` because `e` carries the IP of a node on which
 /// the peer matches a hostNetwork pod (the node itself, or another hostNetwork pod there).
 pub(crate) fn node_expanded(w: &World<'_>, peer: &PeerMatch, e: &Ep) -> bool {
-    if !w.profile.flags.host_network_peers {
-        return false;
-    }
-    let Some(key) = e.node_key.as_deref() else {
-        return false;
-    };
-    w.eps
-        .iter()
-        .any(|q| runs_on(q, key) && w.direct_match(peer, q))
+    w.profile.flags.host_network_peers
+        && e.carries.iter().any(|key| {
+            w.eps
+                .iter()
+                .any(|q| runs_on(q, key) && w.direct_match(peer, q))
+        })
 }
 
 /// V6: whether `q` is a hostNetwork endpoint with pods on the node `key`.
 fn runs_on(q: &Ep, key: &str) -> bool {
-    q.host_network && q.host_nodes.iter().any(|n| n == key)
+    q.host_network && q.carries.iter().any(|n| n == key)
 }
 
 /// V6 with S7: the ports an egress selector rule allows toward `dst` when `dst` carries a
@@ -124,10 +126,9 @@ pub(crate) fn node_ports(
     if !w.profile.flags.host_network_peers {
         return None;
     }
-    let key = dst.node_key.as_deref()?;
     let mut res: Option<PortSet> = None;
     for q in &w.eps {
-        if runs_on(q, key) && w.direct_match(peer, q) {
+        if dst.carries.iter().any(|key| runs_on(q, key)) && w.direct_match(peer, q) {
             let ports = resolve_ports(rule.ports.as_deref(), w.container_ports(q));
             res.get_or_insert_with(PortSet::empty).union_with(&ports);
         }

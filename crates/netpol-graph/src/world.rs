@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use netpol_diag::{Code, Diagnostic};
 use netpol_manifest::Model;
-use netpol_manifest::model::{ContainerPort, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Service};
+use netpol_manifest::model::{
+    ContainerPort, Endpoint, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Service,
+};
 
 use crate::ip::{self, Block, Cover, Interval};
 use crate::ir::{LoweredPolicy, NamespaceScope, PeerMatch};
@@ -67,20 +69,47 @@ pub(crate) struct Ep {
     pub(crate) info: EndpointInfo,
     pub(crate) kind: EpKind,
     pub(crate) host_network: bool,
-    /// The node whose IP this endpoint's traffic carries: a node itself, or a hostNetwork
-    /// pod's node (V6). Node names, interned as strings.
-    pub(crate) node_key: Option<String>,
-    /// V6: the nodes a hostNetwork endpoint's pods run on, whose IPs a selector peer that
-    /// matches it allows: a bare pod's node, or every configured node for a DaemonSet.
-    /// Sorted; empty when unknown (a hostNetwork Deployment may run anywhere).
-    pub(crate) host_nodes: Vec<String>,
-    /// V4: index into `profile.nodes` of the node a bare, non-hostNetwork Pod runs on.
-    pub(crate) own_node: Option<usize>,
+    /// The nodes whose primary IP this endpoint's traffic may carry, by name, sorted: a node
+    /// itself, or the nodes a hostNetwork endpoint's pods run on (S10/V4 exempt them, and a
+    /// selector peer that matches the endpoint allows them, V6).
+    pub(crate) carries: Vec<String>,
+    /// S10/V4: indices into `profile.nodes` of the nodes an enforced pod may run on, sorted.
+    pub(crate) runs_on: Vec<usize>,
 }
 
 impl Ep {
     pub(crate) fn is_pod(&self) -> bool {
         matches!(self.kind, EpKind::Workload(_))
+    }
+}
+
+/// Where a model endpoint's pods run, as far as the manifests and `cluster.nodes` tell.
+enum Placement {
+    /// On this configured node (index into `profile.nodes`).
+    Node(usize),
+    /// On a node that is not configured, by name when the manifest gives one.
+    Elsewhere(Option<String>),
+    /// Anywhere: a workload's replicas, or a pod not scheduled yet, may land on every
+    /// configured node.
+    Anywhere,
+}
+
+impl Placement {
+    /// `spec.nodeName`, else the configured node whose IP is `status.hostIP` (a
+    /// hostNetwork pod's `podIP` is its host's IP; kubectl dumps have both, hand-written
+    /// manifests often one).
+    fn of(e: &Endpoint, profile: &Profile, node_by_name: &BTreeMap<&str, usize>) -> Placement {
+        if let Some(n) = e.node_name.as_deref().and_then(|n| node_by_name.get(n)) {
+            return Placement::Node(*n);
+        }
+        let host_ip = e.host_ip.or(e.pod_ip.filter(|_| e.host_network));
+        if let Some(n) = host_ip.and_then(|ip| profile.nodes.iter().position(|n| n.ip == ip)) {
+            return Placement::Node(n);
+        }
+        if e.node_name.is_some() || host_ip.is_some() {
+            return Placement::Elsewhere(e.node_name.clone());
+        }
+        Placement::Anywhere
     }
 }
 
@@ -121,42 +150,33 @@ impl<'m> World<'m> {
             .map(|(i, n)| (n.name.as_str(), i))
             .collect();
         for (i, e) in model.endpoints.iter().enumerate() {
-            // The node a bare pod runs on: `spec.nodeName`, or the configured node whose IP
-            // is its `status.hostIP` (kubectl dumps have both; hand-written ones often one).
-            let known_node = e
-                .node_name
-                .as_deref()
-                .and_then(|n| node_by_name.get(n).copied())
-                .or_else(|| {
-                    let ip = e.host_ip?;
-                    profile.nodes.iter().position(|n| n.ip == ip)
-                });
+            let placement = Placement::of(e, profile, &node_by_name);
             let mut ip = e.pod_ip;
-            let mut node_key = None;
             if e.host_network {
-                ip = ip.or(e.host_ip).or(known_node.map(|n| profile.nodes[n].ip));
-                node_key = e.node_name.clone().or_else(|| {
-                    let ip = ip?;
-                    profile
-                        .nodes
-                        .iter()
-                        .find(|n| n.ip == ip)
-                        .map(|n| n.name.clone())
+                ip = ip.or(e.host_ip).or(match &placement {
+                    Placement::Node(n) => Some(profile.nodes[*n].ip),
+                    _ => None,
                 });
             }
-            let own_node = (e.kind == EndpointKind::Pod && !e.host_network)
-                .then_some(known_node)
-                .flatten();
-            let mut host_nodes: Vec<String> = match (&node_key, e.kind) {
-                _ if !e.host_network => Vec::new(),
-                (Some(k), _) => vec![k.clone()],
-                (None, EndpointKind::DaemonSet) => {
-                    profile.nodes.iter().map(|n| n.name.clone()).collect()
-                }
-                (None, _) => Vec::new(),
+            let nodes: Vec<usize> = match &placement {
+                Placement::Node(n) => vec![*n],
+                Placement::Elsewhere(_) => Vec::new(),
+                Placement::Anywhere => (0..profile.nodes.len()).collect(),
             };
-            host_nodes.sort();
-            host_nodes.dedup();
+            // A hostNetwork pod is not enforced; it carries its nodes' IPs instead.
+            let (carries, runs_on) = if e.host_network {
+                let mut names: Vec<String> = match placement {
+                    Placement::Elsewhere(name) => name.into_iter().collect(),
+                    _ => nodes
+                        .iter()
+                        .map(|&n| profile.nodes[n].name.clone())
+                        .collect(),
+                };
+                names.sort();
+                (names, Vec::new())
+            } else {
+                (Vec::new(), nodes)
+            };
             eps.push(Ep {
                 info: EndpointInfo {
                     id: e.id(),
@@ -168,9 +188,8 @@ impl<'m> World<'m> {
                 },
                 kind: EpKind::Workload(i),
                 host_network: e.host_network,
-                node_key,
-                host_nodes,
-                own_node,
+                carries,
+                runs_on,
             });
         }
         for (i, n) in profile.nodes.iter().enumerate() {
@@ -185,9 +204,8 @@ impl<'m> World<'m> {
                 },
                 kind: EpKind::Node(i),
                 host_network: false,
-                node_key: Some(n.name.clone()),
-                host_nodes: Vec::new(),
-                own_node: None,
+                carries: vec![n.name.clone()],
+                runs_on: Vec::new(),
             });
         }
         let mut nets = Vec::new();
@@ -214,9 +232,8 @@ impl<'m> World<'m> {
                 },
                 kind: EpKind::External(iv),
                 host_network: false,
-                node_key: None,
-                host_nodes: Vec::new(),
-                own_node: None,
+                carries: Vec::new(),
+                runs_on: Vec::new(),
             });
         }
         if profile.flags.cluster_ip_egress {
@@ -235,9 +252,8 @@ impl<'m> World<'m> {
                     },
                     kind: EpKind::Service(i),
                     host_network: false,
-                    node_key: None,
-                    host_nodes: Vec::new(),
-                    own_node: None,
+                    carries: Vec::new(),
+                    runs_on: Vec::new(),
                 });
             }
         }

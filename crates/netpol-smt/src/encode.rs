@@ -136,7 +136,7 @@ pub(crate) struct Side {
     pub(crate) has_ip: Bool,
     pub(crate) ip: BV,
     pub(crate) host_network: Bool,
-    /// V4: index into `Universe::node_keys` of the configured node the pod runs on, or -1.
+    /// S10/V4: index into `Universe::node_keys` of the configured node the pod runs on, or -1.
     pub(crate) node: Int,
     /// Namespace indices this side may be in (existing ones), and whether a new one.
     pub(crate) candidate_ns: Vec<usize>,
@@ -346,8 +346,7 @@ impl Encoder<'_> {
             self.ns_facts(side, e.ns),
             side.labels.fixed(&self.u.pod_vocab, &e.labels),
             Bool::from_bool(e.host_network).eq(&side.host_network),
-            side.node
-                .eq(Int::from_i64(e.runs_on.map_or(-1, |k| k as i64))),
+            Self::runs_on(side, &e.runs_on),
         ];
         for ((name, proto), has, num) in &side.ports {
             match e
@@ -375,6 +374,19 @@ impl Encoder<'_> {
             None => parts.push(side.has_ip.not()),
         }
         Bool::and(&parts)
+    }
+
+    /// S10/V4: the side runs on one of `nodes`, or (none given) on a node netpol does not
+    /// know.
+    fn runs_on(side: &Side, nodes: &[usize]) -> Bool {
+        if nodes.is_empty() {
+            return side.node.eq(Int::from_i64(-1));
+        }
+        let v: Vec<Bool> = nodes
+            .iter()
+            .map(|&k| side.node.eq(Int::from_i64(k as i64)))
+            .collect();
+        Bool::or(&v)
     }
 
     fn in_pod_cidrs(&self, ip: &BV) -> Bool {
@@ -727,7 +739,7 @@ impl Encoder<'_> {
         let mut v: Vec<Bool> = y
             .options
             .iter()
-            .filter(|&&j| u.eps[j].carries == Some(k))
+            .filter(|&&j| u.eps[j].carries.contains(&k))
             .map(|&j| y.kind.eq(Int::from_i64(j as i64)))
             .collect();
         if let Some(ip) = u.node_keys[k].1 {
@@ -758,7 +770,7 @@ impl Encoder<'_> {
         for &j in &u.node_carriers {
             let e = &u.eps[j];
             if u.direct_match(peer, e) {
-                for &k in &e.host_nodes {
+                for &k in &e.carries {
                     out.entry(k).or_default().push(j);
                 }
             }

@@ -98,7 +98,8 @@ pub struct ConcreteEndpoint {
     pub labels: Labels,
     pub ip: Option<Ipv4Addr>,
     pub ports: Vec<ContainerPort>,
-    /// V4: the configured node a future pod runs on (`spec.nodeName`), when it matters.
+    /// S10/V4: the configured node the pod runs on (`spec.nodeName`), when it matters: a
+    /// future pod, or a replica of a workload.
     pub node: Option<String>,
 }
 
@@ -110,9 +111,14 @@ impl ConcreteEndpoint {
             format!("{{{}}}", v.join(", "))
         };
         let ip = self.ip.map(|ip| format!(" ip {ip}")).unwrap_or_default();
+        let on_node = self
+            .node
+            .as_ref()
+            .map(|n| format!(" on node {n}"))
+            .unwrap_or_default();
         match &self.endpoint {
             EndpointRef::External => format!("external address{ip}"),
-            EndpointRef::Existing(id) => format!("{id}{ip}"),
+            EndpointRef::Existing(id) => format!("{id}{ip}{on_node}"),
             EndpointRef::Future => {
                 let ns = self.namespace.as_deref().unwrap_or("?");
                 let ns = if self.new_namespace {
@@ -143,13 +149,8 @@ impl ConcreteEndpoint {
                 } else {
                     format!(" ports [{}]", ports.join(", "))
                 };
-                let node = self
-                    .node
-                    .as_ref()
-                    .map(|n| format!(" on node {n}"))
-                    .unwrap_or_default();
                 format!(
-                    "future pod {} in {ns}{ip}{ports}{node}",
+                    "future pod {} in {ns}{ip}{ports}{on_node}",
                     fmt_labels(&self.labels)
                 )
             }
@@ -650,6 +651,11 @@ fn eval_bv(m: &Z3Model, b: &BV) -> u64 {
 fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
     let kind = eval_int(m, &s.kind);
     let ip = eval_bool(m, &s.has_ip).then(|| Ipv4Addr::from(eval_bv(m, &s.ip) as u32));
+    // The node a pod runs on: free for future pods and workloads (S10/V4).
+    let node = usize::try_from(eval_int(m, &s.node))
+        .ok()
+        .and_then(|k| u.node_keys.get(k))
+        .map(|k| k.0.clone());
     if kind == EXTERNAL {
         return ConcreteEndpoint {
             endpoint: EndpointRef::External,
@@ -679,7 +685,7 @@ fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
             labels: e.labels.clone(),
             ip,
             ports: e.ports.clone(),
-            node: None,
+            node,
         };
     }
     debug_assert_eq!(kind, FUTURE);
@@ -714,10 +720,7 @@ fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
         labels: labels_of(&s.labels, &u.pod_vocab),
         ip,
         ports,
-        node: usize::try_from(eval_int(m, &s.node))
-            .ok()
-            .and_then(|k| u.node_keys.get(k))
-            .map(|k| k.0.clone()),
+        node,
     }
 }
 
@@ -795,7 +798,7 @@ fn decode(u: &Universe, q: &mut Query, m: &Z3Model, kind: &Kind, a: &Assertion) 
     };
     let port = (proto != OTHER_PROTO).then(|| eval_bv(m, &q.port) as u16);
     let directions: Vec<DirectionTrace> = q.traces.iter().map(|t| decode_trace(u, m, t)).collect();
-    // A future pod's node is shown only where the node exemption (V4) decides.
+    // A pod's node is shown only where the node exemption (S10/V4) decides.
     let mut destination = destination;
     let exempt_at = |at_dst: bool| {
         directions

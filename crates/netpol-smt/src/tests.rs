@@ -447,6 +447,91 @@ assertions:
     assert_eq!(outcomes(&model, &p, egress)[0].1, "refuted");
 }
 
+/// S10/V4 for existing endpoints whose node the manifests do not name (docs/semantics.md
+/// "Where pods run"): a workload's replicas may run on every configured node, and a
+/// hostNetwork DaemonSet carries every node's IP. `deny` is refuted by one placement,
+/// `allow` by one placement that fails.
+#[test]
+fn node_exemption_for_workloads_and_daemonsets() {
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {namespace: x, name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: db, labels: {app: db}}
+spec: {nodeName: node-a, containers: [{name: c, image: i}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {namespace: kube-system, name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {hostNetwork: true, containers: [{name: c, image: i}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: x, name: deny-all}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+"#;
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: agent-cannot-reach-db
+    scope: existing
+    deny: {from: {workload: "kube-system/agent[DaemonSet]"}, to: {pod: x/db}}
+  - name: node-b-cannot-reach-api
+    scope: existing
+    deny: {from: {ipBlock: {cidr: 10.99.0.2/32}}, to: {workload: x/api}}
+  - name: node-a-reaches-api
+    scope: existing
+    allow: {from: {ipBlock: {cidr: 10.99.0.1/32}}, to: {workload: x/api}}
+"#;
+    let model = load(yaml);
+    let node = |name: &str, ip: &str| netpol_manifest::config::Node {
+        name: name.to_owned(),
+        ip: ip.parse().expect("ip"),
+    };
+    let mut p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    p.nodes = vec![node("node-a", "10.99.0.1"), node("node-b", "10.99.0.2")];
+    let v = verify(&model, &p, &config(cfg), &Options::default());
+    let got: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(got, ["refuted", "refuted", "refuted"], "{:#?}", v.results);
+    let Outcome::Refuted(cx) = &v.results[1].outcome else {
+        unreachable!()
+    };
+    assert_eq!(cx.destination.node.as_deref(), Some("node-b"), "{cx:#?}");
+    assert_eq!(
+        cx.destination.describe(),
+        "x/api[Deployment] on node node-b"
+    );
+    let Outcome::Refuted(cx) = &v.results[2].outcome else {
+        unreachable!()
+    };
+    assert!(
+        cx.directions.iter().all(|d| !d.node_exempt),
+        "the failing replica runs elsewhere: {cx:#?}"
+    );
+    // With one configured node every replica runs on it; node-b's address is then just an
+    // external one.
+    p.nodes.truncate(1);
+    let v = verify(&model, &p, &config(cfg), &Options::default());
+    let got: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(got, ["refuted", "proved", "proved"], "{:#?}", v.results);
+    // Without nodes, nothing carries a node's IP.
+    p.nodes.clear();
+    let got: Vec<(String, &str)> = outcomes(&model, &p, cfg);
+    assert_eq!(got[0].1, "proved", "{got:?}");
+}
+
 fn pair_assertion(name: String, from: &str, to: &str, port: &str) -> Assertion {
     Assertion {
         name,

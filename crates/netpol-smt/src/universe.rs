@@ -32,14 +32,12 @@ pub(crate) struct Ex {
     /// V3: a workload whose replicas take some IP of the pod CIDRs.
     pub(crate) symbolic_ip: bool,
     pub(crate) host_network: bool,
-    /// V6: index into `Universe::node_keys` of the node whose IP this hostNetwork pod's
-    /// traffic carries.
-    pub(crate) carries: Option<usize>,
-    /// V6: indices into `Universe::node_keys` of the nodes this hostNetwork endpoint's pods
-    /// run on (every configured node for a DaemonSet), sorted.
-    pub(crate) host_nodes: Vec<usize>,
-    /// V4: index into `Universe::node_keys` of the configured node a bare Pod runs on.
-    pub(crate) runs_on: Option<usize>,
+    /// V4/V6: indices into `Universe::node_keys` of the nodes whose IP this hostNetwork
+    /// endpoint's traffic may carry (the nodes its pods run on), sorted.
+    pub(crate) carries: Vec<usize>,
+    /// S10/V4: indices into `Universe::node_keys` of the configured nodes an enforced pod
+    /// may run on, sorted; empty when it runs on a node netpol does not know.
+    pub(crate) runs_on: Vec<usize>,
 }
 
 /// V5: a ClusterIP Service that some egress rule admits.
@@ -143,7 +141,7 @@ pub(crate) struct Universe {
     /// V4/V6: node names (configured nodes and hostNetwork pods' nodes), sorted, with the
     /// primary IP of the configured ones.
     pub(crate) node_keys: Vec<(String, Option<Ipv4Addr>)>,
-    /// V6: existing hostNetwork endpoints with pods on known nodes.
+    /// V6: existing hostNetwork endpoints with pods on nodes netpol can name.
     pub(crate) node_carriers: Vec<usize>,
     /// V5: the ClusterIP Services some egress rule admits.
     pub(crate) services: Vec<Svc>,
@@ -198,7 +196,7 @@ impl Universe {
             .map(|n| (n.name.clone(), v4(Some(n.ip))))
             .collect();
         for f in facts.values() {
-            for k in f.carries.iter().chain(&f.host_nodes) {
+            for k in &f.carries {
                 node_keys.entry(k.clone()).or_insert(None);
             }
         }
@@ -209,12 +207,13 @@ impl Universe {
             let id = e.id();
             let ip = v4(infos.get(&id).copied().flatten());
             let f = facts.get(&id).cloned().unwrap_or_default();
-            let carries = f.carries.as_deref().and_then(key_index);
-            let host_nodes = f.host_nodes.iter().filter_map(|n| key_index(n)).collect();
+            let carries = f.carries.iter().filter_map(|n| key_index(n)).collect();
             let runs_on = f
                 .runs_on
-                .and_then(|n| profile.nodes.get(n))
-                .and_then(|n| key_index(&n.name));
+                .iter()
+                .filter_map(|&n| profile.nodes.get(n))
+                .filter_map(|n| key_index(&n.name))
+                .collect();
             eps.push(Ex {
                 ns: ns_index(&e.namespace).unwrap_or(0),
                 kind: e.kind,
@@ -224,14 +223,13 @@ impl Universe {
                 ip,
                 host_network: e.host_network,
                 carries,
-                host_nodes,
                 runs_on,
                 id,
             });
         }
         eps.sort_by(|a, b| a.id.cmp(&b.id));
         let node_carriers = (0..eps.len())
-            .filter(|&j| !eps[j].host_nodes.is_empty())
+            .filter(|&j| eps[j].host_network && !eps[j].carries.is_empty())
             .collect();
         let mut policies_in = vec![Vec::new(); namespaces.len()];
         for (i, p) in policies.iter().enumerate() {
@@ -382,7 +380,7 @@ impl Universe {
             bool,
             bool,
             Option<usize>,
-            (Option<usize>, Option<usize>, Vec<usize>),
+            (Vec<usize>, Vec<usize>),
         );
         let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
         let mut rep = Vec::with_capacity(self.eps.len());
@@ -413,7 +411,7 @@ impl Universe {
                 e.host_network,
                 e.kind == EndpointKind::Pod,
                 named.contains(&j).then_some(j),
-                (e.carries, e.runs_on, e.host_nodes.clone()),
+                (e.carries.clone(), e.runs_on.clone()),
             );
             let r = *seen.entry(key).or_insert(j);
             rep.push(r);

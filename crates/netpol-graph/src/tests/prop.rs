@@ -79,7 +79,7 @@ fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
         proptest::option::of(prop_oneof![Just("x"), Just("web")]),
         0..4u8,
         0..8u8,
-        0..3u8,
+        0..4u8,
     )
         .prop_map(|(ns, name, app, tier, ports, flags, node)| {
             let mut l = Vec::new();
@@ -95,7 +95,8 @@ fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
             } else if flags & 2 == 2 {
                 e.pod_ip = Some(ip(&format!("10.0.0.{}", 100 + u16::from(name) * 10)));
             }
-            e.host_network = flags == 4 || flags == 5;
+            // 7: a hostNetwork Deployment, whose pods may carry any node's IP.
+            e.host_network = matches!(flags, 4 | 5 | 7);
             if flags == 5 {
                 // A hostNetwork DaemonSet: its pods carry every node's IP (V6).
                 e.kind = EndpointKind::DaemonSet;
@@ -109,6 +110,7 @@ fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
                         "10.0.0.50"
                     }));
                 } else {
+                    // n3 is not configured: the pod runs on a node netpol does not know.
                     e.node_name = Some(format!("n{node}"));
                 }
             }

@@ -164,6 +164,58 @@ fn s10_v4_node_exemption() {
     assert!(!v.iter().any(|l| l.starts_with("node/n1 -> x/b")), "{v:#?}");
 }
 
+/// S10/V4 where the manifests do not name the node: a workload's replicas, or a pod not
+/// scheduled yet, may run on every configured node; a pod on a node that is not configured
+/// exempts none. A hostNetwork DaemonSet's traffic carries every node's IP.
+#[test]
+fn s10_v4_node_exemption_without_a_known_node() {
+    let mut m = two_pods();
+    m.endpoints[0].node_name = Some("n9".to_owned());
+    let mut w = pod("x", "w", &[("app", "b")]);
+    w.kind = netpol_manifest::model::EndpointKind::Deployment;
+    m.endpoints.push(w);
+    let mut ds = pod("kube-system", "agent", &[("app", "agent")]);
+    ds.kind = netpol_manifest::model::EndpointKind::DaemonSet;
+    ds.host_network = true;
+    m.endpoints.push(ds);
+    let mut p = declared(policy("x", "deny", sel(&[])), true, true);
+    p.ingress = vec![];
+    m.policies.push(p);
+    let m = finish(m);
+    let nodes = [("n1", "192.168.1.1"), ("n2", "192.168.1.2")];
+    let v = matrix_lines(&m, &with_nodes(vpc(), &nodes));
+    for end in ["x/b", "x/w[Deployment]"] {
+        for n in ["node/n1", "node/n2", "kube-system/agent[DaemonSet]"] {
+            assert!(has(&v, &format!("{n} -> {end}: *")), "{n} -> {end}: {v:#?}");
+        }
+        assert!(has(&v, &format!("{end} -> node/n2: *")), "{v:#?}");
+    }
+    assert!(
+        !v.iter()
+            .any(|l| l.contains("-> x/a") || l.starts_with("x/a ->")),
+        "x/a runs on n9, which is not configured: {v:#?}"
+    );
+    let up = matrix_lines(&m, &with_nodes(upstream(), &nodes));
+    assert!(
+        has(&up, "kube-system/agent[DaemonSet] -> x/w[Deployment]: *"),
+        "{up:#?}"
+    );
+    assert!(
+        !up.iter().any(|l| l.starts_with("x/w[Deployment] ->")),
+        "{up:#?}"
+    );
+    let ex = Analysis::new(&m, &with_nodes(vpc(), &nodes))
+        .explain("node/n2", "x/w[Deployment]", None)
+        .expect("pair");
+    assert!(ex.verdict, "{}", ex.summary());
+    assert!(
+        ex.summary()
+            .contains("primary IP of n2, a node this pod may run on"),
+        "{}",
+        ex.summary()
+    );
+}
+
 #[test]
 fn v5_cluster_ip_egress() {
     let mut m = two_pods();
@@ -239,6 +291,8 @@ fn v6_host_network_peer_allows_its_node() {
     h.host_network = true;
     h.node_name = Some("n1".to_owned());
     m.endpoints.push(h);
+    // On n2, so that n1's address gets no own-node exemption at x/b (S10/V4).
+    m.endpoints[1].node_name = Some("n2".to_owned());
     let mut p = declared(policy("x", "p", sel(&[("app", "b")])), true, false);
     p.ingress = vec![rule(
         vec![pods_peer(Some(sel(&[])), Some(sel(&[("app", "agent")])))],
@@ -250,7 +304,7 @@ fn v6_host_network_peer_allows_its_node() {
     let v = matrix_lines(&m, &with_nodes(vpc(), &nodes));
     assert!(has(&v, "kube-system/agent -> x/b: TCP/9100"), "{v:#?}");
     assert!(has(&v, "node/n1 -> x/b: TCP/9100"));
-    assert!(!v.iter().any(|l| l.starts_with("node/n2 -> x/b")));
+    assert!(has(&v, "node/n2 -> x/b: *"), "x/b's own node");
     // hostNetwork target is unenforced.
     assert!(has(&v, "x/a -> kube-system/agent: *"));
     let up = matrix_lines(&m, &with_nodes(upstream(), &nodes));
