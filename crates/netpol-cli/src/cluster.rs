@@ -16,7 +16,8 @@ use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
 /// Semantics and cluster facts (see docs/configuration.md).
 #[derive(Debug, clap::Args)]
 pub(crate) struct ClusterArgs {
-    /// Read the `cluster:` section of this netpol.yaml (default: ./netpol.yaml if present).
+    /// Read the `cluster:` section of this netpol.yaml (default: the one in the PATHS folder
+    /// when a single folder is given, else ./netpol.yaml, if present).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -60,21 +61,25 @@ pub(crate) fn load(
     args: &ClusterArgs,
 ) -> anyhow::Result<(SourceMap, Loaded, Profile, Vec<Diagnostic>)> {
     let (mut map, loaded) = crate::input::load(input)?;
-    let (settings, mut diags) = settings(args, &mut map)?;
+    let (settings, mut diags) = settings(args, input.folder_config(), &mut map)?;
     diags.extend(loaded.diagnostics.iter().cloned());
     Ok((map, loaded, Profile::new(&settings), diags))
 }
 
 /// The settings in force, plus the config's diagnostics (its file is added to `map`).
+/// Without `--config`, the input folder's netpol.yaml wins over the current folder's: the
+/// settings belong to the manifests they sit with.
 fn settings(
     args: &ClusterArgs,
+    folder_config: Option<PathBuf>,
     map: &mut SourceMap,
 ) -> anyhow::Result<(ClusterSettings, Vec<Diagnostic>)> {
     let default = Path::new("netpol.yaml");
     let path = match &args.config {
-        Some(path) => Some(path.as_path()),
-        None => default.is_file().then_some(default),
+        Some(path) => Some(path.clone()),
+        None => folder_config.or_else(|| default.is_file().then(|| default.to_path_buf())),
     };
+    let path = path.as_deref();
     let (mut settings, diags) = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -27,6 +27,17 @@ pub(crate) struct InputArgs {
     max_file_size: u64,
 }
 
+impl InputArgs {
+    /// The folder's own netpol.yaml when the input is exactly one folder that has one.
+    pub(crate) fn folder_config(&self) -> Option<PathBuf> {
+        let [dir] = self.paths.as_slice() else {
+            return None;
+        };
+        let config = dir.join("netpol.yaml");
+        (dir.is_dir() && config.is_file()).then_some(config)
+    }
+}
+
 /// Reads all inputs. Problems with the input itself are diagnostics in `Loaded`; only
 /// failing to read stdin is an error.
 pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
