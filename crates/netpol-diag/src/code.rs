@@ -100,6 +100,7 @@ codes! {
     InvalidPolicyType => "invalid-policy-type", Error, "A policyTypes entry is not Ingress or Egress, or is repeated.";
     // Semantics.
     IpBlockPartialPodCidr => "ipblock-partial-pod-cidr", Warning, "An ipBlock covers part of the pod CIDRs, so whether it matches a workload depends on the pod's IP.";
+    IpBlockPartialServiceCidr => "ipblock-partial-service-cidr", Warning, "An egress ipBlock covers part of the range a ClusterIP missing from the manifests comes from, so whether it admits the Service depends on its address.";
     PolicyNotModelled => "policy-not-modelled", Warning, "A ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy or ApplicationNetworkPolicy is not modelled yet: the matrix and the proofs ignore it.";
     ConnectionExplained => "connection-explained", Note, "How netpol decided whether one connection is allowed (netpol explain).";
     // netpol.yaml and verification.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use netpol_manifest::model::Operator;
 
-use crate::ip::Block;
+use crate::ip::{Block, Cover};
 use crate::ir::{PeerMatch, PortSpec};
 use crate::ports::PortSet;
 use crate::vpc::{self, Backends};
@@ -22,8 +22,12 @@ pub struct ServiceAccess {
     pub policy: usize,
     /// Index into the policy's egress rules.
     pub rule: usize,
-    /// The Service `port`s the rule allows (before the backends' ingress).
+    /// The Service `port`s the rule may allow (before the backends' ingress), as the
+    /// matrix counts them: an ipBlock that covers part of the range an unknown ClusterIP
+    /// comes from counts.
     pub ports: PortSet,
+    /// The part of `ports` the rule allows for certain: what an `allow` proof may rely on.
+    pub ports_certain: PortSet,
     /// The same when a named rule port may match any numeric `targetPort` of its protocol,
     /// as if some future backend declared the name with that number (for proofs over every
     /// possible pod). A superset of `ports`.
@@ -68,10 +72,9 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
         .partition(|&&i| w.model.services[i].cluster_ip.is_some());
     let by_address = |block: Option<&Block>| -> Vec<usize> {
         let mut v = known_ip.clone();
-        if unknown_ip
-            .first()
-            .is_some_and(|&i| vpc::covers_cluster_ip(&w.profile, block, &w.model.services[i]))
-        {
+        if unknown_ip.first().is_some_and(|&i| {
+            vpc::cluster_ip_cover(&w.profile, block, &w.model.services[i]) != Cover::None
+        }) {
             v.extend_from_slice(&unknown_ip);
         }
         v
@@ -88,7 +91,7 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
         }
     }
     // Rules repeat across policies: the result by (peers, ports).
-    let mut by_rule: BTreeMap<String, Vec<(usize, PortSet, PortSet)>> = BTreeMap::new();
+    let mut by_rule: BTreeMap<String, Vec<(usize, [PortSet; 3])>> = BTreeMap::new();
     for (pi, p) in w.policies.iter().enumerate() {
         for (ri, rule) in p.egress.iter().enumerate() {
             let key = format!(
@@ -104,7 +107,8 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                 .flatten()
                 .any(|m| matches!(m.port, PortSpec::Named(_)));
             let hits = by_rule.entry(key).or_insert_with(|| {
-                let mut hits: BTreeMap<usize, (PortSet, PortSet)> = BTreeMap::new();
+                // Per Service: [may, certain, widened] ports.
+                let mut hits: BTreeMap<usize, [PortSet; 3]> = BTreeMap::new();
                 let mut add = |si: usize, peer: Option<&PeerMatch>| {
                     let svc = &w.model.services[si];
                     let ports = vpc::service_peer_ports(w, rule, peer, svc, Backends::Existing);
@@ -113,12 +117,20 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                     } else {
                         ports.clone()
                     };
+                    let certain = match peer {
+                        Some(PeerMatch::IpBlock { cidr, except, .. }) => {
+                            let block = Block::new(*cidr, except);
+                            vpc::cluster_ip_cover(&w.profile, Some(&block), svc) == Cover::Full
+                        }
+                        _ => true,
+                    };
                     if !widened.is_empty() {
-                        let e = hits
-                            .entry(si)
-                            .or_insert_with(|| (PortSet::empty(), PortSet::empty()));
-                        e.0.union_with(&ports);
-                        e.1.union_with(&widened);
+                        let e = hits.entry(si).or_default();
+                        e[0].union_with(&ports);
+                        if certain {
+                            e[1].union_with(&ports);
+                        }
+                        e[2].union_with(&widened);
                     }
                 };
                 match &rule.peers {
@@ -176,15 +188,19 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                         }
                     }
                 }
-                hits.into_iter().map(|(si, (a, b))| (si, a, b)).collect()
+                hits.into_iter().collect()
             });
-            out.extend(hits.iter().map(|(service, ports, widened)| ServiceAccess {
-                service: *service,
-                policy: pi,
-                rule: ri,
-                ports: ports.clone(),
-                ports_widened: widened.clone(),
-            }));
+            out.extend(
+                hits.iter()
+                    .map(|(service, [ports, certain, widened])| ServiceAccess {
+                        service: *service,
+                        policy: pi,
+                        rule: ri,
+                        ports: ports.clone(),
+                        ports_certain: certain.clone(),
+                        ports_widened: widened.clone(),
+                    }),
+            );
         }
     }
     out.sort_by_key(|a| (a.service, a.policy, a.rule));

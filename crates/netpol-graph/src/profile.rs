@@ -79,6 +79,43 @@ impl Profile {
         }
     }
 
+    /// V3: the ranges pod IPs come from: `pod_cidrs`, or every IPv4 address when none is
+    /// configured (a VPC may use any range, so nothing narrower would be sound).
+    pub fn pod_ranges(&self) -> &[IpNet] {
+        const ANY_V4: [IpNet; 1] = [IpNet::V4(ipnet::Ipv4Net::new_assert(
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        ))];
+        if self.pod_cidrs.is_empty() {
+            &ANY_V4
+        } else {
+            &self.pod_cidrs
+        }
+    }
+
+    /// V3/V5: the ranges a ClusterIP that the manifests do not give comes from:
+    /// `service_cidr`, or else the private ranges EKS requires the Service CIDR to be in.
+    pub fn service_ranges(&self) -> &[IpNet] {
+        const EKS_SERVICE_RANGES: [IpNet; 3] = [
+            IpNet::V4(ipnet::Ipv4Net::new_assert(
+                std::net::Ipv4Addr::new(10, 0, 0, 0),
+                8,
+            )),
+            IpNet::V4(ipnet::Ipv4Net::new_assert(
+                std::net::Ipv4Addr::new(172, 16, 0, 0),
+                12,
+            )),
+            IpNet::V4(ipnet::Ipv4Net::new_assert(
+                std::net::Ipv4Addr::new(192, 168, 0, 0),
+                16,
+            )),
+        ];
+        match &self.service_cidr {
+            Some(net) => std::slice::from_ref(net),
+            None => &EKS_SERVICE_RANGES,
+        }
+    }
+
     pub fn is_vpc_cni(&self) -> bool {
         self.cni == Cni::VpcCni
     }

@@ -3,7 +3,7 @@
 
 use netpol_manifest::model::{ContainerPort, Direction, PortRef, Service, ServicePort};
 
-use crate::ip::{Block, Cover, Interval};
+use crate::ip::{Block, Cover};
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
 use crate::profile::Profile;
@@ -59,25 +59,27 @@ pub(crate) fn rule_resolves(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule
 }
 
 /// V3: an ipBlock matches a pod or workload without a known IP iff the block, after its
-/// excepts, covers every pod CIDR. Partial cover is warned about and does not match.
+/// excepts, covers every pod range (all of IPv4 when no pod CIDR is configured). Partial
+/// cover is warned about and does not match.
 pub(crate) fn ipblock_matches_workload(profile: &Profile, block: &Block, e: &Ep) -> bool {
     profile.flags.ipblock_matches_workloads
         && e.is_pod()
         && !e.host_network
-        && !profile.pod_cidrs.is_empty()
-        && block.cover_all(&profile.pod_cidrs) == Cover::Full
+        && block.cover_all(profile.pod_ranges()) == Cover::Full
 }
 
-/// V3: an ipBlock (or an omitted `to`, `block: None`) covers a Service's ClusterIP: the
-/// ClusterIP itself when known, else the whole `serviceCIDR`.
-pub(crate) fn covers_cluster_ip(profile: &Profile, block: Option<&Block>, svc: &Service) -> bool {
+/// V3: how an ipBlock (or an omitted `to`, `block: None`) covers a Service's ClusterIP: the
+/// ClusterIP itself when known, else the range it is taken from
+/// ([`Profile::service_ranges`]). The matrix counts a partial cover as admitting the
+/// Service (its ClusterIP may be inside), and warns.
+pub(crate) fn cluster_ip_cover(profile: &Profile, block: Option<&Block>, svc: &Service) -> Cover {
     let Some(block) = block else {
-        return true;
+        return Cover::Full;
     };
-    match (svc.cluster_ip, profile.service_cidr) {
-        (Some(ip), _) => block.contains_ip(ip),
-        (None, Some(net)) => block.cover(&Interval::of_net(net)) == Cover::Full,
-        (None, None) => false,
+    match svc.cluster_ip {
+        Some(ip) if block.contains_ip(ip) => Cover::Full,
+        Some(_) => Cover::None,
+        None => block.cover_all(profile.service_ranges()),
     }
 }
 
@@ -231,13 +233,11 @@ pub(crate) fn service_peer_ports(
     };
     match peer {
         None => {
-            if covers_cluster_ip(&w.profile, None, svc) {
-                by_packet(&mut res);
-            }
+            by_packet(&mut res);
         }
         Some(PeerMatch::IpBlock { cidr, except, .. }) => {
             let block = Block::new(*cidr, except);
-            if covers_cluster_ip(&w.profile, Some(&block), svc) {
+            if cluster_ip_cover(&w.profile, Some(&block), svc) != Cover::None {
                 by_packet(&mut res);
             }
         }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use netpol_diag::{Code, Diagnostic};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
@@ -335,17 +336,56 @@ impl<'m> World<'m> {
             EpKind::Service(_) => false,
             EpKind::Node(_) | EpKind::Workload(_) => match e.info.ip {
                 Some(ip) => block.contains_ip(ip),
+                // A hostNetwork workload has its nodes' IPs (a DaemonSet: every node's).
+                None if e.host_network => self.carried_ips(e).any(|ip| block.contains_ip(ip)),
                 None => crate::vpc::ipblock_matches_workload(&self.profile, block, e),
             },
         }
     }
 
-    /// The V3 warnings: ipBlocks that cover part of the pod CIDRs.
+    /// The primary IPs of the configured nodes whose IP `e`'s traffic may carry.
+    pub(crate) fn carried_ips<'a>(&'a self, e: &'a Ep) -> impl Iterator<Item = IpAddr> + 'a {
+        self.profile
+            .nodes
+            .iter()
+            .filter(|n| e.carries.contains(&n.name))
+            .map(|n| n.ip)
+    }
+
+    /// The V3 warnings: ipBlocks that cover part of the pod ranges. Without configured pod
+    /// CIDRs every block short of all IPv4 does; only those reaching into private address
+    /// space (where VPCs almost always are) are worth a warning then.
     fn partial_cover_warnings(&self) -> Vec<Diagnostic> {
         let mut res = Vec::new();
-        if !self.profile.flags.ipblock_matches_workloads || self.profile.pod_cidrs.is_empty() {
+        if !self.profile.flags.ipblock_matches_workloads {
             return res;
         }
+        let configured = !self.profile.pod_cidrs.is_empty();
+        let private: Vec<IpNet> = [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+        ]
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+        let ranges = self
+            .profile
+            .pod_cidrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Pods never have an address of the serviceCIDR.
+        let reaches_private = |cidr: &IpNet, except: &[IpNet]| {
+            let outside: Vec<IpNet> = except
+                .iter()
+                .copied()
+                .chain(self.profile.service_cidr)
+                .collect();
+            Block::new(*cidr, &outside).cover_all(&private) != Cover::None
+        };
         for p in &self.policies {
             for r in p.ingress.iter().chain(&p.egress) {
                 for peer in r.peers.iter().flatten() {
@@ -353,28 +393,104 @@ impl<'m> World<'m> {
                         continue;
                     };
                     let block = Block::new(*cidr, except);
-                    if block.cover_all(&self.profile.pod_cidrs) == Cover::Partial {
-                        res.push(
-                            Diagnostic::new(
-                                Code::IpBlockPartialPodCidr,
-                                format!(
-                                    "ipBlock {cidr} covers only part of the pod CIDRs, so whether it matches a workload's pods depends on their IPs"
-                                ),
-                            )
-                            .with_primary(*span, "covers part of the pod CIDRs")
-                            .with_note(format!(
-                                "pod CIDRs: {}",
-                                self.profile
-                                    .pod_cidrs
-                                    .iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
-                            .with_note("the matrix treats this ipBlock as not matching workloads")
-                            .with_help("cover every pod CIDR, or select the pods with a podSelector"),
-                        );
+                    if block.cover_all(self.profile.pod_ranges()) != Cover::Partial {
+                        continue;
                     }
+                    let d = if configured {
+                        Diagnostic::new(
+                            Code::IpBlockPartialPodCidr,
+                            format!(
+                                "ipBlock {cidr} covers only part of the pod CIDRs, so whether it matches a workload's pods depends on their IPs"
+                            ),
+                        )
+                        .with_primary(*span, "covers part of the pod CIDRs")
+                        .with_note(format!("pod CIDRs: {ranges}"))
+                        .with_help("cover every pod CIDR, or select the pods with a podSelector")
+                    } else if reaches_private(cidr, except) {
+                        Diagnostic::new(
+                            Code::IpBlockPartialPodCidr,
+                            format!(
+                                "ipBlock {cidr} may match some workload pods: the pod CIDRs are not configured, so a pod may have any address"
+                            ),
+                        )
+                        .with_primary(*span, "may cover pod IPs")
+                        .with_help("set cluster.podCIDRs in netpol.yaml (or --pod-cidr) to the VPC subnets pods take their IPs from")
+                    } else {
+                        continue;
+                    };
+                    res.push(
+                        d.with_note("the matrix treats this ipBlock as not matching workloads; verify reasons about their IPs"),
+                    );
+                }
+            }
+        }
+        res.extend(self.partial_service_cover_warnings());
+        res
+    }
+
+    /// The V3/V5 warnings: egress ipBlocks that cover part of the range the ClusterIPs
+    /// missing from the manifests come from.
+    fn partial_service_cover_warnings(&self) -> Vec<Diagnostic> {
+        let mut res = Vec::new();
+        let unknown: Vec<&Service> = self
+            .model
+            .services
+            .iter()
+            .filter(|s| is_cluster_ip_service(s) && s.cluster_ip.is_none())
+            .collect();
+        let Some(first) = unknown.first() else {
+            return res;
+        };
+        if !self.profile.flags.cluster_ip_egress {
+            return res;
+        }
+        let ranges = self
+            .profile
+            .service_ranges()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (range, help) = match self.profile.service_cidr {
+            Some(_) => (
+                format!("the serviceCIDR {ranges}"),
+                "admit the whole serviceCIDR or none of it, or select the backends with a podSelector",
+            ),
+            None => (
+                format!(
+                    "the private ranges EKS takes Service CIDRs from ({ranges}), as serviceCIDR is not configured"
+                ),
+                "set cluster.serviceCIDR in netpol.yaml (or --service-cidr)",
+            ),
+        };
+        for p in &self.policies {
+            for r in &p.egress {
+                for peer in r.peers.iter().flatten() {
+                    let PeerMatch::IpBlock { cidr, except, span } = peer else {
+                        continue;
+                    };
+                    let block = Block::new(*cidr, except);
+                    if crate::vpc::cluster_ip_cover(&self.profile, Some(&block), first)
+                        != Cover::Partial
+                    {
+                        continue;
+                    }
+                    res.push(
+                        Diagnostic::new(
+                            Code::IpBlockPartialServiceCidr,
+                            format!(
+                                "ipBlock {cidr} covers part of {range}, so whether it admits the ClusterIP of {} depends on {}",
+                                if unknown.len() == 1 { "a Service missing from the manifests".to_owned() } else { format!("{} Services missing from the manifests", unknown.len()) },
+                                if unknown.len() == 1 { "its address" } else { "their addresses" }
+                            ),
+                        )
+                        .with_primary(*span, "covers part of the ClusterIP range")
+                        .with_note(format!(
+                            "for example {}/{}; the matrix counts the ClusterIPs as admitted, and an allow proof does not rely on them",
+                            first.namespace, first.name
+                        ))
+                        .with_help(help),
+                    );
                 }
             }
         }

@@ -389,12 +389,18 @@ impl Encoder<'_> {
         Bool::or(&v)
     }
 
+    /// A pod's address: in `podCIDRs` (anywhere when none is configured), and never in the
+    /// `serviceCIDR` (Kubernetes keeps the two apart).
     fn in_pod_cidrs(&self, ip: &BV) -> Bool {
-        if self.u.pod_cidrs.is_empty() {
-            return Bool::from_bool(true);
+        let mut parts = Vec::new();
+        if !self.u.pod_cidrs.is_empty() {
+            let v: Vec<Bool> = self.u.pod_cidrs.iter().map(|n| in_net(ip, n)).collect();
+            parts.push(Bool::or(&v));
         }
-        let v: Vec<Bool> = self.u.pod_cidrs.iter().map(|n| in_net(ip, n)).collect();
-        Bool::or(&v)
+        if let Some(ipnet::IpNet::V4(sc)) = self.u.profile.service_cidr {
+            parts.push(in_net(ip, &sc).not());
+        }
+        Bool::and(&parts)
     }
 
     fn not_known_ip(&self, ip: &BV) -> Bool {
@@ -458,16 +464,14 @@ impl Encoder<'_> {
             .iter()
             .filter_map(|(_, ip)| ip.map(|a| side.ip.eq(ip_const(a))))
             .collect();
-        let mut outside = vec![self.not_known_ip(&side.ip)];
-        if !self.u.pod_cidrs.is_empty() {
-            outside.push(self.in_pod_cidrs(&side.ip).not());
-        }
+        // Pod subnets are VPC subnets, shared with unlisted nodes, load balancers and other
+        // instances, so an external address may be in `podCIDRs` too.
         let mut parts = vec![
             side.ns.eq(Int::from_i64(-1)),
             side.node.eq(Int::from_i64(-1)),
             side.has_ip.clone(),
             side.host_network.not(),
-            Bool::or(&[Bool::and(&outside), Bool::or(&node_ips)]),
+            Bool::or(&[self.not_known_ip(&side.ip), Bool::or(&node_ips)]),
         ];
         for (_, has, _) in &side.ports {
             parts.push(has.not());
@@ -565,7 +569,7 @@ impl Encoder<'_> {
             parts.push(side.kind.eq(Int::from_i64(j)));
         }
         if let Some(b) = &p.ip_block {
-            parts.push(ip_block_spec(side, &b.cidr, &b.except));
+            parts.push(self.in_block_spec(side, &b.cidr, &b.except));
         }
         Bool::and(&parts)
     }
@@ -733,6 +737,41 @@ impl Encoder<'_> {
         }
     }
 
+    /// S6/V3: `y`'s address is in the block; a hostNetwork workload without one address (a
+    /// DaemonSet) is when the IP of a configured node it runs on is.
+    fn in_block(&self, y: &Side, cidr: &Ipv4Net, except: &[Ipv4Net]) -> Bool {
+        let u = self.u;
+        let inside = |ip: Ipv4Addr| cidr.contains(&ip) && !except.iter().any(|e| e.contains(&ip));
+        let mut v = vec![ip_block(y, cidr, except)];
+        v.extend(
+            y.options
+                .iter()
+                .filter(|&&j| {
+                    let e = &u.eps[j];
+                    e.host_network
+                        && e.ip.is_none()
+                        && e.carries
+                            .iter()
+                            .any(|&k| u.node_keys[k].1.is_some_and(inside))
+                })
+                .map(|&j| y.kind.eq(Int::from_i64(j as i64))),
+        );
+        Bool::or(&v)
+    }
+
+    /// An assertion's ipBlock, as [`Self::in_block`].
+    fn in_block_spec(&self, y: &Side, cidr: &str, except: &[String]) -> Bool {
+        let net = |s: &str| match s.parse::<ipnet::IpNet>() {
+            Ok(ipnet::IpNet::V4(n)) => Some(n.trunc()),
+            _ => None,
+        };
+        let Some(c) = net(cidr) else {
+            return Bool::from_bool(false);
+        };
+        let ex: Vec<Ipv4Net> = except.iter().filter_map(|e| net(e)).collect();
+        self.in_block(y, &c, &ex)
+    }
+
     /// `y` carries the IP of node `k`: a hostNetwork pod on it, or the node itself.
     fn carries_node(&self, y: &Side, k: usize) -> Bool {
         let u = self.u;
@@ -790,7 +829,9 @@ impl Encoder<'_> {
             if d.candidate_ns.binary_search(&svc.ns).is_err() {
                 continue;
             }
-            let access = if self.named == NamedMode::Widened {
+            let access = if self.allow {
+                &svc.access_certain
+            } else if self.named == NamedMode::Widened {
                 &svc.access_widened
             } else {
                 &svc.access
@@ -860,7 +901,7 @@ impl Encoder<'_> {
                             ipnet::IpNet::V6(_) => None,
                         })
                         .collect();
-                    ip_block(y, c, &ex)
+                    self.in_block(y, c, &ex)
                 }
                 ipnet::IpNet::V6(_) => Bool::from_bool(false),
             },
@@ -1048,18 +1089,6 @@ fn ip_block(y: &Side, cidr: &Ipv4Net, except: &[Ipv4Net]) -> Bool {
         parts.push(in_net(&y.ip, e).not());
     }
     Bool::and(&parts)
-}
-
-fn ip_block_spec(y: &Side, cidr: &str, except: &[String]) -> Bool {
-    let net = |s: &str| match s.parse::<ipnet::IpNet>() {
-        Ok(ipnet::IpNet::V4(n)) => Some(n.trunc()),
-        _ => None,
-    };
-    let Some(c) = net(cidr) else {
-        return Bool::from_bool(false);
-    };
-    let ex: Vec<Ipv4Net> = except.iter().filter_map(|e| net(e)).collect();
-    ip_block(y, &c, &ex)
 }
 
 /// A concrete [`netpol_graph::PortSet`] over (proto, port).

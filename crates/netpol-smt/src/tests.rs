@@ -283,6 +283,7 @@ spec:
     );
     let mut p = profile(Cni::VpcCni, EnforcingMode::Standard);
     p.service_cidr = Some("172.20.0.0/16".parse().expect("cidr"));
+    p.pod_cidrs = vec!["10.0.0.0/16".parse().expect("cidr")];
     (load(&yaml), p)
 }
 
@@ -346,6 +347,10 @@ assertions:
     let mut model = model;
     model.policies.retain(|p| p.name != "api-to-db");
     assert_eq!(verdicts(&model, &vpc, cfg), ["proved", "proved", "proved"]);
+    // Unless the pod CIDRs are unknown (V3): then db's pods may have an address in it.
+    let mut vpc = vpc;
+    vpc.pod_cidrs.clear();
+    assert_eq!(verdicts(&model, &vpc, cfg)[0], "refuted");
 }
 
 /// `proof-limitation` (docs/verify.md "Services created later"; V5 matches ipBlocks and an
@@ -509,9 +514,10 @@ assertions:
         unreachable!()
     };
     assert_eq!(cx.destination.node.as_deref(), Some("node-b"), "{cx:#?}");
-    assert_eq!(
-        cx.destination.describe(),
-        "x/api[Deployment] on node node-b"
+    let shown = cx.destination.describe();
+    assert!(
+        shown.starts_with("x/api[Deployment] ip ") && shown.ends_with(" on node node-b"),
+        "{shown}"
     );
     let Outcome::Refuted(cx) = &v.results[2].outcome else {
         unreachable!()
@@ -530,6 +536,112 @@ assertions:
     p.nodes.clear();
     let got: Vec<(String, &str)> = outcomes(&model, &p, cfg);
     assert_eq!(got[0].1, "proved", "{got:?}");
+}
+
+/// Addresses netpol does not know (docs/semantics.md V3, docs/verify.md conventions):
+/// without `podCIDRs` a workload pod may have any address; a ClusterIP missing from the
+/// manifests may be anywhere in the Service range, so a partial cover refutes `deny` but
+/// cannot prove `allow`; a hostNetwork DaemonSet has its nodes' addresses; and an external
+/// address may lie in `podCIDRs` (pod subnets are VPC subnets, shared with load balancers).
+#[test]
+fn unknown_addresses_are_not_assumed_away() {
+    let yaml = |egress: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{namespace: x, name: cli}}
+spec:
+  selector: {{matchLabels: {{app: cli}}}}
+  template:
+    metadata: {{labels: {{app: cli}}}}
+    spec: {{containers: [{{name: c, image: i}}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{namespace: x, name: web}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: c, image: i, ports: [{{containerPort: 8080}}]}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{namespace: x, name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{namespace: kube-system, name: agent}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec: {{hostNetwork: true, containers: [{{name: c, image: i}}]}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{namespace: x, name: cli-egress}}
+spec:
+  podSelector: {{matchLabels: {{app: cli}}}}
+  policyTypes: [Egress]
+  egress: [{egress}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{namespace: x, name: web-ingress}}
+spec:
+  podSelector: {{matchLabels: {{app: web}}}}
+  ingress:
+  - from: [{{podSelector: {{matchLabels: {{app: cli}}}}}}, {{ipBlock: {{cidr: 10.0.0.0/16}}}}]
+"#
+        )
+    };
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: cli-cannot-reach-web
+    scope: existing
+    deny: {from: {workload: x/cli}, to: {workload: x/web}, ports: ["TCP/8080"]}
+  - name: cli-reaches-web
+    scope: existing
+    allow: {from: {workload: x/cli}, to: {workload: x/web}, ports: ["TCP/8080"]}
+  - name: cli-cannot-reach-agent
+    scope: existing
+    deny: {from: {workload: x/cli}, to: {workload: "kube-system/agent[DaemonSet]"}, ports: ["TCP/9100"]}
+  - name: web-only-from-cli
+    scope: existing
+    only: {to: {workload: x/web}, from: [{workload: x/cli}]}
+"#;
+    let mut p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    // Every address: web's pods are in it wherever they are.
+    let model = load(&yaml("{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}"));
+    assert_eq!(verdicts(&model, &p, cfg)[..2], ["refuted", "proved"]);
+    // "The internet, not the VPC": web's pods (in 10.0.0.0/16) are out, but the ClusterIP
+    // of x/web may be anywhere in the private ranges EKS takes Service CIDRs from.
+    p.pod_cidrs = vec!["10.0.0.0/16".parse().expect("cidr")];
+    let model = load(&yaml(
+        "{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8]}}], ports: [{port: 80}]}",
+    ));
+    assert_eq!(verdicts(&model, &p, cfg)[..2], ["refuted", "refuted"]);
+    // Known to be inside the block, or outside it: decided.
+    p.service_cidr = Some("172.20.0.0/16".parse().expect("cidr"));
+    assert_eq!(verdicts(&model, &p, cfg)[..2], ["refuted", "proved"]);
+    p.service_cidr = Some("10.100.0.0/16".parse().expect("cidr"));
+    assert_eq!(verdicts(&model, &p, cfg)[..2], ["proved", "refuted"]);
+    // The DaemonSet listens on the nodes' addresses; web admits any address of 10.0.0.0/16,
+    // where load balancers and unlisted nodes live too.
+    p.nodes = vec![netpol_manifest::config::Node {
+        name: "n1".to_owned(),
+        ip: "192.168.5.1".parse().expect("ip"),
+    }];
+    let model = load(&yaml(
+        "{to: [{ipBlock: {cidr: 192.168.5.0/24}}], ports: [{port: 9100}]}",
+    ));
+    assert_eq!(verdicts(&model, &p, cfg)[2..], ["refuted", "refuted"]);
 }
 
 fn pair_assertion(name: String, from: &str, to: &str, port: &str) -> Assertion {
@@ -639,6 +751,9 @@ fn agreement(seed: u64, p: &Profile) {
     }
     let mut p = p.clone();
     p.nodes = nodes;
+    // V3: every block synth writes covers 10.0.0.16/28 whole or not at all, so that the
+    // matrix (which does not match partly covering blocks) can be the oracle.
+    p.pod_cidrs = vec!["10.0.0.16/28".parse().expect("cidr")];
     let p = &p;
     let analysis = netpol_graph::Analysis::new(&model, p);
     let matrix = analysis.matrix();

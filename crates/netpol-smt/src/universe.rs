@@ -48,9 +48,13 @@ pub(crate) struct Svc {
     /// `None`: selectorless, so no backend.
     pub(crate) selector: Option<Labels>,
     pub(crate) ports: Vec<ServicePort>,
-    /// (policy, egress rule, Service ports) as the matrix resolves them.
+    /// (policy, egress rule, Service ports) as the matrix resolves them: what a `deny` or
+    /// `only` under scope existing must take into account.
     pub(crate) access: Vec<Access>,
-    /// The same, with named rule ports widened over future backends (scope any proofs).
+    /// Only what certainly reaches the ClusterIP (an ipBlock may cover part of the range an
+    /// unknown ClusterIP comes from): what an `allow` may rely on.
+    pub(crate) access_certain: Vec<Access>,
+    /// `access` with named rule ports widened over future backends (scope any deny/only).
     pub(crate) access_widened: Vec<Access>,
 }
 
@@ -187,7 +191,9 @@ impl Universe {
         let ns_index = |n: &str| namespaces.binary_search_by(|x| x.0.as_str().cmp(n)).ok();
         let infos: BTreeMap<String, Option<IpAddr>> =
             analysis.endpoints().map(|e| (e.id.clone(), e.ip)).collect();
-        let symbolic = profile.flags.ipblock_matches_workloads && !profile.pod_cidrs.is_empty();
+        // V3: workload pods take some address of the pod CIDRs, or any address when none is
+        // configured.
+        let symbolic = profile.flags.ipblock_matches_workloads;
         let facts: BTreeMap<String, netpol_graph::NodeFacts> =
             analysis.node_facts().into_iter().collect();
         let mut node_keys: BTreeMap<String, Option<Ipv4Addr>> = profile
@@ -550,17 +556,20 @@ fn services(
     analysis: &netpol_graph::Analysis<'_>,
     ns_index: &dyn Fn(&str) -> Option<usize>,
 ) -> Vec<Svc> {
-    let mut by_service: BTreeMap<usize, [Vec<Access>; 2]> = BTreeMap::new();
+    let mut by_service: BTreeMap<usize, [Vec<Access>; 3]> = BTreeMap::new();
     for a in analysis.service_access() {
         let e = by_service.entry(a.service).or_default();
         if !a.ports.is_empty() {
             e[0].push((a.policy, a.rule, a.ports));
         }
-        e[1].push((a.policy, a.rule, a.ports_widened));
+        if !a.ports_certain.is_empty() {
+            e[1].push((a.policy, a.rule, a.ports_certain));
+        }
+        e[2].push((a.policy, a.rule, a.ports_widened));
     }
     let mut out: Vec<Svc> = by_service
         .into_iter()
-        .filter_map(|(i, [access, access_widened])| {
+        .filter_map(|(i, [access, access_certain, access_widened])| {
             let s = &model.services[i];
             Some(Svc {
                 id: format!("{}/{}[Service]", s.namespace, s.name),
@@ -568,6 +577,7 @@ fn services(
                 selector: s.selector.clone(),
                 ports: s.ports.clone(),
                 access,
+                access_certain,
                 access_widened,
             })
         })

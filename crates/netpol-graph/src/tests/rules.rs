@@ -216,6 +216,138 @@ fn s10_v4_node_exemption_without_a_known_node() {
     );
 }
 
+/// V3 without configured pod CIDRs (docs/semantics.md V3): a workload pod may have any
+/// address, so only a block that covers all of IPv4 matches it; a block reaching into
+/// private address space gets the warning, a public one does not.
+#[test]
+fn v3_without_pod_cidrs_a_pod_may_have_any_address() {
+    let mut m = two_pods();
+    let mut w = pod("x", "w", &[("app", "w")]);
+    w.kind = netpol_manifest::model::EndpointKind::Deployment;
+    m.endpoints.push(w);
+    let mut p = declared(policy("x", "p", sel(&[("app", "b")])), true, false);
+    p.ingress = vec![
+        rule(vec![block("0.0.0.0/0", &[])], vec![port(TCP, 80)]),
+        rule(vec![block("10.0.0.0/8", &[])], vec![port(TCP, 81)]),
+        rule(vec![block("52.94.0.0/16", &[])], vec![port(TCP, 82)]),
+    ];
+    m.policies.push(p);
+    let m = finish(m);
+    let v = matrix_lines(&m, &vpc());
+    assert!(has(&v, "x/w[Deployment] -> x/b: TCP/80"), "{v:#?}");
+    let a = Analysis::new(&m, &vpc());
+    let warned: Vec<&str> = a.diagnostics().iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert!(warned[0].starts_with("ipBlock 10.0.0.0/8 may match some workload pods"));
+    // Upstream matches pods by their known IPs only.
+    let up = matrix_lines(&m, &upstream());
+    assert!(!up.iter().any(|l| l.starts_with("x/w[Deployment] -> x/b")));
+}
+
+/// S6/V3 with V6: a hostNetwork DaemonSet has no one address, but its pods have the
+/// configured nodes' IPs, which ipBlocks match (in both profiles, as for a node).
+#[test]
+fn ipblock_matches_a_host_network_daemonset_through_its_nodes() {
+    let mut m = two_pods();
+    m.endpoints[1].node_name = Some("n9".to_owned());
+    let mut ds = pod("kube-system", "agent", &[("app", "agent")]);
+    ds.kind = netpol_manifest::model::EndpointKind::DaemonSet;
+    ds.host_network = true;
+    m.endpoints.push(ds);
+    let mut p = declared(policy("x", "p", sel(&[("app", "b")])), true, true);
+    p.ingress = vec![rule(
+        vec![block("192.168.1.0/24", &[])],
+        vec![port(TCP, 5432)],
+    )];
+    p.egress = vec![rule(
+        vec![block("192.168.1.2/32", &[])],
+        vec![port(TCP, 9100)],
+    )];
+    m.policies.push(p);
+    let m = finish(m);
+    let nodes = [("n1", "192.168.1.1"), ("n2", "192.168.1.2")];
+    for prof in [with_nodes(vpc(), &nodes), with_nodes(upstream(), &nodes)] {
+        let v = matrix_lines(&m, &prof);
+        assert!(
+            has(&v, "kube-system/agent[DaemonSet] -> x/b: TCP/5432"),
+            "{v:#?}"
+        );
+        assert!(
+            has(&v, "x/b -> kube-system/agent[DaemonSet]: TCP/9100"),
+            "{v:#?}"
+        );
+        assert!(has(&v, "x/b -> node/n2: TCP/9100"), "{v:#?}");
+        assert!(!v.iter().any(|l| l.starts_with("x/b -> node/n1")), "{v:#?}");
+    }
+    // Without nodes it carries no address.
+    let v = matrix_lines(&m, &vpc());
+    assert!(
+        !v.iter()
+            .any(|l| l.starts_with("kube-system/agent[DaemonSet] -> x/b"))
+    );
+}
+
+/// V3/V5 for a ClusterIP the manifests do not give (docs/semantics.md V3): it comes from the
+/// serviceCIDR, or else from the private ranges EKS requires of it. A block that covers part
+/// of that range admits the Service in the matrix, with a warning.
+#[test]
+fn v5_unknown_cluster_ip_comes_from_the_service_range() {
+    let mut m = two_pods();
+    m.endpoints[1].ports = vec![cport("http", TCP, 8080)];
+    m.services = vec![service(
+        "x",
+        "web",
+        Some(&[("app", "b")]),
+        vec![sport(80, PortRef::Number(8080))],
+    )];
+    m.policies.push(policy("x", "open", sel(&[("app", "b")])));
+    let lines = |cidr: &str, except: &[&str], prof: &crate::Profile| {
+        let mut m = m.clone();
+        let mut p = declared(policy("x", "e", sel(&[("app", "a")])), false, true);
+        p.egress = vec![rule(vec![block(cidr, except)], vec![port(TCP, 80)])];
+        m.policies.push(p);
+        m.policies[0].ingress = vec![rule(vec![], vec![])];
+        let m = finish(m);
+        let a = Analysis::new(&m, prof);
+        let codes: Vec<netpol_diag::Code> = a.diagnostics().iter().map(|d| d.code).collect();
+        (matrix_lines(&m, prof), codes)
+    };
+    let to_svc = "x/a -> x/web[Service]: TCP/80";
+    let partial = netpol_diag::Code::IpBlockPartialServiceCidr;
+    // The "internet but not the VPC" block: the ClusterIP may be outside 10/8.
+    let (v, codes) = lines("0.0.0.0/0", &["10.0.0.0/8"], &vpc());
+    assert!(has(&v, to_svc), "{v:#?}");
+    assert!(codes.contains(&partial), "{codes:?}");
+    let (v, codes) = lines("0.0.0.0/0", &[], &vpc());
+    assert!(
+        has(&v, to_svc) && !codes.contains(&partial),
+        "{v:#?} {codes:?}"
+    );
+    let (v, codes) = lines("52.94.0.0/16", &[], &vpc());
+    assert!(
+        !has(&v, to_svc) && !codes.contains(&partial),
+        "{v:#?} {codes:?}"
+    );
+    // With the serviceCIDR known, the same block covers all of it or none.
+    let mut prof = vpc();
+    prof.service_cidr = Some("172.20.0.0/16".parse().expect("cidr"));
+    let (v, codes) = lines("0.0.0.0/0", &["10.0.0.0/8"], &prof);
+    assert!(
+        has(&v, to_svc) && !codes.contains(&partial),
+        "{v:#?} {codes:?}"
+    );
+    let (v, codes) = lines("0.0.0.0/0", &["172.16.0.0/12"], &prof);
+    assert!(
+        !has(&v, to_svc) && !codes.contains(&partial),
+        "{v:#?} {codes:?}"
+    );
+    let (v, codes) = lines("172.20.0.0/17", &[], &prof);
+    assert!(
+        has(&v, to_svc) && codes.contains(&partial),
+        "{v:#?} {codes:?}"
+    );
+}
+
 #[test]
 fn v5_cluster_ip_egress() {
     let mut m = two_pods();
