@@ -11,7 +11,10 @@
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 use serde_json::{Value, json};
 
 use crate::{Diagnostic, FileId, Label, Severity, SourceMap, Span};
@@ -220,7 +223,7 @@ fn wrap_prefixed(out: &mut impl fmt::Write, prefix: &str, text: &str, width: usi
 struct Adapter<'a> {
     diag: &'a Diagnostic,
     title: String,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Window>,
     labels: Vec<LabeledSpan>,
     /// The diagnostic's notes, then one per label in another file.
     notes: Vec<String>,
@@ -244,7 +247,22 @@ impl<'a> Adapter<'a> {
                 notes.push(elsewhere(map, label, span));
             }
         }
-        let source = file.map(|f| NamedSource::new(map.name(f), Arc::clone(map.text(f))));
+        let source = file.map(|f| {
+            let start = labels.iter().map(|l| l.offset()).min().unwrap_or(0);
+            let end = labels
+                .iter()
+                .map(|l| l.offset() + l.len())
+                .max()
+                .unwrap_or(0);
+            let (bytes, first_line) =
+                map.line_window(f, start as u32, end as u32, CONTEXT_LINES + 1);
+            Window {
+                name: map.name(f).to_owned(),
+                text: Arc::clone(map.text(f)),
+                bytes,
+                first_line,
+            }
+        });
         Adapter {
             diag,
             title: format!("{}[{}]: {}", diag.severity, diag.code, diag.message),
@@ -252,6 +270,47 @@ impl<'a> Adapter<'a> {
             labels,
             notes,
         }
+    }
+}
+
+/// The lines around the labels of one diagnostic. miette finds a span's line by scanning its
+/// source from the start, so handing it a whole 10 MB file made each diagnostic cost a scan
+/// of it; a window of a few lines keeps rendering linear in the number of diagnostics.
+struct Window {
+    name: String,
+    text: Arc<str>,
+    /// The window, whole lines of `text`.
+    bytes: std::ops::Range<usize>,
+    /// 0-based number of its first line.
+    first_line: usize,
+}
+
+/// miette's default, which the handler keeps.
+const CONTEXT_LINES: usize = 1;
+
+impl SourceCode for Window {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let base = self.bytes.start;
+        let local = span
+            .offset()
+            .checked_sub(base)
+            .ok_or(MietteError::OutOfBounds)?;
+        let window = &self.text.as_bytes()[self.bytes.clone()];
+        let c = window.read_span(&SourceSpan::new(local.into(), span.len()), before, after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            c.data(),
+            SourceSpan::new((c.span().offset() + base).into(), c.span().len()),
+            c.line() + self.first_line,
+            c.column(),
+            // miette counts the lines from the start of the source to the context's end.
+            c.line_count() + self.first_line,
+        )))
     }
 }
 

@@ -121,6 +121,27 @@ impl SourceMap {
         }
     }
 
+    /// The byte range of whole lines around `start..end`, `context` lines either side, and
+    /// the 0-based number of its first line.
+    pub(crate) fn line_window(
+        &self,
+        file: FileId,
+        start: u32,
+        end: u32,
+        context: usize,
+    ) -> (std::ops::Range<usize>, usize) {
+        let f = &self.files[file.index()];
+        let line_of = |o: u32| f.line_starts.partition_point(|&s| s <= o).saturating_sub(1);
+        let first = line_of(start).saturating_sub(context);
+        let last = line_of(end) + context + 1;
+        let from = f.line_starts[first] as usize;
+        let to = f
+            .line_starts
+            .get(last + 1)
+            .map_or(f.text.len(), |&s| s as usize);
+        (from..to, first)
+    }
+
     /// Where a span starts.
     pub fn start(&self, span: Span) -> LineCol {
         self.line_col(span.file, span.start)

@@ -9,6 +9,7 @@
 //! `namespaceSelector: {}` peer is materialised once, not per rule and target.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use netpol_manifest::model::{Direction, PortRef, Requirement};
 use rustc_hash::FxHashMap;
@@ -43,7 +44,9 @@ struct Entry {
     set: SetRef,
     ports: EntryPorts,
     /// V5: Services this entry allows, with the Service ports (sorted by Service index).
-    services: Vec<(u32, PortSet)>,
+    /// Shared: an address peer can admit thousands of Services, and entries are cloned
+    /// per class.
+    services: Arc<[(u32, PortSet)]>,
 }
 
 /// The entries of one rule, and whether it resolves to an agent entry (V2).
@@ -91,7 +94,7 @@ struct Engine<'w, 'm> {
     /// The Services of the namespaces a scope picks, by scope.
     scope_services: FxHashMap<String, Vec<u32>>,
     /// `services_for` results by (peer, ports): policies often repeat the same rule.
-    rule_services: FxHashMap<String, Vec<(u32, PortSet)>>,
+    rule_services: FxHashMap<String, Arc<[(u32, PortSet)]>>,
 }
 
 /// Which destination classes can admit a source class.
@@ -417,9 +420,9 @@ impl<'w, 'm> Engine<'w, 'm> {
         &mut self,
         rule: &LoweredRule,
         peer: Option<&PeerMatch>,
-    ) -> Vec<(u32, PortSet)> {
+    ) -> Arc<[(u32, PortSet)]> {
         if !self.w.profile.flags.cluster_ip_egress || self.services.is_empty() {
-            return Vec::new();
+            return Arc::from([]);
         }
         let ports_key: Vec<_> = rule
             .ports
@@ -433,7 +436,7 @@ impl<'w, 'm> Engine<'w, 'm> {
             rule.ports.is_some()
         );
         if let Some(hit) = self.rule_services.get(&rule_key) {
-            return hit.clone();
+            return Arc::clone(hit);
         }
         let mut res = Vec::new();
         let candidates: Vec<u32> = match peer {
@@ -460,7 +463,8 @@ impl<'w, 'm> Engine<'w, 'm> {
                 res.push((k, ports));
             }
         }
-        self.rule_services.insert(rule_key, res.clone());
+        let res: Arc<[(u32, PortSet)]> = res.into();
+        self.rule_services.insert(rule_key, Arc::clone(&res));
         res
     }
 
@@ -544,7 +548,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                             entries.push(Entry {
                                 set: SetRef::Id(id),
                                 ports: EntryPorts::Fixed(PortSet::all()),
-                                services: Vec::new(),
+                                services: Arc::from([]),
                             });
                         }
                         for &i in sel {
@@ -699,7 +703,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                         entries.push(Entry {
                             set: SetRef::All,
                             ports,
-                            services: Vec::new(),
+                            services: Arc::from([]),
                         });
                     }
                     Some(peers) => {
@@ -710,7 +714,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                             entries.push(Entry {
                                 set,
                                 ports: ports.clone(),
-                                services: Vec::new(),
+                                services: Arc::from([]),
                             });
                         }
                     }

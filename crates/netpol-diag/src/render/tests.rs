@@ -279,3 +279,39 @@ fn every_span_renders_without_error() {
         }
     }
 }
+
+/// miette is handed only the lines around the labels (`Window`): line numbers, columns and
+/// the merging of nearby labels must come out as if it had the whole file.
+#[test]
+fn labels_deep_in_a_large_file_keep_their_lines() {
+    let mut text: String = (1..=5000).map(|i| format!("key{i}: value{i}\n")).collect();
+    text.push_str("last: x");
+    let mut map = SourceMap::new();
+    let f = map.add("big.yaml", text.clone());
+    let diags = [Diagnostic::new(Code::DuplicateKey, "key is repeated")
+        .with_primary(find(f, &text, "key4999:", 0), "again here")
+        .with_secondary(find(f, &text, "key4997:", 0), "first here")
+        .with_secondary(find(f, &text, "key2:", 0), "and this one far away")];
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    assert!(out.contains("[big.yaml:4999:1]"), "{out}");
+    for line in [
+        " 2 │ key2: value2",
+        "4997 │ key4997",
+        "4999 │ key4999",
+        "5000 │ key5000",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    // 4997 and 4999 share one snippet; line 2 has its own.
+    assert_eq!(out.matches("╰────").count(), 2, "{out}");
+    // An empty span at the very end of the file points at its last character.
+    let end = Span::new(f, text.len(), text.len());
+    let mut out = String::new();
+    let d = [Diagnostic::new(Code::SyntaxError, "unexpected end").with_primary(end, "here")];
+    human(&mut out, &map, &d, &HumanOptions::deterministic()).expect("writing");
+    assert!(
+        out.contains("[big.yaml:5001:7]") && out.contains("5001 │ last: x"),
+        "{out}"
+    );
+}
