@@ -458,7 +458,14 @@ impl<'w, 'm> Engine<'w, 'm> {
         };
         for k in candidates {
             let svc = &self.w.model.services[self.services[k as usize].0];
-            let ports = vpc::service_peer_ports(self.w, rule, peer, svc, vpc::Backends::Existing);
+            let ports = vpc::service_peer_ports(
+                self.w,
+                rule,
+                peer,
+                svc,
+                vpc::Backends::Existing,
+                vpc::Addresses::Certain,
+            );
             if !ports.is_empty() {
                 res.push((k, ports));
             }

@@ -10,7 +10,7 @@ use netpol_manifest::model::Operator;
 use crate::ip::{Block, Cover};
 use crate::ir::{PeerMatch, PortSpec};
 use crate::ports::PortSet;
-use crate::vpc::{self, Backends};
+use crate::vpc::{self, Addresses, Backends};
 use crate::world::{EpKind, World, is_cluster_ip_service};
 
 /// V5: one egress rule admitting one Service's ClusterIP.
@@ -22,11 +22,11 @@ pub struct ServiceAccess {
     pub policy: usize,
     /// Index into the policy's egress rules.
     pub rule: usize,
-    /// The Service `port`s the rule may allow (before the backends' ingress), as the
-    /// matrix counts them: an ipBlock that covers part of the range an unknown ClusterIP
-    /// comes from counts.
+    /// The Service `port`s the rule may allow (before the backends' ingress): an ipBlock
+    /// that covers part of the range an unknown ClusterIP comes from counts.
     pub ports: PortSet,
-    /// The part of `ports` the rule allows for certain: what an `allow` proof may rely on.
+    /// The part of `ports` the rule allows for certain, as the matrix counts them: what
+    /// an `allow` proof may rely on.
     pub ports_certain: PortSet,
     /// The same when a named rule port may match any numeric `targetPort` of its protocol,
     /// as if some future backend declared the name with that number (for proofs over every
@@ -111,25 +111,20 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                 let mut hits: BTreeMap<usize, [PortSet; 3]> = BTreeMap::new();
                 let mut add = |si: usize, peer: Option<&PeerMatch>| {
                     let svc = &w.model.services[si];
-                    let ports = vpc::service_peer_ports(w, rule, peer, svc, Backends::Existing);
+                    let at = |backends, addresses| {
+                        vpc::service_peer_ports(w, rule, peer, svc, backends, addresses)
+                    };
+                    let ports = at(Backends::Existing, Addresses::Possible);
+                    let certain = at(Backends::Existing, Addresses::Certain);
                     let widened = if has_named {
-                        vpc::service_peer_ports(w, rule, peer, svc, Backends::AnyFuture)
+                        at(Backends::AnyFuture, Addresses::Possible)
                     } else {
                         ports.clone()
-                    };
-                    let certain = match peer {
-                        Some(PeerMatch::IpBlock { cidr, except, .. }) => {
-                            let block = Block::new(*cidr, except);
-                            vpc::cluster_ip_cover(&w.profile, Some(&block), svc) == Cover::Full
-                        }
-                        _ => true,
                     };
                     if !widened.is_empty() {
                         let e = hits.entry(si).or_default();
                         e[0].union_with(&ports);
-                        if certain {
-                            e[1].union_with(&ports);
-                        }
+                        e[1].union_with(&certain);
                         e[2].union_with(&widened);
                     }
                 };

@@ -70,8 +70,8 @@ pub(crate) fn ipblock_matches_workload(profile: &Profile, block: &Block, e: &Ep)
 
 /// V3: how an ipBlock (or an omitted `to`, `block: None`) covers a Service's ClusterIP: the
 /// ClusterIP itself when known, else the range it is taken from
-/// ([`Profile::service_ranges`]). The matrix counts a partial cover as admitting the
-/// Service (its ClusterIP may be inside), and warns.
+/// ([`Profile::service_ranges`]). On a partial cover the matrix does not admit the Service
+/// and warns; `deny` proofs count it ([`Addresses`]).
 pub(crate) fn cluster_ip_cover(profile: &Profile, block: Option<&Block>, svc: &Service) -> Cover {
     let Some(block) = block else {
         return Cover::Full;
@@ -183,7 +183,7 @@ pub(crate) fn egress_cidr_ports(profile: &Profile, rule: &LoweredRule) -> Option
 /// Service `port`s (before the backends' ingress is checked).
 pub(crate) fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, svc: &Service) -> PortSet {
     match &rule.peers {
-        None => service_peer_ports(w, rule, None, svc, Backends::Existing),
+        None => service_peer_ports(w, rule, None, svc, Backends::Existing, Addresses::Certain),
         Some(peers) => {
             let mut res = PortSet::empty();
             for peer in peers {
@@ -193,6 +193,7 @@ pub(crate) fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, svc: &Servic
                     Some(peer),
                     svc,
                     Backends::Existing,
+                    Addresses::Certain,
                 ));
             }
             res
@@ -210,6 +211,15 @@ pub(crate) enum Backends {
     AnyFuture,
 }
 
+/// Which ClusterIPs missing from the manifests an ipBlock admits (V3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Addresses {
+    /// Only when it covers the whole range they come from (the matrix, `allow` proofs).
+    Certain,
+    /// Also when it covers part of it (`deny` and `only` proofs).
+    Possible,
+}
+
 /// V5 for one peer (`None`: an omitted `to`).
 pub(crate) fn service_peer_ports(
     w: &World<'_>,
@@ -217,6 +227,7 @@ pub(crate) fn service_peer_ports(
     peer: Option<&PeerMatch>,
     svc: &Service,
     backends: Backends,
+    addresses: Addresses,
 ) -> PortSet {
     let mut res = PortSet::empty();
     if !w.profile.flags.cluster_ip_egress || !crate::world::is_cluster_ip_service(svc) {
@@ -237,7 +248,12 @@ pub(crate) fn service_peer_ports(
         }
         Some(PeerMatch::IpBlock { cidr, except, .. }) => {
             let block = Block::new(*cidr, except);
-            if cluster_ip_cover(&w.profile, Some(&block), svc) != Cover::None {
+            let admitted = match cluster_ip_cover(&w.profile, Some(&block), svc) {
+                Cover::Full => true,
+                Cover::Partial => addresses == Addresses::Possible,
+                Cover::None => false,
+            };
+            if admitted {
                 by_packet(&mut res);
             }
         }

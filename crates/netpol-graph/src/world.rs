@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use netpol_diag::{Code, Diagnostic};
+use netpol_diag::{Code, Diagnostic, Span};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     ContainerPort, Endpoint, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Service,
 };
 
 use crate::ip::{self, Block, Cover, Interval};
-use crate::ir::{LoweredPolicy, NamespaceScope, PeerMatch};
+use crate::ir::{LoweredPolicy, LoweredRule, NamespaceScope, PeerMatch};
 use crate::profile::Profile;
 
 /// What an endpoint of the matrix is.
@@ -352,86 +352,74 @@ impl<'m> World<'m> {
             .map(|n| n.ip)
     }
 
-    /// The V3 warnings: ipBlocks that cover part of the pod ranges. Without configured pod
-    /// CIDRs every block short of all IPv4 does; only those reaching into private address
-    /// space (where VPCs almost always are) are worth a warning then.
+    /// The V3 warnings: ipBlocks that cover part of the pod ranges, then those that cover
+    /// part of the ClusterIP range.
     fn partial_cover_warnings(&self) -> Vec<Diagnostic> {
-        let mut res = Vec::new();
+        let mut res = self.partial_pod_cover_warnings();
+        res.extend(self.partial_service_cover_warnings());
+        res
+    }
+
+    /// ipBlocks that cover part of the pod ranges. Without configured pod CIDRs every block
+    /// short of all IPv4 does; only those reaching into private address space (where VPCs
+    /// almost always are) count then, and they get one warning between them.
+    fn partial_pod_cover_warnings(&self) -> Vec<Diagnostic> {
         if !self.profile.flags.ipblock_matches_workloads {
-            return res;
+            return Vec::new();
         }
         let configured = !self.profile.pod_cidrs.is_empty();
-        let private: Vec<IpNet> = [
-            "10.0.0.0/8",
-            "172.16.0.0/12",
-            "192.168.0.0/16",
-            "100.64.0.0/10",
-        ]
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-        let ranges = self
-            .profile
-            .pod_cidrs
+        let private: Vec<IpNet> = PRIVATE_RANGES
             .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        // Pods never have an address of the serviceCIDR.
-        let reaches_private = |cidr: &IpNet, except: &[IpNet]| {
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let ranges = join(&self.profile.pod_cidrs);
+        let mut res = Vec::new();
+        for (cidr, except, span) in self.ip_blocks(false) {
+            if Block::new(cidr, except).cover_all(self.profile.pod_ranges()) != Cover::Partial {
+                continue;
+            }
+            let note = "the matrix treats this ipBlock as not matching workloads; verify reasons about their IPs";
+            if configured {
+                res.push(
+                    Diagnostic::new(
+                        Code::IpBlockPartialPodCidr,
+                        format!(
+                            "ipBlock {cidr} covers only part of the pod CIDRs, so whether it matches a workload's pods depends on their IPs"
+                        ),
+                    )
+                    .with_primary(span, "covers part of the pod CIDRs")
+                    .with_note(format!("pod CIDRs: {ranges}"))
+                    .with_note(note)
+                    .with_help("cover every pod CIDR, or select the pods with a podSelector"),
+                );
+                continue;
+            }
+            // Pods never have an address of the serviceCIDR.
             let outside: Vec<IpNet> = except
                 .iter()
                 .copied()
                 .chain(self.profile.service_cidr)
                 .collect();
-            Block::new(*cidr, &outside).cover_all(&private) != Cover::None
-        };
-        for p in &self.policies {
-            for r in p.ingress.iter().chain(&p.egress) {
-                for peer in r.peers.iter().flatten() {
-                    let PeerMatch::IpBlock { cidr, except, span } = peer else {
-                        continue;
-                    };
-                    let block = Block::new(*cidr, except);
-                    if block.cover_all(self.profile.pod_ranges()) != Cover::Partial {
-                        continue;
-                    }
-                    let d = if configured {
-                        Diagnostic::new(
-                            Code::IpBlockPartialPodCidr,
-                            format!(
-                                "ipBlock {cidr} covers only part of the pod CIDRs, so whether it matches a workload's pods depends on their IPs"
-                            ),
-                        )
-                        .with_primary(*span, "covers part of the pod CIDRs")
-                        .with_note(format!("pod CIDRs: {ranges}"))
-                        .with_help("cover every pod CIDR, or select the pods with a podSelector")
-                    } else if reaches_private(cidr, except) {
-                        Diagnostic::new(
-                            Code::IpBlockPartialPodCidr,
-                            format!(
-                                "ipBlock {cidr} may match some workload pods: the pod CIDRs are not configured, so a pod may have any address"
-                            ),
-                        )
-                        .with_primary(*span, "may cover pod IPs")
-                        .with_help("set cluster.podCIDRs in netpol.yaml (or --pod-cidr) to the VPC subnets pods take their IPs from")
-                    } else {
-                        continue;
-                    };
-                    res.push(
-                        d.with_note("the matrix treats this ipBlock as not matching workloads; verify reasons about their IPs"),
-                    );
-                }
+            if Block::new(cidr, &outside).cover_all(&private) != Cover::None {
+                res.push(
+                    Diagnostic::new(
+                        Code::IpBlockPartialPodCidr,
+                        format!(
+                            "ipBlock {cidr} may match some workload pods: the pod CIDRs are not configured, so a pod may have any address"
+                        ),
+                    )
+                    .with_primary(span, "may cover pod IPs")
+                    .with_note(note)
+                    .with_help("set cluster.podCIDRs in netpol.yaml (or --pod-cidr) to the VPC subnets pods take their IPs from"),
+                );
             }
         }
-        res.extend(self.partial_service_cover_warnings());
-        res
+        if configured { res } else { once(res) }
     }
 
-    /// The V3/V5 warnings: egress ipBlocks that cover part of the range the ClusterIPs
-    /// missing from the manifests come from.
+    /// Egress ipBlocks that cover part of the range the ClusterIPs missing from the
+    /// manifests come from; one warning between them when serviceCIDR is not configured.
     fn partial_service_cover_warnings(&self) -> Vec<Diagnostic> {
-        let mut res = Vec::new();
         let unknown: Vec<&Service> = self
             .model
             .services
@@ -439,62 +427,67 @@ impl<'m> World<'m> {
             .filter(|s| is_cluster_ip_service(s) && s.cluster_ip.is_none())
             .collect();
         let Some(first) = unknown.first() else {
-            return res;
+            return Vec::new();
         };
         if !self.profile.flags.cluster_ip_egress {
-            return res;
+            return Vec::new();
         }
-        let ranges = self
-            .profile
-            .service_ranges()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let (range, help) = match self.profile.service_cidr {
-            Some(_) => (
+        let ranges = join(self.profile.service_ranges());
+        let configured = self.profile.service_cidr.is_some();
+        let (range, help) = if configured {
+            (
                 format!("the serviceCIDR {ranges}"),
                 "admit the whole serviceCIDR or none of it, or select the backends with a podSelector",
-            ),
-            None => (
+            )
+        } else {
+            (
                 format!(
                     "the private ranges EKS takes Service CIDRs from ({ranges}), as serviceCIDR is not configured"
                 ),
                 "set cluster.serviceCIDR in netpol.yaml (or --service-cidr)",
-            ),
+            )
         };
-        for p in &self.policies {
-            for r in &p.egress {
-                for peer in r.peers.iter().flatten() {
-                    let PeerMatch::IpBlock { cidr, except, span } = peer else {
-                        continue;
-                    };
-                    let block = Block::new(*cidr, except);
-                    if crate::vpc::cluster_ip_cover(&self.profile, Some(&block), first)
-                        != Cover::Partial
-                    {
-                        continue;
-                    }
-                    res.push(
-                        Diagnostic::new(
-                            Code::IpBlockPartialServiceCidr,
-                            format!(
-                                "ipBlock {cidr} covers part of {range}, so whether it admits the ClusterIP of {} depends on {}",
-                                if unknown.len() == 1 { "a Service missing from the manifests".to_owned() } else { format!("{} Services missing from the manifests", unknown.len()) },
-                                if unknown.len() == 1 { "its address" } else { "their addresses" }
-                            ),
-                        )
-                        .with_primary(*span, "covers part of the ClusterIP range")
-                        .with_note(format!(
-                            "for example {}/{}; the matrix counts the ClusterIPs as admitted, and an allow proof does not rely on them",
-                            first.namespace, first.name
-                        ))
-                        .with_help(help),
-                    );
-                }
+        let services = match unknown.len() {
+            1 => "a Service missing from the manifests, so whether it admits the Service depends on its address".to_owned(),
+            n => format!("{n} Services missing from the manifests, so whether it admits them depends on their addresses"),
+        };
+        let mut res = Vec::new();
+        for (cidr, except, span) in self.ip_blocks(true) {
+            let block = Block::new(cidr, except);
+            if crate::vpc::cluster_ip_cover(&self.profile, Some(&block), first) != Cover::Partial {
+                continue;
             }
+            res.push(
+                Diagnostic::new(
+                    Code::IpBlockPartialServiceCidr,
+                    format!("ipBlock {cidr} covers part of {range}, the ClusterIP range of {services}"),
+                )
+                .with_primary(span, "covers part of the ClusterIP range")
+                .with_note(format!(
+                    "for example {}/{}; the matrix does not count these ClusterIPs as admitted, and verify counts them for deny and only, never for allow",
+                    first.namespace, first.name
+                ))
+                .with_help(help),
+            );
         }
-        res
+        if configured { res } else { once(res) }
+    }
+
+    /// Every ipBlock peer (of egress rules only, or of both directions), with its span.
+    fn ip_blocks(&self, egress_only: bool) -> impl Iterator<Item = (IpNet, &[IpNet], Span)> {
+        self.policies
+            .iter()
+            .flat_map(move |p| {
+                let ingress: &[LoweredRule] = if egress_only { &[] } else { &p.ingress };
+                ingress.iter().chain(&p.egress)
+            })
+            .flat_map(|r| r.peers.iter().flatten())
+            .filter_map(|peer| match peer {
+                PeerMatch::IpBlock { cidr, except, span } => {
+                    Some((*cidr, except.as_slice(), *span))
+                }
+                PeerMatch::Pods { .. } => None,
+            })
     }
 
     /// V5: the endpoints that back each Service: pods and workloads of its namespace whose
@@ -562,4 +555,37 @@ fn unmodelled_policy_warnings(model: &Model) -> Vec<Diagnostic> {
             )
         })
         .collect()
+}
+
+/// Private IPv4 address space, where VPC CIDRs almost always are.
+const PRIVATE_RANGES: [&str; 4] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+];
+
+fn join(nets: &[IpNet]) -> String {
+    nets.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first of several warnings that a missing setting causes, standing for all of them.
+fn once(mut found: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let more = found.len().saturating_sub(1);
+    found.truncate(1);
+    if let Some(d) = found.pop() {
+        let d = if more > 0 {
+            d.with_note(match more {
+                1 => "1 more ipBlock is in the same case; this warning is given once until the setting is configured".to_owned(),
+                n => format!("{n} more ipBlocks are in the same case; this warning is given once until the setting is configured"),
+            })
+        } else {
+            d
+        };
+        found.push(d);
+    }
+    found
 }

@@ -754,6 +754,9 @@ fn agreement(seed: u64, p: &Profile) {
     // V3: every block synth writes covers 10.0.0.16/28 whole or not at all, so that the
     // matrix (which does not match partly covering blocks) can be the oracle.
     p.pod_cidrs = vec!["10.0.0.16/28".parse().expect("cidr")];
+    // The same for the ClusterIPs the manifests leave out (the matrix counts only what is
+    // certain there).
+    p.service_cidr = Some("172.20.0.0/16".parse().expect("cidr"));
     let p = &p;
     let analysis = netpol_graph::Analysis::new(&model, p);
     let matrix = analysis.matrix();

@@ -230,6 +230,7 @@ fn v3_without_pod_cidrs_a_pod_may_have_any_address() {
         rule(vec![block("0.0.0.0/0", &[])], vec![port(TCP, 80)]),
         rule(vec![block("10.0.0.0/8", &[])], vec![port(TCP, 81)]),
         rule(vec![block("52.94.0.0/16", &[])], vec![port(TCP, 82)]),
+        rule(vec![block("192.168.0.0/16", &[])], vec![port(TCP, 83)]),
     ];
     m.policies.push(p);
     let m = finish(m);
@@ -237,8 +238,17 @@ fn v3_without_pod_cidrs_a_pod_may_have_any_address() {
     assert!(has(&v, "x/w[Deployment] -> x/b: TCP/80"), "{v:#?}");
     let a = Analysis::new(&m, &vpc());
     let warned: Vec<&str> = a.diagnostics().iter().map(|d| d.message.as_str()).collect();
+    // One warning stands for both private blocks until podCIDRs is set.
     assert_eq!(warned.len(), 1, "{warned:#?}");
     assert!(warned[0].starts_with("ipBlock 10.0.0.0/8 may match some workload pods"));
+    assert!(
+        a.diagnostics()[0]
+            .notes
+            .iter()
+            .any(|n| n.starts_with("1 more ipBlock is in the same case")),
+        "{:?}",
+        a.diagnostics()[0].notes
+    );
     // Upstream matches pods by their known IPs only.
     let up = matrix_lines(&m, &upstream());
     assert!(!up.iter().any(|l| l.starts_with("x/w[Deployment] -> x/b")));
@@ -289,7 +299,7 @@ fn ipblock_matches_a_host_network_daemonset_through_its_nodes() {
 
 /// V3/V5 for a ClusterIP the manifests do not give (docs/semantics.md V3): it comes from the
 /// serviceCIDR, or else from the private ranges EKS requires of it. A block that covers part
-/// of that range admits the Service in the matrix, with a warning.
+/// of that range does not admit the Service in the matrix, and gets a warning.
 #[test]
 fn v5_unknown_cluster_ip_comes_from_the_service_range() {
     let mut m = two_pods();
@@ -316,7 +326,7 @@ fn v5_unknown_cluster_ip_comes_from_the_service_range() {
     let partial = netpol_diag::Code::IpBlockPartialServiceCidr;
     // The "internet but not the VPC" block: the ClusterIP may be outside 10/8.
     let (v, codes) = lines("0.0.0.0/0", &["10.0.0.0/8"], &vpc());
-    assert!(has(&v, to_svc), "{v:#?}");
+    assert!(!has(&v, to_svc), "{v:#?}");
     assert!(codes.contains(&partial), "{codes:?}");
     let (v, codes) = lines("0.0.0.0/0", &[], &vpc());
     assert!(
@@ -343,7 +353,7 @@ fn v5_unknown_cluster_ip_comes_from_the_service_range() {
     );
     let (v, codes) = lines("172.20.0.0/17", &[], &prof);
     assert!(
-        has(&v, to_svc) && codes.contains(&partial),
+        !has(&v, to_svc) && codes.contains(&partial),
         "{v:#?} {codes:?}"
     );
 }
