@@ -70,6 +70,12 @@ fn main() {
     let profile = Profile::new(&ClusterSettings {
         cni,
         pod_cidrs: vec!["10.0.0.0/8".parse().expect("cidr")],
+        // The EKS default; without it every ClusterIP the manifests leave out may lie in
+        // any private range, which partial ipBlocks may then admit (slower, see
+        // docs/benchmarks.md). NETPOL_BENCH_NO_SERVICE_CIDR=1 measures that case.
+        service_cidr: std::env::var_os("NETPOL_BENCH_NO_SERVICE_CIDR")
+            .is_none()
+            .then(|| "172.20.0.0/16".parse().expect("cidr")),
         ..ClusterSettings::default()
     });
     // The once-per-run precomputation alone (no assertion).

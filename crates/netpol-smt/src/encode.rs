@@ -743,13 +743,14 @@ impl Encoder<'_> {
         let u = self.u;
         let inside = |ip: Ipv4Addr| cidr.contains(&ip) && !except.iter().any(|e| e.contains(&ip));
         let mut v = vec![ip_block(y, cidr, except)];
+        // The carriers are few; a side's options are many (and sorted).
         v.extend(
-            y.options
+            u.node_carriers
                 .iter()
                 .filter(|&&j| {
                     let e = &u.eps[j];
-                    e.host_network
-                        && e.ip.is_none()
+                    e.ip.is_none()
+                        && y.options.binary_search(&j).is_ok()
                         && e.carries
                             .iter()
                             .any(|&k| u.node_keys[k].1.is_some_and(inside))
