@@ -22,6 +22,19 @@ fn two_pods() -> Model {
     }
 }
 
+/// x/a and x/b, where x/b declares `http` = 8080 and backs Service x/web (port 80).
+fn behind_web_service(target: PortRef) -> Model {
+    let mut m = two_pods();
+    m.endpoints[1].ports = vec![cport("http", TCP, 8080)];
+    m.services = vec![service(
+        "x",
+        "web",
+        Some(&[("app", "b")]),
+        vec![sport(80, target)],
+    )];
+    m
+}
+
 fn has(lines: &[String], line: &str) -> bool {
     lines.iter().any(|l| l == line)
 }
@@ -302,14 +315,7 @@ fn ipblock_matches_a_host_network_daemonset_through_its_nodes() {
 /// of that range does not admit the Service in the matrix, and gets a warning.
 #[test]
 fn v5_unknown_cluster_ip_comes_from_the_service_range() {
-    let mut m = two_pods();
-    m.endpoints[1].ports = vec![cport("http", TCP, 8080)];
-    m.services = vec![service(
-        "x",
-        "web",
-        Some(&[("app", "b")]),
-        vec![sport(80, PortRef::Number(8080))],
-    )];
+    let mut m = behind_web_service(PortRef::Number(8080));
     m.policies.push(policy("x", "open", sel(&[("app", "b")])));
     let lines = |cidr: &str, except: &[&str], prof: &crate::Profile| {
         let mut m = m.clone();
@@ -400,14 +406,7 @@ fn v5_cluster_ip_egress() {
 /// the rule's range.
 #[test]
 fn v5_numeric_port_matches_named_target_port_through_backends() {
-    let mut m = two_pods();
-    m.endpoints[1].ports = vec![cport("http", TCP, 8080)];
-    m.services = vec![service(
-        "x",
-        "web",
-        Some(&[("app", "b")]),
-        vec![sport(80, PortRef::Name("http".into()))],
-    )];
+    let mut m = behind_web_service(PortRef::Name("http".into()));
     let mut p = declared(policy("x", "egress", sel(&[("app", "a")])), false, true);
     p.egress = vec![rule(
         vec![pods_peer(None, Some(sel(&[("app", "b")])))],
