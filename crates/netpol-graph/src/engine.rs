@@ -159,12 +159,17 @@ fn key_of(w: &World<'_>, e: &Ep, vocab: &BTreeSet<&str>, blocks: &[Block]) -> St
     }
     let _ = write!(
         k,
-        "\0{}\0{}\0{:?}\0{:?}",
+        "\0{}\0{}\0{:?}\0",
         e.info.namespace.as_deref().unwrap_or(""),
         e.host_network,
         e.carries,
-        e.runs_on
     );
+    // Most pods may run on every node: a short key for that (the indices are distinct).
+    if !e.runs_on.is_empty() && e.runs_on.len() == w.profile.nodes.len() {
+        k.push('*');
+    } else {
+        let _ = write!(k, "{:?}", e.runs_on);
+    }
     for (key, v) in &e.info.labels {
         if vocab.contains(key.as_str()) {
             let _ = write!(k, "\0L{key}={v}");

@@ -212,7 +212,7 @@ pub(crate) fn node_facts(w: &World<'_>) -> Vec<(String, NodeFacts)> {
                 e.info.id.clone(),
                 NodeFacts {
                     carries: e.carries.clone(),
-                    runs_on: e.runs_on.clone(),
+                    runs_on: e.runs_on.to_vec(),
                 },
             )
         })

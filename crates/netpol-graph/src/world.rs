@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use netpol_diag::{Code, Diagnostic, Span};
@@ -75,7 +76,8 @@ pub(crate) struct Ep {
     /// selector peer that matches the endpoint allows them, V6).
     pub(crate) carries: Vec<String>,
     /// S10/V4: indices into `profile.nodes` of the nodes an enforced pod may run on, sorted.
-    pub(crate) runs_on: Vec<usize>,
+    /// Shared: most pods (every workload's) may run on every node.
+    pub(crate) runs_on: Arc<[usize]>,
 }
 
 impl Ep {
@@ -99,19 +101,25 @@ impl Placement {
     /// `spec.nodeName`, else the configured node whose IP is `status.hostIP` (a
     /// hostNetwork pod's `podIP` is its host's IP; kubectl dumps have both, hand-written
     /// manifests often one).
-    fn of(e: &Endpoint, profile: &Profile, node_by_name: &BTreeMap<&str, usize>) -> Placement {
-        if let Some(n) = e.node_name.as_deref().and_then(|n| node_by_name.get(n)) {
+    fn of(e: &Endpoint, index: &NodeIndex<'_>) -> Placement {
+        if let Some(n) = e.node_name.as_deref().and_then(|n| index.by_name.get(n)) {
             return Placement::Node(*n);
         }
         let host_ip = e.host_ip.or(e.pod_ip.filter(|_| e.host_network));
-        if let Some(n) = host_ip.and_then(|ip| profile.nodes.iter().position(|n| n.ip == ip)) {
-            return Placement::Node(n);
+        if let Some(n) = host_ip.and_then(|ip| index.by_ip.get(&ip)) {
+            return Placement::Node(*n);
         }
         if e.node_name.is_some() || host_ip.is_some() {
             return Placement::Elsewhere(e.node_name.clone());
         }
         Placement::Anywhere
     }
+}
+
+/// The configured nodes by name and by IP (indices into `profile.nodes`).
+struct NodeIndex<'p> {
+    by_name: BTreeMap<&'p str, usize>,
+    by_ip: BTreeMap<IpAddr, usize>,
 }
 
 /// The model under one profile, with its endpoints.
@@ -144,14 +152,17 @@ impl<'m> World<'m> {
             });
         }
         let mut eps = Vec::new();
-        let node_by_name: BTreeMap<&str, usize> = profile
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
+        let index = NodeIndex {
+            by_name: (profile.nodes.iter().enumerate())
+                .map(|(i, n)| (n.name.as_str(), i))
+                .collect(),
+            by_ip: (profile.nodes.iter().enumerate())
+                .map(|(i, n)| (n.ip, i))
+                .collect(),
+        };
+        let all_nodes: Arc<[usize]> = (0..profile.nodes.len()).collect();
         for (i, e) in model.endpoints.iter().enumerate() {
-            let placement = Placement::of(e, profile, &node_by_name);
+            let placement = Placement::of(e, &index);
             let mut ip = e.pod_ip;
             if e.host_network {
                 ip = ip.or(e.host_ip).or(match &placement {
@@ -159,10 +170,10 @@ impl<'m> World<'m> {
                     _ => None,
                 });
             }
-            let nodes: Vec<usize> = match &placement {
-                Placement::Node(n) => vec![*n],
-                Placement::Elsewhere(_) => Vec::new(),
-                Placement::Anywhere => (0..profile.nodes.len()).collect(),
+            let nodes: Arc<[usize]> = match &placement {
+                Placement::Node(n) => Arc::from([*n]),
+                Placement::Elsewhere(_) => Arc::from([]),
+                Placement::Anywhere => Arc::clone(&all_nodes),
             };
             // A hostNetwork pod is not enforced; it carries its nodes' IPs instead.
             let (carries, runs_on) = if e.host_network {
@@ -174,7 +185,7 @@ impl<'m> World<'m> {
                         .collect(),
                 };
                 names.sort();
-                (names, Vec::new())
+                (names, Arc::from([]))
             } else {
                 (Vec::new(), nodes)
             };
@@ -206,7 +217,7 @@ impl<'m> World<'m> {
                 kind: EpKind::Node(i),
                 host_network: false,
                 carries: vec![n.name.clone()],
-                runs_on: Vec::new(),
+                runs_on: Arc::from([]),
             });
         }
         let mut nets = Vec::new();
@@ -234,7 +245,7 @@ impl<'m> World<'m> {
                 kind: EpKind::External(iv),
                 host_network: false,
                 carries: Vec::new(),
-                runs_on: Vec::new(),
+                runs_on: Arc::from([]),
             });
         }
         if profile.flags.cluster_ip_egress {
@@ -254,7 +265,7 @@ impl<'m> World<'m> {
                     kind: EpKind::Service(i),
                     host_network: false,
                     carries: Vec::new(),
-                    runs_on: Vec::new(),
+                    runs_on: Arc::from([]),
                 });
             }
         }

@@ -35,6 +35,14 @@ fn behind_web_service(target: PortRef) -> Model {
     m
 }
 
+/// A hostNetwork DaemonSet labelled `app: <name>`.
+fn host_network_daemonset(ns: &str, name: &str) -> netpol_manifest::model::Endpoint {
+    let mut ds = pod(ns, name, &[("app", name)]);
+    ds.kind = netpol_manifest::model::EndpointKind::DaemonSet;
+    ds.host_network = true;
+    ds
+}
+
 fn has(lines: &[String], line: &str) -> bool {
     lines.iter().any(|l| l == line)
 }
@@ -187,10 +195,8 @@ fn s10_v4_node_exemption_without_a_known_node() {
     let mut w = pod("x", "w", &[("app", "b")]);
     w.kind = netpol_manifest::model::EndpointKind::Deployment;
     m.endpoints.push(w);
-    let mut ds = pod("kube-system", "agent", &[("app", "agent")]);
-    ds.kind = netpol_manifest::model::EndpointKind::DaemonSet;
-    ds.host_network = true;
-    m.endpoints.push(ds);
+    m.endpoints
+        .push(host_network_daemonset("kube-system", "agent"));
     let mut p = declared(policy("x", "deny", sel(&[])), true, true);
     p.ingress = vec![];
     m.policies.push(p);
@@ -267,16 +273,15 @@ fn v3_without_pod_cidrs_a_pod_may_have_any_address() {
     assert!(!up.iter().any(|l| l.starts_with("x/w[Deployment] -> x/b")));
 }
 
-/// S6/V3 with V6: a hostNetwork DaemonSet has no one address, but its pods have the
-/// configured nodes' IPs, which ipBlocks match (in both profiles, as for a node).
+/// S6/V3 with V6 (docs/semantics.md V3; vpc-cni-semantics.md §1.2 ipBlock and hostNetwork
+/// rows): a hostNetwork DaemonSet has no one address, but its pods have the configured
+/// nodes' IPs, which ipBlocks match (in both profiles, as for a node).
 #[test]
 fn ipblock_matches_a_host_network_daemonset_through_its_nodes() {
     let mut m = two_pods();
     m.endpoints[1].node_name = Some("n9".to_owned());
-    let mut ds = pod("kube-system", "agent", &[("app", "agent")]);
-    ds.kind = netpol_manifest::model::EndpointKind::DaemonSet;
-    ds.host_network = true;
-    m.endpoints.push(ds);
+    m.endpoints
+        .push(host_network_daemonset("kube-system", "agent"));
     let mut p = declared(policy("x", "p", sel(&[("app", "b")])), true, true);
     p.ingress = vec![rule(
         vec![block("192.168.1.0/24", &[])],
