@@ -73,6 +73,7 @@ codes! {
     // Document shape.
     InvalidDocument => "invalid-document", Error, "A document is not a Kubernetes object: no mapping, apiVersion or kind.";
     SchemaError => "schema-error", Error, "A field has the wrong type or a required field is missing.";
+    UnknownField => "unknown-field", Error, "An object has a field that its Kubernetes schema does not define.";
     MissingName => "missing-name", Error, "An object has no metadata.name.";
     UnsupportedKind => "unsupported-kind", Note, "An object of a kind netpol does not model was skipped.";
     PodNotRunning => "pod-not-running", Note, "A Pod that no controller owns has finished (status.phase Succeeded or Failed), so it is not an endpoint.";
@@ -95,6 +96,7 @@ codes! {
     PortOutOfRange => "port-out-of-range", Error, "A port number is outside 1-65535.";
     EndPortBeforePort => "end-port-before-port", Error, "endPort is smaller than port.";
     EndPortWithNamedPort => "end-port-with-named-port", Error, "endPort is set together with a named port, or without a port.";
+    DuplicatePortName => "duplicate-port-name", Warning, "Two container ports of one pod share a name.";
     InvalidPortName => "invalid-port-name", Error, "A named port is not a valid IANA service name.";
     InvalidProtocol => "invalid-protocol", Error, "A protocol is not TCP, UDP or SCTP.";
     InvalidPolicyType => "invalid-policy-type", Error, "A policyTypes entry is not Ingress or Egress, or is repeated.";

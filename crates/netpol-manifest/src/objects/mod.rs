@@ -222,12 +222,14 @@ impl Cx<'_> {
             return;
         };
         let kind = match (map.get("kind"), implied) {
-            (Some(Value::String(k)), _) => k.as_str(),
+            (Some(Value::String(k)), _) if !k.is_empty() => k.as_str(),
             (None, Some((_, k))) => k,
             (other, _) => {
                 self.out.objects += 1;
                 let (at, what) = match other {
                     None => (span, "this object has no `kind`".to_owned()),
+                    // kubectl: "Object 'Kind' is missing".
+                    Some(Value::String(_)) => (obj.near("/kind"), "`kind` is empty".to_owned()),
                     Some(v) => (
                         obj.near("/kind"),
                         format!("`kind` must be a string, not a {}", type_name(v)),
@@ -245,8 +247,24 @@ impl Cx<'_> {
         };
         // `kind: List`, `PodList`, `kubectl get -o yaml` dumps.
         if kind.ends_with("List")
-            && let Some(Value::Array(items)) = map.get("items")
+            && let Some(items) = map.get("items").filter(|v| !v.is_null())
         {
+            let Value::Array(items) = items else {
+                self.out.objects += 1;
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidDocument,
+                        format!(
+                            "the `items` of this {kind} is a {}, not a list",
+                            type_name(items)
+                        ),
+                    )
+                    .with_primary(obj.near("/items"), "expected a list of objects")
+                    .with_help("write `items:` as a list: `items: [ ... ]` or `- ` entries")
+                    .with_note("kubectl rejects the whole document"),
+                );
+                return;
+            };
             if depth >= 4 {
                 return;
             }

@@ -1,12 +1,13 @@
 //! Pods and workloads: endpoints, their pod templates and container ports.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use k8s_openapi::api::apps::v1 as appsv1;
 use k8s_openapi::api::batch::v1 as batchv1;
 use k8s_openapi::api::core::v1 as corev1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use netpol_diag::{Code, Diagnostic};
+use netpol_diag::{Code, Diagnostic, Severity};
 use serde_json::Value;
 
 use super::meta::NameRule;
@@ -164,9 +165,28 @@ impl Cx<'_> {
         at: &str,
     ) -> Vec<m::ContainerPort> {
         let mut out = Vec::new();
+        // The first port of each name: (container index, name pointer, port).
+        let mut first: BTreeMap<&str, (usize, String, i32)> = BTreeMap::new();
         for (ci, c) in spec.containers.iter().enumerate() {
             for (pi, p) in c.ports.iter().flatten().enumerate() {
                 let base = format!("{at}/containers/{ci}/ports/{pi}");
+                if let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+                    let ptr = format!("{base}/name");
+                    match first.get(name) {
+                        Some((fci, fptr, fport)) => {
+                            let earlier = &spec.containers[*fci].name;
+                            self.duplicate_port_name(
+                                obj,
+                                name,
+                                (&ptr, *fci == ci),
+                                (fptr, earlier, *fport),
+                            );
+                        }
+                        None => {
+                            first.insert(name, (ci, ptr, p.container_port));
+                        }
+                    }
+                }
                 if !self.required(obj, &base, "containerPort") {
                     continue;
                 }
@@ -197,6 +217,40 @@ impl Cx<'_> {
             }
         }
         out
+    }
+
+    /// A container port name used twice in a pod: an error within one container (the API
+    /// server rejects it), a warning across containers, where a Service targetPort resolves
+    /// to the first and a NetworkPolicy named port to every port of that name.
+    fn duplicate_port_name(
+        &mut self,
+        obj: &Obj<'_>,
+        name: &str,
+        (ptr, same_container): (&str, bool),
+        (first_ptr, first_container, first_port): (&str, &str, i32),
+    ) {
+        let d = if same_container {
+            Diagnostic::new(
+                Code::DuplicatePortName,
+                format!("container `{first_container}` names two ports `{name}`"),
+            )
+            .with_severity(Severity::Error)
+            .with_help("port names must be unique within a container; rename or remove one")
+            .with_note("the API server rejects the object")
+        } else {
+            Diagnostic::new(
+                Code::DuplicatePortName,
+                format!("port name `{name}` is also used by container `{first_container}`"),
+            )
+            .with_help("rename one of the ports so that the name means one port")
+            .with_note(format!(
+                "a Service targetPort `{name}` resolves to the first, port {first_port} of container `{first_container}`; a NetworkPolicy port `{name}` matches every port of that name"
+            ))
+        };
+        self.push(
+            d.with_primary(obj.near(ptr), "duplicate name")
+                .with_secondary(obj.near(first_ptr), "first used here"),
+        );
     }
 
     pub(super) fn port_range(&mut self, obj: &Obj<'_>, ptr: &str, n: i64) {

@@ -60,10 +60,11 @@ impl Cx<'_> {
     }
 
     pub(super) fn network_policy(&mut self, obj: &Obj<'_>, value: &Value) {
+        // An unknown field is an error too: the API server rejects the policy.
+        let mark = self.mark();
         let Some(np) = self.typed::<netv1::NetworkPolicy>(obj, value, "NetworkPolicy") else {
             return;
         };
-        let mark = self.mark();
         let Some((name, ns, name_span)) = self.identity(
             obj,
             &np.metadata,
