@@ -34,7 +34,7 @@ mod tests;
 use std::borrow::Cow;
 use std::ops::Range;
 
-use netpol_diag::{Code, Diagnostic, FileId, Span};
+use netpol_diag::{Code, Diagnostic, FileId, SourceMap, Span};
 use serde_json::Value;
 
 /// Bounds that keep hostile input cheap.
@@ -243,6 +243,32 @@ pub fn parse_documents(
     parse_range(file, text, 0..text.len(), limits)
 }
 
+/// Decodes `bytes` as kubectl does (UTF-16 when it starts with a byte order mark, UTF-8
+/// otherwise, where a document holding an invalid byte is refused with `invalid-utf8`),
+/// adds the text to `map` as `name`, and parses every document.
+pub fn parse_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    map: &mut SourceMap,
+    limits: &Limits,
+) -> (FileId, Vec<Document>, Vec<Diagnostic>) {
+    let decoded = split::decode(bytes);
+    let file = map.add(name, decoded.text);
+    let text = std::sync::Arc::clone(map.text(file));
+    let mut docs = Vec::new();
+    let mut diags = Vec::new();
+    parse_range_with(
+        file,
+        &text,
+        0..text.len(),
+        &decoded.bad,
+        limits,
+        &mut diags,
+        &mut |d, _| docs.push(d),
+    );
+    (file, docs, diags)
+}
+
 /// Parses the documents in `range`, a run of whole documents of `text` (see
 /// [`split_documents`]). Spans stay relative to the whole text.
 pub(crate) fn parse_range(
@@ -288,6 +314,15 @@ pub(crate) fn parse_range_with(
                     diags.push(split::invalid_utf8(file, at));
                 } else if let Some((at, c)) = split::first_control(text, &r) {
                     diags.push(control_character(file, at, c));
+                } else if let Some((at, c)) = split::first_yaml11_break(text, &r) {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::SyntaxError,
+                            format!("U+{:04X} is a line break for kubectl (YAML 1.1) but not for YAML 1.2 tools; netpol does not guess which is meant", c as u32),
+                        )
+                        .with_primary(Span::new(file, at, at + c.len_utf8()), "here")
+                        .with_help("use a plain line break, or write the character as an escape (`\\u0085`) in a double-quoted string"),
+                    );
                 } else if let Some(line) = split::leading_directive(text, &r) {
                     diags.push(
                         Diagnostic::new(

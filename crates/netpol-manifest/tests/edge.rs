@@ -301,7 +301,8 @@ fn yaml_api_gives_value_and_key_spans() {
 #[test]
 fn spans_follow_map_order_duplicates_and_merges() {
     let mut map = SourceMap::new();
-    let text = "b: 1\na: 2\nb: 3\nc:\n  w: 0\n  <<: {z: 10, a: 20, w: 30}\n";
+    // As in go-yaml v2 (kubectl): a merge overrides the keys before it, not those after.
+    let text = "b: 1\na: 2\nb: 3\nc:\n  w: 0\n  <<: {z: 10, a: 20, w: 30, v: 40}\n  v: 4\n";
     let file = map.add("x.yaml", text);
     let (docs, diags) = parse_documents(file, text, &Limits::default());
     assert_eq!(codes(&diags), vec![Code::DuplicateKey]);
@@ -309,11 +310,13 @@ fn spans_follow_map_order_duplicates_and_merges() {
     let at = |p: &str| d.span_of(p).map(|s| map.snippet(s));
     assert_eq!(at("/b"), Some("3"));
     assert_eq!(at("/a"), Some("2"));
-    assert_eq!(at("/c/w"), Some("0"));
+    assert_eq!(at("/c/w"), Some("30"));
     assert_eq!(at("/c/z"), Some("10"));
     assert_eq!(at("/c/a"), Some("20"));
+    assert_eq!(at("/c/v"), Some("4"));
     assert_eq!(d.key_span_of("/c/z").map(|s| map.snippet(s)), Some("z"));
-    assert_eq!(d.value["c"]["w"], 0);
+    assert_eq!(d.value["c"]["w"], 30);
+    assert_eq!(d.value["c"]["v"], 4);
 }
 
 #[test]

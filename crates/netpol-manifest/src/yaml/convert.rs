@@ -141,7 +141,9 @@ impl Converter<'_, '_> {
         }
     }
 
-    /// Converts a mapping node, applying `<<` merge keys.
+    /// Converts a mapping node, applying `<<` merge keys as go-yaml v2 does: entries are
+    /// applied in document order, so a merge overrides the keys written before it and
+    /// the keys after it override the merge; in a list of sources, earlier ones win.
     #[allow(clippy::type_complexity)]
     fn mapping(
         &mut self,
@@ -153,68 +155,79 @@ impl Converter<'_, '_> {
             return Ok((Map::new(), Vec::new()));
         };
         let mut map = Map::with_capacity(items.len() / 2);
+        // In the map's order; a replaced key keeps its place, so its span does too.
         let mut kids: Vec<SpanNode> = Vec::with_capacity(items.len() / 2);
-        let mut merges = Vec::new();
+        // Whether each entry was written explicitly (for duplicate-key).
+        let mut explicit: Vec<bool> = Vec::with_capacity(items.len() / 2);
+        let slot = |map: &Map<String, Value>, key: &str| {
+            map.contains_key(key)
+                .then(|| map.keys().position(|k2| k2 == key))
+                .flatten()
+        };
         for pair in items.chunks(2) {
             let &[k, v] = pair else { continue };
             let knode = &nodes[k as usize];
             if is_merge_key(knode) {
-                merges.push((k, v));
+                let sources: Vec<u32> = match nodes.get(self.resolve(v) as usize).map(|n| &n.kind) {
+                    Some(NodeKind::Map(_)) => vec![v],
+                    Some(NodeKind::Seq(list)) => list.clone(),
+                    // An alias to the mapping that holds it (`&x {<<: *x}`).
+                    None => return Err(Box::new(self.recursive_alias(v))),
+                    _ => return Err(Box::new(self.merge_error(k, v))),
+                };
+                for &src in sources.iter().rev() {
+                    let target = self.resolve(src);
+                    if !matches!(
+                        nodes.get(target as usize).map(|n| &n.kind),
+                        Some(NodeKind::Map(_))
+                    ) {
+                        return Err(Box::new(self.merge_error(k, src)));
+                    }
+                    self.tick(&nodes[target as usize])?;
+                    let (m, mk) = self.mapping(target, depth + 1)?;
+                    // Both are in the merged mapping's order.
+                    for ((key, value), sn) in m.into_iter().zip(mk) {
+                        match slot(&map, &key) {
+                            Some(i) => {
+                                kids[i] = sn;
+                                explicit[i] = false;
+                            }
+                            None => {
+                                kids.push(sn);
+                                explicit.push(false);
+                            }
+                        }
+                        map.insert(key, value);
+                    }
+                }
                 continue;
             }
             let key = self.key_string(k)?;
             let (value, mut sn) = self.convert(v, depth + 1)?;
             sn.key = Some((knode.start as u32, knode.end as u32));
-            if map.contains_key(&key) {
-                // A repeated key keeps its place in the map, so its span does too.
-                let at = map.keys().position(|k2| *k2 == key);
-                if let Some(slot) = at.and_then(|i| kids.get_mut(i)) {
-                    let (fs, fe) = slot.key.unwrap_or((sn.start, sn.end));
-                    self.diags.push(
-                        Diagnostic::new(
-                            Code::DuplicateKey,
-                            format!("the key `{key}` appears twice in this mapping; kubectl rejects duplicate fields"),
-                        )
-                        .with_primary(self.span(knode.start, knode.end), "repeated here")
-                        .with_secondary(self.span(fs as usize, fe as usize), "first here")
-                        .with_help("remove one of them (netpol reads the last one)"),
-                    );
-                    *slot = sn;
+            match slot(&map, &key) {
+                Some(i) => {
+                    if explicit[i] {
+                        let (fs, fe) = kids[i].key.unwrap_or((sn.start, sn.end));
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::DuplicateKey,
+                                format!("the key `{key}` appears twice in this mapping; kubectl rejects duplicate fields"),
+                            )
+                            .with_primary(self.span(knode.start, knode.end), "repeated here")
+                            .with_secondary(self.span(fs as usize, fe as usize), "first here")
+                            .with_help("remove one of them (netpol reads the last one)"),
+                        );
+                    }
+                    kids[i] = sn;
+                    explicit[i] = true;
                 }
-            } else {
-                kids.push(sn);
+                None => {
+                    kids.push(sn);
+                    explicit.push(true);
+                }
             }
             map.insert(key, value);
-        }
-        for (k, v) in merges {
-            let sources: Vec<u32> = match nodes.get(self.resolve(v) as usize).map(|n| &n.kind) {
-                Some(NodeKind::Map(_)) => vec![v],
-                Some(NodeKind::Seq(list)) => list.clone(),
-                // An alias to the mapping that holds it (`&x {<<: *x}`).
-                None => return Err(Box::new(self.recursive_alias(v))),
-                _ => {
-                    return Err(Box::new(self.merge_error(k, v)));
-                }
-            };
-            for src in sources {
-                let target = self.resolve(src);
-                if !matches!(
-                    nodes.get(target as usize).map(|n| &n.kind),
-                    Some(NodeKind::Map(_))
-                ) {
-                    return Err(Box::new(self.merge_error(k, src)));
-                }
-                self.tick(&nodes[target as usize])?;
-                let (m, mk) = self.mapping(target, depth + 1)?;
-                // Both are in the merged mapping's order.
-                for ((key, value), sn) in m.into_iter().zip(mk) {
-                    if map.contains_key(&key) {
-                        continue;
-                    }
-                    kids.push(sn);
-                    map.insert(key, value);
-                }
-            }
         }
         Ok((map, kids))
     }
@@ -286,6 +299,9 @@ impl Converter<'_, '_> {
                         })
                         .flatten()
                 };
+                if let Some(f) = float {
+                    return Ok(go_float_key(f));
+                }
                 Ok(match v {
                     None => self.text_of(text),
                     Some(Value::String(s)) => s,
@@ -293,10 +309,7 @@ impl Converter<'_, '_> {
                     Some(Value::Number(n)) if n.is_u64() && n.as_i64().is_none() => {
                         return Err(key_error("an integer larger than 9223372036854775807"));
                     }
-                    Some(other) => match float {
-                        Some(f) => go_float_key(f),
-                        None => other.to_string(),
-                    },
+                    Some(other) => other.to_string(),
                 })
             }
             _ => Err(Box::new(

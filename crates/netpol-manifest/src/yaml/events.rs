@@ -29,7 +29,8 @@ pub(super) fn parse_piece(
     // libyaml (and so kubectl) takes some tabs as whitespace where saphyr refuses them
     // (after `key:`, inside flow collections). Read again with those tabs as spaces:
     // same bytes, same offsets.
-    if matches!(out, Outcome::Tabs)
+    if matches!(out, Outcome::Failed)
+        && piece.contains('\t')
         && let Some(patched) = patch_tabs(piece)
     {
         local.clear();
@@ -43,10 +44,10 @@ pub(super) fn parse_piece(
 
 enum Outcome {
     Doc(Box<Document>),
-    /// No document, or one that failed (its diagnostic is out).
+    /// No document.
     None,
-    /// A syntax error about a tab.
-    Tabs,
+    /// A syntax error (its diagnostic is out).
+    Failed,
 }
 
 fn parse_one(
@@ -73,9 +74,8 @@ fn parse_one(
                     diags.push(ignored(at_span(to_byte(*e.marker()))));
                     break;
                 }
-                let tabs = e.info().contains("tab");
                 diags.push(scan_error(&e, at_span(to_byte(*e.marker()))));
-                return if tabs { Outcome::Tabs } else { Outcome::None };
+                return Outcome::Failed;
             }
         };
         let start = to_byte(span.start);

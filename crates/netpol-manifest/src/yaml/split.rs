@@ -238,6 +238,18 @@ pub(crate) fn first_control(text: &str, range: &Range<usize>) -> Option<(usize, 
         .map(|(i, c)| (range.start + i, c))
 }
 
+/// The first NEL, LS or PS character in `text[range]`: line breaks for go-yaml (YAML
+/// 1.1) but not for YAML 1.2, so the two read the document differently.
+pub(crate) fn first_yaml11_break(text: &str, range: &Range<usize>) -> Option<(usize, char)> {
+    let s = &text[range.clone()];
+    if s.is_ascii() {
+        return None;
+    }
+    s.char_indices()
+        .find(|&(_, c)| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))
+        .map(|(i, c)| (range.start + i, c))
+}
+
 /// The first content line of a piece when it is a `%` directive: kubectl cuts the `---`
 /// that a directive needs, so go-yaml never accepts one.
 pub(crate) fn leading_directive(text: &str, range: &Range<usize>) -> Option<Range<usize>> {
