@@ -455,3 +455,46 @@ proptest! {
         check_no_panic(&bytes);
     }
 }
+
+#[test]
+fn special_files_are_refused_without_opening_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo here
+    }
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n",
+    )
+    .expect("write");
+    // Named explicitly: an error, and no open() (which would block: nobody writes).
+    let (loaded, _) = load_paths(std::slice::from_ref(&fifo), &LoadOptions::default());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::NotAFile]);
+    assert!(loaded.diagnostics[0].message.contains("FIFO"));
+    // In a folder: a note, and the rest loads.
+    let (loaded, _) = load_paths(&[dir.path().to_path_buf()], &LoadOptions::default());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::NotAFile]);
+    assert_eq!(loaded.diagnostics[0].severity, netpol_diag::Severity::Note);
+    assert_eq!(loaded.model.namespaces.len(), 1);
+    // Endless devices are refused the same way.
+    let (loaded, _) = load_paths(&[PathBuf::from("/dev/zero")], &LoadOptions::default());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::NotAFile]);
+}
+
+#[test]
+fn the_size_limit_holds_while_reading() {
+    // /proc files say they are empty, then produce bytes: the limit must hold anyway.
+    let path = PathBuf::from("/proc/self/maps");
+    if !path.exists() {
+        return;
+    }
+    let options = LoadOptions {
+        max_file_bytes: 16,
+        ..LoadOptions::default()
+    };
+    let (loaded, map) = load_paths(std::slice::from_ref(&path), &options);
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::FileTooLarge]);
+    assert_eq!(map.files().count(), 0);
+}
