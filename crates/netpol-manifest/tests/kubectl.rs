@@ -99,11 +99,11 @@ fn flatten(values: Vec<Value>) -> Vec<Value> {
             (Some(kind), Value::Array(items)) => {
                 for item in items {
                     let mut item = item.clone();
-                    if let Some(m) = item.as_object_mut().filter(|m| !m.contains_key("kind")) {
-                        if !kind.is_empty() {
-                            m.insert("kind".into(), kind.into());
-                            m.insert("apiVersion".into(), v["apiVersion"].clone());
-                        }
+                    if let Some(m) = item.as_object_mut().filter(|m| !m.contains_key("kind"))
+                        && !kind.is_empty()
+                    {
+                        m.insert("kind".into(), kind.into());
+                        m.insert("apiVersion".into(), v["apiVersion"].clone());
                     }
                     out.push(item);
                 }

@@ -261,7 +261,7 @@ pub(super) fn decode_binary(text: &str) -> Option<String> {
         .bytes()
         .filter(|b| !matches!(b, b'\n' | b'\r'))
         .collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return None;
     }
     let val = |c: u8| -> Option<u32> {
@@ -316,7 +316,7 @@ mod tests {
     fn float_keys_are_written_like_go_float32() {
         let cases = [
             (1.5, "1.5"),
-            (3.14159265358979, "3.1415927"),
+            (std::f64::consts::PI, "3.1415927"),
             (1e3, "1000"),
             (1.0, "1"),
             (1e6, "1e+06"),
