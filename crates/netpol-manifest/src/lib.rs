@@ -46,7 +46,9 @@
 //! kubectl and the API server read YAML with go-yaml v2 semantics, so this crate does
 //! too: `yes`/`no`/`on`/`off`/`y`/`n` (all case variants go-yaml accepts) are booleans,
 //! `0755` is octal 493, `1_000` is 1000, `80.0` is 80, and `<<` merge keys are applied
-//! (a single alias or a list; explicit keys win, earlier sources win over later ones).
+//! (a single alias or a list; in document order as go-yaml v2 does, so a key written
+//! after the merge wins and one written before it does not; earlier sources win over
+//! later ones).
 //! Where the 1.1 reading differs from 1.2 a `yaml11-boolean` / `yaml11-octal` warning is
 //! given, but only inside objects netpol reads. When the 1.1 reading makes the object
 //! invalid (a label value `enabled: yes` is the boolean true, and labels are strings),

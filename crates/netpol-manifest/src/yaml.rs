@@ -4,7 +4,8 @@
 //! The parser is saphyr's event stream (YAML 1.2 syntax). On top of it this module applies
 //! the YAML 1.1 reading of `sigs.k8s.io/yaml` (go-yaml v2), which is what `kubectl` and the
 //! API server use: `yes`/`no`/`on`/`off`/`y`/`n` are booleans, `0755` is octal, `1_000` is an
-//! integer, and `<<` merge keys are applied (explicit keys win). Scalars whose 1.1 and 1.2
+//! integer, and `<<` merge keys are applied in document order as go-yaml v2 applies them (a
+//! key before the merge is overridden by it, a key after it wins). Scalars whose 1.1 and 1.2
 //! readings differ are recorded as [`Ambiguity`]s so that callers can warn about them.
 //!
 //! Every node's span is recorded in a [`SpanIndex`] addressed by RFC 6901 JSON pointer
