@@ -31,7 +31,8 @@ pub(crate) fn read_sources(
         match source {
             Source::Bytes { name, bytes } => {
                 if bytes.len() as u64 > options.max_file_bytes {
-                    diags.push(too_large(name, bytes.len() as u64, options.max_file_bytes));
+                    // Stdin is read only up to one byte past the limit: its size is unknown.
+                    diags.push(over_limit(name, options.max_file_bytes));
                 } else {
                     inputs.push(Input {
                         name: name.clone(),
@@ -125,13 +126,7 @@ fn read_file(
     let read = File::open(path).and_then(|f| f.take(max.saturating_add(1)).read_to_end(&mut bytes));
     match read {
         Err(e) => diags.push(io_error(&name, &e.to_string())),
-        Ok(_) if bytes.len() as u64 > max => diags.push(
-            Diagnostic::new(
-                Code::FileTooLarge,
-                format!("{name} is larger than the limit of {max} bytes; skipped"),
-            )
-            .with_help("split the file, or raise the limit if the file is legitimate"),
-        ),
+        Ok(_) if bytes.len() as u64 > max => diags.push(over_limit(&name, max)),
         Ok(_) => inputs.push(Input { name, bytes }),
     }
 }
@@ -168,6 +163,14 @@ fn kind_of(_: FileType) -> &'static str {
 fn io_error(path: &str, why: &str) -> Diagnostic {
     Diagnostic::new(Code::IoError, format!("cannot read {path}: {why}"))
         .with_help("check that the path exists and is readable")
+}
+
+fn over_limit(name: &str, max: u64) -> Diagnostic {
+    Diagnostic::new(
+        Code::FileTooLarge,
+        format!("{name} is larger than the limit of {max} bytes; skipped"),
+    )
+    .with_help("split the file, or raise the limit if the file is legitimate")
 }
 
 fn too_large(name: &str, len: u64, max: u64) -> Diagnostic {

@@ -498,3 +498,35 @@ fn the_size_limit_holds_while_reading() {
     assert_eq!(codes(&loaded.diagnostics), vec![Code::FileTooLarge]);
     assert_eq!(map.files().count(), 0);
 }
+
+#[test]
+fn a_glued_separator_is_an_error_and_merges_nothing() {
+    // examples/eks-shop/shop-policies.yaml with one `---` glued to the next line.
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let path = root.join("testdata/kubectl/eks-shop-glued.yaml");
+    let (loaded, map) = load_paths(std::slice::from_ref(&path), &LoadOptions::default());
+    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, Code::InvalidSeparator);
+    let at = errors[0].primary_span().expect("span");
+    assert_eq!(map.start(at).line, 44);
+    // The glued document is skipped; the one before it keeps only its own rules.
+    let clean = root.join("examples/eks-shop/shop-policies.yaml");
+    let (whole, _) = load_paths(std::slice::from_ref(&clean), &LoadOptions::default());
+    let names =
+        |l: &Loaded| -> Vec<String> { l.model.policies.iter().map(|p| p.name.clone()).collect() };
+    let mut expected = names(&whole);
+    expected.retain(|n| n != "frontend-to-api");
+    assert_eq!(names(&loaded), expected);
+    for p in &loaded.model.policies {
+        let same = whole
+            .model
+            .policies
+            .iter()
+            .find(|q| q.name == p.name)
+            .expect("policy");
+        assert_eq!(p.ingress.len(), same.ingress.len(), "{}", p.name);
+        assert_eq!(p.egress.len(), same.egress.len(), "{}", p.name);
+        assert_eq!(p.policy_types, same.policy_types, "{}", p.name);
+    }
+}
