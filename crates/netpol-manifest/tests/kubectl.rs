@@ -49,9 +49,10 @@ fn cases() -> Vec<String> {
 }
 
 fn golden_path(case: &str) -> PathBuf {
-    testdata()
-        .join("kubectl/expected")
-        .join(format!("{}.json", case.trim_start_matches("../").replace('/', "__")))
+    testdata().join("kubectl/expected").join(format!(
+        "{}.json",
+        case.trim_start_matches("../").replace('/', "__")
+    ))
 }
 
 /// Cases where netpol deliberately refuses what kubectl reads, with the codes it gives.
