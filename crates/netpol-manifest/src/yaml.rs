@@ -315,14 +315,15 @@ pub(crate) fn parse_range_with(
                     diags.push(split::invalid_utf8(file, at));
                 } else if let Some((at, c)) = split::first_control(text, &r) {
                     diags.push(control_character(file, at, c));
-                } else if let Some(at) = split::tab_after_indicator(text, &r) {
+                } else if let Some(at) = events::leading_tab(&text[r.clone()]) {
+                    let at = r.start + at;
                     diags.push(
                         Diagnostic::new(
                             Code::SyntaxError,
-                            "kubectl does not accept a tab after a `-` or `?` indicator",
+                            "kubectl does not accept a tab at the start of a line outside a flow collection (`[...]`, `{...}`)",
                         )
                         .with_primary(Span::new(file, at, at + 1), "tab")
-                        .with_help("use spaces after `-` and `?`"),
+                        .with_help("indent with spaces; YAML forbids tabs in indentation"),
                     );
                 } else if let Some((at, c)) = split::first_yaml11_break(text, &r) {
                     diags.push(

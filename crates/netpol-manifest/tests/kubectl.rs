@@ -125,6 +125,12 @@ fn unstub(mut objects: Vec<Value>) -> Vec<Value> {
             && m.get("namespace").and_then(Value::as_str) == Some(CONTEXT_NAMESPACE)
         {
             m.remove("namespace");
+            // kubectl made `metadata` to hold it.
+            if m.is_empty()
+                && let Some(o) = o.as_object_mut()
+            {
+                o.remove("metadata");
+            }
         }
     }
     objects
@@ -136,6 +142,53 @@ fn subsequence(sub: &[Value], all: &[Value]) -> bool {
     sub.iter().all(|s| it.any(|a| same(s, a)))
 }
 
+/// Compares netpol's reading of `bytes` with kubectl's recorded outcome; `Some` explains
+/// a difference.
+fn compare(case: &str, bytes: Vec<u8>, golden: &Value) -> Option<String> {
+    let expected = unstub(golden["objects"].as_array().cloned().unwrap_or_default());
+    let error = golden["error"].as_str();
+    let mut map = SourceMap::new();
+    let (_, docs, diags) = parse_bytes(case, bytes, &mut map, &Limits::default());
+    let got = flatten(docs.into_iter().map(|d| d.value).collect());
+    let errors: Vec<_> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    let deliberate = DELIBERATE.iter().find(|(c, _)| *c == case);
+    let ok = match (error, deliberate) {
+        (_, Some((_, codes))) => {
+            subsequence(&got, &expected)
+                && !errors.is_empty()
+                && errors.iter().all(|d| codes.contains(&d.code))
+        }
+        (None, None) => {
+            errors.is_empty()
+                && got.len() == expected.len()
+                && got.iter().zip(&expected).all(|(a, b)| same(a, b))
+        }
+        // Rejected while decoding: netpol must say so at a line.
+        (Some(msg), None) if msg.starts_with("error: error parsing") => {
+            subsequence(&expected, &got) && errors.iter().any(|d| d.primary_span().is_some())
+        }
+        // Rejected later (no kind, not an object): the objects netpol models or
+        // reports; the decoded documents must still agree.
+        (Some(_), None) => subsequence(&expected, &got),
+    };
+    if ok {
+        return None;
+    }
+    let shown: Vec<String> = diags
+        .iter()
+        .map(|d| {
+            let at = d.primary_span().map(|s| map.line_col(s.file, s.start));
+            format!("{}@{at:?}: {}", d.code, d.message)
+        })
+        .collect();
+    Some(format!(
+        "== {case}\nnetpol docs {got:?}\nnetpol diagnostics {shown:?}\nkubectl objects {expected:?}\nkubectl error {error:?}"
+    ))
+}
+
 #[test]
 fn netpol_reads_what_kubectl_reads() {
     let mut failures = Vec::new();
@@ -144,52 +197,9 @@ fn netpol_reads_what_kubectl_reads() {
         let golden = std::fs::read_to_string(golden_path(&case))
             .unwrap_or_else(|e| panic!("{case}: no golden ({e}); run with NETPOL_BLESS_KUBECTL=1"));
         let golden: Value = serde_json::from_str(&golden).expect("golden JSON");
-        let expected = unstub(golden["objects"].as_array().cloned().unwrap_or_default());
-        let error = golden["error"].as_str();
         let bytes = std::fs::read(testdata().join(&case)).expect("case");
-        let mut map = SourceMap::new();
-        let (_, docs, diags) = parse_bytes(&case, bytes, &mut map, &Limits::default());
-        let got = flatten(docs.into_iter().map(|d| d.value).collect());
-        let errors: Vec<_> = diags
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        let shown = || {
-            let codes: Vec<String> = diags
-                .iter()
-                .map(|d| {
-                    let at = d.primary_span().map(|s| map.line_col(s.file, s.start));
-                    format!("{}@{at:?}: {}", d.code, d.message)
-                })
-                .collect();
-            format!(
-                "netpol docs {got:?}\nnetpol diagnostics {codes:?}\nkubectl objects {expected:?}\nkubectl error {error:?}"
-            )
-        };
-        let deliberate = DELIBERATE.iter().find(|(c, _)| *c == case);
-        let ok = match (error, deliberate) {
-            (_, Some((_, codes))) => {
-                subsequence(&got, &expected)
-                    && !errors.is_empty()
-                    && errors.iter().all(|d| codes.contains(&d.code))
-            }
-            (None, None) => {
-                errors.is_empty()
-                    && got.len() == expected.len()
-                    && got.iter().zip(&expected).all(|(a, b)| same(a, b))
-            }
-            // Rejected while decoding: netpol must say so at a line.
-            (Some(msg), None) if msg.starts_with("error: error parsing") => {
-                subsequence(&expected, &got) && errors.iter().any(|d| d.primary_span().is_some())
-            }
-            // Rejected later (no kind, not an object): the objects netpol models or
-            // reports; the decoded documents must still agree.
-            (Some(_), None) => subsequence(&expected, &got),
-        };
         checked += 1;
-        if !ok {
-            failures.push(format!("== {case}\n{}", shown()));
-        }
+        failures.extend(compare(&case, bytes, &golden));
     }
     assert!(checked > 100, "only {checked} cases");
     assert!(
@@ -347,6 +357,16 @@ fn run_kubectl(kubectl: &Path, dir: &Path, case: &str) -> Value {
     json!({ "objects": objects, "error": error })
 }
 
+fn write_kubeconfig(dir: &Path, port: u16) {
+    std::fs::write(
+        dir.join("kubeconfig"),
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: stub, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\ncontexts: [{{name: stub, context: {{cluster: stub, namespace: {CONTEXT_NAMESPACE}}}}}]\ncurrent-context: stub\nusers: []\n"
+        ),
+    )
+    .expect("kubeconfig");
+}
+
 fn kubectl_on_path() -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -368,13 +388,7 @@ fn goldens_match_kubectl() {
     };
     let port = start_stub();
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("kubeconfig"),
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: stub, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\ncontexts: [{{name: stub, context: {{cluster: stub, namespace: {CONTEXT_NAMESPACE}}}}}]\ncurrent-context: stub\nusers: []\n"
-        ),
-    )
-    .expect("kubeconfig");
+    write_kubeconfig(dir.path(), port);
     let bless = std::env::var_os("NETPOL_BLESS_KUBECTL").is_some();
     let mut stale = Vec::new();
     for case in cases() {
@@ -396,5 +410,39 @@ fn goldens_match_kubectl() {
     assert!(
         stale.is_empty(),
         "kubectl now answers differently for {stale:?}; re-record with NETPOL_BLESS_KUBECTL=1 and review the diff"
+    );
+}
+
+/// Exploration: with `NETPOL_KUBECTL_EXTRA_DIR=DIR` (absolute), runs kubectl on every file
+/// of DIR and compares as above, without goldens. A no-op otherwise.
+#[test]
+fn extra_inputs_match_kubectl() {
+    let (Some(dir), Some(kubectl)) = (
+        std::env::var_os("NETPOL_KUBECTL_EXTRA_DIR"),
+        kubectl_on_path(),
+    ) else {
+        return;
+    };
+    let port = start_stub();
+    let home = tempfile::tempdir().expect("tempdir");
+    write_kubeconfig(home.path(), port);
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("extra dir")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    entries.sort();
+    let mut failures = Vec::new();
+    for path in &entries {
+        let case = path.display().to_string();
+        let golden = run_kubectl(&kubectl, home.path(), &case);
+        let bytes = std::fs::read(path).expect("read");
+        failures.extend(compare(&case, bytes, &golden));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} inputs differ from kubectl:\n{}",
+        failures.len(),
+        entries.len(),
+        failures.join("\n")
     );
 }

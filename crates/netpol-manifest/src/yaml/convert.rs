@@ -9,7 +9,9 @@ use saphyr_parser::{ScalarStyle, Tag};
 use serde_json::{Map, Value};
 
 use super::events::{Node, NodeKind};
-use super::resolve::{decode_binary, go_float_key, is_merge_key, resolve_plain, special_float};
+use super::resolve::{
+    decode_binary, go_float_key, is_go_timestamp, is_merge_key, resolve_plain, special_float,
+};
 use super::{Ambiguity, Kids, Limits, SpanNode};
 
 pub(super) struct Converter<'n, 'a> {
@@ -389,6 +391,16 @@ impl Converter<'_, '_> {
                             .with_help("use standard base64 with `=` padding"),
                     )),
                 };
+            }
+            Some("timestamp") if !is_go_timestamp(text) => {
+                return Err(Box::new(
+                    Diagnostic::new(
+                        Code::SyntaxError,
+                        format!("`{text}` is not a timestamp, but it is tagged `!!timestamp`; kubectl rejects this document"),
+                    )
+                    .with_primary(span, "not a timestamp")
+                    .with_help("write `2001-12-14`, `2001-12-14T21:59:43Z` or `2001-12-14 21:59:43`, or remove the tag"),
+                ));
             }
             Some(_) => return Ok(None),
             None => {}

@@ -94,6 +94,27 @@ fn parse_one(
             }
             other => {
                 let Some(b) = builder.as_mut() else { continue };
+                let node = matches!(
+                    other,
+                    Event::Scalar(..)
+                        | Event::Alias(_)
+                        | Event::SequenceStart(..)
+                        | Event::MappingStart(..)
+                );
+                if node
+                    && b.in_block_sequence()
+                    && let Some(tab) = tab_after_dash(piece, start - base)
+                {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::SyntaxError,
+                            "kubectl does not accept a tab after the `-` of a list item",
+                        )
+                        .with_primary(at_span(base + tab), "tab")
+                        .with_help("use spaces after `-`"),
+                    );
+                    return Outcome::None;
+                }
                 if let Err(at) = b.event(other, start, end, limits) {
                     diags.push(
                         Diagnostic::new(
@@ -116,6 +137,16 @@ fn parse_one(
         Some(doc) if !doc.value.is_null() => Outcome::Doc(Box::new(doc)),
         _ => Outcome::None,
     }
+}
+
+/// The tab in the blanks right before `at` when they follow a `-`: libyaml refuses a tab
+/// after a block sequence indicator, where YAML 1.2 parsers take it as whitespace.
+fn tab_after_dash(piece: &str, at: usize) -> Option<usize> {
+    let before = piece.get(..at)?;
+    let trimmed = before.trim_end_matches([' ', '\t']);
+    let blanks = &before[trimmed.len()..];
+    (trimmed.ends_with('-') && blanks.contains('\t'))
+        .then(|| trimmed.len() + blanks.find('\t').unwrap_or(0))
 }
 
 fn ignored(span: Span) -> Diagnostic {
@@ -144,35 +175,56 @@ fn scan_error(e: &ScanError, span: Span) -> Diagnostic {
     .with_help("the other documents of this file were still read; fix this one and re-run")
 }
 
-/// Turns into spaces the tabs that libyaml reads as whitespace but saphyr refuses: inside
-/// flow collections, after the `:` of a `key:`, and before a comment or the line end.
-/// Tabs that indent a block line, or follow `-`, `?` or a complex-key `:`, stay (libyaml
-/// refuses them too). `None` when nothing changed.
-fn patch_tabs(piece: &str) -> Option<String> {
+/// A run of tabs outside comments, and outside quoted scalars but for their leading blanks.
+struct TabRun {
+    start: usize,
+    end: usize,
+    /// Inside a flow collection (`[...]`, `{...}`), as far as a bracket count tells.
+    flow: bool,
+    /// Where its line starts.
+    line: usize,
+    /// In the leading blanks of a quoted scalar's continuation line.
+    quoted: bool,
+}
+
+/// The tab runs of `piece`, with a light scan that tracks brackets, quotes and comments
+/// (enough for the tab rules below; the parser has the last word).
+fn tab_runs(piece: &str) -> Vec<TabRun> {
     let b = piece.as_bytes();
-    let mut out = b.to_vec();
-    let mut changed = false;
+    let mut runs = Vec::new();
     let mut depth = 0usize;
     let mut quote: Option<u8> = None;
-    let mut line_start = 0;
+    let mut line = 0;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         if let Some(q) = quote {
-            if c == b'\\' && q == b'"' {
-                i += 2;
-                continue;
-            }
-            if c == q {
-                quote = None;
+            match c {
+                b'\\' if q == b'"' => {
+                    i += 2;
+                    continue;
+                }
+                b'\n' => line = i + 1,
+                // Leading blanks of a quoted scalar's next line are folded away.
+                b'\t' if b[line..i].iter().all(|&x| x == b' ' || x == b'\t') => {
+                    runs.push(TabRun {
+                        start: i,
+                        end: i + 1,
+                        flow: depth > 0,
+                        line,
+                        quoted: true,
+                    });
+                }
+                _ if c == q => quote = None,
+                _ => {}
             }
             i += 1;
             continue;
         }
-        let prev = (i > line_start).then(|| b[i - 1]);
+        let prev = (i > line).then(|| b[i - 1]);
         let at_token = prev.is_none_or(|p| matches!(p, b' ' | b'\t' | b'[' | b'{' | b','));
         match c {
-            b'\n' => line_start = i + 1,
+            b'\n' => line = i + 1,
             b'#' if prev.is_none_or(|p| p == b' ' || p == b'\t') => {
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
@@ -183,32 +235,64 @@ fn patch_tabs(piece: &str) -> Option<String> {
             b'[' | b'{' => depth += 1,
             b']' | b'}' => depth = depth.saturating_sub(1),
             b'\t' => {
-                let run_end = b[i..]
+                let end = b[i..]
                     .iter()
                     .position(|&x| x != b'\t')
                     .map_or(b.len(), |n| i + n);
-                let before = &piece[line_start..i];
-                let lead = before.trim_matches([' ', '\t']);
-                let next = b.get(run_end).copied();
-                let ok = if depth > 0 {
-                    true
-                } else if lead.is_empty() {
-                    false
-                } else if matches!(next, None | Some(b'\n' | b'\r' | b'#')) {
-                    true
-                } else {
-                    lead.ends_with(':') && !lead.starts_with(':') && !lead.starts_with('?')
-                };
-                if ok {
-                    out[i..run_end].fill(b' ');
-                    changed = true;
-                }
-                i = run_end;
+                runs.push(TabRun {
+                    start: i,
+                    end,
+                    flow: depth > 0,
+                    line,
+                    quoted: false,
+                });
+                i = end;
                 continue;
             }
             _ => {}
         }
         i += 1;
+    }
+    runs
+}
+
+/// The first tab that starts a line outside flow collections and quoted scalars: libyaml
+/// refuses it (as indentation, or on an otherwise blank line), saphyr not always.
+pub(super) fn leading_tab(piece: &str) -> Option<usize> {
+    if !piece.contains('\t') {
+        return None;
+    }
+    tab_runs(piece)
+        .into_iter()
+        .find(|r| !r.flow && !r.quoted && r.start == r.line)
+        .map(|r| r.start)
+}
+
+/// Turns into spaces the tabs that libyaml reads as whitespace but saphyr refuses: inside
+/// flow collections, after the `:` of a `key:`, before a comment or the line end, and in
+/// the leading blanks of a quoted scalar's next line (folded away either way).
+/// Tabs that indent a block line, or follow `-`, `?` or a complex-key `:`, stay (libyaml
+/// refuses them too). `None` when nothing changed.
+fn patch_tabs(piece: &str) -> Option<String> {
+    let b = piece.as_bytes();
+    let mut out = b.to_vec();
+    let mut changed = false;
+    for r in tab_runs(piece) {
+        let lead = piece[r.line..r.start].trim_matches([' ', '\t']);
+        let next = b.get(r.end).copied();
+        let ok = if r.flow || r.quoted {
+            true
+        } else if lead.is_empty() {
+            false
+        } else if matches!(next, None | Some(b'\n' | b'\r' | b'#')) {
+            true
+        } else {
+            lead.ends_with(':') && !lead.starts_with(':') && !lead.starts_with('?')
+        };
+        if ok {
+            out[r.start..r.end].fill(b' ');
+            changed = true;
+        }
     }
     // Tabs and spaces are both ASCII, so `out` is still UTF-8.
     changed.then(|| String::from_utf8(out).ok()).flatten()
@@ -292,6 +376,14 @@ impl<'a> Builder<'a> {
             anchors: HashMap::new(),
             root: None,
         }
+    }
+
+    /// Whether the innermost open collection is a block sequence.
+    fn in_block_sequence(&self) -> bool {
+        self.stack.last().is_some_and(|&(id, _)| {
+            let n = &self.nodes[id as usize];
+            matches!(n.kind, NodeKind::Seq(_)) && !n.flow
+        })
     }
 
     /// The file's byte at `at`.

@@ -308,6 +308,67 @@ pub(super) fn decode_binary(text: &str) -> Option<String> {
     Some(s)
 }
 
+/// Whether go-yaml v2 reads `s` as a `!!timestamp`: one of Go's layouts
+/// `2006-1-2T15:4:5.999999999Z07:00` (or with `t`), `2006-1-2 15:4:5.999999999`, `2006-1-2`.
+pub(super) fn is_go_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    // 1 to `max` digits whose value lies in `range`.
+    let num = |i: &mut usize, min: usize, max: usize, range: std::ops::RangeInclusive<u32>| {
+        let start = *i;
+        while *i < b.len() && *i - start < max && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start >= min
+            && s[start..*i]
+                .parse::<u32>()
+                .is_ok_and(|v| range.contains(&v))
+    };
+    let lit = |i: &mut usize, c: u8| {
+        let ok = b.get(*i) == Some(&c);
+        *i += usize::from(ok);
+        ok
+    };
+    if !(num(&mut i, 4, 4, 0..=9999)
+        && lit(&mut i, b'-')
+        && num(&mut i, 1, 2, 1..=12)
+        && lit(&mut i, b'-')
+        && num(&mut i, 1, 2, 1..=31))
+    {
+        return false;
+    }
+    let Some(&sep) = b.get(i) else { return true };
+    if !matches!(sep, b'T' | b't' | b' ') {
+        return false;
+    }
+    i += 1;
+    if !(num(&mut i, 1, 2, 0..=23)
+        && lit(&mut i, b':')
+        && num(&mut i, 1, 2, 0..=59)
+        && lit(&mut i, b':')
+        && num(&mut i, 1, 2, 0..=59))
+    {
+        return false;
+    }
+    if lit(&mut i, b'.') && !num(&mut i, 1, 9, 0..=u32::MAX) {
+        return false;
+    }
+    if sep == b' ' {
+        return i == b.len();
+    }
+    match b.get(i) {
+        Some(b'Z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            i += 1;
+            num(&mut i, 2, 2, 0..=23)
+                && lit(&mut i, b':')
+                && num(&mut i, 2, 2, 0..=59)
+                && i == b.len()
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,32 +250,6 @@ pub(crate) fn first_yaml11_break(text: &str, range: &Range<usize>) -> Option<(us
         .map(|(i, c)| (range.start + i, c))
 }
 
-/// The first tab that follows a block `-` or `?` indicator with only spaces between
-/// (`-\ta`, `- \ta`): libyaml refuses it ("found character that cannot start any
-/// token"), where YAML 1.2 parsers take it as whitespace.
-pub(crate) fn tab_after_indicator(text: &str, range: &Range<usize>) -> Option<usize> {
-    let s = &text[range.clone()];
-    if !s.contains('\t') {
-        return None;
-    }
-    let mut pos = range.start;
-    for line in s.split_inclusive('\n') {
-        let b = line.as_bytes();
-        let mut i = b.iter().take_while(|&&c| c == b' ').count();
-        while matches!(b.get(i), Some(b'-' | b'?')) && matches!(b.get(i + 1), Some(b' ' | b'\t')) {
-            i += 1;
-            while b.get(i) == Some(&b' ') {
-                i += 1;
-            }
-            if b.get(i) == Some(&b'\t') {
-                return Some(pos + i);
-            }
-        }
-        pos += line.len();
-    }
-    None
-}
-
 /// The first content line of a piece when it is a `%` directive: kubectl cuts the `---`
 /// that a directive needs, so go-yaml never accepts one.
 pub(crate) fn leading_directive(text: &str, range: &Range<usize>) -> Option<Range<usize>> {
