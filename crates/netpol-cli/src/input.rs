@@ -47,8 +47,10 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
     for path in &args.paths {
         if path.as_os_str() == "-" {
             let mut bytes = Vec::new();
+            // One byte past the limit is enough to refuse it: endless stdin stops there.
             std::io::stdin()
                 .lock()
+                .take(args.max_file_size.saturating_add(1))
                 .read_to_end(&mut bytes)
                 .context("reading stdin")?;
             sources.push(Source::Bytes {

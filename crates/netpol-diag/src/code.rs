@@ -65,9 +65,12 @@ codes! {
     IoError => "io-error", Error, "A file or folder could not be read.";
     SymlinkLoop => "symlink-loop", Error, "A symbolic link points back into a folder being read.";
     FileTooLarge => "file-too-large", Error, "A file is larger than the configured size limit.";
-    InvalidUtf8 => "invalid-utf8", Error, "A file is not valid UTF-8.";
+    NotAFile => "not-a-file", Error, "An input path is a FIFO, socket or device, not a regular file.";
+    InvalidUtf8 => "invalid-utf8", Error, "A document is not valid UTF-8.";
     EmptyInput => "empty-input", Warning, "A file or stream holds no Kubernetes object.";
     SyntaxError => "syntax-error", Error, "A YAML or JSON document is malformed.";
+    InvalidSeparator => "invalid-separator", Error, "A line starts with `---` but holds more than a comment.";
+    IgnoredContent => "ignored-content", Warning, "Text after a `...` line that kubectl does not read.";
     AliasLimit => "alias-limit", Error, "YAML aliases expand beyond the configured limit.";
     NestingTooDeep => "nesting-too-deep", Error, "A document is nested deeper than the configured limit.";
     // Document shape.
@@ -79,7 +82,7 @@ codes! {
     PodNotRunning => "pod-not-running", Note, "A Pod that no controller owns has finished (status.phase Succeeded or Failed), so it is not an endpoint.";
     UnsupportedApiVersion => "unsupported-api-version", Warning, "A known kind uses an API version netpol does not read.";
     DuplicateObject => "duplicate-object", Error, "The same object (kind, namespace, name) appears twice.";
-    DuplicateKey => "duplicate-key", Warning, "A YAML mapping repeats a key; the last value wins.";
+    DuplicateKey => "duplicate-key", Error, "A YAML mapping or JSON object repeats a key.";
     Yaml11Boolean => "yaml11-boolean", Warning, "An unquoted scalar such as yes/no/on/off reads differently in YAML 1.1 and 1.2.";
     Yaml11Octal => "yaml11-octal", Warning, "An unquoted number with a leading zero reads differently in YAML 1.1 and 1.2.";
     // API-server validation.

@@ -8,7 +8,8 @@
 //!
 //! 1. **Read** ([`Source`]): files, folders walked recursively in sorted order (`.yaml`,
 //!    `.yml`, `.json`; symlinks followed, loops reported), or bytes from stdin. Files over
-//!    [`LoadOptions::max_file_bytes`] and non-UTF-8 files are refused with a diagnostic.
+//!    [`LoadOptions::max_file_bytes`] are refused with a diagnostic; UTF-16 (with a byte
+//!    order mark) is transcoded, and a document holding invalid UTF-8 is refused.
 //! 2. **Parse** ([`yaml`]): each file, on its own thread, becomes documents: a
 //!    `serde_json::Value` plus a JSON-pointer → span index, read the YAML 1.1 way
 //!    Kubernetes reads YAML. A broken document does not stop the others.
@@ -45,7 +46,9 @@
 //! kubectl and the API server read YAML with go-yaml v2 semantics, so this crate does
 //! too: `yes`/`no`/`on`/`off`/`y`/`n` (all case variants go-yaml accepts) are booleans,
 //! `0755` is octal 493, `1_000` is 1000, `80.0` is 80, and `<<` merge keys are applied
-//! (a single alias or a list; explicit keys win, earlier sources win over later ones).
+//! (a single alias or a list; in document order as go-yaml v2 does, so a key written
+//! after the merge wins and one written before it does not; earlier sources win over
+//! later ones).
 //! Where the 1.1 reading differs from 1.2 a `yaml11-boolean` / `yaml11-octal` warning is
 //! given, but only inside objects netpol reads. When the 1.1 reading makes the object
 //! invalid (a label value `enabled: yes` is the boolean true, and labels are strings),
@@ -119,48 +122,33 @@ pub struct Loaded {
 /// in sorted order). Never fails and never panics on bad input; see the crate docs.
 pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> Loaded {
     let mut diagnostics = Vec::new();
-    let mut jobs: Vec<(FileId, Arc<str>)> = Vec::new();
+    let mut jobs: Vec<(FileId, Arc<str>, Vec<usize>)> = Vec::new();
     for input in read::read_sources(sources, options, &mut diagnostics) {
-        match String::from_utf8(input.bytes) {
-            Ok(text) => {
-                let id = map.add(input.name, text);
-                jobs.push((id, Arc::clone(map.text(id))));
-            }
-            Err(e) => {
-                let bad = e.utf8_error().valid_up_to();
-                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                let id = map.add(input.name.clone(), lossy);
-                let text = map.text(id);
-                let len = text[bad..].chars().next().map_or(0, char::len_utf8);
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::InvalidUtf8,
-                        format!("{} is not valid UTF-8; the file is skipped", input.name),
-                    )
-                    .with_primary(Span::new(id, bad, bad + len), "first invalid byte")
-                    .with_help("Kubernetes manifests must be UTF-8; re-encode the file (e.g. `iconv -t UTF-8`)"),
-                );
-            }
-        }
+        // UTF-16 is transcoded; invalid UTF-8 refuses only the documents that hold it.
+        let decoded = yaml::split::decode(input.bytes);
+        let id = map.add(input.name, decoded.text);
+        jobs.push((id, Arc::clone(map.text(id)), decoded.bad));
     }
     // Big files are cut into runs of whole documents so that one huge file (a
     // `kubectl get -A -o yaml` dump, stdin) is parsed on every core too.
-    let chunks: Vec<(usize, FileId, &str, std::ops::Range<usize>)> = jobs
+    type Chunk<'j> = (usize, FileId, &'j str, std::ops::Range<usize>, &'j [usize]);
+    let chunks: Vec<Chunk<'_>> = jobs
         .iter()
         .enumerate()
-        .flat_map(|(i, (id, text))| {
+        .flat_map(|(i, (id, text, bad))| {
             yaml::split_documents(text, CHUNK_BYTES)
                 .into_iter()
-                .map(move |r| (i, *id, &**text, r))
+                .map(move |r| (i, *id, &**text, r, &bad[..]))
         })
         .collect();
-    let outs = parallel_map(&chunks, |(_, id, text, range)| {
+    let outs = parallel_map(&chunks, |(_, id, text, range, bad)| {
         let mut out = FileOut::default();
         let mut diags = Vec::new();
         yaml::parse_range_with(
             *id,
             text,
             range.clone(),
+            bad,
             &yaml::Limits::default(),
             &mut diags,
             &mut |doc, diags| {
@@ -184,7 +172,7 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
         items.append(&mut out.items);
         ns_refs.append(&mut out.ns_refs);
     }
-    for ((id, _), (objects, diags)) in jobs.iter().zip(per_file) {
+    for ((id, ..), (objects, diags)) in jobs.iter().zip(per_file) {
         if objects == 0 && diags == 0 {
             diagnostics.push(Diagnostic::new(
                 Code::EmptyInput,

@@ -301,7 +301,8 @@ fn yaml_api_gives_value_and_key_spans() {
 #[test]
 fn spans_follow_map_order_duplicates_and_merges() {
     let mut map = SourceMap::new();
-    let text = "b: 1\na: 2\nb: 3\nc:\n  w: 0\n  <<: {z: 10, a: 20, w: 30}\n";
+    // As in go-yaml v2 (kubectl): a merge overrides the keys before it, not those after.
+    let text = "b: 1\na: 2\nb: 3\nc:\n  w: 0\n  <<: {z: 10, a: 20, w: 30, v: 40}\n  v: 4\n";
     let file = map.add("x.yaml", text);
     let (docs, diags) = parse_documents(file, text, &Limits::default());
     assert_eq!(codes(&diags), vec![Code::DuplicateKey]);
@@ -309,11 +310,13 @@ fn spans_follow_map_order_duplicates_and_merges() {
     let at = |p: &str| d.span_of(p).map(|s| map.snippet(s));
     assert_eq!(at("/b"), Some("3"));
     assert_eq!(at("/a"), Some("2"));
-    assert_eq!(at("/c/w"), Some("0"));
+    assert_eq!(at("/c/w"), Some("30"));
     assert_eq!(at("/c/z"), Some("10"));
     assert_eq!(at("/c/a"), Some("20"));
+    assert_eq!(at("/c/v"), Some("4"));
     assert_eq!(d.key_span_of("/c/z").map(|s| map.snippet(s)), Some("z"));
-    assert_eq!(d.value["c"]["w"], 0);
+    assert_eq!(d.value["c"]["w"], 30);
+    assert_eq!(d.value["c"]["v"], 4);
 }
 
 #[test]
@@ -334,7 +337,7 @@ fn keys_with_slashes_and_tildes_are_escaped_in_pointers() {
 #[test]
 fn yaml11_scalars_read_like_kubernetes() {
     let mut map = SourceMap::new();
-    let text = "a: yes\nb: Off\nc: 0755\nd: 0080\ne: 1_000\nf: 0x1F\ng: 80.0\nh: ~\ni: '0755'\nj: !!str yes\nk: 1e3\nl: .inf\n";
+    let text = "a: yes\nb: Off\nc: 0755\nd: 0080\ne: 1_000\nf: 0x1F\ng: 80.0\nh: ~\ni: '0755'\nj: !!str yes\nk: 1e3\n";
     let file = map.add("x.yaml", text);
     let (docs, _) = parse_documents(file, text, &Limits::default());
     let v = &docs[0].value;
@@ -349,7 +352,6 @@ fn yaml11_scalars_read_like_kubernetes() {
     assert_eq!(v["i"], "0755");
     assert_eq!(v["j"], "yes");
     assert_eq!(v["k"], 1000);
-    assert_eq!(v["l"], ".inf");
     let kinds: Vec<String> = docs[0].ambiguities.iter().map(|a| a.text.clone()).collect();
     assert_eq!(kinds, ["yes", "Off", "0755"]);
 }
@@ -451,5 +453,80 @@ proptest! {
             bytes = apply(bytes, m);
         }
         check_no_panic(&bytes);
+    }
+}
+
+#[test]
+fn special_files_are_refused_without_opening_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo here
+    }
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n",
+    )
+    .expect("write");
+    // Named explicitly: an error, and no open() (which would block: nobody writes).
+    let (loaded, _) = load_paths(std::slice::from_ref(&fifo), &LoadOptions::default());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::NotAFile]);
+    assert!(loaded.diagnostics[0].message.contains("FIFO"));
+    // In a folder: a note, and the rest loads.
+    let (loaded, _) = load_paths(&[dir.path().to_path_buf()], &LoadOptions::default());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::NotAFile]);
+    assert_eq!(loaded.diagnostics[0].severity, netpol_diag::Severity::Note);
+    assert_eq!(loaded.model.namespaces.len(), 1);
+    // Endless devices are refused the same way.
+    let (loaded, _) = load_paths(&[PathBuf::from("/dev/zero")], &LoadOptions::default());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::NotAFile]);
+}
+
+#[test]
+fn the_size_limit_holds_while_reading() {
+    // /proc files say they are empty, then produce bytes: the limit must hold anyway.
+    let path = PathBuf::from("/proc/self/maps");
+    if !path.exists() {
+        return;
+    }
+    let options = LoadOptions {
+        max_file_bytes: 16,
+        ..LoadOptions::default()
+    };
+    let (loaded, map) = load_paths(std::slice::from_ref(&path), &options);
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::FileTooLarge]);
+    assert_eq!(map.files().count(), 0);
+}
+
+#[test]
+fn a_glued_separator_is_an_error_and_merges_nothing() {
+    // examples/eks-shop/shop-policies.yaml with one `---` glued to the next line.
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let path = root.join("testdata/kubectl/eks-shop-glued.yaml");
+    let (loaded, map) = load_paths(std::slice::from_ref(&path), &LoadOptions::default());
+    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, Code::InvalidSeparator);
+    let at = errors[0].primary_span().expect("span");
+    assert_eq!(map.start(at).line, 44);
+    // The glued document is skipped; the one before it keeps only its own rules.
+    let clean = root.join("examples/eks-shop/shop-policies.yaml");
+    let (whole, _) = load_paths(std::slice::from_ref(&clean), &LoadOptions::default());
+    let names =
+        |l: &Loaded| -> Vec<String> { l.model.policies.iter().map(|p| p.name.clone()).collect() };
+    let mut expected = names(&whole);
+    expected.retain(|n| n != "frontend-to-api");
+    assert_eq!(names(&loaded), expected);
+    for p in &loaded.model.policies {
+        let same = whole
+            .model
+            .policies
+            .iter()
+            .find(|q| q.name == p.name)
+            .expect("policy");
+        assert_eq!(p.ingress.len(), same.ingress.len(), "{}", p.name);
+        assert_eq!(p.egress.len(), same.egress.len(), "{}", p.name);
+        assert_eq!(p.policy_types, same.policy_types, "{}", p.name);
     }
 }

@@ -28,7 +28,9 @@ impl ExitStatus {
     /// The status diagnostics call for: unreadable input is a tool failure, like ripgrep;
     /// any other error-severity diagnostic is a finding.
     pub(crate) fn from_diagnostics(diags: &[Diagnostic]) -> ExitStatus {
-        if diags.iter().any(|d| d.code == Code::IoError) {
+        let unreadable =
+            |d: &Diagnostic| d.code == Code::IoError || (d.code == Code::NotAFile && d.is_error());
+        if diags.iter().any(unreadable) {
             ExitStatus::Error
         } else if diags.iter().any(Diagnostic::is_error) {
             ExitStatus::Failure

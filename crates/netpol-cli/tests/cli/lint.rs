@@ -217,3 +217,40 @@ fn closed_stdout_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return;
+    }
+    let path = fifo.to_str().expect("utf-8 path");
+    let res = run(&["lint", "--format", "short", path]);
+    // Unreadable input is a tool failure, like io-error.
+    assert_eq!(res.code, Some(2), "{}", res.stdout);
+    assert!(res.stdout.contains("not-a-file"), "{}", res.stdout);
+}
+
+#[test]
+fn endless_stdin_stops_at_the_size_limit() {
+    use std::process::{Command, Stdio};
+
+    // /dev/zero never ends: netpol must stop one byte past --max-file-size.
+    let Ok(zero) = std::fs::File::open("/dev/zero") else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["lint", "--format", "short", "--max-file-size", "4096", "-"])
+        .stdin(Stdio::from(zero))
+        .output()
+        .expect("running netpol");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("file-too-large"), "{stdout}");
+    assert!(
+        stdout.contains("larger than the limit of 4096 bytes"),
+        "{stdout}"
+    );
+}
