@@ -311,6 +311,7 @@ pub fn verify(
                 outcome
             }
         };
+        let outcome = unknown_under_tiers(&u, outcome);
         out.results.push(AssertionResult {
             name: a.name.clone(),
             outcome,
@@ -322,6 +323,30 @@ pub fn verify(
         out.diagnostics.push(d);
     }
     out
+}
+
+/// The cluster-scoped tiers (AWS ClusterNetworkPolicy and ApplicationNetworkPolicy, the
+/// upstream Admin/Baseline/ClusterNetworkPolicy) are not modelled yet, and their Deny,
+/// Accept and Pass actions can overturn what NetworkPolicies alone decide, in both
+/// directions: a verdict reached without them is not a proof (docs/verify.md, "Cluster-scoped
+/// policies"). Every policy-not-modelled warning points at one of them.
+fn unknown_under_tiers(u: &Universe, outcome: Outcome) -> Outcome {
+    let n = u.unmodelled.len();
+    if n == 0 || matches!(outcome, Outcome::Unknown(_)) {
+        return outcome;
+    }
+    let without = match outcome {
+        Outcome::Proved => "it holds",
+        _ => "it fails",
+    };
+    let which = if n == 1 {
+        "a cluster-scoped policy".to_owned()
+    } else {
+        format!("{n} cluster-scoped policies")
+    };
+    Outcome::Unknown(format!(
+        "{which} that netpol does not model yet could change the verdict (with NetworkPolicies alone, {without}); see the policy-not-modelled warnings"
+    ))
 }
 
 /// `scope: any` quantifies over pods, not Services: the Services are the ones in the

@@ -1128,3 +1128,28 @@ fn verify_warns_about_policies_it_ignores() {
     assert_eq!(warned(SHOP), 0);
     assert_eq!(warned(&format!("{SHOP}{anp}")), 1);
 }
+
+/// issue 10 §4: a tier policy could overturn any verdict, so none is `proved` or `refuted`
+/// while one is present (docs/verify.md, "Cluster-scoped policies").
+#[test]
+fn cluster_scoped_policies_make_verdicts_unknown() {
+    let cnp = "---\napiVersion: networking.k8s.aws/v1alpha1\nkind: ClusterNetworkPolicy\nmetadata: {name: admin}\nspec: {tier: Admin, priority: 10, subject: {namespaces: {}}, ingress: [{action: Accept, from: [{namespaces: {}}]}]}\n";
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    let outcomes = |yaml: &str| -> Vec<&'static str> {
+        verify(
+            &load(yaml),
+            &p,
+            &config(SHOP_ASSERTIONS),
+            &Options::default(),
+        )
+        .results
+        .iter()
+        .map(|r| r.outcome.as_str())
+        .collect()
+    };
+    let alone = outcomes(SHOP);
+    assert!(alone.iter().all(|o| *o != "unknown"), "{alone:?}");
+    let with_tier = outcomes(&format!("{SHOP}{cnp}"));
+    assert_eq!(with_tier.len(), alone.len());
+    assert!(with_tier.iter().all(|o| *o == "unknown"), "{with_tier:?}");
+}
