@@ -350,6 +350,38 @@ impl Selector {
     pub fn matches(&self, labels: &Labels) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
+
+    /// Whether some label set that does not exist yet could match: no key is both required
+    /// and forbidden, and every `In` leaves a value. `fixed` is a key that is always present
+    /// with the values it may take (a new namespace's `kubernetes.io/metadata.name`, which
+    /// is no existing namespace's name).
+    pub fn satisfiable(&self, fixed: Option<(&str, &dyn Fn(&str) -> bool)>) -> bool {
+        let mut keys: Vec<&str> = self.requirements.iter().map(|r| r.key.as_str()).collect();
+        keys.dedup();
+        keys.into_iter().all(|key| {
+            let reqs = || self.requirements.iter().filter(move |r| r.key == key);
+            let (present, value_ok): (bool, &dyn Fn(&str) -> bool) = match fixed {
+                Some((k, ok)) if k == key => (true, ok),
+                _ => (false, &|_| true),
+            };
+            let has = |op| reqs().any(|r| r.operator == op);
+            let required = present || has(Operator::In) || has(Operator::Exists);
+            if has(Operator::DoesNotExist) {
+                return !required;
+            }
+            let forbidden = |v: &str| {
+                reqs().any(|r| r.operator == Operator::NotIn && r.values.iter().any(|x| x == v))
+            };
+            let mut ins = reqs().filter(|r| r.operator == Operator::In);
+            match ins.next() {
+                // Exists or NotIn only: some fresh value fits (names are unbounded).
+                None => true,
+                Some(first) => first.values.iter().any(|v| {
+                    ins.clone().all(|r| r.values.contains(v)) && !forbidden(v) && value_ok(v)
+                }),
+            }
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -654,6 +654,10 @@ impl Encoder<'_> {
                 let di = usize::from(d == Direction::Egress);
                 if p.policy_types.contains(d) || u.resolves[pi][di] {
                     iso.push(sel.clone());
+                } else if self.scope == Scope::Any && u.may_resolve[pi][di] {
+                    // V2: a pod created later may make this direction's rules resolve;
+                    // whether one exists is the solver's choice, shared by both sides.
+                    iso.push(Bool::and(&[sel.clone(), v2_resolved_later(pi, d)]));
                 }
                 sel_all.push(sel.clone());
                 selecting.push((pi, sel));
@@ -1108,4 +1112,13 @@ fn portset_formula(set: &netpol_graph::PortSet, proto: &Int, port: &BV) -> Bool 
         v.push(proto.eq(Int::from_i64(OTHER_PROTO)));
     }
     Bool::or(&v)
+}
+
+/// V2 under `scope: any`: a pod created later resolves the `d` rules of policy `pi`. One
+/// variable per policy and direction, shared by both sides of a query.
+pub(crate) fn v2_resolved_later(pi: usize, d: Direction) -> Bool {
+    Bool::new_const(format!(
+        "v2.resolved.{pi}.{}",
+        usize::from(d == Direction::Egress)
+    ))
 }

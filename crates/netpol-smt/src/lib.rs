@@ -174,6 +174,9 @@ pub struct DirectionTrace {
     pub rules: Vec<Provenance>,
     /// V4: allowed because the other end carries the IP of this pod's own node.
     pub node_exempt: bool,
+    /// V2 under `scope: any`: selecting policies whose rules of this direction resolve only
+    /// because a pod created later matches one of their peers, which isolates the direction.
+    pub isolated_by_new_pod: Vec<String>,
 }
 
 /// A concrete connection (or, for `isolated`, a pod) that breaks an assertion.
@@ -772,6 +775,23 @@ fn decode_trace(u: &Universe, m: &Z3Model, t: &Trace) -> DirectionTrace {
             .map(|(p, _)| *p)
             .collect(),
         node_exempt: eval_bool(m, &t.exempt),
+        isolated_by_new_pod: t
+            .selecting
+            .iter()
+            .filter(|(pi, b)| {
+                let di = usize::from(t.direction == Direction::Egress);
+                let p = &u.policies[*pi];
+                eval_bool(m, b)
+                    && !p.policy_types.contains(t.direction)
+                    && !u.resolves[*pi][di]
+                    && u.may_resolve[*pi][di]
+                    && eval_bool(m, &encode::v2_resolved_later(*pi, t.direction))
+            })
+            .map(|(pi, _)| {
+                let p = &u.policies[*pi];
+                format!("{}/{}", p.namespace, p.name)
+            })
+            .collect(),
     }
 }
 
@@ -942,6 +962,12 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
                         (false, _, false) => "isolated, no rule allows it",
                     };
                     d = d.with_note(format!("{} at the {at}: {state}", t.direction));
+                    for name in &t.isolated_by_new_pod {
+                        d = d.with_note(format!(
+                            "{name} lists no {} in policyTypes, yet VPC CNI enforces its {} rules once they resolve: a pod created later that matches one of their peers resolves them and isolates the {at}",
+                            t.direction, t.direction
+                        ));
+                    }
                     for prov in &t.rules {
                         let name = names.get(&prov.policy).cloned().unwrap_or_default();
                         d = d.with_secondary(
@@ -1004,6 +1030,7 @@ impl Counterexample {
                 "allowed": t.allowed,
                 "enforced": t.enforced,
                 "isolated": t.isolated,
+                "isolatedByNewPod": t.isolated_by_new_pod,
                 "nodeExempt": t.node_exempt,
                 "selectedBy": t.selecting.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
                 "rules": t.rules.iter().map(|p| {

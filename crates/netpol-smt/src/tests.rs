@@ -1153,3 +1153,68 @@ fn cluster_scoped_policies_make_verdicts_unknown() {
     assert_eq!(with_tier.len(), alone.len());
     assert!(with_tier.iter().all(|o| *o == "unknown"), "{with_tier:?}");
 }
+
+/// issue 10 §5, V2 under `scope: any` (docs/semantics.md V2): `db` lists only Ingress, and its
+/// egress rule names pods that do not exist, so on the existing pods its egress is open. A
+/// pod labelled `app: ghost` created later resolves the rule and isolates db's egress, so
+/// `allow db -> web` holds for the existing pods only. A peer no pod can ever match keeps
+/// the direction open.
+#[test]
+fn v2_rules_that_future_pods_resolve_refute_allow_under_scope_any() {
+    let cluster = |peer: &str| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{name: shop}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: db, namespace: shop, labels: {{app: db}}}}
+status: {{podIP: 10.0.0.1}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: web, namespace: shop, labels: {{app: web}}}}
+status: {{podIP: 10.0.0.2}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: db, namespace: shop}}
+spec:
+  podSelector: {{matchLabels: {{app: db}}}}
+  policyTypes: [Ingress]
+  ingress: [{{}}]
+  egress: [{{to: [{{podSelector: {peer}}}]}}]
+"#
+        )
+    };
+    let assertions = |scope: &str| {
+        format!(
+            "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: db-reaches-web\n    scope: {scope}\n    allow: {{from: {{workload: shop/db}}, to: {{workload: shop/web}}, ports: [\"TCP/80\"]}}\n"
+        )
+    };
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    let ghost = load(&cluster("{matchLabels: {app: ghost}}"));
+    assert_eq!(verdicts(&ghost, &p, &assertions("existing")), ["proved"]);
+    assert_eq!(verdicts(&ghost, &p, &assertions("any")), ["refuted"]);
+    // The counterexample names the mechanism.
+    let v = verify(&ghost, &p, &config(&assertions("any")), &Options::default());
+    let Outcome::Refuted(cx) = &v.results[0].outcome else {
+        panic!("{:?}", v.results[0].outcome)
+    };
+    let egress = cx
+        .directions
+        .iter()
+        .find(|t| t.direction == Direction::Egress)
+        .expect("egress trace");
+    assert!(egress.isolated && !egress.allowed, "{egress:?}");
+    assert_eq!(egress.isolated_by_new_pod, ["shop/db"]);
+    // Upstream ignores rules of a direction missing from policyTypes.
+    let up = profile(Cni::Upstream, EnforcingMode::Standard);
+    assert_eq!(verdicts(&ghost, &up, &assertions("any")), ["proved"]);
+    let never = load(&cluster(
+        "{matchExpressions: [{key: app, operator: In, values: [ghost]}, {key: app, operator: NotIn, values: [ghost]}]}",
+    ));
+    assert_eq!(verdicts(&never, &p, &assertions("any")), ["proved"]);
+}

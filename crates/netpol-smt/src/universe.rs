@@ -136,6 +136,9 @@ pub(crate) struct Universe {
     pub(crate) port_names: BTreeSet<(String, Protocol)>,
     /// V2: per policy, whether its (ingress, egress) rules resolve on the existing endpoints.
     pub(crate) resolves: Vec<[bool; 2]>,
+    /// V2 under `scope: any`: per policy, whether a direction that does not resolve on the
+    /// existing endpoints could resolve once a pod that does not exist yet matches a peer.
+    pub(crate) may_resolve: Vec<[bool; 2]>,
     /// V7: per policy and ingress rule, the union of the rule's ports over the existing pods
     /// the policy selects (`None` outside VPC CNI).
     pub(crate) ingress_union: Vec<Vec<Option<PortSet>>>,
@@ -336,6 +339,7 @@ impl Universe {
             ns_vocab,
             port_names,
             resolves: Vec::new(),
+            may_resolve: Vec::new(),
             ingress_union: Vec::new(),
             known_ips,
             pod_cidrs,
@@ -365,8 +369,45 @@ impl Universe {
                 })
             })
             .collect();
+        u.may_resolve = (0..u.policies.len())
+            .map(|i| {
+                Direction::BOTH.map(|d| {
+                    let p = &u.policies[i];
+                    p.rules(d).iter().any(|r| u.rule_may_resolve(r))
+                })
+            })
+            .collect();
         u.classes(config);
         u
+    }
+
+    /// V2 with pods that do not exist yet: some peer could match a new pod (in an existing
+    /// namespace or a new one), which resolves the rule whatever its ports are, because a
+    /// new pod may declare any named port. An omitted peer list or an ipBlock already
+    /// resolves as far as it ever will ([`Universe::rule_resolves`]).
+    fn rule_may_resolve(&self, r: &LoweredRule) -> bool {
+        if !self.profile.flags.rules_outside_policy_types {
+            return false;
+        }
+        let Some(peers) = &r.peers else {
+            return false;
+        };
+        let new_name = |v: &str| self.ns_index(v).is_none();
+        peers.iter().any(|peer| match peer {
+            PeerMatch::IpBlock { .. } => false,
+            PeerMatch::Pods {
+                namespaces, pods, ..
+            } => {
+                let ns_ok = match namespaces {
+                    NamespaceScope::Own(_) => true,
+                    NamespaceScope::Selector(sel) => {
+                        self.namespaces.iter().any(|(_, l)| sel.matches(l))
+                            || sel.satisfiable(Some((NAMESPACE_NAME_LABEL, &new_name)))
+                    }
+                };
+                ns_ok && pods.as_ref().is_none_or(|sel| sel.satisfiable(None))
+            }
+        })
     }
 
     fn classes(&mut self, config: &Verification) {
