@@ -352,18 +352,16 @@ impl Selector {
     }
 
     /// Whether some label set that does not exist yet could match: no key is both required
-    /// and forbidden, and every `In` leaves a value. `fixed` is a key that is always present
-    /// with the values it may take (a new namespace's `kubernetes.io/metadata.name`, which
-    /// is no existing namespace's name).
-    pub fn satisfiable(&self, fixed: Option<(&str, &dyn Fn(&str) -> bool)>) -> bool {
+    /// and forbidden, and every `In` leaves a value. `fixed` is a key that is always present,
+    /// taking only the values `fixed_ok` accepts (a new namespace's
+    /// `kubernetes.io/metadata.name`, which is no existing namespace's name).
+    pub fn satisfiable(&self, fixed: Option<&str>, fixed_ok: &dyn Fn(&str) -> bool) -> bool {
         let mut keys: Vec<&str> = self.requirements.iter().map(|r| r.key.as_str()).collect();
         keys.dedup();
         keys.into_iter().all(|key| {
             let reqs = || self.requirements.iter().filter(move |r| r.key == key);
-            let (present, value_ok): (bool, &dyn Fn(&str) -> bool) = match fixed {
-                Some((k, ok)) if k == key => (true, ok),
-                _ => (false, &|_| true),
-            };
+            let present = fixed == Some(key);
+            let value_ok = |v: &str| !present || fixed_ok(v);
             let has = |op| reqs().any(|r| r.operator == op);
             let required = present || has(Operator::In) || has(Operator::Exists);
             if has(Operator::DoesNotExist) {

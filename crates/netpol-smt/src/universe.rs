@@ -402,10 +402,13 @@ impl Universe {
                     NamespaceScope::Own(_) => true,
                     NamespaceScope::Selector(sel) => {
                         self.namespaces.iter().any(|(_, l)| sel.matches(l))
-                            || sel.satisfiable(Some((NAMESPACE_NAME_LABEL, &new_name)))
+                            || sel.satisfiable(Some(NAMESPACE_NAME_LABEL), &new_name)
                     }
                 };
-                ns_ok && pods.as_ref().is_none_or(|sel| sel.satisfiable(None))
+                ns_ok
+                    && pods
+                        .as_ref()
+                        .is_none_or(|sel| sel.satisfiable(None, &|_| true))
             }
         })
     }
