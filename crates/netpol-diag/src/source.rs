@@ -53,6 +53,8 @@ struct SourceFile {
     text: Arc<str>,
     /// Byte offset of the start of every line.
     line_starts: Vec<u32>,
+    /// Whether code frames may show the text (see [`SourceMap::set_quoted`]).
+    quoted: bool,
 }
 
 /// All files read in one run. File ids are handed out in insertion order.
@@ -81,12 +83,24 @@ impl SourceMap {
             name: name.into(),
             text,
             line_starts,
+            quoted: true,
         });
         id
     }
 
     pub fn name(&self, file: FileId) -> &str {
         &self.files[file.index()].name
+    }
+
+    /// Whether diagnostics may quote this file's text. Files are quoted unless the caller
+    /// says otherwise: a file that is not what the tool expected (a secret passed as a
+    /// manifest) should be located (`path:line:col`), never echoed into a log.
+    pub fn set_quoted(&mut self, file: FileId, quoted: bool) {
+        self.files[file.index()].quoted = quoted;
+    }
+
+    pub fn is_quoted(&self, file: FileId) -> bool {
+        self.files[file.index()].quoted
     }
 
     pub fn text(&self, file: FileId) -> &Arc<str> {
@@ -121,25 +135,28 @@ impl SourceMap {
         }
     }
 
-    /// The byte range of whole lines around `start..end`, `context` lines either side, and
-    /// the 0-based number of its first line.
-    pub(crate) fn line_window(
-        &self,
-        file: FileId,
-        start: u32,
-        end: u32,
-        context: usize,
-    ) -> (std::ops::Range<usize>, usize) {
+    /// The 0-based line of a byte offset (offsets past the end: the last line).
+    pub(crate) fn line_index(&self, file: FileId, offset: usize) -> usize {
         let f = &self.files[file.index()];
-        let line_of = |o: u32| f.line_starts.partition_point(|&s| s <= o).saturating_sub(1);
-        let first = line_of(start).saturating_sub(context);
-        let last = line_of(end) + context + 1;
-        let from = f.line_starts[first] as usize;
-        let to = f
+        f.line_starts
+            .partition_point(|&s| s as usize <= offset)
+            .saturating_sub(1)
+    }
+
+    /// How many lines a file has (a final newline starts an empty last line).
+    pub(crate) fn line_count(&self, file: FileId) -> usize {
+        self.files[file.index()].line_starts.len()
+    }
+
+    /// The byte range of a 0-based line, with its line break.
+    pub(crate) fn line_range(&self, file: FileId, line: usize) -> std::ops::Range<usize> {
+        let f = &self.files[file.index()];
+        let start = f.line_starts[line] as usize;
+        let end = f
             .line_starts
-            .get(last + 1)
+            .get(line + 1)
             .map_or(f.text.len(), |&s| s as usize);
-        (from..to, first)
+        start..end
     }
 
     /// Where a span starts.
