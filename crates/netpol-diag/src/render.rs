@@ -85,14 +85,17 @@ pub fn human_in_order(
 }
 
 /// One line per diagnostic: `path:line:col: severity[code]: message`, or
-/// `netpol: severity[code]: message` when it has no location.
+/// `netpol: severity[code]: message` when it has no location. Control characters in file
+/// names and messages are escaped (`\n`, `\u{1b}`), so a diagnostic is always one line
+/// and cannot move the terminal's cursor.
 pub fn short(out: &mut impl fmt::Write, map: &SourceMap, diags: &[Diagnostic]) -> fmt::Result {
     for diag in sorted(diags) {
         match diag.primary_span() {
             Some(span) => {
                 let span = clamp(map, span);
                 let at = map.start(span);
-                write!(out, "{}:{}:{}: ", map.name(span.file), at.line, at.col)?;
+                let name = escape_controls(map.name(span.file));
+                write!(out, "{name}:{}:{}: ", at.line, at.col)?;
             }
             None => out.write_str("netpol: ")?,
         }
@@ -101,7 +104,7 @@ pub fn short(out: &mut impl fmt::Write, map: &SourceMap, diags: &[Diagnostic]) -
             "{}[{}]: {}",
             diag.severity,
             diag.code,
-            one_line(&diag.message)
+            escape_controls(&one_line(&diag.message))
         )?;
     }
     Ok(())
@@ -186,6 +189,22 @@ fn clamp(map: &SourceMap, span: Span) -> Span {
         n
     };
     Span::new(span.file, floor(span.start), floor(span.end))
+}
+
+/// `s` with every control character written as Rust writes it in a string literal.
+fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn one_line(s: &str) -> String {

@@ -362,14 +362,13 @@ fn sarif_text(d: &Diagnostic) -> String {
     s
 }
 
-/// GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`.
+/// GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`, then one
+/// plain line per assertion. Every field is escaped by the runner's rules
+/// (`github_data`, `github_property`), so no input (an assertion name, a file name) can
+/// break a line and forge a command of its own.
 pub(crate) fn github(r: &Report) -> String {
-    let esc_data = |s: &str| {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
-    let esc_prop = |s: &str| esc_data(s).replace(':', "%3A").replace(',', "%2C");
+    let esc_data = github_data;
+    let esc_prop = github_property;
     let mut out = String::new();
     for d in &r.diagnostics {
         let level = match d.severity {
@@ -394,11 +393,23 @@ pub(crate) fn github(r: &Report) -> String {
         out.push_str(&format!(
             "{} {} ({})\n",
             mark(&a.outcome),
-            a.name,
+            esc_data(&a.name),
             a.outcome.as_str()
         ));
     }
     out
+}
+
+/// A workflow command's message (or any line the runner reads): `%`, CR and LF escaped.
+fn github_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as data, and `:` and `,` too.
+fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// JUnit XML: one test case per assertion.

@@ -428,3 +428,24 @@ fn an_unquoted_file_gets_no_frame() {
     assert!(!out.contains("hunter2"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+/// A file name or message with a newline or an escape still gives one line in `short`.
+#[test]
+fn short_escapes_control_characters() {
+    let mut map = SourceMap::new();
+    let f = map.add(
+        "evil\nfake.yaml:1:1: error[x]: forged\r\u{1b}[2K.yaml",
+        "a: b\n",
+    );
+    let diags = [
+        Diagnostic::new(Code::SyntaxError, "bad\u{1b}[31m\u{7}\nthing")
+            .with_primary(Span::new(f, 0, 1), "here"),
+    ];
+    let mut out = String::new();
+    short(&mut out, &map, &diags).expect("writing");
+    assert_eq!(
+        out,
+        "evil\\nfake.yaml:1:1: error[x]: forged\\r\\u{1b}[2K.yaml:1:1: error[syntax-error]: \
+         bad\\u{1b}[31m\\u{7} thing\n"
+    );
+}
