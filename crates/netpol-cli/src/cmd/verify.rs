@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use netpol_diag::render::{self, HumanOptions};
-use netpol_diag::{Diagnostic, SourceMap};
+use netpol_diag::{Code, Diagnostic, SourceMap, Span};
 use netpol_graph::Profile;
 use netpol_manifest::{LoadOptions, Source};
 use netpol_smt::{AssertionResult, Options, Outcome};
@@ -45,6 +45,11 @@ pub(crate) struct Args {
     /// Colour human output: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
     color: Color,
+
+    /// Read `manifests` entries of the config that lead outside its folder (absolute
+    /// paths, `..`, symbolic links out); refused by default.
+    #[arg(long)]
+    allow_outside_config: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -103,11 +108,11 @@ fn color(c: Color) -> bool {
 
 /// Reads the config and the manifests and runs the solver.
 pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
-    let text = std::fs::read_to_string(&args.config)
+    let bytes = std::fs::read(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
     let mut map = SourceMap::new();
-    let file = map.add(args.config.display().to_string(), text.clone());
-    let (parsed, mut diagnostics) = netpol_smt::parse_config(file, &text);
+    let (file, parsed, mut diagnostics) =
+        netpol_smt::config::parse_config_bytes(args.config.display().to_string(), bytes, &mut map);
     let base = args
         .config
         .parent()
@@ -115,16 +120,20 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
         .unwrap_or(Path::new("."));
     let mut sources: Vec<Source> = args.paths.iter().cloned().map(Source::Path).collect();
     if sources.is_empty() {
-        let listed = parsed
-            .as_ref()
-            .map(|p| p.verification.manifests.clone())
-            .unwrap_or_default();
-        sources = listed
-            .iter()
-            .map(|m| Source::Path(join_relative(base, m)))
-            .collect();
-        if sources.is_empty() {
-            sources.push(Source::Path(base.to_path_buf()));
+        match &parsed {
+            Some(p) if !p.verification.manifests.is_empty() => {
+                let entries = p.verification.manifests.iter().zip(&p.manifests);
+                for (m, &span) in entries {
+                    let path = join_relative(base, m);
+                    match outside(base, m, &path) {
+                        Some(why) if !args.allow_outside_config => {
+                            diagnostics.push(refused(m, &why, span));
+                        }
+                        _ => sources.push(Source::Path(path)),
+                    }
+                }
+            }
+            _ => sources.push(Source::Path(base.to_path_buf())),
         }
     }
     let options = LoadOptions {
@@ -148,15 +157,30 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
     diagnostics.extend(extra);
     let mut results = Vec::new();
     if let Some(parsed) = &parsed {
-        let profile = Profile::new(&parsed.verification.cluster);
-        let opts = Options {
-            timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
-        };
-        let v = netpol_smt::verify(&loaded.model, &profile, parsed, &opts);
-        diagnostics.extend(v.diagnostics);
-        diagnostics.extend(netpol_smt::result_diagnostics(&loaded.model, &v.results));
-        results = v.results;
+        if is_empty(&loaded.model) {
+            // Every assertion would be proved about an empty cluster.
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::NoObjects,
+                    "no Kubernetes object was loaded, so no assertion is checked",
+                )
+                .with_help(
+                    "point `manifests` in netpol.yaml (or PATHS) at the files or folders with \
+                     the manifests",
+                ),
+            );
+        } else {
+            let profile = Profile::new(&parsed.verification.cluster);
+            let opts = Options {
+                timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
+            };
+            let v = netpol_smt::verify(&loaded.model, &profile, parsed, &opts);
+            diagnostics.extend(v.diagnostics);
+            diagnostics.extend(netpol_smt::result_diagnostics(&loaded.model, &v.results));
+            results = v.results;
+        }
     }
+    crate::input::quote_only_manifests(&mut map, &diagnostics);
     Diagnostic::sort(&mut diagnostics);
     Ok(Report {
         map,
@@ -166,7 +190,58 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
     })
 }
 
+/// Whether the manifests gave no object at all (namespaces only referenced do not count).
+fn is_empty(m: &netpol_manifest::Model) -> bool {
+    m.endpoints.is_empty()
+        && m.services.is_empty()
+        && m.policies.is_empty()
+        && m.cluster_policies.is_empty()
+        && m.namespaces.iter().all(|ns| ns.span.is_none())
+}
+
+/// Why a `manifests` entry leads outside the config's folder, if it does. The entry comes
+/// from a file anyone may edit in a pull request, and what is read may be echoed into a
+/// CI log: it must stay in the repository. Symbolic links are resolved, so a link cannot
+/// lead out either.
+fn outside(base: &Path, entry: &str, path: &Path) -> Option<String> {
+    let entry_path = Path::new(entry);
+    if entry_path.has_root() || entry_path.is_absolute() {
+        return Some("is an absolute path".to_owned());
+    }
+    if entry_path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Some("goes up with `..`".to_owned());
+    }
+    // A path that does not exist is the loader's `io-error`.
+    let (Ok(base), Ok(real)) = (std::fs::canonicalize(base), std::fs::canonicalize(path)) else {
+        return None;
+    };
+    (!real.starts_with(&base)).then(|| format!("resolves to {}", real.display()))
+}
+
+fn refused(entry: &str, why: &str, span: Option<Span>) -> Diagnostic {
+    Diagnostic::new(
+        Code::ManifestOutsideConfig,
+        format!(
+            "manifests entry `{entry}` {why}, outside the folder of netpol.yaml; it is not read"
+        ),
+    )
+    .with_primary_opt(span, "outside the config's folder")
+    .with_help(
+        "list files and folders inside the folder of netpol.yaml, give the paths on the \
+         command line, or pass --allow-outside-config",
+    )
+}
+
 pub(crate) fn status(r: &Report) -> ExitStatus {
+    // Input that could not (or may not) be read, or nothing to verify: the tool could not
+    // do its job, as for `lint`.
+    let tool_failure = [Code::IoError, Code::ManifestOutsideConfig, Code::NoObjects];
+    if r.diagnostics.iter().any(|d| tool_failure.contains(&d.code)) {
+        return ExitStatus::Error;
+    }
     let failed = r
         .results
         .iter()
