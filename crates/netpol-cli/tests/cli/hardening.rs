@@ -244,3 +244,37 @@ fn an_error_past_column_65535_is_drawn() {
     );
     assert!(res.stdout.lines().all(|l| l.chars().count() < 400));
 }
+
+/// Out of memory is exit 2 with a message, not an abort (134). 4,000 bare pods need far
+/// more than the 250 MB of address space the shell's `ulimit -v` leaves here.
+#[cfg(unix)]
+#[test]
+fn out_of_memory_is_exit_2() {
+    use std::fmt::Write as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut pods = String::new();
+    for i in 0..4000 {
+        let _ = write!(
+            pods,
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns{}, labels: {{app: a{i}}}}}\n\
+             spec: {{containers: [{{name: c, image: x}}]}}\n",
+            i % 50
+        );
+    }
+    std::fs::write(tmp.path().join("pods.yaml"), pods).expect("write");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 250000 && exec \"$0\" matrix pods.yaml")
+        .arg(env!("CARGO_BIN_EXE_netpol"))
+        .current_dir(tmp.path())
+        .output()
+        .expect("running sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "netpol: error: out of memory: the input needs more memory than is available\n"
+        ),
+        "{stderr}"
+    );
+}
