@@ -2,7 +2,7 @@
 //! human text, JSON, SARIF, GitHub workflow commands or JUnit XML.
 
 use std::io::{self, IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -208,10 +208,14 @@ fn outside(base: &Path, entry: &str, path: &Path) -> Option<String> {
     if entry_path.has_root() || entry_path.is_absolute() {
         return Some("is an absolute path".to_owned());
     }
+    // A Windows drive-relative path (`C:k8s`) has a prefix but no root.
     if entry_path
         .components()
-        .any(|c| c == std::path::Component::ParentDir)
+        .any(|c| matches!(c, Component::Prefix(_)))
     {
+        return Some("is an absolute path".to_owned());
+    }
+    if entry_path.components().any(|c| c == Component::ParentDir) {
         return Some("goes up with `..`".to_owned());
     }
     // A path that does not exist is the loader's `io-error`.
