@@ -232,7 +232,12 @@ mod tests {
         let mut map = SourceMap::new();
         let f = map.add("long.yaml", text.clone());
         for (offset, _) in text.char_indices().step_by(997) {
-            let want = text[..offset].rsplit('\n').next().unwrap_or("").chars().count();
+            let want = text[..offset]
+                .rsplit('\n')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .count();
             let got = map.line_col(f, offset as u32);
             assert_eq!(got.col as usize, want + 1, "{offset}");
         }

@@ -278,3 +278,24 @@ fn out_of_memory_is_exit_2() {
         "{stderr}"
     );
 }
+
+/// `matrix` reads the `cluster:` section of the same file: not UTF-8 is a located
+/// diagnostic there too (it was an io error, exit 2).
+#[test]
+fn matrix_with_a_config_that_is_not_utf8() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    manifests(tmp.path());
+    std::fs::write(
+        tmp.path().join("netpol.yaml"),
+        b"apiVersion: netpol.dev/v1alpha1\nkind: Verification\ncluster: {cni: vpc-cni} # \xff\n",
+    )
+    .expect("write");
+    let res = run_in(
+        tmp.path(),
+        &["matrix", "--config", "netpol.yaml", "k8s"],
+        b"",
+    );
+    assert_eq!(res.code, Some(1), "{}", res.stderr);
+    assert!(res.stderr.contains("error[invalid-utf8]"), "{}", res.stderr);
+    assert!(res.stderr.contains("[netpol.yaml:3:27]"), "{}", res.stderr);
+}
