@@ -7,6 +7,7 @@ mod alloc;
 mod cli;
 mod cluster;
 mod cmd;
+mod confine;
 mod input;
 mod report;
 

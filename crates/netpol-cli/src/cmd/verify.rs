@@ -2,12 +2,12 @@
 //! human text, JSON, SARIF, GitHub workflow commands or JUnit XML.
 
 use std::io::{self, IsTerminal as _, Write as _};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use netpol_diag::render::{self, HumanOptions};
-use netpol_diag::{Code, Diagnostic, SourceMap, Span};
+use netpol_diag::{Code, Diagnostic, SourceMap};
 use netpol_graph::Profile;
 use netpol_manifest::{LoadOptions, Source};
 use netpol_smt::{AssertionResult, Options, Outcome};
@@ -125,9 +125,9 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
                 let entries = p.verification.manifests.iter().zip(&p.manifests);
                 for (m, &span) in entries {
                     let path = join_relative(base, m);
-                    match outside(base, m, &path) {
+                    match crate::confine::outside(base, m, &path) {
                         Some(why) if !args.allow_outside_config => {
-                            diagnostics.push(refused(m, &why, span));
+                            diagnostics.push(crate::confine::refused(m, &why, span));
                         }
                         _ => sources.push(Source::Path(path)),
                     }
@@ -197,46 +197,6 @@ fn is_empty(m: &netpol_manifest::Model) -> bool {
         && m.policies.is_empty()
         && m.cluster_policies.is_empty()
         && m.namespaces.iter().all(|ns| ns.span.is_none())
-}
-
-/// Why a `manifests` entry leads outside the config's folder, if it does. The entry comes
-/// from a file anyone may edit in a pull request, and what is read may be echoed into a
-/// CI log: it must stay in the repository. Symbolic links are resolved, so a link cannot
-/// lead out either.
-fn outside(base: &Path, entry: &str, path: &Path) -> Option<String> {
-    let entry_path = Path::new(entry);
-    if entry_path.has_root() || entry_path.is_absolute() {
-        return Some("is an absolute path".to_owned());
-    }
-    // A Windows drive-relative path (`C:k8s`) has a prefix but no root.
-    if entry_path
-        .components()
-        .any(|c| matches!(c, Component::Prefix(_)))
-    {
-        return Some("is an absolute path".to_owned());
-    }
-    if entry_path.components().any(|c| c == Component::ParentDir) {
-        return Some("goes up with `..`".to_owned());
-    }
-    // A path that does not exist is the loader's `io-error`.
-    let (Ok(base), Ok(real)) = (std::fs::canonicalize(base), std::fs::canonicalize(path)) else {
-        return None;
-    };
-    (!real.starts_with(&base)).then(|| format!("resolves to {}", real.display()))
-}
-
-fn refused(entry: &str, why: &str, span: Option<Span>) -> Diagnostic {
-    Diagnostic::new(
-        Code::ManifestOutsideConfig,
-        format!(
-            "manifests entry `{entry}` {why}, outside the folder of netpol.yaml; it is not read"
-        ),
-    )
-    .with_primary_opt(span, "outside the config's folder")
-    .with_help(
-        "list files and folders inside the folder of netpol.yaml, give the paths on the \
-         command line, or pass --allow-outside-config",
-    )
 }
 
 pub(crate) fn status(r: &Report) -> ExitStatus {

@@ -120,6 +120,30 @@ fn manifests_outside_the_config_folder_are_refused() {
     assert_eq!(got, want, "{v:#}");
     // Nothing was read from outside, and the entry inside still was.
     assert_eq!(v["assertions"][0]["result"], "refuted", "{v:#}");
+    // A link inside a listed folder cannot lead out either: the folder is refused.
+    #[cfg(unix)]
+    {
+        std::fs::create_dir_all(dir.join("k8s2/sub")).expect("mkdir");
+        std::os::unix::fs::symlink(outside.path(), dir.join("k8s2/sub/all")).expect("symlink");
+        config(&dir, "[k8s, k8s2]", ISOLATED);
+        let (code, v) = json(&dir, &[]);
+        assert_eq!(code, Some(2), "{v:#}");
+        let got: Vec<_> = codes(&v)
+            .into_iter()
+            .filter(|(c, ..)| c == "manifest-outside-config")
+            .collect();
+        assert_eq!(
+            got,
+            [("manifest-outside-config".to_owned(), 3, 18)],
+            "{v:#}"
+        );
+        let message = v["diagnostics"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("holds k8s2/sub/all, a symbolic link to"),
+            "{message}"
+        );
+        std::fs::remove_dir_all(dir.join("k8s2")).expect("rm");
+    }
     // Trusted: the link is followed.
     config(&dir, "[link]", ISOLATED);
     let (code, v) = json(&dir, &["--allow-outside-config"]);
