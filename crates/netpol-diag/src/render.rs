@@ -192,13 +192,24 @@ fn clamp(map: &SourceMap, span: Span) -> Span {
 }
 
 /// `s` with every control character written as Rust writes it in a string literal.
-fn escape_controls(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+pub(crate) fn escape_controls(s: &str) -> String {
+    escape(s, |c| c.is_control())
+}
+
+/// `s` with every control character but line breaks and tabs escaped: for the human
+/// format, where a message may span lines but must not drive the terminal (an escape
+/// sequence in an assertion name).
+fn escape_terminal(s: &str) -> String {
+    escape(s, |c| c.is_control() && !matches!(c, '\n' | '\t'))
+}
+
+fn escape(s: &str, bad: impl Fn(char) -> bool) -> String {
+    if !s.chars().any(&bad) {
         return s.to_owned();
     }
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            if bad(c) {
                 c.escape_debug().to_string()
             } else {
                 c.to_string()
@@ -240,6 +251,7 @@ fn wrap_prefixed(out: &mut impl fmt::Write, prefix: &str, text: &str, width: usi
 struct Adapter<'a> {
     diag: &'a Diagnostic,
     title: String,
+    help: Option<String>,
     source: Option<Window<'a>>,
     labels: Vec<LabeledSpan>,
     /// The diagnostic's notes, then one per label miette does not draw.
@@ -269,24 +281,31 @@ impl<'a> Adapter<'a> {
             }
         }
         let mut notes = at;
-        notes.extend(diag.notes.iter().cloned());
+        notes.extend(diag.notes.iter().map(|n| escape_terminal(n)));
         notes.extend(see);
         let mut labels = Vec::with_capacity(drawn.len());
         let source = file.map(|f| {
             let ranges: Vec<_> = drawn.iter().map(|(_, r)| r.clone()).collect();
             let (window, moved) = Window::new(map, f, &ranges, unicode);
             for ((label, _), range) in drawn.iter().zip(moved) {
+                let message = label.message.as_deref().map(escape_terminal);
                 labels.push(if label.primary {
-                    LabeledSpan::new_primary_with_span(label.message.clone(), range)
+                    LabeledSpan::new_primary_with_span(message, range)
                 } else {
-                    LabeledSpan::new_with_span(label.message.clone(), range)
+                    LabeledSpan::new_with_span(message, range)
                 });
             }
             window
         });
         Adapter {
             diag,
-            title: format!("{}[{}]: {}", diag.severity, diag.code, diag.message),
+            title: format!(
+                "{}[{}]: {}",
+                diag.severity,
+                diag.code,
+                escape_terminal(&diag.message)
+            ),
+            help: diag.help.as_deref().map(escape_terminal),
             source,
             labels,
             notes,
@@ -314,9 +333,10 @@ fn drawable(text: &str, span: Span) -> std::ops::Range<usize> {
 fn elsewhere(map: &SourceMap, label: &Label, span: Span) -> String {
     let at = map.start(span);
     let verb = if label.primary { "at" } else { "see" };
-    let mut res = format!("{verb} {}:{}:{}", map.name(span.file), at.line, at.col);
+    let name = escape_controls(map.name(span.file));
+    let mut res = format!("{verb} {name}:{}:{}", at.line, at.col);
     if let Some(message) = &label.message {
-        let _ = write!(res, ": {message}");
+        let _ = write!(res, ": {}", escape_terminal(message));
     }
     res
 }
@@ -345,8 +365,7 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diag
-            .help
+        self.help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }

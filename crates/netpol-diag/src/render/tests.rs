@@ -449,3 +449,26 @@ fn short_escapes_control_characters() {
          bad\\u{1b}[31m\\u{7} thing\n"
     );
 }
+
+/// Without colour, the human format writes no control character but line breaks (and the
+/// source's own tabs): names and messages cannot drive the terminal or forge a line.
+#[test]
+fn human_escapes_control_characters() {
+    let mut map = SourceMap::new();
+    let f = map.add("evil\n\u{1b}[2K.yaml", POLICY);
+    let other = map.add("other\r.yaml", POLICY);
+    let diags = [Diagnostic::new(Code::SyntaxError, "bad\u{1b}[31m name")
+        .with_primary(find(f, POLICY, "80800", 0), "here\u{7}")
+        .with_secondary(find(other, POLICY, "80800", 0), "there\u{1b}]0;x")
+        .with_help("help\u{1b}")
+        .with_note("note\u{1b}")];
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains("[evil\\n\\u{1b}[2K.yaml:12:17]"), "{out}");
+    assert!(
+        out.contains("see other\\r.yaml:12:17: there\\u{1b}]0;x"),
+        "{out}"
+    );
+    assert!(out.contains("bad\\u{1b}[31m name"), "{out}");
+}

@@ -75,7 +75,7 @@ impl<'a> Window<'a> {
         let mut window = Window {
             map,
             file,
-            name: map.name(file).to_owned(),
+            name: super::escape_controls(map.name(file)),
             text: String::new(),
             pieces: Vec::with_capacity(merged.len()),
             runs: Vec::new(),
