@@ -18,9 +18,10 @@ use crate::cmd::ExitStatus;
 /// Arguments of `netpol verify`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Manifests come from PATHS, else from the config's `manifests` (relative to the config),
-else from the config's folder. Exit codes: 0 all proved, 1 refuted/unknown or error
-diagnostics, 2 usage or tool failure. See docs/verify.md.")]
+Manifests come from PATHS, else from the config's `manifests` (relative to the config and
+inside its folder), else from the config's folder. Exit codes: 0 all proved, 1 refuted/unknown
+or error diagnostics, 2 usage or tool failure (unreadable or refused paths, no object loaded).
+See docs/verify.md.")]
 pub(crate) struct Args {
     /// Manifest files or folders; they replace the config's `manifests`.
     #[arg(value_name = "PATHS")]
