@@ -472,3 +472,21 @@ fn human_escapes_control_characters() {
     );
     assert!(out.contains("bad\\u{1b}[31m name"), "{out}");
 }
+
+/// The source lines of a frame show control characters as `?`, so a manifest cannot drive
+/// the terminal either; columns and underlines stay in place.
+#[test]
+fn frames_show_control_characters_as_question_marks() {
+    let text = "a: 1 # \u{1b}[2J\u{85}x\r\nport: 80800\r\n";
+    let mut map = SourceMap::new();
+    let f = map.add("c.yaml", text);
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, text, "80800", 0), "this port"),
+    ];
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains(" 1 │ a: 1 # ?[2J??x\n"), "{out}");
+    assert!(out.contains("[c.yaml:2:7]"), "{out}");
+}

@@ -138,12 +138,24 @@ impl<'a> Window<'a> {
         &self.text
     }
 
+    /// Copies `src[r]`, with every control character but line breaks and tabs shown as
+    /// `?` (`??` for a two-byte one): a manifest must not drive the terminal or rewrite a
+    /// CI log's lines. The length in bytes is kept, so offsets map one to one.
     fn copy(&mut self, src: &str, r: Range<usize>) {
         if r.is_empty() {
             return;
         }
         self.runs.push((self.text.len(), r.start, r.len()));
-        self.text.push_str(&src[r]);
+        let part = &src[r];
+        let mut chars = part.chars().peekable();
+        while let Some(c) = chars.next() {
+            let line_break = c == '\n' || (c == '\r' && chars.peek().is_none_or(|&n| n == '\n'));
+            if c.is_control() && c != '\t' && !line_break {
+                self.text.extend(std::iter::repeat_n('?', c.len_utf8()));
+            } else {
+                self.text.push(c);
+            }
+        }
     }
 
     /// A file offset in the window (every label end is in a copied run).
