@@ -254,7 +254,8 @@ struct Adapter<'a> {
     help: Option<String>,
     source: Option<Window<'a>>,
     labels: Vec<LabeledSpan>,
-    /// The diagnostic's notes, then one per label miette does not draw.
+    /// One per label miette does not draw (`at` first, `see` last) around the
+    /// diagnostic's own notes.
     notes: Vec<String>,
 }
 
