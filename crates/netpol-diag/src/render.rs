@@ -191,8 +191,9 @@ fn clamp(map: &SourceMap, span: Span) -> Span {
     Span::new(span.file, floor(span.start), floor(span.end))
 }
 
-/// `s` with every control character written as Rust writes it in a string literal.
-pub(crate) fn escape_controls(s: &str) -> String {
+/// `s` with every control character written as Rust writes it in a string literal
+/// (`\n`, `\u{1b}`): for text from the input printed on a line of its own.
+pub fn escape_controls(s: &str) -> String {
     escape(s, |c| c.is_control())
 }
 

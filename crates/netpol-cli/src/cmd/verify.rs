@@ -241,7 +241,9 @@ pub(crate) fn human(r: &Report, color: bool) -> anyhow::Result<String> {
             Outcome::Unknown(reason) => format!("unknown: {reason}"),
             o => o.as_str().to_owned(),
         };
-        let _ = writeln!(s, "{} {} ({detail})", mark(&a.outcome), a.name);
+        // The name is input: one line, no escape sequences.
+        let name = render::escape_controls(&a.name);
+        let _ = writeln!(s, "{} {name} ({detail})", mark(&a.outcome));
     }
     if !r.diagnostics.is_empty() {
         s.push('\n');

@@ -61,6 +61,26 @@ fn github_format_escapes_every_field() {
     );
 }
 
+/// The human format lists assertion names on lines of their own: escaped too.
+#[test]
+fn human_format_escapes_assertion_names() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    manifests(tmp.path());
+    config(
+        tmp.path(),
+        "[k8s]",
+        "  - name: \"x\\n\\e[2Kforged\"\n    isolated: {pods: {namespace: shop}}\n",
+    );
+    let res = run_in(tmp.path(), &["verify", "--color", "never"], b"");
+    assert_eq!(res.code, Some(1), "{}{}", res.stdout, res.stderr);
+    assert!(
+        res.stdout.starts_with("✗ x\\n\\u{1b}[2Kforged (refuted)\n"),
+        "{}",
+        res.stdout
+    );
+    assert!(!res.stdout.contains('\u{1b}'), "{}", res.stdout);
+}
+
 fn json(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut all = vec!["verify", "--format", "json"];
     all.extend_from_slice(args);
