@@ -62,6 +62,7 @@ pub(crate) fn load(
 ) -> anyhow::Result<(SourceMap, Loaded, Profile, Vec<Diagnostic>)> {
     let (mut map, loaded) = crate::input::load(input)?;
     let (settings, mut diags) = settings(args, input.folder_config(), &mut map)?;
+    crate::input::quote_only_manifests(&mut map, &diags);
     diags.extend(loaded.diagnostics.iter().cloned());
     Ok((map, loaded, Profile::new(&settings), diags))
 }
@@ -82,10 +83,10 @@ fn settings(
     let path = path.as_deref();
     let (mut settings, diags) = match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let file = map.add(path.display().to_string(), text.clone());
-            let (parsed, diags) = netpol_smt::parse_config(file, &text);
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let (_, parsed, diags) =
+                netpol_smt::config::parse_config_bytes(path.display().to_string(), bytes, map);
             let cluster = parsed.map(|p| p.verification.cluster).unwrap_or_default();
             (cluster, diags)
         }

@@ -7,7 +7,9 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, ensure};
-use netpol_diag::SourceMap;
+use std::collections::BTreeSet;
+
+use netpol_diag::{Diagnostic, FileId, SourceMap};
 use netpol_manifest::{LoadOptions, Loaded, Source};
 
 /// Where manifests come from, and loading limits.
@@ -70,7 +72,42 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
     };
     let mut map = SourceMap::new();
     let loaded = netpol_manifest::load(&sources, &options, &mut map);
+    quote_only_manifests(&mut map, &loaded.diagnostics);
     Ok((map, loaded))
+}
+
+/// Marks every file that `diags` point into and that does not look like a Kubernetes
+/// manifest (or netpol.yaml) as not to be quoted: its diagnostics say `path:line:col`, and
+/// no code frame echoes its text. A secret passed as a manifest (`/proc/self/environ`, a
+/// `.env`, a Helm values file) must not end up in a CI log.
+///
+/// A file looks like a manifest when it has both an `apiVersion` and a `kind` key, as a
+/// YAML line (`kind: Pod`, `- kind: Pod`) or a JSON member (`"kind": "Pod"`); the test is
+/// textual, so a manifest with a syntax error still gets its frame. Only files with
+/// diagnostics are scanned.
+pub(crate) fn quote_only_manifests(map: &mut SourceMap, diags: &[Diagnostic]) {
+    let files: BTreeSet<FileId> = diags
+        .iter()
+        .flat_map(|d| d.labels.iter().map(|l| l.span.file))
+        .collect();
+    for file in files {
+        let text = map.text(file);
+        if !(has_key(text, "apiVersion") && has_key(text, "kind")) {
+            map.set_quoted(file, false);
+        }
+    }
+}
+
+fn has_key(text: &str, key: &str) -> bool {
+    let quoted = format!("\"{key}\"");
+    let json = text
+        .match_indices(&quoted)
+        .any(|(i, q)| text[i + q.len()..].trim_start().starts_with(':'));
+    json || text.lines().any(|line| {
+        line.trim_start_matches([' ', '\t', '-'])
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with(':'))
+    })
 }
 
 /// `1048576`, `512K`, `64M`, `1G` (also `KiB`/`MiB`/`GiB`).
@@ -94,7 +131,21 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{has_key, parse_size};
+
+    #[test]
+    fn manifests_are_told_by_their_keys() {
+        let yes = |t: &str| has_key(t, "apiVersion") && has_key(t, "kind");
+        assert!(yes("apiVersion: v1\nkind: Pod\n"));
+        assert!(yes("items:\n- apiVersion: v1\n  kind: Pod\n"));
+        assert!(yes("{\"apiVersion\" : \"v1\", \"kind\":\"Pod\"}"));
+        assert!(yes(
+            "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nspec: ["
+        ));
+        assert!(!yes("TOKEN=hunter2\0kind=x\0apiVersion=1\0"));
+        assert!(!yes("password: hunter2\nkindness: 1\napiVersion: v1\n"));
+        assert!(!yes("[default]\naws_secret_access_key = x\n"));
+    }
 
     #[test]
     fn sizes() {

@@ -3,9 +3,11 @@
 //! Everything that knows about the terminal, stdin/stdout and exit codes lives in this crate;
 //! the library crates only return models and diagnostics.
 
+mod alloc;
 mod cli;
 mod cluster;
 mod cmd;
+mod confine;
 mod input;
 mod report;
 
@@ -18,8 +20,9 @@ use crate::cmd::ExitStatus;
 
 // Loading allocates and frees millions of small values (YAML nodes, labels); mimalloc
 // makes that markedly cheaper than glibc malloc (docs/benchmarks.md, "allocator").
+// Wrapped so that running out of memory exits with 2 (`alloc.rs`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Allocator = alloc::Allocator;
 
 fn main() -> ExitCode {
     exit_2_on_panic();

@@ -6,15 +6,13 @@
 //! the terminal: colour, width and glyphs come from [`HumanOptions`], which the CLI fills in.
 //!
 //! miette draws one source file per diagnostic. The file of the primary label is drawn;
-//! labels in other files become notes of the form `see path:line:col: message`.
+//! labels in other files become notes of the form `see path:line:col: message`. A file the
+//! caller marked as not to be quoted ([`SourceMap::set_quoted`]) is never drawn: its labels
+//! become notes too (`at path:line:col: message` for the primary one).
 
 use std::fmt::{self, Write as _};
-use std::sync::Arc;
 
-use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
-    SourceCode, SourceSpan, SpanContents,
-};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde_json::{Value, json};
 
 use crate::{Diagnostic, FileId, Label, Severity, SourceMap, Span};
@@ -73,7 +71,7 @@ pub fn human_in_order(
         if i > 0 {
             writeln!(out)?;
         }
-        let adapted = Adapter::new(map, diag);
+        let adapted = Adapter::new(map, diag, opts.unicode);
         let mut text = String::new();
         handler.render_report(&mut text, &adapted)?;
         // miette ends a report with a blank line when it drew a snippet; keep one newline.
@@ -87,14 +85,17 @@ pub fn human_in_order(
 }
 
 /// One line per diagnostic: `path:line:col: severity[code]: message`, or
-/// `netpol: severity[code]: message` when it has no location.
+/// `netpol: severity[code]: message` when it has no location. Control characters in file
+/// names and messages are escaped (`\n`, `\u{1b}`), so a diagnostic is always one line
+/// and cannot move the terminal's cursor.
 pub fn short(out: &mut impl fmt::Write, map: &SourceMap, diags: &[Diagnostic]) -> fmt::Result {
     for diag in sorted(diags) {
         match diag.primary_span() {
             Some(span) => {
                 let span = clamp(map, span);
                 let at = map.start(span);
-                write!(out, "{}:{}:{}: ", map.name(span.file), at.line, at.col)?;
+                let name = escape_controls(map.name(span.file));
+                write!(out, "{name}:{}:{}: ", at.line, at.col)?;
             }
             None => out.write_str("netpol: ")?,
         }
@@ -103,7 +104,7 @@ pub fn short(out: &mut impl fmt::Write, map: &SourceMap, diags: &[Diagnostic]) -
             "{}[{}]: {}",
             diag.severity,
             diag.code,
-            one_line(&diag.message)
+            escape_controls(&one_line(&diag.message))
         )?;
     }
     Ok(())
@@ -190,6 +191,34 @@ fn clamp(map: &SourceMap, span: Span) -> Span {
     Span::new(span.file, floor(span.start), floor(span.end))
 }
 
+/// `s` with every control character written as Rust writes it in a string literal
+/// (`\n`, `\u{1b}`): for text from the input printed on a line of its own.
+pub fn escape_controls(s: &str) -> String {
+    escape(s, |c| c.is_control())
+}
+
+/// `s` with every control character but line breaks and tabs escaped: for the human
+/// format, where a message may span lines but must not drive the terminal (an escape
+/// sequence in an assertion name).
+fn escape_terminal(s: &str) -> String {
+    escape(s, |c| c.is_control() && !matches!(c, '\n' | '\t'))
+}
+
+fn escape(s: &str, bad: impl Fn(char) -> bool) -> String {
+    if !s.chars().any(&bad) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if bad(c) {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -219,98 +248,70 @@ fn wrap_prefixed(out: &mut impl fmt::Write, prefix: &str, text: &str, width: usi
     writeln!(out, "{line}")
 }
 
-/// Our diagnostic seen through miette's trait, with the source of its primary file.
+/// Our diagnostic seen through miette's trait, with a window on its primary file.
 struct Adapter<'a> {
     diag: &'a Diagnostic,
     title: String,
-    source: Option<Window>,
+    help: Option<String>,
+    source: Option<Window<'a>>,
     labels: Vec<LabeledSpan>,
-    /// The diagnostic's notes, then one per label in another file.
+    /// One per label miette does not draw (`at` first, `see` last) around the
+    /// diagnostic's own notes.
     notes: Vec<String>,
 }
 
 impl<'a> Adapter<'a> {
-    fn new(map: &SourceMap, diag: &'a Diagnostic) -> Adapter<'a> {
-        let file: Option<FileId> = diag.primary_span().map(|s| s.file);
-        let mut labels = Vec::new();
-        let mut notes = diag.notes.clone();
+    fn new(map: &'a SourceMap, diag: &'a Diagnostic, unicode: bool) -> Adapter<'a> {
+        // Only a file that may be quoted is drawn (see `SourceMap::set_quoted`); the labels
+        // of any other become `at path:line:col` notes.
+        let file: Option<FileId> = diag
+            .primary_span()
+            .map(|s| s.file)
+            .filter(|&f| map.is_quoted(f));
+        let mut drawn = Vec::new();
+        // `at` (a primary label not drawn) first, then the diagnostic's notes, then `see`.
+        let mut at = Vec::new();
+        let mut see = Vec::new();
         for label in &diag.labels {
             let span = clamp(map, label.span);
             if Some(span.file) == file {
-                let range = drawable(map.text(span.file), span);
-                labels.push(if label.primary {
-                    LabeledSpan::new_primary_with_span(label.message.clone(), range)
-                } else {
-                    LabeledSpan::new_with_span(label.message.clone(), range)
-                });
+                drawn.push((label, drawable(map.text(span.file), span)));
+            } else if label.primary {
+                at.push(elsewhere(map, label, span));
             } else {
-                notes.push(elsewhere(map, label, span));
+                see.push(elsewhere(map, label, span));
             }
         }
+        let mut notes = at;
+        notes.extend(diag.notes.iter().map(|n| escape_terminal(n)));
+        notes.extend(see);
+        let mut labels = Vec::with_capacity(drawn.len());
         let source = file.map(|f| {
-            let start = labels.iter().map(|l| l.offset()).min().unwrap_or(0);
-            let end = labels
-                .iter()
-                .map(|l| l.offset() + l.len())
-                .max()
-                .unwrap_or(0);
-            let (bytes, first_line) =
-                map.line_window(f, start as u32, end as u32, CONTEXT_LINES + 1);
-            Window {
-                name: map.name(f).to_owned(),
-                text: Arc::clone(map.text(f)),
-                bytes,
-                first_line,
+            let ranges: Vec<_> = drawn.iter().map(|(_, r)| r.clone()).collect();
+            let (window, moved) = Window::new(map, f, &ranges, unicode);
+            for ((label, _), range) in drawn.iter().zip(moved) {
+                let message = label.message.as_deref().map(escape_terminal);
+                labels.push(if label.primary {
+                    LabeledSpan::new_primary_with_span(message, range)
+                } else {
+                    LabeledSpan::new_with_span(message, range)
+                });
             }
+            window
         });
         Adapter {
             diag,
-            title: format!("{}[{}]: {}", diag.severity, diag.code, diag.message),
+            title: format!(
+                "{}[{}]: {}",
+                diag.severity,
+                diag.code,
+                escape_terminal(&diag.message)
+            ),
+            help: diag.help.as_deref().map(escape_terminal),
             source,
             labels,
             notes,
         }
-    }
-}
-
-/// The lines around the labels of one diagnostic. miette finds a span's line by scanning its
-/// source from the start, so handing it a whole 10 MB file made each diagnostic cost a scan
-/// of it; a window of a few lines keeps rendering linear in the number of diagnostics.
-struct Window {
-    name: String,
-    text: Arc<str>,
-    /// The window, whole lines of `text`.
-    bytes: std::ops::Range<usize>,
-    /// 0-based number of its first line.
-    first_line: usize,
-}
-
-/// miette's default, which the handler keeps.
-const CONTEXT_LINES: usize = 1;
-
-impl SourceCode for Window {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        before: usize,
-        after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let base = self.bytes.start;
-        let local = span
-            .offset()
-            .checked_sub(base)
-            .ok_or(MietteError::OutOfBounds)?;
-        let window = &self.text.as_bytes()[self.bytes.clone()];
-        let c = window.read_span(&SourceSpan::new(local.into(), span.len()), before, after)?;
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.name.clone(),
-            c.data(),
-            SourceSpan::new((c.span().offset() + base).into(), c.span().len()),
-            c.line() + self.first_line,
-            c.column(),
-            // miette counts the lines from the start of the source to the context's end.
-            c.line_count() + self.first_line,
-        )))
     }
 }
 
@@ -330,11 +331,14 @@ fn drawable(text: &str, span: Span) -> std::ops::Range<usize> {
     start..end
 }
 
+/// A label as a note: `at path:line:col: message` (`see` for a secondary label).
 fn elsewhere(map: &SourceMap, label: &Label, span: Span) -> String {
     let at = map.start(span);
-    let mut res = format!("see {}:{}:{}", map.name(span.file), at.line, at.col);
+    let verb = if label.primary { "at" } else { "see" };
+    let name = escape_controls(map.name(span.file));
+    let mut res = format!("{verb} {name}:{}:{}", at.line, at.col);
     if let Some(message) = &label.message {
-        let _ = write!(res, ": {message}");
+        let _ = write!(res, ": {}", escape_terminal(message));
     }
     res
 }
@@ -363,8 +367,7 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diag
-            .help
+        self.help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
@@ -383,3 +386,6 @@ impl miette::Diagnostic for Adapter<'_> {
 
 #[cfg(test)]
 mod tests;
+mod window;
+
+use window::Window;

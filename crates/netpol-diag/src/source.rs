@@ -53,6 +53,49 @@ struct SourceFile {
     text: Arc<str>,
     /// Byte offset of the start of every line.
     line_starts: Vec<u32>,
+    /// Whether code frames may show the text (see [`SourceMap::set_quoted`]).
+    quoted: bool,
+    /// For a text that is not ASCII: the number of characters before every
+    /// [`MARK_BYTES`]-th byte (rounded up to a character boundary), so that a column on a
+    /// long line costs at most one block of counting, not the whole line (many diagnostics
+    /// on one huge line made `short` quadratic). Empty for ASCII, where a column is a
+    /// subtraction.
+    char_marks: Vec<(u32, u32)>,
+}
+
+const MARK_BYTES: usize = 4096;
+
+impl SourceFile {
+    /// Characters in `text[..offset]`, `offset` on a character boundary.
+    fn chars_before(&self, offset: usize) -> usize {
+        if self.char_marks.is_empty() {
+            return offset;
+        }
+        let i = self
+            .char_marks
+            .partition_point(|&(byte, _)| byte as usize <= offset);
+        let (byte, chars) = self.char_marks[i - 1];
+        chars as usize + self.text[byte as usize..offset].chars().count()
+    }
+}
+
+fn char_marks(text: &str) -> Vec<(u32, u32)> {
+    if text.is_ascii() {
+        return Vec::new();
+    }
+    let mut marks = vec![(0, 0)];
+    let (mut byte, mut chars) = (0usize, 0usize);
+    while byte + MARK_BYTES < text.len() {
+        let mut next = byte + MARK_BYTES;
+        while !text.is_char_boundary(next) {
+            next += 1;
+        }
+        chars += text[byte..next].chars().count();
+        byte = next;
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        marks.push((clamp(byte), clamp(chars)));
+    }
+    marks
 }
 
 /// All files read in one run. File ids are handed out in insertion order.
@@ -79,14 +122,27 @@ impl SourceMap {
         let id = FileId(u32::try_from(self.files.len()).expect("fewer than 4 billion files"));
         self.files.push(SourceFile {
             name: name.into(),
+            char_marks: char_marks(&text),
             text,
             line_starts,
+            quoted: true,
         });
         id
     }
 
     pub fn name(&self, file: FileId) -> &str {
         &self.files[file.index()].name
+    }
+
+    /// Whether diagnostics may quote this file's text. Files are quoted unless the caller
+    /// says otherwise: a file that is not what the tool expected (a secret passed as a
+    /// manifest) should be located (`path:line:col`), never echoed into a log.
+    pub fn set_quoted(&mut self, file: FileId, quoted: bool) {
+        self.files[file.index()].quoted = quoted;
+    }
+
+    pub fn is_quoted(&self, file: FileId) -> bool {
+        self.files[file.index()].quoted
     }
 
     pub fn text(&self, file: FileId) -> &Arc<str> {
@@ -111,35 +167,39 @@ impl SourceMap {
         let line = f.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = f.line_starts[line] as usize;
         let end = (offset as usize).max(start);
-        let col = f
-            .text
-            .get(start..end)
-            .map_or(end - start, |s| s.chars().count());
+        let col = if f.text.is_char_boundary(end) {
+            f.chars_before(end) - f.chars_before(start)
+        } else {
+            end - start
+        };
         LineCol {
             line: line as u32 + 1,
             col: col as u32 + 1,
         }
     }
 
-    /// The byte range of whole lines around `start..end`, `context` lines either side, and
-    /// the 0-based number of its first line.
-    pub(crate) fn line_window(
-        &self,
-        file: FileId,
-        start: u32,
-        end: u32,
-        context: usize,
-    ) -> (std::ops::Range<usize>, usize) {
+    /// The 0-based line of a byte offset (offsets past the end: the last line).
+    pub(crate) fn line_index(&self, file: FileId, offset: usize) -> usize {
         let f = &self.files[file.index()];
-        let line_of = |o: u32| f.line_starts.partition_point(|&s| s <= o).saturating_sub(1);
-        let first = line_of(start).saturating_sub(context);
-        let last = line_of(end) + context + 1;
-        let from = f.line_starts[first] as usize;
-        let to = f
+        f.line_starts
+            .partition_point(|&s| s as usize <= offset)
+            .saturating_sub(1)
+    }
+
+    /// How many lines a file has (a final newline starts an empty last line).
+    pub(crate) fn line_count(&self, file: FileId) -> usize {
+        self.files[file.index()].line_starts.len()
+    }
+
+    /// The byte range of a 0-based line, with its line break.
+    pub(crate) fn line_range(&self, file: FileId, line: usize) -> std::ops::Range<usize> {
+        let f = &self.files[file.index()];
+        let start = f.line_starts[line] as usize;
+        let end = f
             .line_starts
-            .get(last + 1)
+            .get(line + 1)
             .map_or(f.text.len(), |&s| s as usize);
-        (from..to, first)
+        start..end
     }
 
     /// Where a span starts.
@@ -162,5 +222,24 @@ mod tests {
         assert_eq!(map.line_col(f, 10), LineCol { line: 2, col: 6 });
         assert_eq!(map.line_col(f, 4), LineCol { line: 1, col: 4 });
         assert_eq!(map.line_col(f, 999), LineCol { line: 3, col: 1 });
+    }
+
+    /// Columns on a long non-ASCII line come from the character marks: they must agree
+    /// with counting from the line's start.
+    #[test]
+    fn columns_on_a_long_line_match_counting() {
+        let text = format!("a\n{}", "é☃x".repeat(5000));
+        let mut map = SourceMap::new();
+        let f = map.add("long.yaml", text.clone());
+        for (offset, _) in text.char_indices().step_by(997) {
+            let want = text[..offset]
+                .rsplit('\n')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .count();
+            let got = map.line_col(f, offset as u32);
+            assert_eq!(got.col as usize, want + 1, "{offset}");
+        }
     }
 }

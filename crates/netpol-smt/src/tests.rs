@@ -831,6 +831,7 @@ fn agreement(seed: u64, p: &Profile) {
         },
         spans: vec![config::AssertionSpans::default(); n],
         root: None,
+        manifests: Vec::new(),
     };
     let v = verify(&model, p, &cfg, &Options::default());
     let got: Vec<(String, &str)> = v

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use netpol_diag::render::{self, HumanOptions};
-use netpol_diag::{Diagnostic, SourceMap};
+use netpol_diag::{Code, Diagnostic, SourceMap};
 use netpol_graph::Profile;
 use netpol_manifest::{LoadOptions, Source};
 use netpol_smt::{AssertionResult, Options, Outcome};
@@ -18,9 +18,10 @@ use crate::cmd::ExitStatus;
 /// Arguments of `netpol verify`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Manifests come from PATHS, else from the config's `manifests` (relative to the config),
-else from the config's folder. Exit codes: 0 all proved, 1 refuted/unknown or error
-diagnostics, 2 usage or tool failure. See docs/verify.md.")]
+Manifests come from PATHS, else from the config's `manifests` (relative to the config and
+inside its folder), else from the config's folder. Exit codes: 0 all proved, 1 refuted/unknown
+or error diagnostics, 2 usage or tool failure (unreadable or refused paths, no object loaded).
+See docs/verify.md.")]
 pub(crate) struct Args {
     /// Manifest files or folders; they replace the config's `manifests`.
     #[arg(value_name = "PATHS")]
@@ -45,6 +46,11 @@ pub(crate) struct Args {
     /// Colour human output: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
     color: Color,
+
+    /// Read `manifests` entries of the config that lead outside its folder (absolute
+    /// paths, `..`, symbolic links out); refused by default.
+    #[arg(long)]
+    allow_outside_config: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -103,11 +109,11 @@ fn color(c: Color) -> bool {
 
 /// Reads the config and the manifests and runs the solver.
 pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
-    let text = std::fs::read_to_string(&args.config)
+    let bytes = std::fs::read(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
     let mut map = SourceMap::new();
-    let file = map.add(args.config.display().to_string(), text.clone());
-    let (parsed, mut diagnostics) = netpol_smt::parse_config(file, &text);
+    let (file, parsed, mut diagnostics) =
+        netpol_smt::config::parse_config_bytes(args.config.display().to_string(), bytes, &mut map);
     let base = args
         .config
         .parent()
@@ -115,16 +121,20 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
         .unwrap_or(Path::new("."));
     let mut sources: Vec<Source> = args.paths.iter().cloned().map(Source::Path).collect();
     if sources.is_empty() {
-        let listed = parsed
-            .as_ref()
-            .map(|p| p.verification.manifests.clone())
-            .unwrap_or_default();
-        sources = listed
-            .iter()
-            .map(|m| Source::Path(join_relative(base, m)))
-            .collect();
-        if sources.is_empty() {
-            sources.push(Source::Path(base.to_path_buf()));
+        match &parsed {
+            Some(p) if !p.verification.manifests.is_empty() => {
+                let entries = p.verification.manifests.iter().zip(&p.manifests);
+                for (m, &span) in entries {
+                    let path = join_relative(base, m);
+                    match crate::confine::outside(base, m, &path) {
+                        Some(why) if !args.allow_outside_config => {
+                            diagnostics.push(crate::confine::refused(m, &why, span));
+                        }
+                        _ => sources.push(Source::Path(path)),
+                    }
+                }
+            }
+            _ => sources.push(Source::Path(base.to_path_buf())),
         }
     }
     let options = LoadOptions {
@@ -148,15 +158,30 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
     diagnostics.extend(extra);
     let mut results = Vec::new();
     if let Some(parsed) = &parsed {
-        let profile = Profile::new(&parsed.verification.cluster);
-        let opts = Options {
-            timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
-        };
-        let v = netpol_smt::verify(&loaded.model, &profile, parsed, &opts);
-        diagnostics.extend(v.diagnostics);
-        diagnostics.extend(netpol_smt::result_diagnostics(&loaded.model, &v.results));
-        results = v.results;
+        if is_empty(&loaded.model) {
+            // Every assertion would be proved about an empty cluster.
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::NoObjects,
+                    "no Kubernetes object was loaded, so no assertion is checked",
+                )
+                .with_help(
+                    "point `manifests` in netpol.yaml (or PATHS) at the files or folders with \
+                     the manifests",
+                ),
+            );
+        } else {
+            let profile = Profile::new(&parsed.verification.cluster);
+            let opts = Options {
+                timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
+            };
+            let v = netpol_smt::verify(&loaded.model, &profile, parsed, &opts);
+            diagnostics.extend(v.diagnostics);
+            diagnostics.extend(netpol_smt::result_diagnostics(&loaded.model, &v.results));
+            results = v.results;
+        }
     }
+    crate::input::quote_only_manifests(&mut map, &diagnostics);
     Diagnostic::sort(&mut diagnostics);
     Ok(Report {
         map,
@@ -166,7 +191,22 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
     })
 }
 
+/// Whether the manifests gave no object at all (namespaces only referenced do not count).
+fn is_empty(m: &netpol_manifest::Model) -> bool {
+    m.endpoints.is_empty()
+        && m.services.is_empty()
+        && m.policies.is_empty()
+        && m.cluster_policies.is_empty()
+        && m.namespaces.iter().all(|ns| ns.span.is_none())
+}
+
 pub(crate) fn status(r: &Report) -> ExitStatus {
+    // Input that could not (or may not) be read, or nothing to verify: the tool could not
+    // do its job, as for `lint`.
+    let tool_failure = [Code::IoError, Code::ManifestOutsideConfig, Code::NoObjects];
+    if r.diagnostics.iter().any(|d| tool_failure.contains(&d.code)) {
+        return ExitStatus::Error;
+    }
     let failed = r
         .results
         .iter()
@@ -201,7 +241,9 @@ pub(crate) fn human(r: &Report, color: bool) -> anyhow::Result<String> {
             Outcome::Unknown(reason) => format!("unknown: {reason}"),
             o => o.as_str().to_owned(),
         };
-        let _ = writeln!(s, "{} {} ({detail})", mark(&a.outcome), a.name);
+        // The name is input: one line, no escape sequences.
+        let name = render::escape_controls(&a.name);
+        let _ = writeln!(s, "{} {name} ({detail})", mark(&a.outcome));
     }
     if !r.diagnostics.is_empty() {
         s.push('\n');
@@ -362,14 +404,13 @@ fn sarif_text(d: &Diagnostic) -> String {
     s
 }
 
-/// GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`.
+/// GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`, then one
+/// plain line per assertion. Every field is escaped by the runner's rules
+/// (`github_data`, `github_property`), so no input (an assertion name, a file name) can
+/// break a line and forge a command of its own.
 pub(crate) fn github(r: &Report) -> String {
-    let esc_data = |s: &str| {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
-    let esc_prop = |s: &str| esc_data(s).replace(':', "%3A").replace(',', "%2C");
+    let esc_data = github_data;
+    let esc_prop = github_property;
     let mut out = String::new();
     for d in &r.diagnostics {
         let level = match d.severity {
@@ -394,11 +435,23 @@ pub(crate) fn github(r: &Report) -> String {
         out.push_str(&format!(
             "{} {} ({})\n",
             mark(&a.outcome),
-            a.name,
+            esc_data(&a.name),
             a.outcome.as_str()
         ));
     }
     out
+}
+
+/// A workflow command's message (or any line the runner reads): `%`, CR and LF escaped.
+fn github_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as data, and `:` and `,` too.
+fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// JUnit XML: one test case per assertion.

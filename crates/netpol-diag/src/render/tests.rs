@@ -1,5 +1,6 @@
 //! Snapshots of every rendering shape, in the three formats (cargo-deny `codespan_output`).
 
+use super::window::LONG_LINE;
 use super::*;
 use crate::Code;
 
@@ -314,4 +315,178 @@ fn labels_deep_in_a_large_file_keep_their_lines() {
         out.contains("[big.yaml:5001:7]") && out.contains("5001 │ last: x"),
         "{out}"
     );
+}
+
+/// A one-line document of 100 KB with an error near its end: miette pads with
+/// `{:width$}`, which panicked past column 65,535. The line is cut around the label and
+/// the header keeps the real column.
+#[test]
+fn a_label_past_column_65535_renders_a_cut_line() {
+    let mut text = format!(
+        "{{\"items\": [{}",
+        "{\"kind\": \"ConfigMap\"}, ".repeat(5000)
+    );
+    let at = text.len();
+    text.push_str("{\"port\": 80800}]}");
+    let mut map = SourceMap::new();
+    let f = map.add("long.json", text.clone());
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, &text, "80800", 0), "this port")
+            .with_secondary(Span::new(f, at, at + 1), "in this object"),
+        // A label longer than a whole cut line, and one right at the start.
+        Diagnostic::new(Code::InvalidDocument, "long")
+            .with_primary(Span::new(f, 0, text.len()), ""),
+    ];
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    let col = at + "{\"port\": ".len() + 1;
+    assert!(out.contains(&format!("[long.json:1:{col}]")), "{out}");
+    assert!(out.contains(" 1 │ …\"ConfigMap\"}, {\"kind\""), "{out}");
+    assert!(out.contains("{\"port\": 80800}]}"), "{out}");
+    assert!(out.contains("[long.json:1:1]"), "{out}");
+    // Every line of the frame is short: the cut keeps 60 characters either side.
+    let longest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest < 2 * LONG_LINE, "{longest}: {out}");
+    short(&mut out, &map, &diags).expect("writing");
+    assert!(out.contains(&format!("long.json:1:{col}: error[port-out-of-range]")));
+}
+
+/// The window miette is handed holds the lines around each label, never what lies between
+/// them: with the whole stretch (as before), 5,000 duplicates of one object, each pointing
+/// back at the first, took time quadratic in their number.
+#[test]
+fn the_window_is_independent_of_the_distance_between_labels() {
+    let text: String = (1..=20_000)
+        .map(|i| format!("key{i}: value{i}\n"))
+        .collect();
+    let mut map = SourceMap::new();
+    let f = map.add("big.yaml", text.clone());
+    let sizes: Vec<usize> = [100, 10_000, 19_990]
+        .iter()
+        .map(|n| {
+            let first = find(f, &text, "key2:", 0);
+            let again = find(f, &text, &format!("key{n}:"), 0);
+            let labels = [
+                first.start as usize..first.end as usize,
+                again.start as usize..again.end as usize,
+            ];
+            let (window, moved) = window::Window::new(&map, f, &labels, true);
+            assert_eq!(&window.text()[moved[1].clone()], format!("key{n}:"));
+            window.text().len()
+        })
+        .collect();
+    // The same lines around each label whatever the distance; only their digits differ.
+    assert!(sizes.iter().all(|&s| s < 200), "{sizes:?}");
+    // And the frame still shows both places, with their own line numbers.
+    let first = find(f, &text, "key2:", 0);
+    let diags: Vec<Diagnostic> = (10_000..10_003)
+        .map(|n| {
+            Diagnostic::new(Code::DuplicateObject, "defined twice")
+                .with_primary(find(f, &text, &format!("key{n}:"), 0), "again")
+                .with_secondary(first, "first")
+        })
+        .collect();
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    assert_eq!(out.matches(" 2 │ key2: value2").count(), 3, "{out}");
+    assert!(out.contains("10001 │ key10001: value10001"), "{out}");
+}
+
+/// A label over a whole long document is drawn on its first line: a frame shows the lines
+/// around a place, never a whole document.
+#[test]
+fn a_label_over_many_lines_is_drawn_on_its_first() {
+    let text: String = (1..=40).map(|i| format!("secret{i}: s{i}\n")).collect();
+    let mut map = SourceMap::new();
+    let f = map.add("values.yaml", text.clone());
+    let diags = [
+        Diagnostic::new(Code::InvalidDocument, "this object has no `kind`")
+            .with_primary(Span::new(f, 0, text.len()), ""),
+    ];
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    assert!(out.contains("secret1: s1"), "{out}");
+    assert!(!out.contains("secret5:"), "{out}");
+}
+
+/// A file the caller marks as not to be quoted is located, never shown.
+#[test]
+fn an_unquoted_file_gets_no_frame() {
+    let text = "TOKEN=hunter2\0HOME=/root\0";
+    let mut map = SourceMap::new();
+    let f = map.add("/proc/self/environ", text);
+    map.set_quoted(f, false);
+    let other = map.add("netpol.yaml", POLICY);
+    let diags = [
+        Diagnostic::new(Code::SyntaxError, "found unprintable character")
+            .with_primary(Span::new(f, 13, 14), "here")
+            .with_secondary(find(other, POLICY, "80800", 0), "listed here")
+            .with_note("a note"),
+    ];
+    let out = render_all(&map, &diags);
+    assert!(!out.contains("hunter2"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+/// A file name or message with a newline or an escape still gives one line in `short`.
+#[test]
+fn short_escapes_control_characters() {
+    let mut map = SourceMap::new();
+    let f = map.add(
+        "evil\nfake.yaml:1:1: error[x]: forged\r\u{1b}[2K.yaml",
+        "a: b\n",
+    );
+    let diags = [
+        Diagnostic::new(Code::SyntaxError, "bad\u{1b}[31m\u{7}\nthing")
+            .with_primary(Span::new(f, 0, 1), "here"),
+    ];
+    let mut out = String::new();
+    short(&mut out, &map, &diags).expect("writing");
+    assert_eq!(
+        out,
+        "evil\\nfake.yaml:1:1: error[x]: forged\\r\\u{1b}[2K.yaml:1:1: error[syntax-error]: \
+         bad\\u{1b}[31m\\u{7} thing\n"
+    );
+}
+
+/// Without colour, the human format writes no control character but line breaks (and the
+/// source's own tabs): names and messages cannot drive the terminal or forge a line.
+#[test]
+fn human_escapes_control_characters() {
+    let mut map = SourceMap::new();
+    let f = map.add("evil\n\u{1b}[2K.yaml", POLICY);
+    let other = map.add("other\r.yaml", POLICY);
+    let diags = [Diagnostic::new(Code::SyntaxError, "bad\u{1b}[31m name")
+        .with_primary(find(f, POLICY, "80800", 0), "here\u{7}")
+        .with_secondary(find(other, POLICY, "80800", 0), "there\u{1b}]0;x")
+        .with_help("help\u{1b}")
+        .with_note("note\u{1b}")];
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains("[evil\\n\\u{1b}[2K.yaml:12:17]"), "{out}");
+    assert!(
+        out.contains("see other\\r.yaml:12:17: there\\u{1b}]0;x"),
+        "{out}"
+    );
+    assert!(out.contains("bad\\u{1b}[31m name"), "{out}");
+}
+
+/// The source lines of a frame show control characters as `?`, so a manifest cannot drive
+/// the terminal either; columns and underlines stay in place.
+#[test]
+fn frames_show_control_characters_as_question_marks() {
+    let text = "a: 1 # \u{1b}[2J\u{85}x\r\nport: 80800\r\n";
+    let mut map = SourceMap::new();
+    let f = map.add("c.yaml", text);
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, text, "80800", 0), "this port"),
+    ];
+    let mut out = String::new();
+    human(&mut out, &map, &diags, &HumanOptions::deterministic()).expect("writing");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains(" 1 │ a: 1 # ?[2J??x\n"), "{out}");
+    assert!(out.contains("[c.yaml:2:7]"), "{out}");
 }
