@@ -224,6 +224,12 @@ impl Matrix {
         })
     }
 
+    /// How many groups the endpoints form (for the tests: memory follows this).
+    #[cfg(test)]
+    pub(crate) fn group_count(&self) -> usize {
+        self.groups.members.len()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.groups.edges.iter().map(|e| self.groups.pairs(e)).sum()
     }

@@ -2,15 +2,31 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use netpol_manifest::model::Requirement;
+use netpol_manifest::model::{PortRef, Requirement};
 use rustc_hash::FxHashMap;
 
 use super::{Cat, Class, Engine, Inverse};
 use crate::ip::Block;
-use crate::ir::PeerMatch;
+use crate::ir::{LoweredPolicy, PeerMatch, PortSpec};
 use crate::world::{Ep, EpKind, World};
 
-fn key_of(w: &World<'_>, e: &Ep, vocab: &BTreeSet<&str>, blocks: &[Block]) -> String {
+/// What the rules and Services look at, the only facts a class key holds.
+struct Seen<'a> {
+    /// Label keys that selectors mention.
+    vocab: BTreeSet<&'a str>,
+    /// Container port names that rules or Service target ports mention.
+    port_names: BTreeSet<&'a str>,
+    /// Distinct ipBlocks (cidr minus except).
+    blocks: Vec<Block>,
+    /// Policies by namespace.
+    policies: BTreeMap<&'a str, Vec<&'a LoweredPolicy>>,
+}
+
+/// The class key of an endpoint. Two pods share a class when they agree on everything a
+/// rule can see: namespace, mentioned labels and named ports, hostNetwork and carried
+/// nodes, the ipBlocks their IP falls in (not the IP), and, when some policy selects
+/// them (the only case where S10/V4 exempts their nodes), the nodes they run on.
+fn key_of(w: &World<'_>, e: &Ep, seen: &Seen<'_>) -> String {
     use std::fmt::Write as _;
     let mut k = String::new();
     match e.kind {
@@ -21,30 +37,28 @@ fn key_of(w: &World<'_>, e: &Ep, vocab: &BTreeSet<&str>, blocks: &[Block]) -> St
             return k;
         }
     }
-    let _ = write!(
-        k,
-        "\0{}\0{}\0{:?}\0",
-        e.info.namespace.as_deref().unwrap_or(""),
-        e.host_network,
-        e.carries,
-    );
-    // Most pods may run on every node: a short key for that (the indices are distinct).
-    if !e.runs_on.is_empty() && e.runs_on.len() == w.profile.nodes.len() {
+    let ns = e.info.namespace.as_deref().unwrap_or("");
+    let _ = write!(k, "\0{ns}\0{}\0{:?}\0", e.host_network, e.carries);
+    let selected = (seen.policies.get(ns).into_iter().flatten()).any(|p| w.selects(p, e));
+    if !selected {
+        k.push('-');
+    } else if !e.runs_on.is_empty() && e.runs_on.len() == w.profile.nodes.len() {
+        // Most pods may run on every node: a short key for that (the indices are distinct).
         k.push('*');
     } else {
         let _ = write!(k, "{:?}", e.runs_on);
     }
     for (key, v) in &e.info.labels {
-        if vocab.contains(key.as_str()) {
+        if seen.vocab.contains(key.as_str()) {
             let _ = write!(k, "\0L{key}={v}");
         }
     }
     for cp in w.container_ports(e) {
-        if let Some(name) = &cp.name {
+        if let Some(name) = cp.name.as_deref().filter(|n| seen.port_names.contains(n)) {
             let _ = write!(k, "\0N{name}/{}/{}", cp.protocol, cp.port);
         }
     }
-    for (i, b) in blocks.iter().enumerate() {
+    for (i, b) in seen.blocks.iter().enumerate() {
         if w.ipblock_matches(b, e) {
             let _ = write!(k, "\0B{i}");
         }
@@ -91,6 +105,31 @@ impl<'w, 'm> Engine<'w, 'm> {
         }
         blocks.sort();
         blocks.dedup();
+        let mut port_names: BTreeSet<&str> = BTreeSet::new();
+        let mut policies: BTreeMap<&str, Vec<&LoweredPolicy>> = BTreeMap::new();
+        for p in &w.policies {
+            policies.entry(p.namespace.as_str()).or_default().push(p);
+            for r in p.ingress.iter().chain(&p.egress) {
+                for m in r.ports.iter().flatten() {
+                    if let PortSpec::Named(name) = &m.port {
+                        port_names.insert(name.as_str());
+                    }
+                }
+            }
+        }
+        for s in &w.model.services {
+            for sp in &s.ports {
+                if let PortRef::Name(name) = &sp.target_port {
+                    port_names.insert(name.as_str());
+                }
+            }
+        }
+        let seen = Seen {
+            vocab,
+            port_names,
+            blocks,
+            policies,
+        };
         let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
         let mut classes: Vec<Class> = Vec::new();
         let mut services = Vec::new();
@@ -101,7 +140,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                 services.push((si, idx, Vec::new()));
                 continue;
             }
-            let key = key_of(w, e, &vocab, &blocks);
+            let key = key_of(w, e, &seen);
             let next = classes.len();
             let c = *by_key.entry(key).or_insert(next);
             if c == next {
