@@ -3,6 +3,8 @@
 //! `--from`/`--to`/`--port` [`Filter`]. Memory is linear in the endpoints and the group
 //! edges, never in the pairs: the pairs are expanded only while they are written.
 
+use std::rc::Rc;
+
 use netpol_manifest::config::{Cni, EnforcingMode};
 use netpol_manifest::model::Protocol;
 use rustc_hash::FxHashMap;
@@ -125,17 +127,44 @@ pub struct Connection<'a> {
     pub ports: &'a PortSet,
 }
 
+/// Target lists of at most this many entries in all are kept for reuse (8 bytes each).
+const TARGET_CACHE: usize = 1 << 23;
+
 /// The pairs of a matrix in (from, to) order, expanded from the group edges one source
-/// group at a time.
+/// group at a time. Endpoints sorted by id interleave groups, so each group's sorted
+/// target list is kept for reuse, within [`TARGET_CACHE`].
 pub(crate) struct Pairs<'a> {
     g: &'a Groups,
     /// The next source endpoint.
     a: usize,
-    /// The group whose targets `targets` holds.
-    cached: Option<u32>,
-    /// (target endpoint, port-set id), sorted.
-    targets: Vec<(u32, u32)>,
+    /// The targets of `a`'s group: (target endpoint, port-set id), sorted.
+    targets: Rc<[(u32, u32)]>,
     pos: usize,
+    /// The group `targets` belongs to.
+    current: Option<u32>,
+    cache: FxHashMap<u32, Rc<[(u32, u32)]>>,
+    cached: usize,
+}
+
+impl Pairs<'_> {
+    fn targets_of(&mut self, g: u32) -> Rc<[(u32, u32)]> {
+        if let Some(t) = self.cache.get(&g) {
+            return Rc::clone(t);
+        }
+        let mut t: Vec<(u32, u32)> = Vec::new();
+        for &(_, h, p) in self.g.out(g) {
+            t.extend(self.g.members[h as usize].iter().map(|&b| (b, p)));
+        }
+        t.sort_unstable();
+        let t: Rc<[(u32, u32)]> = t.into();
+        if self.cached + t.len() > TARGET_CACHE {
+            self.cache.clear();
+            self.cached = 0;
+        }
+        self.cached += t.len();
+        self.cache.insert(g, Rc::clone(&t));
+        t
+    }
 }
 
 impl<'a> Iterator for Pairs<'a> {
@@ -145,14 +174,13 @@ impl<'a> Iterator for Pairs<'a> {
         loop {
             let a = self.a;
             let &g = self.g.of.get(a)?;
-            if self.cached != Some(g) {
-                self.cached = Some(g);
-                self.targets.clear();
-                for &(_, h, p) in self.g.out(g) {
-                    self.targets
-                        .extend(self.g.members[h as usize].iter().map(|&b| (b, p)));
-                }
-                self.targets.sort_unstable();
+            if self.current != Some(g) {
+                self.current = Some(g);
+                self.targets = if self.g.out(g).is_empty() {
+                    Rc::from([])
+                } else {
+                    self.targets_of(g)
+                };
                 self.pos = 0;
             }
             while let Some(&(b, p)) = self.targets.get(self.pos) {
@@ -209,9 +237,11 @@ impl Matrix {
         Pairs {
             g: &self.groups,
             a: 0,
-            cached: None,
-            targets: Vec::new(),
+            targets: Rc::from([]),
             pos: 0,
+            current: None,
+            cache: FxHashMap::default(),
+            cached: 0,
         }
     }
 
