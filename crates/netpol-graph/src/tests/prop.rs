@@ -224,15 +224,37 @@ fn profiles() -> Vec<crate::Profile> {
     res
 }
 
+fn filters() -> Vec<crate::Filter> {
+    let f = |from: Option<&str>, to: Option<&str>, port: Option<(Protocol, u16)>| crate::Filter {
+        from: from.map(str::to_owned),
+        to: to.map(str::to_owned),
+        port,
+    };
+    vec![
+        f(None, None, None),
+        f(Some("x/*"), None, None),
+        f(None, Some("y/p1"), None),
+        f(Some("x/*"), Some("x/*"), Some((Protocol::Tcp, 80))),
+        f(None, None, Some((Protocol::Udp, 53))),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(800))]
     #[test]
     fn engine_matches_per_pair_evaluator(m in model()) {
         for p in profiles() {
             let a = Analysis::new(&m, &p);
-            let fast = super::lines(&a.matrix());
-            let slow = super::lines(&a.reference_matrix());
-            prop_assert_eq!(fast, slow, "profile {:?} {:?}", p.cni, p.enforcing_mode);
+            let (fast, slow) = (a.matrix(), a.reference_matrix());
+            prop_assert_eq!(super::lines(&fast), super::lines(&slow), "profile {:?} {:?}", p.cni, p.enforcing_mode);
+            // Filters split the engine's groups; the result must not depend on them.
+            for f in filters() {
+                let (ff, sf) = (fast.filter(&f), slow.filter(&f));
+                prop_assert_eq!(super::lines(&ff), super::lines(&sf), "{:?}", f);
+                prop_assert_eq!(&ff.endpoints, &sf.endpoints, "{:?}", f);
+                prop_assert_eq!(ff.connection_count(), sf.connection_count());
+            }
+            prop_assert_eq!(fast.connection_count(), slow.connection_count());
         }
     }
 }
