@@ -7,7 +7,7 @@ use std::sync::Arc;
 use netpol_manifest::model::Direction;
 use rustc_hash::FxHashMap;
 
-use super::{Allowance, Engine, Entry, EntryPorts, Inverse, LoweredEntries, SetRef};
+use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, SetRef};
 use crate::ip::Block;
 use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
@@ -307,7 +307,12 @@ impl Engine<'_, '_> {
         };
         for (d, a) in self.ingress.iter().enumerate() {
             match a {
-                Allowance::All => inv.open.push(d as u32),
+                Allowance::All => {
+                    inv.open.push(d as u32);
+                    if self.classes[d].cat == Cat::Pod {
+                        inv.open_pods.push(d as u32);
+                    }
+                }
                 Allowance::None => {}
                 Allowance::Entries(entries) => {
                     for en in entries {

@@ -9,10 +9,19 @@ use crate::ports::PortSet;
 use crate::world::{Ep, World};
 
 impl Engine<'_, '_> {
+    /// The classes with open ingress that `s` may reach.
+    fn open_for(&self, s: u32) -> &[u32] {
+        if self.classes[s as usize].cat == Cat::Pod {
+            &self.inverse.open
+        } else {
+            &self.inverse.open_pods
+        }
+    }
+
     /// How many candidates the ingress side of `s` gives.
     pub(super) fn ingress_side_cost(&self, s: u32) -> usize {
         let inv = &self.inverse;
-        inv.open.len()
+        self.open_for(s).len()
             + inv.any_peer.len()
             + inv.member[s as usize]
                 .iter()
@@ -23,7 +32,10 @@ impl Engine<'_, '_> {
     /// Calls `f` on every class whose ingress may admit `s` (with repeats).
     pub(super) fn ingress_side(&self, s: u32, mut f: impl FnMut(u32)) {
         let inv = &self.inverse;
-        inv.open.iter().chain(&inv.any_peer).for_each(|&c| f(c));
+        self.open_for(s)
+            .iter()
+            .chain(&inv.any_peer)
+            .for_each(|&c| f(c));
         for &id in &inv.member[s as usize] {
             inv.users[id as usize].iter().for_each(|&c| f(c));
         }

@@ -103,6 +103,10 @@ struct Engine<'w, 'm> {
 struct Inverse {
     /// Classes whose ingress allows everything.
     open: Vec<u32>,
+    /// The pod classes among `open`: all a non-pod source can reach, since only pairs
+    /// with a pod end are modelled (thousands of external ranges must not meet each
+    /// other: that was quadratic in an ipBlock's `except` entries).
+    open_pods: Vec<u32>,
     /// Classes with an ingress entry for every peer.
     any_peer: Vec<u32>,
     /// Per interned set: the classes with an ingress entry on it.
