@@ -137,9 +137,11 @@ fn run() -> Result<(), String> {
     if timing {
         let _ = writeln!(
             std::io::stderr(),
-            "endpoints {} policies {} connections {} json {} bytes",
+            "endpoints {} policies {} groups {} group edges {} connections {} json {} bytes",
             matrix.endpoints.len(),
             loaded.model.policies.len(),
+            matrix.group_count(),
+            matrix.group_edge_count(),
             matrix.connection_count(),
             out.bytes
         );

@@ -254,10 +254,15 @@ impl Matrix {
         })
     }
 
-    /// How many groups the endpoints form (for the tests: memory follows this).
-    #[cfg(test)]
-    pub(crate) fn group_count(&self) -> usize {
+    /// How many groups of endpoints with equal rows and columns the matrix holds; its
+    /// memory follows this and the edges between groups, not the connections.
+    pub fn group_count(&self) -> usize {
         self.groups.members.len()
+    }
+
+    /// How many edges between groups the matrix holds.
+    pub fn group_edge_count(&self) -> usize {
+        self.groups.edges.len()
     }
 
     pub fn connection_count(&self) -> usize {
