@@ -135,6 +135,9 @@ pub(crate) struct Grouped {
     pub(crate) ports: PortSets,
 }
 
+/// One worker's class edges, with its own port-set ids.
+type Part = (Vec<(u32, u32, u32)>, PortSets);
+
 /// Computes every connection, between groups of endpoints; never per pair.
 pub(crate) fn connections(w: &World<'_>) -> Grouped {
     let mut eng = Engine::new(w);
@@ -145,7 +148,7 @@ pub(crate) fn connections(w: &World<'_>) -> Grouped {
         .clamp(1, 8);
     let chunk = n.div_ceil(threads).max(1);
     let eng = &eng;
-    let mut parts: Vec<(Vec<(u32, u32, u32)>, PortSets)> = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..n)
             .step_by(chunk)
