@@ -1,12 +1,15 @@
 //! The class-compressed matrix engine.
 //!
 //! Endpoints that no rule can tell apart (same namespace, same labels on the keys that
-//! selectors mention, same named ports, same ipBlock matches, hostNetwork and node) form
-//! one class. Per class and direction the engine computes an allowance: everything,
-//! nothing, or a list of entries (an interned peer class-set, ports, provenance). It then
-//! walks the sparse side of each source class (its egress entries, or the ingress entries
-//! that name it, whichever is smaller) and intersects. Peer sets are interned, so a
-//! `namespaceSelector: {}` peer is materialised once, not per rule and target.
+//! selectors mention, same named ports that rules or Services mention, same ipBlock
+//! matches rather than the same IP, hostNetwork, and the nodes of selected pods) form one
+//! class (`classes.rs`). Per class and direction the engine computes an allowance:
+//! everything, nothing, or a list of entries (an interned peer class-set, ports,
+//! provenance) (`allowances.rs`). It then walks the sparse side of each source class (its
+//! egress entries, or the ingress entries that name it, whichever is smaller) and
+//! intersects (`joins.rs`). Peer sets are interned, so a `namespaceSelector: {}` peer is
+//! materialised once, not per rule and target. The result is edges between classes
+//! (and Services); the matrix expands them into endpoint pairs only when they are written.
 
 mod allowances;
 mod classes;
