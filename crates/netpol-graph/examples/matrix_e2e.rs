@@ -1,12 +1,14 @@
 //! Loads manifests, computes the matrix and writes it as JSON, timing each phase.
 //!
 //! ```text
-//! matrix_e2e [--cni vpc-cni|upstream] [--out FILE] [--timing] (--synth S|M|L|XL | PATH...)
+//! matrix_e2e [--cni vpc-cni|upstream] [--out FILE] [--no-json] [--timing] (--synth S|M|L|XL | PATH...)
 //! ```
 //!
 //! Used for `docs/benchmarks.md` (end-to-end time and, under `/usr/bin/time -v`, peak
 //! memory) and to inspect what netpol says about an np-guard corpus folder. With
-//! `--timing`, one line per phase goes to stderr.
+//! `--timing`, one line per phase goes to stderr. The JSON is streamed to the file or
+//! stdout through a buffer (never held whole); `--no-json` computes the matrix and its
+//! connection count only, to measure the engine apart from the output.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -32,6 +34,7 @@ fn run() -> Result<(), String> {
     let mut cni = Cni::VpcCni;
     let mut out_path: Option<String> = None;
     let mut timing = false;
+    let mut no_json = false;
     let mut synth: Option<Size> = None;
     let mut paths = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -46,6 +49,7 @@ fn run() -> Result<(), String> {
             }
             "--out" => out_path = Some(args.next().ok_or("--out needs a file")?),
             "--timing" => timing = true,
+            "--no-json" => no_json = true,
             "--synth" => {
                 let s = args.next().ok_or("--synth needs a size")?;
                 synth = Some(Size::parse(&s).ok_or(format!("unknown size `{s}`"))?);
@@ -103,29 +107,61 @@ fn run() -> Result<(), String> {
     let matrix = analysis.matrix();
     phase("matrix", t);
     let t = Instant::now();
-    let mut json = String::new();
-    netpol_graph::format::json(&mut json, &matrix).map_err(|e| e.to_string())?;
+    let mut out = Counted {
+        out: std::io::BufWriter::with_capacity(
+            1 << 16,
+            match &out_path {
+                Some(p) => Box::new(
+                    std::fs::File::create(p).map_err(|e| format!("cannot create {p}: {e}"))?,
+                ) as Box<dyn std::io::Write>,
+                None => Box::new(std::io::stdout().lock()),
+            },
+        ),
+        bytes: 0,
+        error: None,
+    };
+    if !no_json {
+        let written = netpol_graph::format::json(&mut out, &matrix);
+        if let Some(e) = out.error.take() {
+            return Err(format!("cannot write the matrix: {e}"));
+        }
+        written.map_err(|e| e.to_string())?;
+    }
     phase("json", t);
     let t = Instant::now();
-    let written = match &out_path {
-        Some(p) => std::fs::write(p, json.as_bytes()),
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(json.as_bytes()).and_then(|()| out.flush())
-        }
-    };
-    written.map_err(|e| format!("cannot write the matrix: {e}"))?;
+    out.out
+        .flush()
+        .map_err(|e| format!("cannot write the matrix: {e}"))?;
     phase("write", t);
     phase("total", total);
     if timing {
         let _ = writeln!(
             std::io::stderr(),
-            "endpoints {} policies {} connections {} json {} bytes",
+            "endpoints {} policies {} groups {} group edges {} connections {} json {} bytes",
             matrix.endpoints.len(),
             loaded.model.policies.len(),
+            matrix.group_count(),
+            matrix.group_edge_count(),
             matrix.connection_count(),
-            json.len()
+            out.bytes
         );
     }
     Ok(())
+}
+
+/// `fmt::Write` onto an `io::Write`, counting bytes and keeping the first IO error.
+struct Counted<W: std::io::Write> {
+    out: W,
+    bytes: usize,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> std::fmt::Write for Counted<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.bytes += s.len();
+        self.out.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
 }

@@ -1,6 +1,8 @@
 //! Prints a synthetic cluster as multi-document YAML.
 //!
-//! `cargo run --release -p netpol-graph --example synth -- <S|M|L|XL|tiny> [seed] > c.yaml`
+//! `cargo run --release -p netpol-graph --example synth -- <S|M|L|XL|tiny|pods:N> [seed] > c.yaml`
+//!
+//! `pods:N` is a `kubectl get pods -A -o yaml` dump of N bare Pods (and a few policies).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -9,7 +11,7 @@ use netpol_graph::synth::{Size, SynthConfig, generate};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: synth <S|M|L|XL|tiny> [seed]";
+    let usage = "usage: synth <S|M|L|XL|tiny|pods:N> [seed]";
     let Some(size) = args.first() else {
         let _ = writeln!(std::io::stderr(), "{usage}");
         return ExitCode::from(2);
@@ -24,6 +26,13 @@ fn main() -> ExitCode {
     };
     let cfg = if size.eq_ignore_ascii_case("tiny") {
         SynthConfig::tiny(seed.unwrap_or(0))
+    } else if let Some(n) = size.strip_prefix("pods:") {
+        let Ok(n) = n.parse::<usize>() else {
+            let _ = writeln!(std::io::stderr(), "pods:N needs a number\n{usage}");
+            return ExitCode::from(2);
+        };
+        let cfg = SynthConfig::pods(n);
+        seed.map_or(cfg, |s| cfg.with_seed(s))
     } else if let Some(size) = Size::parse(size) {
         let cfg = SynthConfig::size(size);
         seed.map_or(cfg, |s| cfg.with_seed(s))

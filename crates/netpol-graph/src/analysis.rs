@@ -65,8 +65,9 @@ impl<'m> Analysis<'m> {
 
     /// The matrix, computed by the class-compressed engine.
     pub fn matrix(&self) -> Matrix {
-        let edges = crate::engine::connections(&self.world);
-        Matrix::from_sorted(self.semantics(), self.endpoints().cloned().collect(), edges)
+        let g = crate::engine::connections(&self.world);
+        let endpoints = self.endpoints().cloned().collect();
+        Matrix::from_groups(self.semantics(), endpoints, g.of, g.edges, g.ports)
     }
 
     /// Finds an endpoint by id, or by a workload id without its kind (`ns/name` for
@@ -107,7 +108,7 @@ impl<'m> Analysis<'m> {
         Some(explain::explain(&self.world, a, b, port))
     }
 
-    /// The matrix by the per-pair evaluator, for the tests.
+    /// The matrix by the per-pair evaluator, for the tests (each endpoint its own group).
     #[cfg(test)]
     pub(crate) fn reference_matrix(&self) -> Matrix {
         let w = &self.world;
@@ -120,6 +121,6 @@ impl<'m> Analysis<'m> {
                 }
             }
         }
-        Matrix::from_sorted(self.semantics(), self.endpoints().cloned().collect(), edges)
+        Matrix::from_pairs(self.semantics(), self.endpoints().cloned().collect(), edges)
     }
 }

@@ -198,13 +198,11 @@ pub fn mermaid(out: &mut impl Write, m: &Matrix) -> fmt::Result {
     for (i, e) in m.endpoints.iter().enumerate() {
         writeln!(out, "  e{i}[\"{}\"]", esc(&e.id))?;
     }
-    for edge in m.graph.raw_edges() {
+    for (a, b, ports) in m.pairs() {
         writeln!(
             out,
-            "  e{} -->|\"{}\"| e{}",
-            edge.source().index(),
-            esc(&edge.weight.to_strings().join(", ")),
-            edge.target().index()
+            "  e{a} -->|\"{}\"| e{b}",
+            esc(&ports.to_strings().join(", ")),
         )?;
     }
     Ok(())

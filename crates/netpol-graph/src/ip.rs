@@ -73,36 +73,49 @@ pub(crate) enum Cover {
 }
 
 impl Block {
+    /// One sweep over the sorted holes: O(e log e) for `e` except entries (subtracting them
+    /// one by one rebuilt the piece list each time, quadratic in `e`).
     pub(crate) fn new(cidr: IpNet, except: &[IpNet]) -> Block {
-        let mut pieces = vec![Interval::of_net(cidr)];
-        for e in except {
-            let hole = Interval::of_net(*e);
-            let mut next = Vec::with_capacity(pieces.len() + 1);
-            for p in pieces {
-                if !p.overlaps(&hole) {
-                    next.push(p);
-                    continue;
-                }
-                if p.lo < hole.lo {
-                    next.push(Interval {
-                        hi: hole.lo - 1,
-                        ..p
-                    });
-                }
-                if hole.hi < p.hi {
-                    next.push(Interval {
-                        lo: hole.hi + 1,
-                        ..p
-                    });
-                }
+        let base = Interval::of_net(cidr);
+        let mut holes: Vec<Interval> = except
+            .iter()
+            .map(|e| Interval::of_net(*e))
+            .filter(|h| h.overlaps(&base))
+            .collect();
+        holes.sort_unstable();
+        let mut pieces = Vec::new();
+        // The first address not yet covered by a piece or a hole; `None` past the end.
+        let mut next = Some(base.lo);
+        for h in holes {
+            let Some(lo) = next else { break };
+            if h.hi < lo {
+                continue;
             }
-            pieces = next;
+            if h.lo > lo {
+                pieces.push(Interval {
+                    hi: h.lo - 1,
+                    lo,
+                    ..base
+                });
+            }
+            next = h.hi.checked_add(1).filter(|&n| n <= base.hi);
+        }
+        if let Some(lo) = next {
+            pieces.push(Interval { lo, ..base });
         }
         Block { pieces }
     }
 
+    /// The pieces that may overlap `range`, from the first one ending at or after its start
+    /// (pieces are sorted and disjoint, so also sorted by their ends).
+    fn from(&self, v6: bool, lo: u128) -> &[Interval] {
+        let start = self.pieces.partition_point(|p| (p.v6, p.hi) < (v6, lo));
+        &self.pieces[start..]
+    }
+
     pub(crate) fn contains_ip(&self, ip: IpAddr) -> bool {
-        self.pieces.iter().any(|p| p.contains_ip(ip))
+        let (v6, n) = addr_value(ip);
+        self.from(v6, n).first().is_some_and(|p| p.contains_ip(ip))
     }
 
     /// How much of `range` the block covers.
@@ -112,7 +125,11 @@ impl Block {
         let mut next = Some(range.lo);
         let mut any = false;
         let mut gap = false;
-        for p in self.pieces.iter().filter(|p| p.overlaps(range)) {
+        for p in self
+            .from(range.v6, range.lo)
+            .iter()
+            .take_while(|p| p.overlaps(range))
+        {
             any = true;
             let lo = p.lo.max(range.lo);
             let hi = p.hi.min(range.hi);
@@ -209,6 +226,71 @@ mod tests {
         );
     }
 
+    /// The old subtraction, one hole at a time: the reference for the sweep.
+    fn subtract_one_by_one(cidr: IpNet, except: &[IpNet]) -> Vec<Interval> {
+        let mut pieces = vec![Interval::of_net(cidr)];
+        for e in except {
+            let hole = Interval::of_net(*e);
+            let mut next = Vec::new();
+            for p in pieces {
+                if !p.overlaps(&hole) {
+                    next.push(p);
+                    continue;
+                }
+                if p.lo < hole.lo {
+                    next.push(Interval {
+                        hi: hole.lo - 1,
+                        ..p
+                    });
+                }
+                if hole.hi < p.hi {
+                    next.push(Interval {
+                        lo: hole.hi + 1,
+                        ..p
+                    });
+                }
+            }
+            pieces = next;
+        }
+        pieces
+    }
+
+    #[test]
+    fn sweep_equals_subtraction_and_is_fast() {
+        // Deterministic pseudo-random excepts inside 10.0.0.0/16, nested and overlapping.
+        let mut x: u32 = 12345;
+        for round in 0..200 {
+            let mut except = Vec::new();
+            for _ in 0..(round % 17) {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let len = 17 + (x >> 8) % 16;
+                let addr = 0x0a00_0000 | ((x >> 4) & 0xffff);
+                let n = ipnet::Ipv4Net::new(addr.into(), len as u8)
+                    .expect("prefix")
+                    .trunc();
+                except.push(IpNet::V4(n));
+            }
+            let cidr = net("10.0.0.0/16");
+            assert_eq!(
+                Block::new(cidr, &except).pieces,
+                subtract_one_by_one(cidr, &except),
+                "{except:?}"
+            );
+        }
+        // 100,000 excepts: linearithmic, well under a second even in a debug build.
+        let except: Vec<IpNet> = (0..100_000u32)
+            .map(|i| {
+                IpNet::V4(ipnet::Ipv4Net::new((0x0a00_0000 + 4 * i).into(), 31).expect("prefix"))
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let b = Block::new(net("10.0.0.0/8"), &except);
+        assert_eq!(b.pieces.len(), 100_000);
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
+        assert!(b.contains_ip("10.0.0.2".parse().expect("ip")));
+        assert!(!b.contains_ip("10.0.0.4".parse().expect("ip")));
+    }
+
     #[test]
     fn block_except_and_cover() {
         let b = Block::new(net("10.0.0.0/8"), &[net("10.1.0.0/16")]);
@@ -227,6 +309,22 @@ mod tests {
             Block::new(net("::/0"), &[]).cover_all(&[net("::/0")]),
             Cover::Full
         );
+        // Nested, overlapping, out-of-order and edge-touching holes.
+        let b = Block::new(
+            net("10.0.0.0/8"),
+            &[
+                net("10.255.0.0/16"),
+                net("10.0.0.0/16"),
+                net("10.0.0.0/24"),
+                net("10.1.0.0/16"),
+            ],
+        );
+        let pieces: Vec<String> = b.pieces.iter().map(ToString::to_string).collect();
+        assert_eq!(pieces, ["10.2.0.0-10.254.255.255"]);
+        assert!(!b.contains_ip("10.0.0.1".parse().expect("ip")));
+        assert!(b.contains_ip("10.254.255.255".parse().expect("ip")));
+        assert!(!b.contains_ip("11.0.0.0".parse().expect("ip")));
+        assert!(!b.contains_ip("::1".parse().expect("ip")));
         let all = Block::new(net("0.0.0.0/0"), &[]);
         assert_eq!(all.cover_all(&[net("10.0.0.0/8")]), Cover::Full);
     }

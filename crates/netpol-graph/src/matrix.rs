@@ -1,15 +1,18 @@
-//! The reachability matrix: endpoints and the allowed ports of every ordered pair, held as a
-//! petgraph graph whose node `i` is endpoint `i` and whose edges carry [`PortSet`]s, plus
-//! the `--from`/`--to`/`--port` [`Filter`].
+//! The reachability matrix: endpoints and the allowed ports of every ordered pair, held in
+//! groups of endpoints that share their row and column (the engine's classes), plus the
+//! `--from`/`--to`/`--port` [`Filter`]. Memory is linear in the endpoints and the group
+//! edges, never in the pairs: the pairs are expanded only while they are written.
+
+use std::rc::Rc;
 
 use netpol_manifest::config::{Cni, EnforcingMode};
 use netpol_manifest::model::Protocol;
-use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::FxHashMap;
 
 use crate::ports::PortSet;
 use crate::world::EndpointInfo;
 
-/// Index of an endpoint in [`Matrix::endpoints`] (and of its node in [`Matrix::graph`]).
+/// Index of an endpoint in [`Matrix::endpoints`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EndpointId(pub u32);
 
@@ -33,9 +36,87 @@ pub struct Matrix {
     pub semantics: Semantics,
     /// Sorted by id.
     pub endpoints: Vec<EndpointInfo>,
-    /// Node `i` is endpoint `i`; edges are inserted sorted by (from, to), so
-    /// `graph.raw_edges()` is in output order. No edge has an empty port set.
-    pub graph: DiGraph<EndpointId, PortSet>,
+    groups: Groups,
+}
+
+/// Endpoints in groups, and edges between groups: an edge `(g, h, p)` stands for every
+/// pair `(a, b)` of distinct endpoints with `a` in `g` and `b` in `h`, allowing the port
+/// set `ports[p]`. No edge stands for no pair, and no port set is empty.
+#[derive(Clone, Debug, Default)]
+struct Groups {
+    /// The group of each endpoint.
+    of: Vec<u32>,
+    /// The members of each group, sorted.
+    members: Vec<Vec<u32>>,
+    /// Sorted by (from, to), without duplicates.
+    edges: Vec<(u32, u32, u32)>,
+    /// Per group `g`, its edges are `edges[start[g]..start[g + 1]]`.
+    start: Vec<usize>,
+    /// Interned port sets.
+    ports: Vec<PortSet>,
+}
+
+impl Groups {
+    /// `of` gives each endpoint's group (dense ids); `edges` may come in any order.
+    fn new(of: Vec<u32>, mut edges: Vec<(u32, u32, u32)>, ports: Vec<PortSet>) -> Groups {
+        let count = of.iter().map(|&g| g as usize + 1).max().unwrap_or(0);
+        let mut members = vec![Vec::new(); count];
+        for (i, &g) in of.iter().enumerate() {
+            members[g as usize].push(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+        edges.retain(|&(g, h, _)| g != h || members[g as usize].len() > 1);
+        edges.sort_unstable();
+        edges.dedup_by_key(|e| (e.0, e.1));
+        let mut start = vec![0; count + 1];
+        for &(g, _, _) in &edges {
+            start[g as usize + 1] += 1;
+        }
+        for g in 0..count {
+            start[g + 1] += start[g];
+        }
+        Groups {
+            of,
+            members,
+            edges,
+            start,
+            ports,
+        }
+    }
+
+    fn out(&self, g: u32) -> &[(u32, u32, u32)] {
+        &self.edges[self.start[g as usize]..self.start[g as usize + 1]]
+    }
+
+    fn pairs(&self, &(g, h, _): &(u32, u32, u32)) -> usize {
+        let (a, b) = (
+            self.members[g as usize].len(),
+            self.members[h as usize].len(),
+        );
+        if g == h { a * (a - 1) } else { a * b }
+    }
+}
+
+/// Interns port sets into dense ids.
+#[derive(Debug, Default)]
+pub(crate) struct PortSets {
+    ids: FxHashMap<PortSet, u32>,
+    sets: Vec<PortSet>,
+}
+
+impl PortSets {
+    pub(crate) fn id(&mut self, p: PortSet) -> u32 {
+        if let Some(&id) = self.ids.get(&p) {
+            return id;
+        }
+        let id = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        self.sets.push(p.clone());
+        self.ids.insert(p, id);
+        id
+    }
+
+    pub(crate) fn into_sets(self) -> Vec<PortSet> {
+        self.sets
+    }
 }
 
 /// One edge of the matrix.
@@ -46,42 +127,146 @@ pub struct Connection<'a> {
     pub ports: &'a PortSet,
 }
 
+/// Target lists of at most this many entries in all are kept for reuse (8 bytes each).
+const TARGET_CACHE: usize = 1 << 23;
+
+/// The pairs of a matrix in (from, to) order, expanded from the group edges one source
+/// group at a time. Endpoints sorted by id interleave groups, so each group's sorted
+/// target list is kept for reuse, within [`TARGET_CACHE`].
+pub(crate) struct Pairs<'a> {
+    g: &'a Groups,
+    /// The next source endpoint.
+    a: usize,
+    /// The targets of `a`'s group: (target endpoint, port-set id), sorted.
+    targets: Rc<[(u32, u32)]>,
+    pos: usize,
+    /// The group `targets` belongs to.
+    current: Option<u32>,
+    cache: FxHashMap<u32, Rc<[(u32, u32)]>>,
+    cached: usize,
+}
+
+impl Pairs<'_> {
+    fn targets_of(&mut self, g: u32) -> Rc<[(u32, u32)]> {
+        if let Some(t) = self.cache.get(&g) {
+            return Rc::clone(t);
+        }
+        let mut t: Vec<(u32, u32)> = Vec::new();
+        for &(_, h, p) in self.g.out(g) {
+            t.extend(self.g.members[h as usize].iter().map(|&b| (b, p)));
+        }
+        t.sort_unstable();
+        let t: Rc<[(u32, u32)]> = t.into();
+        if self.cached + t.len() > TARGET_CACHE {
+            self.cache.clear();
+            self.cached = 0;
+        }
+        self.cached += t.len();
+        self.cache.insert(g, Rc::clone(&t));
+        t
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (u32, u32, &'a PortSet);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let a = self.a;
+            let &g = self.g.of.get(a)?;
+            if self.current != Some(g) {
+                self.current = Some(g);
+                self.targets = if self.g.out(g).is_empty() {
+                    Rc::from([])
+                } else {
+                    self.targets_of(g)
+                };
+                self.pos = 0;
+            }
+            while let Some(&(b, p)) = self.targets.get(self.pos) {
+                self.pos += 1;
+                if b as usize != a {
+                    let a = u32::try_from(a).unwrap_or(u32::MAX);
+                    return Some((a, b, &self.g.ports[p as usize]));
+                }
+            }
+            self.a += 1;
+            self.pos = 0;
+        }
+    }
+}
+
 impl Matrix {
-    /// Builds a matrix from connections sorted by (from, to), without duplicates.
-    pub(crate) fn from_sorted(
+    /// Builds a matrix from connections between endpoints, without duplicates; each
+    /// endpoint is its own group.
+    #[cfg(test)]
+    pub(crate) fn from_pairs(
         semantics: Semantics,
         endpoints: Vec<EndpointInfo>,
         edges: Vec<(u32, u32, PortSet)>,
     ) -> Matrix {
-        let mut graph = DiGraph::with_capacity(endpoints.len(), edges.len());
-        for i in 0..endpoints.len() {
-            graph.add_node(EndpointId(u32::try_from(i).unwrap_or(u32::MAX)));
-        }
-        for (a, b, ports) in edges {
-            graph.add_edge(
-                NodeIndex::new(a as usize),
-                NodeIndex::new(b as usize),
-                ports,
-            );
-        }
+        let of = (0..endpoints.len())
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        let mut sets = PortSets::default();
+        let edges = edges
+            .into_iter()
+            .map(|(a, b, p)| (a, b, sets.id(p)))
+            .collect();
+        Matrix::from_groups(semantics, endpoints, of, edges, sets)
+    }
+
+    /// Builds a matrix from endpoint groups (`of`: each endpoint's group, dense ids) and
+    /// edges between groups with interned port sets; see [`Groups`].
+    pub(crate) fn from_groups(
+        semantics: Semantics,
+        endpoints: Vec<EndpointInfo>,
+        of: Vec<u32>,
+        edges: Vec<(u32, u32, u32)>,
+        ports: PortSets,
+    ) -> Matrix {
         Matrix {
             semantics,
             endpoints,
-            graph,
+            groups: Groups::new(of, edges, ports.into_sets()),
+        }
+    }
+
+    /// The connections as endpoint indices, in output order: sorted by (from, to).
+    pub(crate) fn pairs(&self) -> Pairs<'_> {
+        Pairs {
+            g: &self.groups,
+            a: 0,
+            targets: Rc::from([]),
+            pos: 0,
+            current: None,
+            cache: FxHashMap::default(),
+            cached: 0,
         }
     }
 
     /// The connections in output order: sorted by (from, to).
     pub fn connections(&self) -> impl Iterator<Item = Connection<'_>> {
-        self.graph.raw_edges().iter().map(|e| Connection {
-            from: &self.endpoints[e.source().index()],
-            to: &self.endpoints[e.target().index()],
-            ports: &e.weight,
+        self.pairs().map(|(a, b, ports)| Connection {
+            from: &self.endpoints[a as usize],
+            to: &self.endpoints[b as usize],
+            ports,
         })
     }
 
+    /// How many groups of endpoints with equal rows and columns the matrix holds; its
+    /// memory follows this and the edges between groups, not the connections.
+    pub fn group_count(&self) -> usize {
+        self.groups.members.len()
+    }
+
+    /// How many edges between groups the matrix holds.
+    pub fn group_edge_count(&self) -> usize {
+        self.groups.edges.len()
+    }
+
     pub fn connection_count(&self) -> usize {
-        self.graph.edge_count()
+        self.groups.edges.iter().map(|e| self.groups.pairs(e)).sum()
     }
 
     /// The allowed ports between two endpoint ids (empty when there is no edge).
@@ -91,64 +276,102 @@ impl Matrix {
                 .binary_search_by(|e| e.id.as_str().cmp(id))
                 .ok()
         };
-        match (find(from), find(to)) {
-            (Some(a), Some(b)) => self
-                .graph
-                .find_edge(NodeIndex::new(a), NodeIndex::new(b))
-                .map(|e| self.graph[e].clone())
-                .unwrap_or_default(),
-            _ => PortSet::empty(),
+        let (Some(a), Some(b)) = (find(from), find(to)) else {
+            return PortSet::empty();
+        };
+        if a == b {
+            return PortSet::empty();
+        }
+        let g = &self.groups;
+        let out = g.out(g.of[a]);
+        match out.binary_search_by_key(&g.of[b], |e| e.1) {
+            Ok(i) => g.ports[out[i].2 as usize].clone(),
+            Err(_) => PortSet::empty(),
         }
     }
 
     /// The connections the filter keeps, and the endpoints they touch plus those the
-    /// filter names.
+    /// filter names. Groups are split by what the filter keeps, never expanded to pairs.
     pub fn filter(&self, filter: &Filter) -> Matrix {
-        let keep_from: Vec<bool> = self
-            .endpoints
-            .iter()
-            .map(|e| filter.from.as_deref().is_none_or(|p| id_matches(p, &e.id)))
-            .collect();
-        let keep_to: Vec<bool> = self
-            .endpoints
-            .iter()
-            .map(|e| filter.to.as_deref().is_none_or(|p| id_matches(p, &e.id)))
-            .collect();
+        let g = &self.groups;
+        let keep = |p: &Option<String>, e: &EndpointInfo| {
+            p.as_deref().is_none_or(|p| id_matches(p, &e.id))
+        };
+        // Sub-groups: (group, kept as a source, kept as a destination).
+        let mut sub_ids: FxHashMap<(u32, bool, bool), u32> = FxHashMap::default();
+        let mut subs: Vec<(u32, bool, bool)> = Vec::new();
+        let mut sub_of = Vec::with_capacity(self.endpoints.len());
+        for (i, e) in self.endpoints.iter().enumerate() {
+            let key = (g.of[i], keep(&filter.from, e), keep(&filter.to, e));
+            let next = u32::try_from(subs.len()).unwrap_or(u32::MAX);
+            let id = *sub_ids.entry(key).or_insert_with(|| {
+                subs.push(key);
+                next
+            });
+            sub_of.push(id);
+        }
+        let mut by_group: Vec<Vec<u32>> = vec![Vec::new(); g.members.len()];
+        for (id, &(grp, _, _)) in subs.iter().enumerate() {
+            by_group[grp as usize].push(u32::try_from(id).unwrap_or(u32::MAX));
+        }
+        let mut size = vec![0usize; subs.len()];
+        for &s in &sub_of {
+            size[s as usize] += 1;
+        }
         let mut edges = Vec::new();
-        let mut used = vec![false; self.endpoints.len()];
-        for e in self.graph.raw_edges() {
-            let (a, b) = (e.source().index(), e.target().index());
-            if !keep_from[a] || !keep_to[b] {
-                continue;
-            }
+        let mut used = vec![false; subs.len()];
+        for &(gf, gt, p) in &g.edges {
             if let Some((proto, port)) = filter.port
-                && !e.weight.contains(proto, port)
+                && !g.ports[p as usize].contains(proto, port)
             {
                 continue;
             }
-            used[a] = true;
-            used[b] = true;
-            edges.push((a, b, e.weight.clone()));
-        }
-        for (i, u) in used.iter_mut().enumerate() {
-            *u |= (filter.from.is_some() && keep_from[i]) || (filter.to.is_some() && keep_to[i]);
-        }
-        if filter.from.is_none() && filter.to.is_none() && filter.port.is_none() {
-            used.iter_mut().for_each(|u| *u = true);
-        }
-        let mut new_index = vec![u32::MAX; self.endpoints.len()];
-        let mut endpoints = Vec::new();
-        for (i, e) in self.endpoints.iter().enumerate() {
-            if used[i] {
-                new_index[i] = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
-                endpoints.push(e.clone());
+            for &sf in &by_group[gf as usize] {
+                if !subs[sf as usize].1 {
+                    continue;
+                }
+                for &st in &by_group[gt as usize] {
+                    if !subs[st as usize].2 || (sf == st && size[sf as usize] < 2) {
+                        continue;
+                    }
+                    used[sf as usize] = true;
+                    used[st as usize] = true;
+                    edges.push((sf, st, p));
+                }
             }
+        }
+        let no_filter = filter.from.is_none() && filter.to.is_none() && filter.port.is_none();
+        let mut endpoints = Vec::new();
+        let mut of = Vec::new();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            let s = sub_of[i];
+            let (_, kf, kt) = subs[s as usize];
+            let named = (filter.from.is_some() && kf) || (filter.to.is_some() && kt);
+            if no_filter || named || used[s as usize] {
+                endpoints.push(e.clone());
+                of.push(s);
+            }
+        }
+        // Renumber the sub-groups densely over the endpoints kept; a sub-group with an
+        // edge keeps all its members, so no edge loses an end.
+        let mut dense = vec![u32::MAX; subs.len()];
+        let mut next = 0u32;
+        for s in &mut of {
+            if dense[*s as usize] == u32::MAX {
+                dense[*s as usize] = next;
+                next += 1;
+            }
+            *s = dense[*s as usize];
         }
         let edges = edges
             .into_iter()
-            .map(|(a, b, p)| (new_index[a], new_index[b], p))
+            .map(|(a, b, p)| (dense[a as usize], dense[b as usize], p))
             .collect();
-        Matrix::from_sorted(self.semantics, endpoints, edges)
+        Matrix {
+            semantics: self.semantics,
+            endpoints,
+            groups: Groups::new(of, edges, g.ports.clone()),
+        }
     }
 }
 
@@ -227,7 +450,7 @@ mod tests {
     #[test]
     fn filter_keeps_matching_connections_and_their_endpoints() {
         let tcp = Protocol::Tcp;
-        let m = Matrix::from_sorted(
+        let m = Matrix::from_pairs(
             Semantics {
                 cni: Cni::Upstream,
                 enforcing_mode: EnforcingMode::Standard,

@@ -5,6 +5,7 @@ mod build;
 mod fixtures;
 mod prop;
 mod rules;
+mod scale;
 
 use crate::{Analysis, Matrix, Profile};
 use netpol_manifest::Model;

@@ -1,0 +1,478 @@
+//! Per class and direction, what policies allow: all, none, or entries over interned
+//! class-sets, and their inverse for the join.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use netpol_manifest::model::Direction;
+use rustc_hash::FxHashMap;
+
+use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, SetRef};
+use crate::ip::Block;
+use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
+use crate::ports::PortSet;
+use crate::vpc;
+
+impl Engine<'_, '_> {
+    /// The namespaces a scope picks, among the keys of `index` (pods or Services by
+    /// namespace). An own-namespace scope is a direct lookup, not a scan.
+    pub(super) fn scoped_namespaces<'a>(
+        &'a self,
+        scope: &'a NamespaceScope,
+        index: &'a BTreeMap<String, Vec<u32>>,
+    ) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        match scope {
+            NamespaceScope::Own(ns) => {
+                Box::new(index.get_key_value(ns).map(|(k, _)| k).into_iter())
+            }
+            NamespaceScope::Selector(_) => {
+                Box::new(index.keys().filter(move |ns| self.w.in_scope(scope, ns)))
+            }
+        }
+    }
+
+    /// Classes a selector peer matches directly, in class order.
+    pub(super) fn direct(&self, peer: &PeerMatch) -> Vec<u32> {
+        let PeerMatch::Pods { namespaces, .. } = peer else {
+            return Vec::new();
+        };
+        let mut res: Vec<u32> = self
+            .scoped_namespaces(namespaces, &self.by_ns)
+            .flat_map(|ns| self.by_ns[ns].iter().copied())
+            .filter(|&c| self.w.direct_match(peer, self.rep(c)))
+            .collect();
+        res.sort_unstable();
+        res
+    }
+
+    /// The full class-set of a peer (S5, S6, V6) and its directly matched classes.
+    pub(super) fn peer_set(
+        &mut self,
+        peer: &PeerMatch,
+        cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
+    ) -> (SetRef, Vec<u32>) {
+        let key = peer.key();
+        if let Some(hit) = cache.get(&key) {
+            return hit.clone();
+        }
+        let (members, direct) = match peer {
+            PeerMatch::Pods { .. } => {
+                let direct = self.direct(peer);
+                let mut members = direct.clone();
+                if self.w.profile.flags.host_network_peers {
+                    let nodes: BTreeSet<&str> = direct
+                        .iter()
+                        .map(|&c| self.rep(c))
+                        .filter(|e| e.host_network)
+                        .flat_map(|e| e.carries.iter().map(String::as_str))
+                        .collect();
+                    if !nodes.is_empty() {
+                        for c in 0..self.classes.len() as u32 {
+                            if self
+                                .rep(c)
+                                .carries
+                                .iter()
+                                .any(|k| nodes.contains(k.as_str()))
+                            {
+                                members.push(c);
+                            }
+                        }
+                    }
+                }
+                (members, direct)
+            }
+            PeerMatch::IpBlock { cidr, except, .. } => {
+                let b = Block::new(*cidr, except);
+                let members = (0..self.classes.len() as u32)
+                    .filter(|&c| self.w.ipblock_matches(&b, self.rep(c)))
+                    .collect();
+                (members, Vec::new())
+            }
+        };
+        let id = self.intern(members);
+        let res = (SetRef::Id(id), direct);
+        cache.insert(key, res.clone());
+        res
+    }
+
+    /// V6 with named ports: per node, the ports resolved on the hostNetwork classes the peer
+    /// matches directly there.
+    pub(super) fn node_ports(
+        &self,
+        rule: &LoweredRule,
+        direct: &[u32],
+    ) -> Option<BTreeMap<String, PortSet>> {
+        if !self.w.profile.flags.host_network_peers {
+            return None;
+        }
+        let mut map: BTreeMap<String, PortSet> = BTreeMap::new();
+        for &c in direct {
+            let e = self.rep(c);
+            if e.host_network {
+                let ports = resolve_ports(rule.ports.as_deref(), self.w.container_ports(e));
+                for k in &e.carries {
+                    map.entry(k.clone()).or_default().union_with(&ports);
+                }
+            }
+        }
+        (!map.is_empty()).then_some(map)
+    }
+
+    pub(super) fn services_for(
+        &mut self,
+        rule: &LoweredRule,
+        peer: Option<&PeerMatch>,
+    ) -> Arc<[(u32, PortSet)]> {
+        if !self.w.profile.flags.cluster_ip_egress || self.services.is_empty() {
+            return Arc::from([]);
+        }
+        let ports_key: Vec<_> = rule
+            .ports
+            .iter()
+            .flatten()
+            .map(|m| (m.protocol, &m.port))
+            .collect();
+        let rule_key = format!(
+            "{}{:?}{ports_key:?}",
+            peer.map(PeerMatch::key).unwrap_or_default(),
+            rule.ports.is_some()
+        );
+        if let Some(hit) = self.rule_services.get(&rule_key) {
+            return Arc::clone(hit);
+        }
+        let mut res = Vec::new();
+        let candidates: Vec<u32> = match peer {
+            Some(PeerMatch::Pods { namespaces, .. }) => {
+                let key = namespaces.key();
+                if let Some(hit) = self.scope_services.get(&key) {
+                    hit.clone()
+                } else {
+                    let mut list: Vec<u32> = self
+                        .scoped_namespaces(namespaces, &self.services_by_ns)
+                        .flat_map(|ns| self.services_by_ns[ns].iter().copied())
+                        .collect();
+                    list.sort_unstable();
+                    self.scope_services.insert(key, list.clone());
+                    list
+                }
+            }
+            _ => (0..self.services.len() as u32).collect(),
+        };
+        for k in candidates {
+            let svc = &self.w.model.services[self.services[k as usize].0];
+            let ports = vpc::service_peer_ports(
+                self.w,
+                rule,
+                peer,
+                svc,
+                vpc::Backends::Existing,
+                vpc::Addresses::Certain,
+            );
+            if !ports.is_empty() {
+                res.push((k, ports));
+            }
+        }
+        let res: Arc<[(u32, PortSet)]> = res.into();
+        self.rule_services.insert(rule_key, Arc::clone(&res));
+        res
+    }
+
+    /// Per class and direction: all, none, or the entries (S2, V1, V2, V4, V7).
+    pub(super) fn allowances(&mut self) {
+        let w = self.w;
+        let n = self.classes.len();
+        let mut by_ns: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (c, cl) in self.classes.iter().enumerate() {
+            if let Some(ns) = &cl.ns {
+                by_ns.entry(ns.as_str()).or_default().push(c as u32);
+            }
+        }
+        // Selected classes per policy, and the selecting policies per class.
+        let mut selecting: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut subjects_all: Vec<Vec<u32>> = vec![Vec::new(); w.policies.len()];
+        for p in &w.policies {
+            for &c in by_ns.get(p.namespace.as_str()).into_iter().flatten() {
+                let e = self.rep(c);
+                if w.subject_matches(p, e) {
+                    subjects_all[p.index].push(c);
+                    if w.selects(p, e) {
+                        selecting[c as usize].push(p.index);
+                    }
+                }
+            }
+        }
+        // Lower every rule once: its entries (without the subject), whether it resolves
+        // (V2), and whether it was dropped (V7).
+        let mut cache = FxHashMap::default();
+        let mut lowered: Vec<[Vec<LoweredEntries>; 2]> = Vec::with_capacity(w.policies.len());
+        for p in &w.policies {
+            let mut both: [Vec<LoweredEntries>; 2] = [Vec::new(), Vec::new()];
+            for (di, dir) in Direction::BOTH.into_iter().enumerate() {
+                for (ri, rule) in p.rules(dir).iter().enumerate() {
+                    let r =
+                        self.lower_rule(p.index, ri, rule, dir, &subjects_all[p.index], &mut cache);
+                    both[di].push(r);
+                }
+            }
+            lowered.push(both);
+        }
+        let mut egress = Vec::with_capacity(n);
+        let mut ingress = Vec::with_capacity(n);
+        for (c, sel) in selecting.iter().enumerate() {
+            let e = self.rep(c as u32);
+            for (di, dir) in Direction::BOTH.into_iter().enumerate() {
+                let a = if !w.enforced(e) {
+                    Allowance::All
+                } else if sel.is_empty() {
+                    if vpc::strict_default_deny(&w.profile) {
+                        Allowance::None
+                    } else {
+                        Allowance::All
+                    }
+                } else {
+                    let listed = sel
+                        .iter()
+                        .any(|&i| w.policies[i].policy_types.contains(dir));
+                    let by_rules = w.profile.flags.rules_outside_policy_types
+                        && sel.iter().any(|&i| lowered[i][di].iter().any(|r| r.1));
+                    if !listed && !by_rules {
+                        Allowance::All
+                    } else {
+                        let mut entries = Vec::new();
+                        if !e.runs_on.is_empty() && w.profile.flags.exempts_node(dir) {
+                            let names: BTreeSet<&str> = e
+                                .runs_on
+                                .iter()
+                                .map(|&i| w.profile.nodes[i].name.as_str())
+                                .collect();
+                            let set: Vec<u32> = (0..n as u32)
+                                .filter(|&k| {
+                                    self.rep(k)
+                                        .carries
+                                        .iter()
+                                        .any(|c| names.contains(c.as_str()))
+                                })
+                                .collect();
+                            let id = self.intern(set);
+                            entries.push(Entry {
+                                set: SetRef::Id(id),
+                                ports: EntryPorts::Fixed(PortSet::all()),
+                                services: Arc::from([]),
+                            });
+                        }
+                        for &i in sel {
+                            let p = &w.policies[i];
+                            if !w.profile.flags.rules_outside_policy_types
+                                && !p.policy_types.contains(dir)
+                            {
+                                continue;
+                            }
+                            for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
+                                for en in rule_entries {
+                                    let mut en = en.clone();
+                                    // Upstream ingress resolves named ports on the target.
+                                    if dir == Direction::Ingress
+                                        && let EntryPorts::OnDst { .. } = en.ports
+                                    {
+                                        en.ports = EntryPorts::Fixed(resolve_ports(
+                                            p.ingress[ri].ports.as_deref(),
+                                            w.container_ports(e),
+                                        ));
+                                    }
+                                    entries.push(en);
+                                }
+                            }
+                        }
+                        Allowance::Entries(entries)
+                    }
+                };
+                match dir {
+                    Direction::Ingress => ingress.push(a),
+                    Direction::Egress => egress.push(a),
+                }
+            }
+        }
+        self.ingress = ingress;
+        self.egress = egress;
+        self.invert();
+    }
+
+    pub(super) fn invert(&mut self) {
+        let n = self.classes.len();
+        let mut inv = Inverse {
+            users: vec![Vec::new(); self.sets.len()],
+            member: vec![Vec::new(); n],
+            backs: vec![Vec::new(); n],
+            ..Inverse::default()
+        };
+        for (d, a) in self.ingress.iter().enumerate() {
+            match a {
+                Allowance::All => {
+                    inv.open.push(d as u32);
+                    if self.classes[d].cat == Cat::Pod {
+                        inv.open_pods.push(d as u32);
+                    }
+                }
+                Allowance::None => {}
+                Allowance::Entries(entries) => {
+                    for en in entries {
+                        match en.set {
+                            SetRef::All => inv.any_peer.push(d as u32),
+                            SetRef::Id(id) => inv.users[id as usize].push(d as u32),
+                        }
+                    }
+                }
+            }
+        }
+        inv.any_peer.dedup();
+        for (id, users) in inv.users.iter_mut().enumerate() {
+            users.dedup();
+            if !users.is_empty() {
+                for &c in &self.sets[id] {
+                    inv.member[c as usize].push(id as u32);
+                }
+            }
+        }
+        for (k, (_, _, backs)) in self.services.iter().enumerate() {
+            for &b in backs {
+                inv.backs[b as usize].push(k as u32);
+            }
+        }
+        self.inverse = inv;
+    }
+
+    /// The entries of one rule and whether it resolves to at least one agent entry (V2).
+    pub(super) fn lower_rule(
+        &mut self,
+        policy: usize,
+        ri: usize,
+        rule: &LoweredRule,
+        dir: Direction,
+        subjects: &[u32],
+        cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
+    ) -> LoweredEntries {
+        let w = self.w;
+        let vpc_named = w.profile.flags.named_ports_vpc;
+        let has_named = rule
+            .ports
+            .iter()
+            .flatten()
+            .any(|m| matches!(m.port, PortSpec::Named(_)));
+        let on_dst = |node_ports| {
+            if has_named {
+                EntryPorts::OnDst {
+                    rule: (policy, ri),
+                    node_ports,
+                }
+            } else {
+                EntryPorts::Fixed(numeric_ports(rule.ports.as_deref()))
+            }
+        };
+        let mut entries = Vec::new();
+        let mut resolves = false;
+        match dir {
+            Direction::Ingress => {
+                let fixed = if vpc_named {
+                    // V7: the union over every subject, hostNetwork included.
+                    let mut ports = numeric_ports(rule.ports.as_deref());
+                    if has_named {
+                        for &c in subjects {
+                            ports.union_with(&resolve_ports(
+                                rule.ports.as_deref(),
+                                w.container_ports(self.rep(c)),
+                            ));
+                        }
+                    }
+                    if ports.is_empty() {
+                        return (entries, false);
+                    }
+                    Some(ports)
+                } else {
+                    None
+                };
+                let ports = fixed.map_or_else(|| on_dst(None), EntryPorts::Fixed);
+                match &rule.peers {
+                    None => {
+                        resolves = true;
+                        entries.push(Entry {
+                            set: SetRef::All,
+                            ports,
+                            services: Arc::from([]),
+                        });
+                    }
+                    Some(peers) => {
+                        for peer in peers {
+                            let (set, direct) = self.peer_set(peer, cache);
+                            resolves |=
+                                matches!(peer, PeerMatch::IpBlock { .. }) || !direct.is_empty();
+                            entries.push(Entry {
+                                set,
+                                ports: ports.clone(),
+                                services: Arc::from([]),
+                            });
+                        }
+                    }
+                }
+            }
+            Direction::Egress => {
+                let numeric = numeric_ports(rule.ports.as_deref());
+                let cidr_ports = || {
+                    if vpc_named {
+                        EntryPorts::Fixed(numeric.clone())
+                    } else {
+                        on_dst(None)
+                    }
+                };
+                match &rule.peers {
+                    None => {
+                        if vpc_named && numeric.is_empty() {
+                            return (entries, false);
+                        }
+                        resolves = !numeric.is_empty();
+                        entries.push(Entry {
+                            set: SetRef::All,
+                            ports: cidr_ports(),
+                            services: self.services_for(rule, None),
+                        });
+                    }
+                    Some(peers) => {
+                        for peer in peers {
+                            let (set, direct) = self.peer_set(peer, cache);
+                            let services = self.services_for(rule, Some(peer));
+                            let ports = match peer {
+                                PeerMatch::IpBlock { .. } => {
+                                    resolves |= !numeric.is_empty();
+                                    cidr_ports()
+                                }
+                                PeerMatch::Pods { .. } => {
+                                    resolves |= !services.is_empty()
+                                        || direct.iter().any(|&c| {
+                                            !resolve_ports(
+                                                rule.ports.as_deref(),
+                                                w.container_ports(self.rep(c)),
+                                            )
+                                            .is_empty()
+                                        });
+                                    on_dst(if has_named {
+                                        self.node_ports(rule, &direct)
+                                    } else {
+                                        None
+                                    })
+                                }
+                            };
+                            entries.push(Entry {
+                                set,
+                                ports,
+                                services,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        (
+            entries,
+            resolves && w.profile.flags.rules_outside_policy_types,
+        )
+    }
+}
