@@ -79,13 +79,34 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         MatrixFormat::Csv => Format::Csv,
         MatrixFormat::Md => Format::Md,
     };
-    let mut text = String::new();
-    format::write(&mut text, &matrix, format).context("formatting the matrix")?;
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("writing the matrix to stdout")?;
+    // Streamed: a large matrix is gigabytes of text, never held whole.
+    let mut out = IoWrite {
+        out: io::BufWriter::new(io::stdout().lock()),
+        error: None,
+    };
+    let written = format::write(&mut out, &matrix, format);
+    let flushed = out.out.flush();
+    match (written, out.error) {
+        (Err(_), Some(e)) => Err(e).context("writing the matrix to stdout")?,
+        (Err(e), None) => Err(e).context("formatting the matrix")?,
+        (Ok(()), _) => flushed.context("writing the matrix to stdout")?,
+    }
     Ok(ExitStatus::from_diagnostics(&diags))
+}
+
+/// `fmt::Write` over an `io::Write` that keeps the IO error (a closed pipe exits 0).
+struct IoWrite<W: io::Write> {
+    out: W,
+    error: Option<io::Error>,
+}
+
+impl<W: io::Write> std::fmt::Write for IoWrite<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.out.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
 }
 
 pub(crate) fn parse_port_arg(s: &str) -> Result<(Protocol, u16), String> {
