@@ -10,8 +10,11 @@ use netpol_diag::render::{self, HumanOptions};
 use netpol_diag::{Diagnostic, SourceMap};
 use netpol_manifest::{LoadOptions, Loaded, Source};
 
+/// A target's checks: panics when netpol mishandles the input.
+pub type Check = fn(&[u8]);
+
 /// The targets, by the name `fuzz/run.sh` and `testdata/fuzz-regressions/` use.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("load", load), ("config", config), ("render", render)];
+pub const TARGETS: &[(&str, Check)] = &[("load", load), ("config", config), ("render", render)];
 
 /// The manifest loader on `data` as one file. The name only changes messages (the loader
 /// parses JSON as YAML), so JSON-looking input gets a `.json` name and the rest `.yaml`.
@@ -55,7 +58,11 @@ pub fn render(data: &[u8]) {
     }
     let mut out = String::new();
     render::short(&mut out, &map, diags).expect("short renderer failed");
-    assert_eq!(out.lines().count(), diags.len(), "short: one line per diagnostic");
+    assert_eq!(
+        out.lines().count(),
+        diags.len(),
+        "short: one line per diagnostic"
+    );
     let json = render::json(&map, diags);
     let items = json.as_array().expect("json renders an array");
     assert_eq!(items.len(), diags.len(), "json: one object per diagnostic");
@@ -87,7 +94,11 @@ fn check_span(map: &SourceMap, span: netpol_diag::Span) {
     );
     let text = map.text(span.file);
     let (s, e) = (span.start as usize, span.end as usize);
-    assert!(s <= e && e <= text.len(), "span {s}..{e} outside a file of {} bytes", text.len());
+    assert!(
+        s <= e && e <= text.len(),
+        "span {s}..{e} outside a file of {} bytes",
+        text.len()
+    );
     assert!(
         text.is_char_boundary(s) && text.is_char_boundary(e),
         "span {s}..{e} splits a character"

@@ -17,7 +17,10 @@ fn saved_crashers_no_longer_crash() {
         };
         let mut paths: Vec<_> = dir.map(|e| e.expect("read dir entry").path()).collect();
         paths.sort();
-        for path in paths.iter().filter(|p| p.file_name().is_some_and(|n| n != "README.md")) {
+        for path in paths
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        {
             let data = std::fs::read(path).expect("read crasher");
             replayed += 1;
             if panic::catch_unwind(|| check(&data)).is_err() {
@@ -26,5 +29,33 @@ fn saved_crashers_no_longer_crash() {
         }
     }
     assert!(replayed > 0, "no crashers found under {}", root.display());
-    assert!(failures.is_empty(), "still crashing:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "still crashing:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The checks themselves must hold on ordinary input, or every fuzz run would only find
+/// the harness's own mistakes.
+#[test]
+fn seeds_pass_every_check() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    let mut checked = 0;
+    for (dir, targets) in [
+        ("yaml", &["load", "render"][..]),
+        ("config", &["config"][..]),
+    ] {
+        for entry in std::fs::read_dir(seeds.join(dir)).expect("read seeds") {
+            let data = std::fs::read(entry.expect("read dir entry").path()).expect("read seed");
+            for (_, check) in netpol_fuzz::TARGETS
+                .iter()
+                .filter(|(t, _)| targets.contains(t))
+            {
+                check(&data);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} seed checks ran");
 }
