@@ -29,6 +29,8 @@ case $target in load | config | render) ;; *) usage ;; esac
 
 fuzz=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$fuzz")
+commit=$(git -C "$root" rev-parse --short HEAD)
+git -C "$root" diff --quiet HEAD -- crates fuzz || commit="$commit+dirty"
 cd "$fuzz"
 
 if ! cargo afl --version >/dev/null 2>&1; then
@@ -97,6 +99,11 @@ if ! cargo afl cmin -i "$raw" -o "$seeds" "${limits[@]}" -- "$bin" >"$fuzz/corpu
     echo "error: afl-cmin failed (a seed may crash the target: replay it with $bin < FILE)" >&2
     exit 2
 fi
+if [ -z "$(ls -A "$seeds")" ]; then
+    # Seen with the config seeds: afl-cmin (4.40c) read no coverage at all. Fuzz them all.
+    echo "warning: afl-cmin kept no seeds; using all of them" >&2
+    cp "$raw"/* "$seeds"/
+fi
 echo "==> $(find "$seeds" -type f | wc -l) seeds in $seeds" >&2
 
 out=$fuzz/artifacts/$target/$(date -u +%Y%m%dT%H%M%SZ)
@@ -115,10 +122,14 @@ if [ ! -f "$stats" ]; then
     exit 2
 fi
 
+if [ "$status" != 0 ]; then
+    echo "warning: afl-fuzz exited with $status; see $out/afl.log" >&2
+fi
+
 stat() { awk -F' *: *' -v k="$1" '$1 == k { print $2 }' "$stats"; }
 crashes=$(stat saved_crashes)
 hangs=$(stat saved_hangs)
-echo "target=$target commit=$(git -C "$root" rev-parse --short HEAD) run_time=$(stat run_time)s" \
+echo "target=$target commit=$commit run_time=$(stat run_time)s" \
     "execs_done=$(stat execs_done) execs_per_sec=$(stat execs_per_sec) corpus=$(stat corpus_count)" \
     "edges=$(stat edges_found) stability=$(stat stability) crashes=$crashes hangs=$hangs"
 echo "results: $out/default"
