@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use netpol_diag::SourceMap;
+use netpol_diag::{Code, SourceMap};
 use netpol_graph::Profile;
 use netpol_graph::synth::{self, SynthConfig};
 use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode};

@@ -1,0 +1,120 @@
+//! The assertion's own formulas: its peers over a side, the scope, distinct ends, and its
+//! port set.
+
+use netpol_manifest::model::{EndpointKind, NAMESPACE_NAME_LABEL};
+use z3::ast::{BV, Bool, Int};
+
+use super::{EXTERNAL, Encoder, FUTURE, OTHER_PROTO, Side, proto_index};
+use crate::config::{PeerSpec, PortItem, Scope};
+use crate::universe::to_selector;
+
+impl Encoder<'_> {
+    /// The assertion peer as a formula over a side.
+    pub(crate) fn peer(&self, p: &PeerSpec, side: &Side) -> Bool {
+        let u = self.u;
+        let mut parts = Vec::new();
+        let selects_pods = p.namespace.is_some()
+            || p.namespace_selector.is_some()
+            || p.pod_selector.is_some()
+            || p.workload.is_some()
+            || p.pod.is_some()
+            || p.ip_block.is_none();
+        if selects_pods {
+            parts.push(side.is_pod());
+        }
+        if let Some(n) = &p.namespace {
+            match side.nsl.get(NAMESPACE_NAME_LABEL) {
+                Some((_, has, val)) => {
+                    parts.push(has.clone());
+                    parts.push(val.eq(Int::from_i64(u.ns_vocab.index(NAMESPACE_NAME_LABEL, n))));
+                }
+                None => parts.push(Bool::from_bool(false)),
+            }
+        }
+        if let Some(s) = &p.namespace_selector {
+            parts.push(side.nsl.matches(&u.ns_vocab, &to_selector(s)));
+        }
+        if let Some(s) = &p.pod_selector {
+            parts.push(side.labels.matches(&u.pod_vocab, &to_selector(s)));
+        }
+        if let Some(w) = &p.workload {
+            let j = u.find_workload(w).map_or(-100, |j| j as i64);
+            parts.push(side.kind.eq(Int::from_i64(j)));
+        }
+        if let Some(w) = &p.pod {
+            let j = u.find_pod(w).map_or(-100, |j| j as i64);
+            parts.push(side.kind.eq(Int::from_i64(j)));
+        }
+        if let Some(b) = &p.ip_block {
+            parts.push(self.in_block_spec(side, &b.cidr, &b.except));
+        }
+        Bool::and(&parts)
+    }
+
+    /// The scope restriction of a side.
+    pub(crate) fn scope_ok(&self, side: &Side) -> Bool {
+        match self.scope {
+            Scope::Any => Bool::from_bool(true),
+            Scope::Existing => side.kind.eq(Int::from_i64(FUTURE)).not(),
+        }
+    }
+
+    /// Distinct pods: never the same bare Pod or external address, never one IP twice.
+    pub(crate) fn distinct(&self, s: &Side, d: &Side) -> Bool {
+        // A class of one bare Pod cannot be both ends; a workload (replicas) or a class of
+        // several identical pods can.
+        let u = self.u;
+        let bare: Vec<Bool> = s
+            .options
+            .iter()
+            .filter(|j| d.options.contains(j))
+            .filter(|&&j| {
+                u.eps[j].kind == EndpointKind::Pod && u.members.get(&j).is_none_or(|m| m.len() < 2)
+            })
+            .map(|&j| s.kind.eq(Int::from_i64(j as i64)))
+            .collect();
+        let same = s.kind.eq(&d.kind);
+        Bool::and(&[
+            same.implies(Bool::and(&[
+                Bool::or(&bare).not(),
+                s.kind.eq(Int::from_i64(EXTERNAL)).not(),
+            ])),
+            // hostNetwork pods on one node share its IP and are still distinct pods.
+            Bool::and(&[
+                s.has_ip.clone(),
+                d.has_ip.clone(),
+                Bool::and(&[s.host_network.clone(), d.host_network.clone()]).not(),
+            ])
+            .implies(s.ip.eq(&d.ip).not()),
+            Bool::and(&[
+                s.kind.eq(Int::from_i64(EXTERNAL)),
+                d.kind.eq(Int::from_i64(EXTERNAL)),
+            ])
+            .not(),
+        ])
+    }
+
+    /// The assertion's port set over (proto, port).
+    pub(crate) fn ports_formula(&self, items: &[PortItem], proto: &Int, port: &BV) -> Bool {
+        let v: Vec<Bool> = items
+            .iter()
+            .map(|it| match it {
+                None => proto.eq(Int::from_i64(OTHER_PROTO)),
+                Some((p, lo, hi)) => Bool::and(&[
+                    proto.eq(Int::from_i64(proto_index(*p))),
+                    port.bvuge(BV::from_u64(u64::from(*lo), 16)),
+                    port.bvule(BV::from_u64(u64::from(*hi), 16)),
+                ]),
+            })
+            .collect();
+        Bool::and(&[
+            Bool::or(&v),
+            proto.ge(Int::from_i64(0)),
+            proto.le(Int::from_i64(OTHER_PROTO)),
+            proto
+                .eq(Int::from_i64(OTHER_PROTO))
+                .not()
+                .implies(port.eq(BV::from_u64(0, 16)).not()),
+        ])
+    }
+}
