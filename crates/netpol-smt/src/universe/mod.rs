@@ -3,21 +3,24 @@
 //! vocabulary, and the VPC CNI facts that depend only on the existing endpoints (V2 rule
 //! resolution, V7 ingress named-port unions).
 
+mod facts;
+mod vocab;
+
+pub(crate) use vocab::{Vocab, assertion_peers, to_selector};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
-use netpol_graph::ir::{
-    LoweredPolicy, LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports,
-};
+use netpol_graph::ir::{LoweredPolicy, NamespaceScope, PeerMatch, PortSpec};
 use netpol_graph::{PortSet, Profile};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     ContainerPort, Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, PortRef, Protocol,
-    Selector, ServicePort,
+    ServicePort,
 };
 
-use crate::config::{LabelSelector, PeerSpec, Verification};
+use crate::config::Verification;
 
 /// One existing pod or workload.
 #[derive(Clone, Debug)]
@@ -56,68 +59,6 @@ pub(crate) struct Svc {
     pub(crate) access_certain: Vec<Access>,
     /// `access` with named rule ports widened over future backends (scope any deny/only).
     pub(crate) access_widened: Vec<Access>,
-}
-
-/// Label keys and values (plus "any other value", the last index) a query can distinguish.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Vocab {
-    pub(crate) keys: BTreeMap<String, Vec<String>>,
-}
-
-impl Vocab {
-    fn add_selector(&mut self, s: &Selector) {
-        for r in &s.requirements {
-            self.keys
-                .entry(r.key.clone())
-                .or_default()
-                .extend(r.values.iter().cloned());
-        }
-    }
-
-    fn add_label_selector(&mut self, s: &LabelSelector) {
-        for (k, v) in &s.match_labels {
-            self.keys.entry(k.clone()).or_default().push(v.clone());
-        }
-        for r in &s.match_expressions {
-            self.keys
-                .entry(r.key.clone())
-                .or_default()
-                .extend(r.values.iter().cloned());
-        }
-    }
-
-    fn finish(&mut self) {
-        for v in self.keys.values_mut() {
-            v.sort();
-            v.dedup();
-        }
-    }
-
-    /// The value index of `v` under `key` (the "other" index when not mentioned).
-    pub(crate) fn index(&self, key: &str, v: &str) -> i64 {
-        match self.keys.get(key) {
-            Some(vals) => vals
-                .binary_search_by(|x| x.as_str().cmp(v))
-                .unwrap_or(vals.len()) as i64,
-            None => 0,
-        }
-    }
-
-    /// A concrete value for index `i` of `key`: the mentioned value, or a fresh one.
-    pub(crate) fn value(&self, key: &str, i: i64) -> String {
-        let vals = self.keys.get(key).map(Vec::as_slice).unwrap_or(&[]);
-        match usize::try_from(i).ok().and_then(|i| vals.get(i)) {
-            Some(v) => v.clone(),
-            None => {
-                let mut s = "other".to_owned();
-                while vals.binary_search(&s).is_ok() {
-                    s.push('-');
-                    s.push('x');
-                }
-                s
-            }
-        }
-    }
 }
 
 /// Everything the encoder needs, computed once.
@@ -381,38 +322,6 @@ impl Universe {
         u
     }
 
-    /// V2 with pods that do not exist yet: some peer could match a new pod (in an existing
-    /// namespace or a new one), which resolves the rule whatever its ports are, because a
-    /// new pod may declare any named port. An omitted peer list or an ipBlock already
-    /// resolves as far as it ever will ([`Universe::rule_resolves`]).
-    fn rule_may_resolve(&self, r: &LoweredRule) -> bool {
-        if !self.profile.flags.rules_outside_policy_types {
-            return false;
-        }
-        let Some(peers) = &r.peers else {
-            return false;
-        };
-        let new_name = |v: &str| self.ns_index(v).is_none();
-        peers.iter().any(|peer| match peer {
-            PeerMatch::IpBlock { .. } => false,
-            PeerMatch::Pods {
-                namespaces, pods, ..
-            } => {
-                let ns_ok = match namespaces {
-                    NamespaceScope::Own(_) => true,
-                    NamespaceScope::Selector(sel) => {
-                        self.namespaces.iter().any(|(_, l)| sel.matches(l))
-                            || sel.satisfiable(Some(NAMESPACE_NAME_LABEL), &new_name)
-                    }
-                };
-                ns_ok
-                    && pods
-                        .as_ref()
-                        .is_none_or(|sel| sel.satisfiable(None, &|_| true))
-            }
-        })
-    }
-
     fn classes(&mut self, config: &Verification) {
         let mut named = BTreeSet::new();
         for a in &config.assertions {
@@ -497,68 +406,6 @@ impl Universe {
         in_scope && pods.as_ref().is_none_or(|s| s.matches(&e.labels))
     }
 
-    fn subject_matches(&self, p: &LoweredPolicy, e: &Ex) -> bool {
-        self.namespaces[e.ns].0 == p.namespace && p.subject.matches(&e.labels)
-    }
-
-    /// V7 ingress: the rule's ports resolved over every existing pod the policy selects.
-    fn union_ports(&self, p: &LoweredPolicy, r: &LoweredRule) -> Option<PortSet> {
-        if !self.profile.flags.named_ports_vpc {
-            return None;
-        }
-        let Some(list) = r.ports.as_deref() else {
-            return Some(PortSet::all());
-        };
-        let mut res = numeric_ports(Some(list));
-        if list.iter().any(|m| matches!(m.port, PortSpec::Named(_))) {
-            for e in &self.eps {
-                if self.subject_matches(p, e) {
-                    res.union_with(&resolve_ports(Some(list), &e.ports));
-                }
-            }
-        }
-        Some(res)
-    }
-
-    /// V2 on the existing endpoints and Services.
-    fn rule_resolves(&self, pi: usize, ri: usize, r: &LoweredRule) -> bool {
-        if !self.profile.flags.rules_outside_policy_types {
-            return false;
-        }
-        let ports = r.ports.as_deref();
-        match r.provenance.direction {
-            Direction::Ingress => {
-                let ok = self.ingress_union[pi][ri]
-                    .as_ref()
-                    .is_none_or(|s| !s.is_empty());
-                ok && r.peers.as_ref().is_none_or(|peers| {
-                    peers.iter().any(|peer| match peer {
-                        PeerMatch::IpBlock { .. } => true,
-                        PeerMatch::Pods { .. } => {
-                            self.eps.iter().any(|e| self.direct_match(peer, e))
-                        }
-                    })
-                })
-            }
-            Direction::Egress => {
-                let numeric_ok = !numeric_ports(ports).is_empty();
-                let Some(peers) = &r.peers else {
-                    return numeric_ok;
-                };
-                // V5: a selector peer that admits a ClusterIP resolves too.
-                if self.admits_service.contains(&(pi, ri)) {
-                    return true;
-                }
-                peers.iter().any(|peer| match peer {
-                    PeerMatch::IpBlock { .. } => numeric_ok,
-                    PeerMatch::Pods { .. } => self.eps.iter().any(|e| {
-                        self.direct_match(peer, e) && !resolve_ports(ports, &e.ports).is_empty()
-                    }),
-                })
-            }
-        }
-    }
-
     pub(crate) fn ns_index(&self, name: &str) -> Option<usize> {
         self.namespaces
             .binary_search_by(|x| x.0.as_str().cmp(name))
@@ -628,57 +475,4 @@ fn services(
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
-}
-
-/// Every peer an assertion mentions.
-pub(crate) fn assertion_peers(a: &crate::config::Assertion) -> Vec<&PeerSpec> {
-    let mut v = Vec::new();
-    if let Some(p) = a.deny.as_ref().or(a.allow.as_ref()) {
-        v.push(&p.from);
-        v.push(&p.to);
-    }
-    if let Some(o) = &a.only {
-        v.push(&o.to);
-        v.extend(o.from.iter());
-    }
-    if let Some(i) = &a.isolated {
-        v.push(&i.pods);
-    }
-    v
-}
-
-/// A config LabelSelector as a model Selector (operators already checked by the parser).
-pub(crate) fn to_selector(s: &LabelSelector) -> Selector {
-    use netpol_manifest::model::{Operator, Requirement};
-    let mut reqs: Vec<Requirement> = s
-        .match_labels
-        .iter()
-        .map(|(k, v)| Requirement {
-            key: k.clone(),
-            operator: Operator::In,
-            values: vec![v.clone()],
-        })
-        .collect();
-    for r in &s.match_expressions {
-        let operator = match r.operator.as_str() {
-            "In" => Operator::In,
-            "NotIn" => Operator::NotIn,
-            "Exists" => Operator::Exists,
-            _ => Operator::DoesNotExist,
-        };
-        let mut values = r.values.clone();
-        values.sort();
-        values.dedup();
-        reqs.push(Requirement {
-            key: r.key.clone(),
-            operator,
-            values,
-        });
-    }
-    reqs.sort();
-    reqs.dedup();
-    Selector {
-        requirements: reqs,
-        span: None,
-    }
 }
