@@ -69,6 +69,7 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
     let options = LoadOptions {
         default_namespace: args.namespace.clone(),
         max_file_bytes: args.max_file_size,
+        ..LoadOptions::default()
     };
     let mut map = SourceMap::new();
     let loaded = netpol_manifest::load(&sources, &options, &mut map);

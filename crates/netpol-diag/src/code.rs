@@ -75,10 +75,12 @@ codes! {
     NestingTooDeep => "nesting-too-deep", Error, "A document is nested deeper than the configured limit.";
     // Document shape.
     InvalidDocument => "invalid-document", Error, "A document is not a Kubernetes object: no mapping, apiVersion or kind.";
+    NotAManifest => "not-a-manifest", Note, "A `.json` file found in a manifest folder is not a Kubernetes object; it is skipped.";
     SchemaError => "schema-error", Error, "A field has the wrong type or a required field is missing.";
     UnknownField => "unknown-field", Error, "An object has a field that its Kubernetes schema does not define.";
     MissingName => "missing-name", Error, "An object has no metadata.name.";
     UnsupportedKind => "unsupported-kind", Note, "An object of a kind netpol does not model was skipped.";
+    CreatesPods => "creates-pods", Warning, "An operator's object (such as a Prometheus) runs pods that netpol cannot see.";
     PodNotRunning => "pod-not-running", Note, "A Pod that no controller owns has finished (status.phase Succeeded or Failed), so it is not an endpoint.";
     UnsupportedApiVersion => "unsupported-api-version", Warning, "A known kind uses an API version netpol does not read.";
     DuplicateObject => "duplicate-object", Error, "The same object (kind, namespace, name) appears twice.";

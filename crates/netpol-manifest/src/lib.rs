@@ -98,6 +98,9 @@ pub struct LoadOptions {
     pub default_namespace: String,
     /// Files larger than this are refused with `file-too-large`.
     pub max_file_bytes: u64,
+    /// One `unsupported-kind` note per skipped object (`--verbose`) instead of one
+    /// summary note for all of them.
+    pub each_skipped: bool,
 }
 
 impl Default for LoadOptions {
@@ -105,6 +108,7 @@ impl Default for LoadOptions {
         LoadOptions {
             default_namespace: "default".to_owned(),
             max_file_bytes: 64 * 1024 * 1024,
+            each_skipped: false,
         }
     }
 }
@@ -122,26 +126,35 @@ pub struct Loaded {
 /// in sorted order). Never fails and never panics on bad input; see the crate docs.
 pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> Loaded {
     let mut diagnostics = Vec::new();
-    let mut jobs: Vec<(FileId, Arc<str>, Vec<usize>)> = Vec::new();
+    // (file, text, invalid UTF-8 offsets, a folder's `.json`: non-manifests are notes)
+    let mut jobs: Vec<(FileId, Arc<str>, Vec<usize>, bool)> = Vec::new();
     for input in read::read_sources(sources, options, &mut diagnostics) {
         // UTF-16 is transcoded; invalid UTF-8 refuses only the documents that hold it.
+        let stray_ok = input.in_folder && input.name.ends_with(".json");
         let decoded = yaml::split::decode(input.bytes);
         let id = map.add(input.name, decoded.text);
-        jobs.push((id, Arc::clone(map.text(id)), decoded.bad));
+        jobs.push((id, Arc::clone(map.text(id)), decoded.bad, stray_ok));
     }
     // Big files are cut into runs of whole documents so that one huge file (a
     // `kubectl get -A -o yaml` dump, stdin) is parsed on every core too.
-    type Chunk<'j> = (usize, FileId, &'j str, std::ops::Range<usize>, &'j [usize]);
+    type Chunk<'j> = (
+        usize,
+        FileId,
+        &'j str,
+        std::ops::Range<usize>,
+        &'j [usize],
+        bool,
+    );
     let chunks: Vec<Chunk<'_>> = jobs
         .iter()
         .enumerate()
-        .flat_map(|(i, (id, text, bad))| {
+        .flat_map(|(i, (id, text, bad, stray_ok))| {
             yaml::split_documents(text, CHUNK_BYTES)
                 .into_iter()
-                .map(move |r| (i, *id, &**text, r, &bad[..]))
+                .map(move |r| (i, *id, &**text, r, &bad[..], *stray_ok))
         })
         .collect();
-    let outs = parallel_map(&chunks, |(_, id, text, range, bad)| {
+    let outs = parallel_map(&chunks, |(_, id, text, range, bad, stray_ok)| {
         let mut out = FileOut::default();
         let mut diags = Vec::new();
         yaml::parse_range_with(
@@ -154,7 +167,11 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
             &mut |doc, diags| {
                 // A document's parse diagnostics come before its object diagnostics.
                 out.diags.append(diags);
-                objects::extract(&doc, &options.default_namespace, &mut out);
+                if *stray_ok && !objects::looks_like_object(&doc.value) {
+                    out.diags.push(objects::not_a_manifest(&doc));
+                    return;
+                }
+                objects::extract(&doc, options, &mut out);
             },
         );
         out.diags.append(&mut diags);
@@ -163,6 +180,7 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
     let mut model = Model::default();
     let mut items = Vec::new();
     let mut ns_refs = Vec::new();
+    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     // (objects, diagnostics) per file, for `empty-input`.
     let mut per_file = vec![(0usize, 0usize); jobs.len()];
     for ((file_index, ..), mut out) in chunks.iter().zip(outs) {
@@ -171,6 +189,12 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
         diagnostics.append(&mut out.diags);
         items.append(&mut out.items);
         ns_refs.append(&mut out.ns_refs);
+        for kind in out.skipped {
+            *skipped.entry(kind).or_default() += 1;
+        }
+    }
+    if let Some(d) = objects::skipped_summary(&skipped) {
+        diagnostics.push(d);
     }
     for ((id, ..), (objects, diags)) in jobs.iter().zip(per_file) {
         if objects == 0 && diags == 0 {

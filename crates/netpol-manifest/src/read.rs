@@ -17,6 +17,9 @@ use crate::{LoadOptions, Source};
 pub(crate) struct Input {
     pub(crate) name: String,
     pub(crate) bytes: Vec<u8>,
+    /// Found by walking a folder (not named explicitly): a stray `.json` that is not a
+    /// manifest is only a note.
+    pub(crate) in_folder: bool,
 }
 
 const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
@@ -37,6 +40,7 @@ pub(crate) fn read_sources(
                     inputs.push(Input {
                         name: name.clone(),
                         bytes: bytes.clone(),
+                        in_folder: false,
                     });
                 }
             }
@@ -44,7 +48,7 @@ pub(crate) fn read_sources(
                 Err(e) => diags.push(io_error(&path.display().to_string(), &e.to_string())),
                 Ok(md) if md.is_dir() => read_dir(path, options, diags, &mut inputs),
                 // A file named explicitly is read whatever its extension.
-                Ok(md) if md.is_file() => read_file(path, &md, options, diags, &mut inputs),
+                Ok(md) if md.is_file() => read_file(path, &md, false, options, diags, &mut inputs),
                 Ok(md) => diags.push(not_a_file(path, md.file_type())),
             },
         }
@@ -72,7 +76,7 @@ fn read_dir(
                 let ft = e.file_type();
                 if manifest && ft.is_file() {
                     match e.metadata() {
-                        Ok(md) => read_file(e.path(), &md, options, diags, inputs),
+                        Ok(md) => read_file(e.path(), &md, true, options, diags, inputs),
                         Err(err) => {
                             diags.push(io_error(&e.path().display().to_string(), &err.to_string()))
                         }
@@ -111,6 +115,7 @@ fn read_dir(
 fn read_file(
     path: &Path,
     md: &Metadata,
+    in_folder: bool,
     options: &LoadOptions,
     diags: &mut Vec<Diagnostic>,
     inputs: &mut Vec<Input>,
@@ -127,7 +132,11 @@ fn read_file(
     match read {
         Err(e) => diags.push(io_error(&name, &e.to_string())),
         Ok(_) if bytes.len() as u64 > max => diags.push(over_limit(&name, max)),
-        Ok(_) => inputs.push(Input { name, bytes }),
+        Ok(_) => inputs.push(Input {
+            name,
+            bytes,
+            in_folder,
+        }),
     }
 }
 

@@ -530,3 +530,79 @@ fn a_glued_separator_is_an_error_and_merges_nothing() {
         assert_eq!(p.policy_types, same.policy_types, "{}", p.name);
     }
 }
+
+#[test]
+fn stray_json_in_a_folder_is_a_note_but_an_error_when_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("package.json");
+    std::fs::write(&json, r#"{"name": "shop-manifests", "version": "1.0.0"}"#).expect("write");
+    std::fs::write(
+        dir.path().join("schema.json"),
+        r#"[{"$schema": "http://json-schema.org/draft-07/schema#"}]"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("ns.json"),
+        r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}"#,
+    )
+    .expect("write");
+    // A YAML file in the folder keeps the error: only `.json` files are often not manifests.
+    std::fs::write(dir.path().join("values.yaml"), "replicas: 2\n").expect("write");
+    let (loaded, map) = load_paths(&[dir.path().to_path_buf()], &LoadOptions::default());
+    let mut got: Vec<(Code, String)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let file = d.labels.first().map(|l| map.name(l.span.file).to_owned());
+            (d.code, file.unwrap_or_default())
+        })
+        .collect();
+    got.sort();
+    let name = |f: &str| dir.path().join(f).display().to_string();
+    assert_eq!(
+        got,
+        vec![
+            (Code::InvalidDocument, name("values.yaml")),
+            (Code::NotAManifest, name("package.json")),
+            (Code::NotAManifest, name("schema.json")),
+        ]
+    );
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .all(|d| d.code != Code::NotAManifest || d.severity == netpol_diag::Severity::Note)
+    );
+    assert_eq!(loaded.model.namespaces.len(), 1);
+    let (loaded, _) = load_paths(&[json], &LoadOptions::default());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::InvalidDocument]);
+}
+
+#[test]
+fn skipped_kinds_are_summed_up_unless_each_is_asked_for() {
+    let text = "kind: ConfigMap\napiVersion: v1\nmetadata: {name: a}\n---\n\
+                kind: Secret\napiVersion: v1\nmetadata: {name: s}\n---\n\
+                kind: ConfigMap\napiVersion: v1\nmetadata: {name: b}\n";
+    let (loaded, _) = load_bytes(text.as_bytes());
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::UnsupportedKind]);
+    assert_eq!(
+        loaded.diagnostics[0].message,
+        "3 objects of 2 kinds skipped: ConfigMap x2, Secret x1; see --verbose"
+    );
+    assert!(loaded.diagnostics[0].labels.is_empty());
+    let mut map = SourceMap::new();
+    let options = LoadOptions {
+        each_skipped: true,
+        ..LoadOptions::default()
+    };
+    let loaded = load(
+        &[Source::Bytes {
+            name: "in.yaml".into(),
+            bytes: text.as_bytes().to_vec(),
+        }],
+        &options,
+        &mut map,
+    );
+    assert_eq!(codes(&loaded.diagnostics), vec![Code::UnsupportedKind; 3]);
+    assert!(loaded.diagnostics.iter().all(|d| !d.labels.is_empty()));
+}

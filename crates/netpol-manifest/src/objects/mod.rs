@@ -57,6 +57,8 @@ pub(crate) struct FileOut {
     pub(crate) ns_refs: Vec<String>,
     /// Documents seen, including unsupported and broken ones.
     pub(crate) objects: usize,
+    /// Kinds of skipped objects, one entry per object, for the summary note.
+    pub(crate) skipped: Vec<String>,
 }
 
 enum Known {
@@ -106,10 +108,11 @@ fn classify(api_version: &str, kind: &str) -> Result<Known, bool> {
 }
 
 /// Lowers every object of one document.
-pub(crate) fn extract(doc: &Document, default_namespace: &str, out: &mut FileOut) {
+pub(crate) fn extract(doc: &Document, options: &crate::LoadOptions, out: &mut FileOut) {
     let mut cx = Cx {
         doc,
-        default_namespace,
+        default_namespace: &options.default_namespace,
+        each_skipped: options.each_skipped,
         out,
         modelled: Vec::new(),
         schema_spans: Vec::new(),
@@ -137,6 +140,8 @@ pub(crate) fn extract(doc: &Document, default_namespace: &str, out: &mut FileOut
 struct Cx<'a> {
     doc: &'a Document,
     default_namespace: &'a str,
+    /// One note per skipped object rather than a summary.
+    each_skipped: bool,
     out: &'a mut FileOut,
     /// Byte ranges of modelled objects.
     modelled: Vec<(u32, u32)>,
@@ -342,7 +347,24 @@ impl Cx<'_> {
         if kind == "Verification" && api_version.starts_with("netpol.dev/") {
             return;
         }
-        if known_kind {
+        if creates_pods(api_version, kind) {
+            let name = map
+                .get("metadata")
+                .and_then(|md| md.get("name"))
+                .and_then(Value::as_str)
+                .map(|n| format!(" `{n}`"))
+                .unwrap_or_default();
+            self.push(
+                Diagnostic::new(
+                    Code::CreatesPods,
+                    format!(
+                        "{kind}{name} creates pods netpol cannot see; selectors that target them match nothing here"
+                    ),
+                )
+                .with_primary(obj.near(""), format!("`{api_version}` {kind}: its pods are not modelled"))
+                .with_help("add the manifests of the workloads it creates (for example `kubectl get statefulsets,deployments -o yaml`) to analyse their traffic"),
+            );
+        } else if known_kind {
             self.push(
                 Diagnostic::new(
                     Code::UnsupportedApiVersion,
@@ -351,6 +373,8 @@ impl Cx<'_> {
                 .with_primary(obj.near("/apiVersion"), "unsupported API version")
                 .with_help(supported_versions(kind)),
             );
+        } else if !self.each_skipped {
+            self.out.skipped.push(kind.to_owned());
         } else {
             self.push(
                 Diagnostic::new(
@@ -363,6 +387,83 @@ impl Cx<'_> {
             );
         }
     }
+}
+
+/// Operator kinds (API group, kind) whose objects run pods: Prometheus Operator,
+/// Argo Rollouts and Workflows, Knative Serving, KEDA, the Spark and Flink operators,
+/// Strimzi.
+const POD_CREATING: &[(&str, &str)] = &[
+    ("monitoring.coreos.com", "Prometheus"),
+    ("monitoring.coreos.com", "PrometheusAgent"),
+    ("monitoring.coreos.com", "Alertmanager"),
+    ("monitoring.coreos.com", "ThanosRuler"),
+    ("argoproj.io", "Rollout"),
+    ("argoproj.io", "Workflow"),
+    ("serving.knative.dev", "Service"),
+    ("keda.sh", "ScaledJob"),
+    ("sparkoperator.k8s.io", "SparkApplication"),
+    ("sparkoperator.k8s.io", "ScheduledSparkApplication"),
+    ("flink.apache.org", "FlinkDeployment"),
+    ("kafka.strimzi.io", "Kafka"),
+    ("kafka.strimzi.io", "KafkaConnect"),
+    ("kafka.strimzi.io", "KafkaBridge"),
+    ("kafka.strimzi.io", "KafkaMirrorMaker2"),
+];
+
+fn creates_pods(api_version: &str, kind: &str) -> bool {
+    let Some((group, _)) = api_version.split_once('/') else {
+        return false;
+    };
+    POD_CREATING.contains(&(group, kind))
+}
+
+/// Whether a document is shaped like a Kubernetes object at all: a mapping with
+/// `apiVersion` and `kind` (or a `List`'s `items`).
+pub(crate) fn looks_like_object(value: &Value) -> bool {
+    value.as_object().is_some_and(|m| {
+        m.contains_key("kind") && (m.contains_key("apiVersion") || m.contains_key("items"))
+    })
+}
+
+/// The note for a `.json` file in a manifest folder that is not a manifest
+/// (`package.json`, a JSON schema): the folder holds other files too.
+pub(crate) fn not_a_manifest(doc: &Document) -> Diagnostic {
+    let span = doc.nearest_span_of("");
+    Diagnostic::new(
+        Code::NotAManifest,
+        "this JSON file is not a Kubernetes manifest (no `apiVersion` and `kind`); skipped",
+    )
+    .with_primary(span, "not a Kubernetes object")
+    .with_help("name the file explicitly to have it checked as a manifest, or move it out of the manifest folder")
+}
+
+/// One note for every skipped object of kinds netpol does not model, most frequent first.
+pub(crate) fn skipped_summary(
+    skipped: &std::collections::BTreeMap<String, usize>,
+) -> Option<Diagnostic> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let total: usize = skipped.values().sum();
+    let mut kinds: Vec<(&String, &usize)> = skipped.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let list = kinds
+        .iter()
+        .map(|(k, n)| format!("{k} x{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let objects = if total == 1 { "object" } else { "objects" };
+    let of_kinds = if kinds.len() == 1 { "kind" } else { "kinds" };
+    Some(
+        Diagnostic::new(
+            Code::UnsupportedKind,
+            format!(
+                "{total} {objects} of {} {of_kinds} skipped: {list}; see --verbose",
+                kinds.len()
+            ),
+        )
+        .with_note("these kinds do not affect pod networking in netpol's model"),
+    )
 }
 
 fn controller(meta: &ObjectMeta) -> Option<(String, String)> {

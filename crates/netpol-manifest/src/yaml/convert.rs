@@ -159,8 +159,9 @@ impl Converter<'_, '_> {
         let mut map = Map::with_capacity(items.len() / 2);
         // In the map's order; a replaced key keeps its place, so its span does too.
         let mut kids: Vec<SpanNode> = Vec::with_capacity(items.len() / 2);
-        // Whether each entry was written explicitly (for duplicate-key).
-        let mut explicit: Vec<bool> = Vec::with_capacity(items.len() / 2);
+        // Slots filled by a merge, not written explicitly (for duplicate-key). Merges are
+        // rare: an empty Vec does not allocate.
+        let mut merged: Vec<usize> = Vec::new();
         let slot = |map: &Map<String, Value>, key: &str| {
             map.contains_key(key)
                 .then(|| map.keys().position(|k2| k2 == key))
@@ -192,11 +193,13 @@ impl Converter<'_, '_> {
                         match slot(&map, &key) {
                             Some(i) => {
                                 kids[i] = sn;
-                                explicit[i] = false;
+                                if !merged.contains(&i) {
+                                    merged.push(i);
+                                }
                             }
                             None => {
+                                merged.push(kids.len());
                                 kids.push(sn);
-                                explicit.push(false);
                             }
                         }
                         map.insert(key, value);
@@ -209,7 +212,8 @@ impl Converter<'_, '_> {
             sn.key = Some((knode.start as u32, knode.end as u32));
             match slot(&map, &key) {
                 Some(i) => {
-                    if explicit[i] {
+                    let was_merged = merged.iter().position(|&m| m == i);
+                    if was_merged.is_none() {
                         let (fs, fe) = kids[i].key.unwrap_or((sn.start, sn.end));
                         self.diags.push(
                             Diagnostic::new(
@@ -222,12 +226,11 @@ impl Converter<'_, '_> {
                         );
                     }
                     kids[i] = sn;
-                    explicit[i] = true;
+                    if let Some(m) = was_merged {
+                        merged.swap_remove(m);
+                    }
                 }
-                None => {
-                    kids.push(sn);
-                    explicit.push(true);
-                }
+                None => kids.push(sn),
             }
             map.insert(key, value);
         }
