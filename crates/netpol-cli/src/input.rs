@@ -27,6 +27,10 @@ pub(crate) struct InputArgs {
     /// Skip files larger than this (bytes; K, M and G suffixes are powers of 1024).
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
     max_file_size: u64,
+
+    /// One note per skipped object (a kind netpol does not model) instead of one summary.
+    #[arg(short = 'v', long)]
+    verbose: bool,
 }
 
 impl InputArgs {
@@ -69,7 +73,7 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
     let options = LoadOptions {
         default_namespace: args.namespace.clone(),
         max_file_bytes: args.max_file_size,
-        ..LoadOptions::default()
+        each_skipped: args.verbose,
     };
     let mut map = SourceMap::new();
     let loaded = netpol_manifest::load(&sources, &options, &mut map);

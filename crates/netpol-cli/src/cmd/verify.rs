@@ -39,6 +39,10 @@ pub(crate) struct Args {
     #[arg(short = 'n', long, value_name = "NAME", default_value = "default")]
     namespace: String,
 
+    /// One note per skipped object (a kind netpol does not model) instead of one summary.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -139,6 +143,7 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
     }
     let options = LoadOptions {
         default_namespace: args.namespace.clone(),
+        each_skipped: args.verbose,
         ..LoadOptions::default()
     };
     let loaded = netpol_manifest::load(&sources, &options, &mut map);

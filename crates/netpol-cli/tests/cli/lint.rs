@@ -255,3 +255,27 @@ fn endless_stdin_stops_at_the_size_limit() {
         "{stdout}"
     );
 }
+
+/// Skipped kinds are one summary note; `--verbose` gives one note per object, at its kind.
+#[test]
+fn skipped_kinds_summary_and_verbose() {
+    let notes = |args: &[&str]| -> Vec<String> {
+        let res = run(args);
+        assert_eq!(res.code, Some(0), "{}", res.stdout);
+        res.stdout
+            .lines()
+            .filter(|l| l.contains("note[unsupported-kind]"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let file = "testdata/manifests/valid/unsupported-kinds.yaml";
+    let summary = notes(&["lint", "--format", "short", file]);
+    assert_eq!(summary.len(), 1, "{summary:?}");
+    assert!(
+        summary[0].contains("skipped") && summary[0].contains("--verbose"),
+        "{summary:?}"
+    );
+    let each = notes(&["lint", "--format", "short", "--verbose", file]);
+    assert!(each.len() > 1, "{each:?}");
+    assert!(each.iter().all(|l| l.starts_with(file)), "{each:?}");
+}
