@@ -469,3 +469,45 @@ impl ClusterPolicyKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Operator, Requirement, Selector};
+
+    fn sel(reqs: &[(&str, Operator, &[&str])]) -> Selector {
+        let mut requirements: Vec<Requirement> = reqs
+            .iter()
+            .map(|(k, op, vs)| Requirement {
+                key: (*k).to_owned(),
+                operator: *op,
+                values: vs.iter().map(|v| (*v).to_owned()).collect(),
+            })
+            .collect();
+        requirements.sort();
+        Selector {
+            requirements,
+            span: None,
+        }
+    }
+
+    #[test]
+    fn satisfiable_selectors() {
+        use Operator::{DoesNotExist, Exists, In, NotIn};
+        let any = |_: &str| true;
+        assert!(sel(&[]).satisfiable(None, &any));
+        assert!(sel(&[("app", In, &["a", "b"]), ("app", NotIn, &["a"])]).satisfiable(None, &any));
+        assert!(!sel(&[("app", In, &["a"]), ("app", NotIn, &["a"])]).satisfiable(None, &any));
+        assert!(!sel(&[("app", In, &["a"]), ("app", In, &["b"])]).satisfiable(None, &any));
+        assert!(!sel(&[("app", Exists, &[]), ("app", DoesNotExist, &[])]).satisfiable(None, &any));
+        assert!(
+            sel(&[("app", NotIn, &["a"]), ("tier", DoesNotExist, &[])]).satisfiable(None, &any)
+        );
+        // A new namespace always has its name label, and not an existing name.
+        let name = "kubernetes.io/metadata.name";
+        let new = |v: &str| v != "shop";
+        assert!(!sel(&[(name, DoesNotExist, &[])]).satisfiable(Some(name), &new));
+        assert!(!sel(&[(name, In, &["shop"])]).satisfiable(Some(name), &new));
+        assert!(sel(&[(name, In, &["shop", "dev"])]).satisfiable(Some(name), &new));
+        assert!(sel(&[(name, NotIn, &["dev"])]).satisfiable(Some(name), &new));
+    }
+}
