@@ -259,3 +259,14 @@ pub(crate) fn with_nodes(mut p: Profile, nodes: &[(&str, &str)]) -> Profile {
         .collect();
     p
 }
+
+/// x/a and x/b.
+pub(crate) fn two_pods() -> Model {
+    Model {
+        endpoints: vec![
+            pod("x", "a", &[("app", "a")]),
+            pod("x", "b", &[("app", "b")]),
+        ],
+        ..Model::default()
+    }
+}

@@ -12,16 +12,6 @@ const TCP: Protocol = Protocol::Tcp;
 const UDP: Protocol = Protocol::Udp;
 const EXT: &str = "0.0.0.0-255.255.255.255";
 
-fn two_pods() -> Model {
-    Model {
-        endpoints: vec![
-            pod("x", "a", &[("app", "a")]),
-            pod("x", "b", &[("app", "b")]),
-        ],
-        ..Model::default()
-    }
-}
-
 /// x/a and x/b, where x/b declares `http` = 8080 and backs Service x/web (port 80).
 fn behind_web_service(target: PortRef) -> Model {
     let mut m = two_pods();

@@ -11,17 +11,6 @@ fn has(lines: &[String], line: &str) -> bool {
     lines.iter().any(|l| l == line)
 }
 
-/// x/a and x/b.
-fn two_pods() -> Model {
-    Model {
-        endpoints: vec![
-            pod("x", "a", &[("app", "a")]),
-            pod("x", "b", &[("app", "b")]),
-        ],
-        ..Model::default()
-    }
-}
-
 /// Issue 9: bare pods that differ only by IP share a class (and the matrix holds groups,
 /// not pairs) unless an ipBlock tells their IPs apart; then they must not be merged.
 #[test]
