@@ -27,6 +27,7 @@
 mod convert;
 mod events;
 mod json;
+mod node;
 mod resolve;
 pub(crate) mod split;
 #[cfg(test)]

@@ -8,7 +8,7 @@ use netpol_diag::{Code, Diagnostic, FileId, Span};
 use saphyr_parser::{ScalarStyle, Tag};
 use serde_json::{Map, Value};
 
-use super::events::{Node, NodeKind};
+use super::node::{Node, NodeKind};
 use super::resolve::{
     decode_binary, go_float_key, is_go_timestamp, is_merge_key, resolve_plain, special_float,
 };

@@ -1,14 +1,14 @@
 //! saphyr's event stream to a node tree with byte spans, for one kubectl document.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
 use netpol_diag::{Code, Diagnostic, FileId, Span};
-use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use super::convert::Converter;
+use super::node::{Node, NodeKind};
 use super::{Document, Limits, SpanIndex, point_span};
 
 /// Parses the first YAML document of `text[range]` (a piece between two `---` lines) and
@@ -332,28 +332,6 @@ impl CharMap {
 
 // ---------------------------------------------------------------------------------------
 // Event stream to node arena.
-
-pub(super) enum NodeKind<'a> {
-    Scalar {
-        /// Taken (moved into the value) when the document has no anchors, because then
-        /// every node is converted exactly once.
-        text: RefCell<Cow<'a, str>>,
-        style: ScalarStyle,
-        tag: Option<Cow<'a, Tag>>,
-    },
-    Seq(Vec<u32>),
-    /// Keys and values alternating.
-    Map(Vec<u32>),
-    Alias(u32),
-}
-
-pub(super) struct Node<'a> {
-    pub(super) kind: NodeKind<'a>,
-    pub(super) start: usize,
-    pub(super) end: usize,
-    /// Flow collections end at their closing bracket; block ones at their last child.
-    flow: bool,
-}
 
 pub(super) struct Builder<'a> {
     /// The piece being parsed, which starts at byte `base` of the file.

@@ -7,7 +7,7 @@ use saphyr_parser::ScalarStyle;
 use serde_json::{Number, Value};
 
 use super::AmbiguityKind;
-use super::events::{Node, NodeKind};
+use super::node::{Node, NodeKind};
 
 pub(super) fn is_merge_key(node: &Node<'_>) -> bool {
     matches!(&node.kind, NodeKind::Scalar { text, style: ScalarStyle::Plain, tag: None } if *text.borrow() == "<<")
