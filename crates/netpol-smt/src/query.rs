@@ -13,7 +13,7 @@ use z3::{Params, SatResult, Solver};
 
 use crate::config::{self, Assertion, Kind, ParsedConfig, Scope, Verification};
 use crate::decode::decode;
-use crate::encode::{Encoder, NamedMode, Query, SideFilter};
+use crate::encode::{Encoder, NamedMode, Query, Side, SideFilter};
 use crate::universe::{Universe, assertion_peers};
 use crate::{AssertionResult, Options, Outcome, Verified};
 
@@ -74,7 +74,13 @@ pub fn verify(
             span,
         });
     }
-    if let Some(d) = proof_limitation(&u, v, &out.results, config) {
+    if let Some((d, affected)) = proof_limitation(&u, v, &out.results, config) {
+        // A proof that a Service created later could break is not a proof.
+        for i in affected {
+            out.results[i].outcome = Outcome::Unknown(
+                "it holds for the Services in the manifests, but a Service created later could open a path through its ClusterIP; see the proof-limitation warning".to_owned(),
+            );
+        }
         out.diagnostics.push(d);
     }
     out
@@ -106,28 +112,30 @@ fn unknown_under_tiers(u: &Universe, outcome: Outcome) -> Outcome {
 
 /// `scope: any` quantifies over pods, not Services: the Services are the ones in the
 /// manifests. Under VPC CNI a Service created later adds a ClusterIP path (V5) that the
-/// direct one lacks only through an egress rule that [`admits_new_service`]; name the proofs
-/// that rest on the existing Services, pointing at the first such rule.
+/// direct one lacks only through an egress rule that [`admits_new_service`]. Returns the
+/// warning at the first such rule and the indices of the proofs that rest on the existing
+/// Services, which [`verify`] turns into `unknown`.
 fn proof_limitation(
     u: &Universe,
     v: &Verification,
     results: &[AssertionResult],
     config: &ParsedConfig,
-) -> Option<Diagnostic> {
+) -> Option<(Diagnostic, Vec<usize>)> {
     if !u.profile.flags.cluster_ip_egress {
         return None;
     }
-    let affected: Vec<&str> = v
+    let (indices, affected): (Vec<usize>, Vec<&str>) = v
         .assertions
         .iter()
         .zip(results)
-        .filter(|(a, r)| {
+        .enumerate()
+        .filter(|(_, (a, r))| {
             a.scope == Scope::Any
                 && (a.deny.is_some() || a.only.is_some())
                 && matches!(r.outcome, Outcome::Proved)
         })
-        .map(|(a, _)| a.name.as_str())
-        .collect();
+        .map(|(i, (a, _))| (i, a.name.as_str()))
+        .unzip();
     if affected.is_empty() {
         return None;
     }
@@ -140,20 +148,21 @@ fn proof_limitation(
     let d = Diagnostic::new(
         Code::ProofLimitation,
         format!(
-            "under vpc-cni, the proofs of {} hold for the Services in the manifests; a Service created later could open a path through its ClusterIP",
+            "under vpc-cni, {} hold only for the Services in the manifests: a Service created later could open a path through its ClusterIP, so they are unknown",
             affected.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
         ),
     )
     .with_primary(span, format!("egress rule of {}/{}: {why}", policy.namespace, policy.name))
     .with_help("set `cluster.serviceCIDR` so that ipBlocks can be checked against it, select egress peers with `In`/`Exists` and numeric ports, or re-verify after adding the Service")
     .with_note("docs/verify.md (\"Services created later\") lists the rules that can do this");
-    Some(match config.root {
+    let d = match config.root {
         Some(span) => d.with_secondary(
             Span::new(span.file, span.start as usize, span.start as usize),
-            "proofs in this file",
+            "assertions in this file",
         ),
         None => d,
-    })
+    };
+    Some((d, indices))
 }
 
 /// Whether an egress rule may admit a Service created later on a path to a pod that it
@@ -319,6 +328,19 @@ fn check_readable(s: &Solver, q: &Query) -> SatResult {
     }
 }
 
+/// A query about one side only (`isolated`, or an impossible body): no source, no traces.
+fn one_sided(assertions: Vec<Bool>, dst: Side, proto: Int, port: BV) -> Query {
+    Query {
+        assertions,
+        src: None,
+        dst,
+        proto,
+        port,
+        traces: Vec::new(),
+        via: Vec::new(),
+    }
+}
+
 /// The query of an assertion: the negation of what it claims. The last formula is the
 /// connection (or isolation) part, so that the rest alone decides vacuity.
 fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
@@ -339,15 +361,7 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
         };
         let open: Vec<Bool> = dirs.iter().map(|d| enc.isolated(&x, *d).not()).collect();
         f.push(Bool::or(&open));
-        return Query {
-            assertions: f,
-            src: None,
-            dst: x,
-            proto,
-            port,
-            traces: Vec::new(),
-            via: Vec::new(),
-        };
+        return one_sided(f, x, proto, port);
     }
     let (from_filter, to, ports) = match (kind, &a.deny, &a.allow, &a.only) {
         (Kind::Deny, Some(p), _, _) | (Kind::Allow, _, Some(p), _) => {
@@ -359,15 +373,7 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
             f.push(Bool::from_bool(false));
             let x = enc.side("x", &SideFilter::NoneOf(&[]), &mut f);
             f.push(Bool::from_bool(false));
-            return Query {
-                assertions: f,
-                src: None,
-                dst: x,
-                proto,
-                port,
-                traces: Vec::new(),
-                via: Vec::new(),
-            };
+            return one_sided(f, x, proto, port);
         }
     };
     let s = enc.side("s", &from_filter, &mut f);

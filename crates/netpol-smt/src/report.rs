@@ -33,7 +33,7 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
                     Code::AssertionUnknown,
                     format!("assertion `{}` could not be decided: {reason}", r.name),
                 )
-                .with_help("raise --timeout, or narrow the assertion's peers");
+                .with_help("the reason says what stands in the way; when the solver gave up, raise --timeout or narrow the assertion's peers");
                 out.push(match r.span {
                     Some(s) => d.with_primary(s, "undecided"),
                     None => d,

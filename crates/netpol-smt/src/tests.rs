@@ -355,8 +355,8 @@ assertions:
 
 /// `proof-limitation` (docs/verify.md "Services created later"; V5 matches ipBlocks and an
 /// omitted `to` against the Service `port`, vpc-cni-semantics.md §1.3 row 1) names the
-/// scope-any proofs a later Service could break, at the rule that could admit it, and stays
-/// silent when no egress rule can.
+/// scope-any proofs a later Service could break, at the rule that could admit it, makes them
+/// `unknown`, and stays silent when no egress rule can.
 #[test]
 fn proof_limitation_points_at_rules_that_admit_new_services() {
     let cfg = r#"apiVersion: netpol.dev/v1alpha1
@@ -391,9 +391,12 @@ assertions:
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("proof-limitation"), "{got:?}");
     assert!(got[0].contains("`dev-cannot-reach-shop`") && !got[0].contains("existing-only"));
+    // Such a proof is not a proof: the scope-any verdict is unknown, not proved.
+    assert_eq!(verdicts(&model, &p, cfg), ["unknown", "proved"]);
     // Outside the Service CIDR it cannot; upstream has no ClusterIP paths at all.
     let (model, p) = shop_with_service("10.50.0.0/16");
     assert_eq!(codes(&model, &p), Vec::<String>::new());
+    assert_eq!(verdicts(&model, &p, cfg), ["proved", "proved"]);
     let (model, _) = shop_with_service("172.20.0.0/16");
     assert_eq!(
         codes(&model, &profile(Cni::Upstream, EnforcingMode::Standard)),
