@@ -107,7 +107,8 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
         let opts = Options {
             timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
         };
-        let v = netpol_smt::verify(&model, &inputs.profile, parsed, &opts);
+        let mut v = netpol_smt::verify(&model, &inputs.profile, parsed, &opts);
+        netpol_smt::name_unknown_references(&model, parsed, &mut v);
         diagnostics.extend(v.diagnostics);
         diagnostics.extend(netpol_smt::result_diagnostics(&model, &v.results));
         results = v.results;
