@@ -96,8 +96,11 @@ pub(crate) fn load(
         Purpose::Verify => {
             is_empty(&loaded.model) && config.as_ref().is_some_and(|c| c.parsed.is_some())
         }
-        // An empty folder, or a typo'd glob, is not a clean result.
-        Purpose::Analyse => is_empty(&loaded.model) && found.is_empty(),
+        // An empty folder or empty stdin is not a clean result; files of kinds netpol
+        // skips are input.
+        Purpose::Analyse => {
+            is_empty(&loaded.model) && found.iter().all(|d| d.code == Code::EmptyInput)
+        }
     };
     diagnostics.extend(found);
     let settings = cluster.apply(config.as_ref().map(|c| c.cluster.clone()).unwrap_or_default());
