@@ -75,10 +75,7 @@ pub(crate) fn read(
 
 /// The file without its `assertions`, when the rest of it is well-formed: its manifests
 /// (with spans) and cluster settings, and where the assertions were.
-fn lenient(
-    file: FileId,
-    text: &str,
-) -> Option<(Verification, Vec<Option<Span>>, Option<Span>)> {
+fn lenient(file: FileId, text: &str) -> Option<(Verification, Vec<Option<Span>>, Option<Span>)> {
     let (docs, _) = yaml::parse_documents(file, text, &yaml::Limits::default());
     let doc = docs.into_iter().next()?;
     let assertions = doc.span_of("/assertions");

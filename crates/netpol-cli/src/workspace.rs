@@ -103,7 +103,12 @@ pub(crate) fn load(
         }
     };
     diagnostics.extend(found);
-    let settings = cluster.apply(config.as_ref().map(|c| c.cluster.clone()).unwrap_or_default());
+    let settings = cluster.apply(
+        config
+            .as_ref()
+            .map(|c| c.cluster.clone())
+            .unwrap_or_default(),
+    );
     let mut parsed = None;
     if let Some(c) = config {
         diagnostics.splice(0..0, c.diagnostics);

@@ -47,8 +47,9 @@ pub fn name_unknown_references(model: &Model, config: &ParsedConfig, out: &mut V
         });
         let help = match &guess {
             Some(g) => format!("did you mean `{g}`? `netpol matrix` lists the endpoint ids"),
-            None => "name a pod or workload of the manifests; `netpol matrix` lists the ids"
-                .to_owned(),
+            None => {
+                "name a pod or workload of the manifests; `netpol matrix` lists the ids".to_owned()
+            }
         };
         let needle = format!("assertion `{}` names `{name}`", a.name);
         for d in &mut out.diagnostics {
@@ -106,7 +107,9 @@ mod tests {
 
     #[test]
     fn reasons_tell_names_from_limits() {
-        assert!(is_unknown_reference("no workload shop/apii; did you mean shop/api?"));
+        assert!(is_unknown_reference(
+            "no workload shop/apii; did you mean shop/api?"
+        ));
         assert!(is_unknown_reference("no pod shop/x in the manifests"));
         assert!(!is_unknown_reference("the solver gave up (timeout)"));
     }

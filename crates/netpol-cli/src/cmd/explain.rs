@@ -101,11 +101,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         .and_then(|()| out.flush())
         .context("writing the explanation to stdout")?;
     // An answer about input with errors is not one to rely on.
-    Ok(if input_status == ExitStatus::Failure || !explanation.verdict {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    Ok(
+        if input_status == ExitStatus::Failure || !explanation.verdict {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        },
+    )
 }
 
 /// The endpoint id an argument names: an id or `ns/name` as `Analysis::find_endpoint`
@@ -121,10 +123,7 @@ fn resolve(analysis: &Analysis, arg: &str) -> anyhow::Result<String> {
     };
     // A pod, node or ClusterIP with exactly this address; a Service only when nothing
     // else has it (a connection to a pod's IP is not one to a Service).
-    let holders: Vec<&EndpointInfo> = analysis
-        .endpoints()
-        .filter(|e| e.ip == Some(ip))
-        .collect();
+    let holders: Vec<&EndpointInfo> = analysis.endpoints().filter(|e| e.ip == Some(ip)).collect();
     let direct: Vec<&EndpointInfo> = holders
         .iter()
         .copied()
@@ -232,7 +231,10 @@ mod tests {
         let ip = |s: &str| s.parse().expect("ip");
         assert!(range_holds("10.0.0.0-10.0.255.255", ip("10.0.3.7")));
         assert!(!range_holds("10.0.0.0-10.0.255.255", ip("10.1.0.0")));
-        assert!(range_holds("10.0.0.0/16, 192.168.0.0/24", ip("192.168.0.9")));
+        assert!(range_holds(
+            "10.0.0.0/16, 192.168.0.0/24",
+            ip("192.168.0.9")
+        ));
         assert!(!range_holds("10.0.0.0/16,192.168.0.0/24", ip("172.16.0.1")));
         assert!(!range_holds("shop/api", ip("10.0.3.7")));
     }

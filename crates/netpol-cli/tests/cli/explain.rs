@@ -6,8 +6,7 @@ use super::{run, run_in};
 
 fn json(args: &[&str]) -> (Option<i32>, Value) {
     let res = run(args);
-    let v = serde_json::from_str(&res.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", res.snapshot()));
+    let v = serde_json::from_str(&res.stdout).unwrap_or_else(|e| panic!("{e}: {}", res.snapshot()));
     (res.code, v)
 }
 
@@ -33,7 +32,11 @@ fn input_errors_exit_1() {
     .expect("write");
     let broken = run_in(tmp.path(), &args, b"");
     assert_eq!(broken.code, Some(1), "{}", broken.snapshot());
-    assert!(broken.stderr.contains("port-out-of-range"), "{}", broken.snapshot());
+    assert!(
+        broken.stderr.contains("port-out-of-range"),
+        "{}",
+        broken.snapshot()
+    );
     assert!(broken.stdout.contains("allowed"), "{}", broken.snapshot());
 }
 
@@ -42,8 +45,16 @@ fn input_errors_exit_1() {
 #[test]
 fn json_format() {
     let (code, v) = json(&[
-        "explain", "--format", "json", "--from", "shop/api", "--to", "shop/db", "--port",
-        "5432/TCP", "examples/eks-shop/",
+        "explain",
+        "--format",
+        "json",
+        "--from",
+        "shop/api",
+        "--to",
+        "shop/db",
+        "--port",
+        "5432/TCP",
+        "examples/eks-shop/",
     ]);
     assert_eq!(code, Some(0), "{v:#}");
     assert_eq!(v["from"]["id"], "shop/api[Deployment]");
@@ -60,14 +71,37 @@ fn json_format() {
     assert_eq!(rule["policy"], "shop/api");
     assert_eq!(rule["file"], "examples/eks-shop/shop-policies.yaml");
     assert!(rule["line"].as_u64().is_some_and(|l| l > 0), "{rule:#}");
-    assert!(v["diagnostics"].as_array().is_some_and(Vec::is_empty), "{v:#}");
-    let keys: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
+    assert!(
+        v["diagnostics"].as_array().is_some_and(Vec::is_empty),
+        "{v:#}"
+    );
+    let keys: Vec<&str> = v
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
-        ["from", "to", "port", "verdict", "allowed", "directions", "notes", "diagnostics"]
+        [
+            "from",
+            "to",
+            "port",
+            "verdict",
+            "allowed",
+            "directions",
+            "notes",
+            "diagnostics"
+        ]
     );
     let (code, v) = json(&[
-        "explain", "--format", "json", "--from", "shop/frontend", "--to", "shop/db",
+        "explain",
+        "--format",
+        "json",
+        "--from",
+        "shop/frontend",
+        "--to",
+        "shop/db",
         "examples/eks-shop/",
     ]);
     assert_eq!(code, Some(1), "{v:#}");
@@ -80,15 +114,29 @@ fn json_format() {
 #[test]
 fn ip_addresses_are_endpoints() {
     let (code, v) = json(&[
-        "explain", "--format", "json", "--from", "shop/api", "--to", "10.0.70.1",
+        "explain",
+        "--format",
+        "json",
+        "--from",
+        "shop/api",
+        "--to",
+        "10.0.70.1",
         "examples/eks-shop/",
     ]);
     assert!(code == Some(0) || code == Some(1), "{v:#}");
     assert_eq!(v["to"]["kind"], "External", "{v:#}");
     assert_eq!(v["to"]["id"], "10.0.64.0-10.0.79.255", "{v:#}");
     let (code, v) = json(&[
-        "explain", "--format", "json", "--node", "n1=10.0.1.5", "--from", "10.0.1.5",
-        "--to", "shop/api", "examples/eks-shop/",
+        "explain",
+        "--format",
+        "json",
+        "--node",
+        "n1=10.0.1.5",
+        "--from",
+        "10.0.1.5",
+        "--to",
+        "shop/api",
+        "examples/eks-shop/",
     ]);
     assert!(code == Some(0) || code == Some(1), "{v:#}");
     assert_eq!(v["from"]["id"], "node/n1", "{v:#}");
@@ -101,9 +149,20 @@ fn ip_addresses_are_endpoints() {
          status: {podIP: 10.0.3.7}\n",
     )
     .expect("write");
-    let res = run_in(tmp.path(), &["explain", "--from", "x/a", "--to", "10.0.3.7"], b"");
+    let res = run_in(
+        tmp.path(),
+        &["explain", "--from", "x/a", "--to", "10.0.3.7"],
+        b"",
+    );
     assert_eq!(res.code, Some(0), "{}", res.snapshot());
     assert!(res.stdout.contains("x/a -> x/b"), "{}", res.snapshot());
-    let res = run(&["explain", "--from", "shop/api", "--to", "10.0.3.256", "examples/eks-shop/"]);
+    let res = run(&[
+        "explain",
+        "--from",
+        "shop/api",
+        "--to",
+        "10.0.3.256",
+        "examples/eks-shop/",
+    ]);
     assert_eq!(res.code, Some(2), "{}", res.snapshot());
 }

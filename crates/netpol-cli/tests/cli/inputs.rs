@@ -119,7 +119,10 @@ fn every_command_takes_the_same_flags() {
     assert!(res.stdout.contains("node/n1"), "{}", res.snapshot());
     let res = run_in(
         tmp.path(),
-        &with(&["explain", "--from", "node/n1", "--to", "shop/web"], &flags),
+        &with(
+            &["explain", "--from", "node/n1", "--to", "shop/web"],
+            &flags,
+        ),
         pods.as_bytes(),
     );
     assert_eq!(res.code, Some(0), "{}", res.snapshot());
@@ -136,14 +139,32 @@ fn flags_override_the_config() {
          spec: {selector: {app: db}, ports: [{port: 5432}]}\n",
     );
     let upstream = run_in(tmp.path(), &["matrix"], b"");
-    assert!(upstream.stdout.contains("upstream"), "{}", upstream.snapshot());
-    assert!(!upstream.stdout.contains("[Service]"), "{}", upstream.snapshot());
+    assert!(
+        upstream.stdout.contains("upstream"),
+        "{}",
+        upstream.snapshot()
+    );
+    assert!(
+        !upstream.stdout.contains("[Service]"),
+        "{}",
+        upstream.snapshot()
+    );
     let vpc = run_in(tmp.path(), &["matrix", "--cni", "vpc-cni"], b"");
-    assert!(vpc.stdout.contains("shop/db[Service]"), "{}", vpc.snapshot());
+    assert!(
+        vpc.stdout.contains("shop/db[Service]"),
+        "{}",
+        vpc.snapshot()
+    );
     let res = run_in(
         tmp.path(),
         &[
-            "explain", "--cni", "vpc-cni", "--from", "shop/web", "--to", "shop/db[Service]",
+            "explain",
+            "--cni",
+            "vpc-cni",
+            "--from",
+            "shop/web",
+            "--to",
+            "shop/db[Service]",
         ],
         b"",
     );
@@ -205,9 +226,17 @@ fn an_unreadable_path_exits_2_everywhere() {
     }
     // A --config that cannot be read.
     for cmd in COMMANDS {
-        let res = run_in(tmp.path(), &with(cmd, &["--config", "nope.yaml", "k8s"]), b"");
+        let res = run_in(
+            tmp.path(),
+            &with(cmd, &["--config", "nope.yaml", "k8s"]),
+            b"",
+        );
         assert_eq!(res.code, Some(2), "{}", res.snapshot());
-        assert!(res.stderr.contains("reading nope.yaml"), "{}", res.snapshot());
+        assert!(
+            res.stderr.contains("reading nope.yaml"),
+            "{}",
+            res.snapshot()
+        );
     }
 }
 
