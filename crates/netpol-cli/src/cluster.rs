@@ -1,12 +1,11 @@
 //! Shared cluster settings: the `cluster:` section of `netpol.yaml`, overridden by flags.
 //!
-//! `matrix` and `explain` flatten [`ClusterArgs`]; `--config` names the Verification file
-//! whose `cluster:` section is read (by default `./netpol.yaml` when it exists).
+//! Every command that reads manifests flattens [`ClusterArgs`]; `--config` names the
+//! Verification file (`config.rs` finds it by default), read by `workspace::load`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use ipnet::IpNet;
 use netpol_diag::{Diagnostic, SourceMap};
 use netpol_graph::Profile;
@@ -16,10 +15,16 @@ use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
 /// Semantics and cluster facts (see docs/configuration.md).
 #[derive(Debug, clap::Args)]
 pub(crate) struct ClusterArgs {
-    /// Read the `cluster:` section of this netpol.yaml (default: the one in the PATHS folder
-    /// when a single folder is given, else ./netpol.yaml, if present).
+    /// The netpol.yaml to read (its `manifests`, `cluster:` and, for verify, assertions);
+    /// default: the one in the PATHS folder when a single folder is given, else
+    /// ./netpol.yaml, if present.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Read `manifests` entries of the config that lead outside its folder (absolute
+    /// paths, `..`, symbolic links out); refused by default.
+    #[arg(long)]
+    allow_outside_config: bool,
 
     /// Semantics profile: VPC CNI's enforcement, or the Kubernetes specification.
     #[arg(long, value_enum, value_name = "CNI")]
@@ -55,65 +60,53 @@ enum ModeArg {
 }
 
 /// Loads the manifests and the cluster settings: the source map, the model, the profile
-/// in force, and every diagnostic so far (loading and config).
+/// in force, and every diagnostic so far (loading and config). `matrix` reads them so.
 pub(crate) fn load(
     input: &crate::input::InputArgs,
     args: &ClusterArgs,
 ) -> anyhow::Result<(SourceMap, Loaded, Profile, Vec<Diagnostic>)> {
-    let (mut map, loaded) = crate::input::load(input)?;
-    let (settings, mut diags) = settings(args, input.folder_config(), &mut map)?;
-    crate::input::quote_only_manifests(&mut map, &diags);
-    diags.extend(loaded.diagnostics.iter().cloned());
-    Ok((map, loaded, Profile::new(&settings), diags))
+    let w = crate::workspace::load(input, args, crate::workspace::Purpose::Analyse)?;
+    let loaded = Loaded {
+        model: w.model,
+        diagnostics: Vec::new(),
+    };
+    Ok((w.map, loaded, w.profile, w.diagnostics))
 }
 
-/// The settings in force, plus the config's diagnostics (its file is added to `map`).
-/// Without `--config`, the input folder's netpol.yaml wins over the current folder's: the
-/// settings belong to the manifests they sit with.
-fn settings(
-    args: &ClusterArgs,
-    folder_config: Option<PathBuf>,
-    map: &mut SourceMap,
-) -> anyhow::Result<(ClusterSettings, Vec<Diagnostic>)> {
-    let default = Path::new("netpol.yaml");
-    let path = match &args.config {
-        Some(path) => Some(path.clone()),
-        None => folder_config.or_else(|| default.is_file().then(|| default.to_path_buf())),
-    };
-    let path = path.as_deref();
-    let (mut settings, diags) = match path {
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let (_, parsed, diags) =
-                netpol_smt::config::parse_config_bytes(path.display().to_string(), bytes, map);
-            let cluster = parsed.map(|p| p.verification.cluster).unwrap_or_default();
-            (cluster, diags)
+impl ClusterArgs {
+    pub(crate) fn config(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+
+    pub(crate) fn allow_outside_config(&self) -> bool {
+        self.allow_outside_config
+    }
+
+    /// The config's settings with the flags laid over them.
+    pub(crate) fn apply(&self, mut settings: ClusterSettings) -> ClusterSettings {
+        if let Some(cni) = self.cni {
+            settings.cni = match cni {
+                CniArg::VpcCni => Cni::VpcCni,
+                CniArg::Upstream => Cni::Upstream,
+            };
         }
-        None => (ClusterSettings::default(), Vec::new()),
-    };
-    if let Some(cni) = args.cni {
-        settings.cni = match cni {
-            CniArg::VpcCni => Cni::VpcCni,
-            CniArg::Upstream => Cni::Upstream,
-        };
+        if let Some(mode) = self.enforcing_mode {
+            settings.enforcing_mode = match mode {
+                ModeArg::Standard => EnforcingMode::Standard,
+                ModeArg::Strict => EnforcingMode::Strict,
+            };
+        }
+        if !self.pod_cidrs.is_empty() {
+            settings.pod_cidrs = self.pod_cidrs.iter().map(IpNet::trunc).collect();
+        }
+        if let Some(cidr) = self.service_cidr {
+            settings.service_cidr = Some(cidr.trunc());
+        }
+        if !self.nodes.is_empty() {
+            settings.nodes = self.nodes.clone();
+        }
+        settings
     }
-    if let Some(mode) = args.enforcing_mode {
-        settings.enforcing_mode = match mode {
-            ModeArg::Standard => EnforcingMode::Standard,
-            ModeArg::Strict => EnforcingMode::Strict,
-        };
-    }
-    if !args.pod_cidrs.is_empty() {
-        settings.pod_cidrs = args.pod_cidrs.iter().map(IpNet::trunc).collect();
-    }
-    if let Some(cidr) = args.service_cidr {
-        settings.service_cidr = Some(cidr.trunc());
-    }
-    if !args.nodes.is_empty() {
-        settings.nodes = args.nodes.clone();
-    }
-    Ok((settings, diags))
 }
 
 fn parse_node(s: &str) -> Result<Node, String> {

@@ -1,7 +1,8 @@
 //! Shared input handling: PATHS and `-` become loader sources; the loader does the rest.
 //!
-//! Every command that reads manifests flattens [`InputArgs`] and calls [`load`], so paths,
-//! stdin, the default namespace and the size limit behave the same everywhere.
+//! Every command that reads manifests flattens [`InputArgs`] (and `cluster::ClusterArgs`)
+//! and calls `workspace::load`, so paths, stdin, the default namespace and the size limit
+//! behave the same everywhere.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -10,13 +11,13 @@ use anyhow::{Context as _, ensure};
 use std::collections::BTreeSet;
 
 use netpol_diag::{Diagnostic, FileId, SourceMap};
-use netpol_manifest::{LoadOptions, Loaded, Source};
+use netpol_manifest::{LoadOptions, Source};
 
 /// Where manifests come from, and loading limits.
 #[derive(Debug, clap::Args)]
 pub(crate) struct InputArgs {
     /// Manifest files or folders (read recursively: .yaml, .yml, .json); `-` reads stdin.
-    /// With none, the current folder is read.
+    /// With none, the config's `manifests` (else its folder, else the current folder).
     #[arg(value_name = "PATHS")]
     paths: Vec<PathBuf>,
 
@@ -42,14 +43,27 @@ impl InputArgs {
         let config = dir.join("netpol.yaml");
         (dir.is_dir() && config.is_file()).then_some(config)
     }
+
+    /// Whether PATHS were given (else the config's `manifests`, or a folder, are read).
+    pub(crate) fn has_paths(&self) -> bool {
+        !self.paths.is_empty()
+    }
+
+    pub(crate) fn options(&self) -> LoadOptions {
+        LoadOptions {
+            default_namespace: self.namespace.clone(),
+            max_file_bytes: self.max_file_size,
+            each_skipped: self.verbose,
+        }
+    }
 }
 
-/// Reads all inputs. Problems with the input itself are diagnostics in `Loaded`; only
-/// failing to read stdin is an error.
-pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
+/// PATHS as loader sources, stdin read whole; only failing to read stdin is an error
+/// (problems with the files are the loader's diagnostics).
+pub(crate) fn sources(args: &InputArgs) -> anyhow::Result<Vec<Source>> {
     let stdin_count = args.paths.iter().filter(|p| p.as_os_str() == "-").count();
     ensure!(stdin_count <= 1, "`-` (stdin) can be given only once");
-    let mut sources = Vec::with_capacity(args.paths.len().max(1));
+    let mut sources = Vec::with_capacity(args.paths.len());
     for path in &args.paths {
         if path.as_os_str() == "-" {
             let mut bytes = Vec::new();
@@ -67,18 +81,7 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<(SourceMap, Loaded)> {
             sources.push(Source::Path(path.clone()));
         }
     }
-    if sources.is_empty() {
-        sources.push(Source::Path(PathBuf::from(".")));
-    }
-    let options = LoadOptions {
-        default_namespace: args.namespace.clone(),
-        max_file_bytes: args.max_file_size,
-        each_skipped: args.verbose,
-    };
-    let mut map = SourceMap::new();
-    let loaded = netpol_manifest::load(&sources, &options, &mut map);
-    quote_only_manifests(&mut map, &loaded.diagnostics);
-    Ok((map, loaded))
+    Ok(sources)
 }
 
 /// Marks every file that `diags` point into and that does not look like a Kubernetes

@@ -7,9 +7,11 @@ mod alloc;
 mod cli;
 mod cluster;
 mod cmd;
+mod config;
 mod confine;
 mod input;
 mod report;
+mod workspace;
 
 use std::io::{self, Write as _};
 use std::process::ExitCode;

@@ -113,7 +113,7 @@ codes! {
     // netpol.yaml and verification.
     InvalidConfig => "invalid-config", Error, "netpol.yaml is not a valid Verification file.";
     ManifestOutsideConfig => "manifest-outside-config", Error, "A `manifests` entry of netpol.yaml leads outside the config's folder; it is not read.";
-    NoObjects => "no-objects", Error, "netpol verify loaded no Kubernetes object, so there is nothing to prove anything about.";
+    NoObjects => "no-objects", Error, "The input holds no Kubernetes object (an empty folder or stdin), so there is nothing to check.";
     UnknownReference => "unknown-reference", Error, "An assertion names a pod or workload that is not in the manifests.";
     VacuousAssertion => "vacuous-assertion", Warning, "An assertion's peers select nothing, so it holds trivially.";
     AssertionRefuted => "assertion-refuted", Error, "An assertion does not hold: a counterexample exists.";

@@ -17,6 +17,7 @@ mod decode;
 mod encode;
 mod query;
 mod report;
+mod suggest;
 mod universe;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use config::{Assertion, ParsedConfig, Scope, Verification, parse_config, sch
 pub use counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
 pub use query::verify;
 pub use report::{policy_names, result_diagnostics};
+pub use suggest::name_unknown_references;
 
 /// Solver limits.
 #[derive(Clone, Copy, Debug)]

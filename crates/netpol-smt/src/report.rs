@@ -29,11 +29,16 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
         match &r.outcome {
             Outcome::Proved => {}
             Outcome::Unknown(reason) => {
+                let help = if crate::suggest::is_unknown_reference(reason) {
+                    "fix the name in netpol.yaml; `netpol matrix` lists the endpoint ids"
+                } else {
+                    "the reason says what stands in the way; when the solver gave up, raise --timeout or narrow the assertion's peers"
+                };
                 let d = Diagnostic::new(
                     Code::AssertionUnknown,
                     format!("assertion `{}` could not be decided: {reason}", r.name),
                 )
-                .with_help("the reason says what stands in the way; when the solver gave up, raise --timeout or narrow the assertion's peers");
+                .with_help(help);
                 out.push(match r.span {
                     Some(s) => d.with_primary(s, "undecided"),
                     None => d,

@@ -25,11 +25,15 @@ pub(crate) enum ExitStatus {
 }
 
 impl ExitStatus {
-    /// The status diagnostics call for: unreadable input is a tool failure, like ripgrep;
-    /// any other error-severity diagnostic is a finding.
+    /// The status diagnostics call for: unreadable, refused or absent input is a tool
+    /// failure, like ripgrep; any other error-severity diagnostic is a finding.
     pub(crate) fn from_diagnostics(diags: &[Diagnostic]) -> ExitStatus {
-        let unreadable =
-            |d: &Diagnostic| d.code == Code::IoError || (d.code == Code::NotAFile && d.is_error());
+        let unreadable = |d: &Diagnostic| {
+            matches!(
+                d.code,
+                Code::IoError | Code::ManifestOutsideConfig | Code::NoObjects
+            ) || (d.code == Code::NotAFile && d.is_error())
+        };
         if diags.iter().any(unreadable) {
             ExitStatus::Error
         } else if diags.iter().any(Diagnostic::is_error) {

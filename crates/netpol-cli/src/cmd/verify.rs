@@ -2,14 +2,11 @@
 //! human text, JSON, SARIF, GitHub workflow commands or JUnit XML.
 
 use std::io::{self, IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use netpol_diag::render::{self, HumanOptions};
 use netpol_diag::{Code, Diagnostic, SourceMap};
-use netpol_graph::Profile;
-use netpol_manifest::{LoadOptions, Source};
 use netpol_smt::{AssertionResult, Options, Outcome};
 use serde_json::{Value, json};
 
@@ -23,25 +20,14 @@ inside its folder), else from the config's folder. Exit codes: 0 all proved, 1 r
 or error diagnostics, 2 usage or tool failure (unreadable or refused paths, no object loaded).
 See docs/verify.md.")]
 pub(crate) struct Args {
-    /// Manifest files or folders; they replace the config's `manifests`.
-    #[arg(value_name = "PATHS")]
-    paths: Vec<PathBuf>,
-
-    /// The Verification file.
-    #[arg(long, value_name = "FILE", default_value = "netpol.yaml")]
-    config: PathBuf,
+    #[command(flatten)]
+    input: crate::input::InputArgs,
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 
     /// Solver time limit per assertion, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     timeout: f64,
-
-    /// The namespace of objects that do not name one.
-    #[arg(short = 'n', long, value_name = "NAME", default_value = "default")]
-    namespace: String,
-
-    /// One note per skipped object (a kind netpol does not model) instead of one summary.
-    #[arg(short = 'v', long)]
-    verbose: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -50,11 +36,6 @@ pub(crate) struct Args {
     /// Colour human output: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
     color: Color,
-
-    /// Read `manifests` entries of the config that lead outside its folder (absolute
-    /// paths, `..`, symbolic links out); refused by default.
-    #[arg(long)]
-    allow_outside_config: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -113,96 +94,33 @@ fn color(c: Color) -> bool {
 
 /// Reads the config and the manifests and runs the solver.
 pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
-    let bytes = std::fs::read(&args.config)
-        .with_context(|| format!("reading {}", args.config.display()))?;
-    let mut map = SourceMap::new();
-    let (file, parsed, mut diagnostics) =
-        netpol_smt::config::parse_config_bytes(args.config.display().to_string(), bytes, &mut map);
-    let base = args
-        .config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut sources: Vec<Source> = args.paths.iter().cloned().map(Source::Path).collect();
-    if sources.is_empty() {
-        match &parsed {
-            Some(p) if !p.verification.manifests.is_empty() => {
-                let entries = p.verification.manifests.iter().zip(&p.manifests);
-                for (m, &span) in entries {
-                    let path = join_relative(base, m);
-                    match crate::confine::outside(base, m, &path) {
-                        Some(why) if !args.allow_outside_config => {
-                            diagnostics.push(crate::confine::refused(m, &why, span));
-                        }
-                        _ => sources.push(Source::Path(path)),
-                    }
-                }
-            }
-            _ => sources.push(Source::Path(base.to_path_buf())),
-        }
-    }
-    let options = LoadOptions {
-        default_namespace: args.namespace.clone(),
-        each_skipped: args.verbose,
-        ..LoadOptions::default()
-    };
-    let loaded = netpol_manifest::load(&sources, &options, &mut map);
-    // The config itself is not a manifest (a folder source may include it): drop the
-    // loader's findings about it.
-    let config_path = std::fs::canonicalize(&args.config).ok();
-    let is_config = |d: &Diagnostic| {
-        d.primary_span().is_some_and(|s| {
-            s.file == file || std::fs::canonicalize(map.name(s.file)).ok() == config_path
-        })
-    };
-    let extra: Vec<Diagnostic> = loaded
-        .diagnostics
-        .into_iter()
-        .filter(|d| !is_config(d))
-        .collect();
-    diagnostics.extend(extra);
+    let inputs = crate::workspace::load(
+        &args.input,
+        &args.cluster,
+        crate::workspace::Purpose::Verify,
+    )?;
+    let (mut map, model, mut diagnostics) = (inputs.map, inputs.model, inputs.diagnostics);
     let mut results = Vec::new();
-    if let Some(parsed) = &parsed {
-        if is_empty(&loaded.model) {
-            // Every assertion would be proved about an empty cluster.
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::NoObjects,
-                    "no Kubernetes object was loaded, so no assertion is checked",
-                )
-                .with_help(
-                    "point `manifests` in netpol.yaml (or PATHS) at the files or folders with \
-                     the manifests",
-                ),
-            );
-        } else {
-            let profile = Profile::new(&parsed.verification.cluster);
-            let opts = Options {
-                timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
-            };
-            let v = netpol_smt::verify(&loaded.model, &profile, parsed, &opts);
-            diagnostics.extend(v.diagnostics);
-            diagnostics.extend(netpol_smt::result_diagnostics(&loaded.model, &v.results));
-            results = v.results;
-        }
+    if let Some(parsed) = &inputs.config
+        && !diagnostics.iter().any(|d| d.code == Code::NoObjects)
+    {
+        let opts = Options {
+            timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
+        };
+        let mut v = netpol_smt::verify(&model, &inputs.profile, parsed, &opts);
+        netpol_smt::name_unknown_references(&model, parsed, &mut v);
+        diagnostics.extend(v.diagnostics);
+        diagnostics.extend(netpol_smt::result_diagnostics(&model, &v.results));
+        results = v.results;
     }
     crate::input::quote_only_manifests(&mut map, &diagnostics);
     Diagnostic::sort(&mut diagnostics);
     Ok(Report {
         map,
-        model: loaded.model,
+        model,
         results,
         diagnostics,
     })
-}
-
-/// Whether the manifests gave no object at all (namespaces only referenced do not count).
-fn is_empty(m: &netpol_manifest::Model) -> bool {
-    m.endpoints.is_empty()
-        && m.services.is_empty()
-        && m.policies.is_empty()
-        && m.cluster_policies.is_empty()
-        && m.namespaces.iter().all(|ns| ns.span.is_none())
 }
 
 pub(crate) fn status(r: &Report) -> ExitStatus {
@@ -348,21 +266,6 @@ pub(crate) fn sarif(r: &Report) -> Value {
 /// empty segments and with forward slashes (code scanning resolves it against the
 /// repository root), or a `file:` URI for an absolute path; every byte outside RFC 3986's
 /// unreserved set and `!$&'()*+,;=@/` is percent-encoded (spaces, `#`, `%`, `:`, non-ASCII).
-/// `base/m` without `.` components, so that file names in every output read
-/// `k8s/a.yaml`, not `k8s/./a.yaml` (`manifests: ["."]` is common).
-fn join_relative(base: &Path, m: &str) -> PathBuf {
-    let joined: PathBuf = base
-        .join(m)
-        .components()
-        .filter(|c| *c != std::path::Component::CurDir)
-        .collect();
-    if joined.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        joined
-    }
-}
-
 fn sarif_uri(name: &str) -> String {
     let name = if cfg!(windows) {
         name.replace('\\', "/")
@@ -499,26 +402,7 @@ pub(crate) fn junit(r: &Report) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
-
-    use super::{join_relative, sarif_uri};
-
-    #[test]
-    fn manifest_paths_drop_current_dir_components() {
-        assert_eq!(join_relative(Path::new("."), "."), PathBuf::from("."));
-        assert_eq!(
-            join_relative(Path::new("examples/shop"), "."),
-            PathBuf::from("examples/shop")
-        );
-        assert_eq!(
-            join_relative(Path::new("./a"), "./k8s/"),
-            PathBuf::from("a/k8s")
-        );
-        assert_eq!(
-            join_relative(Path::new("a"), "../b"),
-            PathBuf::from("a/../b")
-        );
-    }
+    use super::sarif_uri;
 
     #[test]
     fn sarif_uris_are_clean_references() {

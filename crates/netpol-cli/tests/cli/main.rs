@@ -3,7 +3,10 @@
 //! One test binary for every subcommand (ruff, ripgrep). Commands run from the workspace
 //! root so paths in the output are the relative paths given on the command line.
 
+mod docs;
+mod explain;
 mod hardening;
+mod inputs;
 mod lint;
 mod matrix;
 mod misc;

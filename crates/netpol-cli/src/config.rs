@@ -1,0 +1,89 @@
+//! Finding and reading `netpol.yaml`, the same way for every command.
+//!
+//! `verify` needs the whole file valid; the other commands read only its `manifests` and
+//! `cluster:` sections, so a broken assertion neither fails them nor hides the settings.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use netpol_diag::{Diagnostic, FileId, SourceMap, Span};
+use netpol_manifest::config::ClusterSettings;
+use netpol_manifest::yaml;
+use netpol_smt::{ParsedConfig, Verification};
+
+/// What a command reads from `netpol.yaml`.
+pub(crate) struct Config {
+    pub(crate) path: PathBuf,
+    pub(crate) file: FileId,
+    /// The whole file, when it is valid (assertions included): what `verify` proves.
+    pub(crate) parsed: Option<ParsedConfig>,
+    /// `manifests` entries with their spans, relative to the config's folder.
+    pub(crate) manifests: Vec<(String, Option<Span>)>,
+    pub(crate) cluster: ClusterSettings,
+    /// Problems with the file; for `assertions_matter: false`, none about assertions.
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+/// The config in force: `--config`, else the `netpol.yaml` of the single folder given as
+/// PATHS, else `./netpol.yaml`, if present. The settings belong to the manifests they sit
+/// with, so the input folder's file wins over the current folder's.
+pub(crate) fn locate(explicit: Option<&Path>, folder_config: Option<PathBuf>) -> Option<PathBuf> {
+    let default = Path::new("netpol.yaml");
+    match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => folder_config.or_else(|| default.is_file().then(|| default.to_path_buf())),
+    }
+}
+
+/// Reads and parses the config at `path` (a file that cannot be read is a tool failure).
+pub(crate) fn read(
+    path: &Path,
+    map: &mut SourceMap,
+    assertions_matter: bool,
+) -> anyhow::Result<Config> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (file, parsed, mut diagnostics) =
+        netpol_smt::config::parse_config_bytes(path.display().to_string(), bytes, map);
+    let (verification, manifest_spans, assertions_span) = match &parsed {
+        Some(p) => (p.verification.clone(), p.manifests.clone(), None),
+        None => lenient(file, map.text(file)).unwrap_or_default(),
+    };
+    if !assertions_matter {
+        // Assertions are verify's business; only the rest of the file may fail the command.
+        if let Some(a) = assertions_span {
+            diagnostics.retain(|d| {
+                d.primary_span()
+                    .is_none_or(|s| s.file != a.file || s.start < a.start || s.end > a.end)
+            });
+        }
+    }
+    let manifests = verification
+        .manifests
+        .iter()
+        .cloned()
+        .zip(manifest_spans.into_iter().chain(std::iter::repeat(None)))
+        .collect();
+    Ok(Config {
+        path: path.to_path_buf(),
+        file,
+        parsed,
+        manifests,
+        cluster: verification.cluster,
+        diagnostics,
+    })
+}
+
+/// The file without its `assertions`, when the rest of it is well-formed: its manifests
+/// (with spans) and cluster settings, and where the assertions were.
+fn lenient(file: FileId, text: &str) -> Option<(Verification, Vec<Option<Span>>, Option<Span>)> {
+    let (docs, _) = yaml::parse_documents(file, text, &yaml::Limits::default());
+    let doc = docs.into_iter().next()?;
+    let assertions = doc.span_of("/assertions");
+    let mut value = doc.value.clone();
+    value.as_object_mut()?.remove("assertions");
+    let v: Verification = serde_json::from_value(value).ok()?;
+    let spans = (0..v.manifests.len())
+        .map(|i| doc.span_of(&format!("/manifests/{i}")))
+        .collect();
+    Some((v, spans, assertions))
+}
