@@ -52,6 +52,34 @@ pub struct EndpointInfo {
     pub labels: Labels,
     /// The pod IP, node IP or ClusterIP when known.
     pub ip: Option<IpAddr>,
+    /// A bare Pod's controller when the input lacks it (`ns/web[Deployment]` for a pod of
+    /// ReplicaSet `web-<pod-template-hash>`): the workload the matrix groups it under.
+    pub owner: Option<String>,
+    /// An external endpoint's addresses, first and last.
+    pub range: Option<(IpAddr, IpAddr)>,
+}
+
+impl EndpointInfo {
+    /// Whether the endpoint stands for pods that may be several (a workload's replicas):
+    /// traffic between two of them is real traffic, shown as an edge to itself.
+    pub fn has_replicas(&self) -> bool {
+        matches!(self.kind, EndpointType::Workload(k) if k != EndpointKind::Pod)
+    }
+}
+
+/// The workload a controller reference stands for: a ReplicaSet named
+/// `<deployment>-<pod-template-hash>` stands for its Deployment.
+fn owner_id(ns: &str, labels: &Labels, (kind, name): &(String, String)) -> String {
+    if kind == "ReplicaSet"
+        && let Some(hash) = labels.get("pod-template-hash")
+        && let Some(deployment) = name
+            .strip_suffix(hash.as_str())
+            .and_then(|n| n.strip_suffix('-'))
+            .filter(|n| !n.is_empty())
+    {
+        return format!("{ns}/{deployment}[Deployment]");
+    }
+    format!("{ns}/{name}[{kind}]")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +225,9 @@ impl<'m> World<'m> {
                     name: e.name.clone(),
                     labels: e.labels.clone(),
                     ip,
+                    owner: (model.owners.get(&e.id()))
+                        .map(|o| owner_id(&e.namespace, &e.labels, o)),
+                    range: None,
                 },
                 kind: EpKind::Workload(i),
                 host_network: e.host_network,
@@ -213,6 +244,8 @@ impl<'m> World<'m> {
                     name: n.name.clone(),
                     labels: Labels::new(),
                     ip: Some(n.ip),
+                    owner: None,
+                    range: None,
                 },
                 kind: EpKind::Node(i),
                 host_network: false,
@@ -241,6 +274,8 @@ impl<'m> World<'m> {
                     name: id,
                     labels: Labels::new(),
                     ip: None,
+                    owner: None,
+                    range: Some(iv.bounds()),
                 },
                 kind: EpKind::External(iv),
                 host_network: false,
@@ -261,6 +296,8 @@ impl<'m> World<'m> {
                         name: s.name.clone(),
                         labels: s.selector.clone().unwrap_or_default(),
                         ip: s.cluster_ip,
+                        owner: None,
+                        range: None,
                     },
                     kind: EpKind::Service(i),
                     host_network: false,

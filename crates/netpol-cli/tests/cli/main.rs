@@ -6,6 +6,7 @@
 mod hardening;
 mod lint;
 mod matrix;
+mod matrix_classes;
 mod misc;
 mod sarif;
 mod unknown;
