@@ -190,7 +190,7 @@ impl Matrix {
         // Candidate keys: (category, own ports, row hash, column hash) with the own entry
         // completed; a lone pod tries each port set of its row and column, and none.
         let mut buckets: BTreeMap<(u8, u32, u64, u64), Vec<u32>> = BTreeMap::new();
-        for g in 0..n {
+        for (g, &category) in cat.iter().enumerate() {
             let g32 = g as u32;
             let row: u64 = (view.out[g].iter().filter(|e| e.1 != g32))
                 .fold(0, |h, e| h.wrapping_add(term(e.1, e.2)));
@@ -211,7 +211,7 @@ impl Matrix {
             for q in qs {
                 let t = term(g32, q);
                 buckets
-                    .entry((cat[g], q, row.wrapping_add(t), col.wrapping_add(t)))
+                    .entry((category, q, row.wrapping_add(t), col.wrapping_add(t)))
                     .or_default()
                     .push(g32);
             }
@@ -260,17 +260,22 @@ impl Matrix {
             .iter()
             .filter_map(|&c| sorted[c as usize].take())
             .collect();
-        let mut class_edges: Vec<(u32, u32, u32)> = edges
-            .iter()
-            .filter(|e| class_of[e.0 as usize] != NONE && class_of[e.1 as usize] != NONE)
-            .map(|&(g, h, p)| {
-                (
-                    rank[class_of[g as usize] as usize],
-                    rank[class_of[h as usize] as usize],
-                    p,
-                )
-            })
-            .collect();
+        // The groups of a class have the same row (their own entries completed), so one
+        // group's row gives the class's edges: never a pass over every group edge.
+        let mut rep = vec![NONE; rank.len()];
+        for (g, &c) in class_of.iter().enumerate() {
+            if c != NONE && rep[c as usize] == NONE {
+                rep[c as usize] = g as u32;
+            }
+        }
+        let mut class_edges: Vec<(u32, u32, u32)> = Vec::new();
+        for (c, &g) in rep.iter().enumerate() {
+            for &(_, h, p) in view.out[g as usize] {
+                if class_of[h as usize] != NONE {
+                    class_edges.push((rank[c], rank[class_of[h as usize] as usize], p));
+                }
+            }
+        }
         class_edges.sort_unstable();
         class_edges.dedup_by_key(|e| (e.0, e.1));
         Classes {
