@@ -319,7 +319,6 @@ pub(crate) fn pair(w: &World<'_>, src: &Ep, dst: &Ep) -> PortSet {
 
 /// The ports between two replicas of one workload: real traffic between distinct pods
 /// with the same labels, namespace and ports (empty for a bare pod, which has no other self).
-#[cfg(test)]
 pub(crate) fn replicas(w: &World<'_>, a: &Ep) -> PortSet {
     if !a.info.has_replicas() {
         return PortSet::empty();

@@ -135,6 +135,18 @@ fn replicas_reach_each_other() {
     let mx = a.matrix();
     check_classes(&mx).expect("classes");
     assert!(edges(&mx).contains(&"x/a[Deployment] -> x/a[Deployment]: TCP/80".to_owned()));
+    // explain agrees: two replicas, not "traffic to itself".
+    let e = a
+        .explain(
+            "x/a[Deployment]",
+            "x/a[Deployment]",
+            Some((Protocol::Tcp, 80)),
+        )
+        .expect("explain");
+    assert!(e.verdict, "{e:?}");
+    assert_eq!(e.directions.len(), 2);
+    let e = a.explain("x/c", "x/c", None).expect("explain");
+    assert!(!e.verdict && e.directions.is_empty(), "{e:?}");
     // Denied between replicas: no edge to itself.
     let mut m2 = m.clone();
     m2.policies[0].ingress[0].peers = vec![pods_peer(None, Some(sel(&[("app", "b")])))];
@@ -144,6 +156,15 @@ fn replicas_reach_each_other() {
             .iter()
             .any(|l| l.starts_with("x/a[Deployment] -> x/a["))
     );
+    let a2 = Analysis::new(&m2, &vpc());
+    let e = a2
+        .explain(
+            "x/a[Deployment]",
+            "x/a[Deployment]",
+            Some((Protocol::Tcp, 80)),
+        )
+        .expect("explain");
+    assert!(!e.verdict, "{e:?}");
 }
 
 /// Bare pods with the same connectivity are one class, across namespaces; a policy that
