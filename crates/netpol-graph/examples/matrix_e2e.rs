@@ -1,7 +1,7 @@
 //! Loads manifests, computes the matrix and writes it as JSON, timing each phase.
 //!
 //! ```text
-//! matrix_e2e [--cni vpc-cni|upstream] [--out FILE] [--no-json] [--timing] (--synth S|M|L|XL | PATH...)
+//! matrix_e2e [--cni vpc-cni|upstream] [--out FILE] [--no-json] [--classes] [--timing] (--synth S|M|L|XL | PATH...)
 //! ```
 //!
 //! Used for `docs/benchmarks.md` (end-to-end time and, under `/usr/bin/time -v`, peak
@@ -35,6 +35,8 @@ fn run() -> Result<(), String> {
     let mut out_path: Option<String> = None;
     let mut timing = false;
     let mut no_json = false;
+    // The classes layout (the CLI's default) instead of the pairs layout.
+    let mut classes = false;
     let mut synth: Option<Size> = None;
     let mut paths = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -50,6 +52,7 @@ fn run() -> Result<(), String> {
             "--out" => out_path = Some(args.next().ok_or("--out needs a file")?),
             "--timing" => timing = true,
             "--no-json" => no_json = true,
+            "--classes" => classes = true,
             "--synth" => {
                 let s = args.next().ok_or("--synth needs a size")?;
                 synth = Some(Size::parse(&s).ok_or(format!("unknown size `{s}`"))?);
@@ -121,7 +124,14 @@ fn run() -> Result<(), String> {
         error: None,
     };
     if !no_json {
-        let written = netpol_graph::format::json(&mut out, &matrix);
+        let written = if classes {
+            let t = Instant::now();
+            let c = matrix.classes();
+            phase("classes", t);
+            netpol_graph::format::json_classes(&mut out, &matrix, &c)
+        } else {
+            netpol_graph::format::json(&mut out, &matrix)
+        };
         if let Some(e) = out.error.take() {
             return Err(format!("cannot write the matrix: {e}"));
         }

@@ -1,8 +1,10 @@
 //! Prints a synthetic cluster as multi-document YAML.
 //!
-//! `cargo run --release -p netpol-graph --example synth -- <S|M|L|XL|tiny|pods:N> [seed] > c.yaml`
+//! `cargo run --release -p netpol-graph --example synth -- <S|M|L|XL|egress:SIZE|tiny|pods:N> [seed] > c.yaml`
 //!
-//! `pods:N` is a `kubectl get pods -A -o yaml` dump of N bare Pods (and a few policies).
+//! `pods:N` is a `kubectl get pods -A -o yaml` dump of N bare Pods (and a few policies);
+//! `egress:XL` is XL with thousands of distinct ipBlocks (internet egress and a public /24 per
+//! team namespace).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -11,7 +13,7 @@ use netpol_graph::synth::{Size, SynthConfig, generate};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: synth <S|M|L|XL|tiny|pods:N> [seed]";
+    let usage = "usage: synth <S|M|L|XL|egress:SIZE|tiny|pods:N> [seed]";
     let Some(size) = args.first() else {
         let _ = writeln!(std::io::stderr(), "{usage}");
         return ExitCode::from(2);
@@ -32,6 +34,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         };
         let cfg = SynthConfig::pods(n);
+        seed.map_or(cfg, |s| cfg.with_seed(s))
+    } else if let Some(size) = size.strip_prefix("egress:").and_then(Size::parse) {
+        let cfg = SynthConfig::egress(size);
         seed.map_or(cfg, |s| cfg.with_seed(s))
     } else if let Some(size) = Size::parse(size) {
         let cfg = SynthConfig::size(size);

@@ -115,7 +115,11 @@ impl<'m> Analysis<'m> {
         let mut edges = Vec::new();
         for (i, a) in w.eps.iter().enumerate() {
             for (j, b) in w.eps.iter().enumerate() {
-                let ports = crate::eval::pair(w, a, b);
+                let ports = if i == j {
+                    crate::eval::replicas(w, a)
+                } else {
+                    crate::eval::pair(w, a, b)
+                };
                 if !ports.is_empty() {
                     edges.push((i as u32, j as u32, ports));
                 }

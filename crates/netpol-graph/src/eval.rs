@@ -316,3 +316,16 @@ pub(crate) fn pair(w: &World<'_>, src: &Ep, dst: &Ep) -> PortSet {
     }
     e.intersect(&ingress(w, dst, src).allowed)
 }
+
+/// The ports between two replicas of one workload: real traffic between distinct pods
+/// with the same labels, namespace and ports (empty for a bare pod, which has no other self).
+pub(crate) fn replicas(w: &World<'_>, a: &Ep) -> PortSet {
+    if !a.info.has_replicas() {
+        return PortSet::empty();
+    }
+    let e = egress(w, a, a).allowed;
+    if e.is_empty() {
+        return e;
+    }
+    e.intersect(&ingress(w, a, a).allowed)
+}

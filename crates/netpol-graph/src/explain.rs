@@ -74,17 +74,30 @@ pub(crate) fn explain(
     port: Option<(Protocol, u16)>,
 ) -> Explanation {
     let (src, dst) = (&w.eps[a], &w.eps[b]);
-    let allowed = eval::pair(w, src, dst);
+    // A workload to itself is two of its replicas: real traffic, evaluated as any pair.
+    let replicas = a == b && src.info.has_replicas();
+    let allowed = if replicas {
+        eval::replicas(w, src)
+    } else {
+        eval::pair(w, src, dst)
+    };
     let verdict_of = |p: &PortSet| match port {
         Some((proto, n)) => p.contains(proto, n),
         None => !p.is_empty(),
     };
     let mut notes = Vec::new();
     let mut directions = Vec::new();
-    if a == b {
-        notes.push(
-            "an endpoint's traffic to itself is never filtered and is not modelled".to_owned(),
-        );
+    if replicas {
+        notes.push(format!(
+            "traffic between two replicas of {}: distinct pods, which the policies govern",
+            src.info.id
+        ));
+        let eg = eval::egress(w, src, dst);
+        let ing = eval::ingress(w, dst, src);
+        directions.push(direction(w, src, &eg, verdict_of));
+        directions.push(direction(w, dst, &ing, verdict_of));
+    } else if a == b {
+        notes.push("a pod's traffic to itself is never filtered and is not modelled".to_owned());
     } else if !eval::modelled(src, dst) {
         notes.push(
             "this pair is not modelled: one end must be a pod or workload, and a Service is only a destination"

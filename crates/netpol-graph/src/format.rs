@@ -1,12 +1,17 @@
 //! Output formats of the matrix, written to any `fmt::Write`: the JSON contract
 //! (`docs/output-formats.md`, "Matrix JSON"), a table, Graphviz dot, Mermaid, CSV and
-//! Markdown. JSON is written directly (no intermediate value), so a million connections
-//! stream out quickly.
+//! Markdown. Each but CSV shows classes and edges between classes by default
+//! ([`Matrix::classes`]); `expand` writes one line per pair of endpoints instead. JSON is
+//! written directly (no intermediate value), so a million connections stream out quickly.
 
 use std::fmt::{self, Write};
 
+use crate::classes::{Class, Classes};
 use crate::matrix::Matrix;
 use crate::world::EndpointInfo;
+
+/// The version of the matrix JSON (both layouts).
+pub const JSON_VERSION: u32 = 2;
 
 /// The matrix formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,15 +50,27 @@ impl Format {
     }
 }
 
-/// Writes the matrix in a format.
-pub fn write(out: &mut impl Write, m: &Matrix, format: Format) -> fmt::Result {
+/// Writes the matrix in a format: classes and edges between them, or with `expand` (and
+/// always for CSV, which has no place for membership) one line per pair of endpoints.
+pub fn write(out: &mut impl Write, m: &Matrix, format: Format, expand: bool) -> fmt::Result {
+    if expand || format == Format::Csv {
+        return match format {
+            Format::Json => json(out, m),
+            Format::Table => table(out, m),
+            Format::Dot => dot(out, m),
+            Format::Mermaid => mermaid(out, m),
+            Format::Csv => csv(out, m),
+            Format::Md => md(out, m),
+        };
+    }
+    let c = m.classes();
     match format {
-        Format::Json => json(out, m),
-        Format::Table => table(out, m),
-        Format::Dot => dot(out, m),
-        Format::Mermaid => mermaid(out, m),
+        Format::Json => json_classes(out, m, &c),
+        Format::Table => table_classes(out, m, &c),
+        Format::Dot => dot_classes(out, &c),
+        Format::Mermaid => mermaid_classes(out, &c),
+        Format::Md => md_classes(out, &c),
         Format::Csv => csv(out, m),
-        Format::Md => md(out, m),
     }
 }
 
@@ -71,6 +88,24 @@ fn json_str(out: &mut impl Write, s: &str) -> fmt::Result {
         }
     }
     out.write_char('"')
+}
+
+fn json_opt(out: &mut impl Write, s: Option<&str>) -> fmt::Result {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.write_str("null"),
+    }
+}
+
+fn json_ports(out: &mut impl Write, ports: &crate::PortSet) -> fmt::Result {
+    out.write_char('[')?;
+    for (j, p) in ports.to_strings().iter().enumerate() {
+        if j > 0 {
+            out.write_str(", ")?;
+        }
+        json_str(out, p)?;
+    }
+    out.write_char(']')
 }
 
 fn json_endpoint(out: &mut impl Write, e: &EndpointInfo) -> fmt::Result {
@@ -99,17 +134,79 @@ fn json_endpoint(out: &mut impl Write, e: &EndpointInfo) -> fmt::Result {
         Some(ip) => json_str(out, &ip.to_string())?,
         None => out.write_str("null")?,
     }
+    out.write_str(", \"owner\": ")?;
+    json_opt(out, e.owner.as_deref())?;
     out.write_char('}')
 }
 
-/// The JSON contract: one endpoint and one connection per line.
-pub fn json(out: &mut impl Write, m: &Matrix) -> fmt::Result {
+fn json_head(out: &mut impl Write, m: &Matrix, layout: &str) -> fmt::Result {
     write!(
         out,
-        "{{\"version\": 1,\n \"semantics\": {{\"cni\": \"{}\", \"enforcingMode\": \"{}\"}},\n \"endpoints\": [",
+        "{{\"version\": {JSON_VERSION}, \"layout\": \"{layout}\",\n \"semantics\": {{\"cni\": \"{}\", \"enforcingMode\": \"{}\"}},\n",
         m.semantics.cni.as_str(),
         m.semantics.enforcing_mode.as_str()
-    )?;
+    )
+}
+
+/// The JSON contract, classes layout: the classes, then one edge per line.
+pub fn json_classes(out: &mut impl Write, m: &Matrix, c: &Classes<'_>) -> fmt::Result {
+    json_head(out, m, "classes")?;
+    out.write_str(" \"classes\": [")?;
+    for (i, class) in c.classes.iter().enumerate() {
+        out.write_str(if i == 0 { "\n  " } else { ",\n  " })?;
+        json_class(out, m, class)?;
+    }
+    out.write_str(if c.classes.is_empty() {
+        "],\n \"edges\": ["
+    } else {
+        "\n ],\n \"edges\": ["
+    })?;
+    for (i, e) in c.edges().enumerate() {
+        out.write_str(if i == 0 { "\n  " } else { ",\n  " })?;
+        out.write_str("{\"from\": ")?;
+        json_str(out, &e.from.name)?;
+        out.write_str(", \"to\": ")?;
+        json_str(out, &e.to.name)?;
+        out.write_str(", \"ports\": ")?;
+        json_ports(out, e.ports)?;
+        out.write_char('}')?;
+    }
+    out.write_str(if c.edge_count() == 0 {
+        "]}\n"
+    } else {
+        "\n ]}\n"
+    })
+}
+
+fn json_class(out: &mut impl Write, m: &Matrix, c: &Class) -> fmt::Result {
+    out.write_str("{\"name\": ")?;
+    json_str(out, &c.name)?;
+    out.write_str(", \"kind\": ")?;
+    json_str(out, c.kind)?;
+    write!(out, ", \"size\": {}, \"workloads\": [", c.members.len())?;
+    for (i, (w, n)) in c.workloads.iter().enumerate() {
+        out.write_str(if i == 0 { "" } else { ", " })?;
+        out.write_str("{\"id\": ")?;
+        json_str(out, w)?;
+        write!(out, ", \"members\": {n}}}")?;
+    }
+    out.write_str("], \"cidrs\": [")?;
+    for (i, net) in c.cidrs.iter().enumerate() {
+        out.write_str(if i == 0 { "" } else { ", " })?;
+        json_str(out, &net.to_string())?;
+    }
+    out.write_str("], \"members\": [")?;
+    for (i, id) in c.members.iter().enumerate() {
+        out.write_str(if i == 0 { "" } else { ", " })?;
+        json_str(out, &m.endpoints[id.index()].id)?;
+    }
+    out.write_str("]}")
+}
+
+/// The JSON contract, pairs layout: one endpoint and one connection per line.
+pub fn json(out: &mut impl Write, m: &Matrix) -> fmt::Result {
+    json_head(out, m, "pairs")?;
+    out.write_str(" \"endpoints\": [")?;
     for (i, e) in m.endpoints.iter().enumerate() {
         out.write_str(if i == 0 { "\n  " } else { ",\n  " })?;
         json_endpoint(out, e)?;
@@ -125,14 +222,9 @@ pub fn json(out: &mut impl Write, m: &Matrix) -> fmt::Result {
         json_str(out, &c.from.id)?;
         out.write_str(", \"to\": ")?;
         json_str(out, &c.to.id)?;
-        out.write_str(", \"ports\": [")?;
-        for (j, p) in c.ports.to_strings().iter().enumerate() {
-            if j > 0 {
-                out.write_str(", ")?;
-            }
-            json_str(out, p)?;
-        }
-        out.write_str("]}")?;
+        out.write_str(", \"ports\": ")?;
+        json_ports(out, c.ports)?;
+        out.write_char('}')?;
     }
     out.write_str(if m.connection_count() == 0 {
         "]}\n"
@@ -243,6 +335,165 @@ pub fn md(out: &mut impl Write, m: &Matrix) -> fmt::Result {
             cell(&c.from.id),
             cell(&c.to.id),
             cell(&c.ports.to_strings().join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+/// At most this many members are named in a table cell; the JSON lists all.
+const SHOWN: usize = 3;
+
+/// What a class row says about its members: the CIDRs of an external class, else its
+/// workloads (with pod counts past one), the first few named.
+fn class_members(c: &Class) -> String {
+    let items: Vec<String> = if c.cidrs.is_empty() {
+        c.workloads
+            .iter()
+            .map(|(w, n)| {
+                if *n > 1 {
+                    format!("{w} ×{n}")
+                } else {
+                    w.clone()
+                }
+            })
+            .collect()
+    } else {
+        c.cidrs.iter().map(ToString::to_string).collect()
+    };
+    let mut s = items[..items.len().min(SHOWN)].join(", ");
+    if items.len() > SHOWN {
+        let _ = write!(s, ", … ({} more)", items.len() - SHOWN);
+    }
+    s
+}
+
+/// Whether a class needs a row in the class table: its name alone does not say who it is.
+fn listed(m: &Matrix, c: &Class) -> bool {
+    c.members.len() > 1 || (m.endpoints[c.members[0].index()].id != c.name && c.cidrs.len() != 1)
+}
+
+/// The default table: the classes whose name is not their one endpoint, then the edges
+/// between classes.
+pub fn table_classes(out: &mut impl Write, m: &Matrix, c: &Classes<'_>) -> fmt::Result {
+    writeln!(
+        out,
+        "semantics: {} ({}), {} endpoints in {} classes, {} edges ({} connections)",
+        m.semantics.cni.as_str(),
+        m.semantics.enforcing_mode.as_str(),
+        m.endpoints.len(),
+        c.classes.len(),
+        c.edge_count(),
+        m.connection_count()
+    )?;
+    let new_table = |header: [&str; 3]| {
+        let mut t = comfy_table::Table::new();
+        t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+            .set_header(header);
+        t
+    };
+    let mut t = new_table(["CLASS", "KIND", "MEMBERS"]);
+    let mut any = false;
+    for class in c.classes.iter().filter(|x| listed(m, x)) {
+        any = true;
+        t.add_row([
+            class.name.clone(),
+            format!("{} ×{}", class.kind, class.members.len()),
+            class_members(class),
+        ]);
+    }
+    if any {
+        writeln!(out, "{t}")?;
+    }
+    let mut t = new_table(["FROM", "TO", "PORTS"]);
+    for e in c.edges() {
+        t.add_row([
+            e.from.name.as_str(),
+            e.to.name.as_str(),
+            &e.ports.to_strings().join(", "),
+        ]);
+    }
+    writeln!(out, "{t}")
+}
+
+/// Graphviz, one node per class.
+pub fn dot_classes(out: &mut impl Write, c: &Classes<'_>) -> fmt::Result {
+    writeln!(out, "digraph netpol {{")?;
+    writeln!(out, "  rankdir=LR;")?;
+    writeln!(out, "  node [shape=box];")?;
+    for class in &c.classes {
+        let label = format!(
+            "{}\\n{} ×{}",
+            dot_str(&class.name).trim_matches('"'),
+            class.kind,
+            class.members.len()
+        );
+        writeln!(out, "  {} [label=\"{label}\"];", dot_str(&class.name))?;
+    }
+    for e in c.edges() {
+        writeln!(
+            out,
+            "  {} -> {} [label={}];",
+            dot_str(&e.from.name),
+            dot_str(&e.to.name),
+            dot_str(&e.ports.to_strings().join(", "))
+        )?;
+    }
+    writeln!(out, "}}")
+}
+
+/// Mermaid flowchart, one node per class (`c<index>` in name order).
+pub fn mermaid_classes(out: &mut impl Write, c: &Classes<'_>) -> fmt::Result {
+    let esc = |s: &str| s.replace('"', "#quot;");
+    writeln!(out, "flowchart LR")?;
+    let index: std::collections::HashMap<&str, usize> = (c.classes.iter().enumerate())
+        .map(|(i, x)| (x.name.as_str(), i))
+        .collect();
+    for (i, class) in c.classes.iter().enumerate() {
+        writeln!(
+            out,
+            "  c{i}[\"{} ×{}\"]",
+            esc(&class.name),
+            class.members.len()
+        )?;
+    }
+    for e in c.edges() {
+        writeln!(
+            out,
+            "  c{} -->|\"{}\"| c{}",
+            index[e.from.name.as_str()],
+            esc(&e.ports.to_strings().join(", ")),
+            index[e.to.name.as_str()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Markdown: the classes, then the edges.
+pub fn md_classes(out: &mut impl Write, c: &Classes<'_>) -> fmt::Result {
+    let cell = |s: &str| s.replace('|', "\\|");
+    writeln!(out, "| class | kind | members |")?;
+    writeln!(out, "|---|---|---|")?;
+    for class in &c.classes {
+        writeln!(
+            out,
+            "| {} | {} ×{} | {} |",
+            cell(&class.name),
+            class.kind,
+            class.members.len(),
+            cell(&class_members(class))
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "| from | to | ports |")?;
+    writeln!(out, "|---|---|---|")?;
+    for e in c.edges() {
+        writeln!(
+            out,
+            "| {} | {} | {} |",
+            cell(&e.from.name),
+            cell(&e.to.name),
+            cell(&e.ports.to_strings().join(", "))
         )?;
     }
     Ok(())

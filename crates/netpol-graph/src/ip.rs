@@ -47,9 +47,59 @@ impl Interval {
         v6 == self.v6 && self.lo <= n && n <= self.hi
     }
 
+    /// The first and last address.
+    pub(crate) fn bounds(&self) -> (IpAddr, IpAddr) {
+        let ip = |n: u128| -> IpAddr {
+            if self.v6 {
+                IpAddr::V6(Ipv6Addr::from(n))
+            } else {
+                IpAddr::V4(Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)))
+            }
+        };
+        (ip(self.lo), ip(self.hi))
+    }
+
     pub(crate) fn overlaps(&self, other: &Interval) -> bool {
         self.v6 == other.v6 && self.lo <= other.hi && other.lo <= self.hi
     }
+}
+
+/// The fewest CIDRs that cover address ranges (first, last), adjacent ranges joined;
+/// sorted, IPv4 first.
+pub(crate) fn cidrs(ranges: &[(IpAddr, IpAddr)]) -> Vec<IpNet> {
+    let mut ivs: Vec<Interval> = ranges
+        .iter()
+        .map(|&(a, b)| {
+            let ((v6, lo), (_, hi)) = (addr_value(a), addr_value(b));
+            Interval { v6, lo, hi }
+        })
+        .collect();
+    ivs.sort();
+    let mut joined: Vec<Interval> = Vec::new();
+    for iv in ivs {
+        match joined.last_mut() {
+            Some(last)
+                if last.v6 == iv.v6 && last.hi.checked_add(1).is_some_and(|n| n >= iv.lo) =>
+            {
+                last.hi = last.hi.max(iv.hi);
+            }
+            _ => joined.push(iv),
+        }
+    }
+    let mut res = Vec::new();
+    for iv in joined {
+        let (a, b) = iv.bounds();
+        match (a, b) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                res.extend(ipnet::Ipv4Subnets::new(a, b, 0).map(IpNet::V4));
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                res.extend(ipnet::Ipv6Subnets::new(a, b, 0).map(IpNet::V6));
+            }
+            _ => {}
+        }
+    }
+    res
 }
 
 impl fmt::Display for Interval {

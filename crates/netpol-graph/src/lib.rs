@@ -7,6 +7,7 @@
 //! `docs/semantics.md` is the contract both engines implement.
 
 mod analysis;
+mod classes;
 mod engine;
 mod eval;
 mod explain;
@@ -25,6 +26,7 @@ mod world;
 mod tests;
 
 pub use analysis::Analysis;
+pub use classes::{Class, ClassEdge, Classes};
 pub use explain::{DirectionExplanation, Explanation, RuleRef};
 pub use facts::{NodeFacts, ServiceAccess};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};

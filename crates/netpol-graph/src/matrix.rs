@@ -41,7 +41,8 @@ pub struct Matrix {
 
 /// Endpoints in groups, and edges between groups: an edge `(g, h, p)` stands for every
 /// pair `(a, b)` of distinct endpoints with `a` in `g` and `b` in `h`, allowing the port
-/// set `ports[p]`. No edge stands for no pair, and no port set is empty.
+/// set `ports[p]`, and in a group of workloads also for `(a, a)`: two replicas of `a`.
+/// No edge stands for no pair, and no port set is empty.
 #[derive(Clone, Debug, Default)]
 struct Groups {
     /// The group of each endpoint.
@@ -54,17 +55,27 @@ struct Groups {
     start: Vec<usize>,
     /// Interned port sets.
     ports: Vec<PortSet>,
+    /// Per group: its members are workloads (every group's members are all workloads or
+    /// none), whose replicas reach each other.
+    replicas: Vec<bool>,
 }
 
 impl Groups {
     /// `of` gives each endpoint's group (dense ids); `edges` may come in any order.
-    fn new(of: Vec<u32>, mut edges: Vec<(u32, u32, u32)>, ports: Vec<PortSet>) -> Groups {
+    fn new(
+        of: Vec<u32>,
+        mut edges: Vec<(u32, u32, u32)>,
+        ports: Vec<PortSet>,
+        endpoints: &[EndpointInfo],
+    ) -> Groups {
         let count = of.iter().map(|&g| g as usize + 1).max().unwrap_or(0);
         let mut members = vec![Vec::new(); count];
+        let mut replicas = vec![false; count];
         for (i, &g) in of.iter().enumerate() {
             members[g as usize].push(u32::try_from(i).unwrap_or(u32::MAX));
+            replicas[g as usize] |= endpoints[i].has_replicas();
         }
-        edges.retain(|&(g, h, _)| g != h || members[g as usize].len() > 1);
+        edges.retain(|&(g, h, _)| g != h || members[g as usize].len() > 1 || replicas[g as usize]);
         edges.sort_unstable();
         edges.dedup_by_key(|e| (e.0, e.1));
         let mut start = vec![0; count + 1];
@@ -80,6 +91,7 @@ impl Groups {
             edges,
             start,
             ports,
+            replicas,
         }
     }
 
@@ -92,7 +104,11 @@ impl Groups {
             self.members[g as usize].len(),
             self.members[h as usize].len(),
         );
-        if g == h { a * (a - 1) } else { a * b }
+        match (g == h, self.replicas[g as usize]) {
+            (false, _) => a * b,
+            (true, false) => a * (a - 1),
+            (true, true) => a * a,
+        }
     }
 }
 
@@ -185,7 +201,7 @@ impl<'a> Iterator for Pairs<'a> {
             }
             while let Some(&(b, p)) = self.targets.get(self.pos) {
                 self.pos += 1;
-                if b as usize != a {
+                if b as usize != a || self.g.replicas[g as usize] {
                     let a = u32::try_from(a).unwrap_or(u32::MAX);
                     return Some((a, b, &self.g.ports[p as usize]));
                 }
@@ -227,8 +243,8 @@ impl Matrix {
     ) -> Matrix {
         Matrix {
             semantics,
+            groups: Groups::new(of, edges, ports.into_sets(), &endpoints),
             endpoints,
-            groups: Groups::new(of, edges, ports.into_sets()),
         }
     }
 
@@ -252,6 +268,14 @@ impl Matrix {
             to: &self.endpoints[b as usize],
             ports,
         })
+    }
+
+    /// The groups: each endpoint's group, each group's members, the edges between groups
+    /// (sorted) and the interned port sets.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn group_parts(&self) -> (&[u32], &[Vec<u32>], &[(u32, u32, u32)], &[PortSet]) {
+        let g = &self.groups;
+        (&g.of, &g.members, &g.edges, &g.ports)
     }
 
     /// How many groups of endpoints with equal rows and columns the matrix holds; its
@@ -279,10 +303,10 @@ impl Matrix {
         let (Some(a), Some(b)) = (find(from), find(to)) else {
             return PortSet::empty();
         };
-        if a == b {
+        let g = &self.groups;
+        if a == b && !g.replicas[g.of[a] as usize] {
             return PortSet::empty();
         }
-        let g = &self.groups;
         let out = g.out(g.of[a]);
         match out.binary_search_by_key(&g.of[b], |e| e.1) {
             Ok(i) => g.ports[out[i].2 as usize].clone(),
@@ -295,7 +319,9 @@ impl Matrix {
     pub fn filter(&self, filter: &Filter) -> Matrix {
         let g = &self.groups;
         let keep = |p: &Option<String>, e: &EndpointInfo| {
-            p.as_deref().is_none_or(|p| id_matches(p, &e.id))
+            p.as_deref().is_none_or(|p| {
+                id_matches(p, &e.id) || e.owner.as_deref().is_some_and(|o| id_matches(p, o))
+            })
         };
         // Sub-groups: (group, kept as a source, kept as a destination).
         let mut sub_ids: FxHashMap<(u32, bool, bool), u32> = FxHashMap::default();
@@ -331,7 +357,8 @@ impl Matrix {
                     continue;
                 }
                 for &st in &by_group[gt as usize] {
-                    if !subs[st as usize].2 || (sf == st && size[sf as usize] < 2) {
+                    let alone = size[sf as usize] < 2 && !g.replicas[gf as usize];
+                    if !subs[st as usize].2 || (sf == st && alone) {
                         continue;
                     }
                     used[sf as usize] = true;
@@ -369,8 +396,8 @@ impl Matrix {
             .collect();
         Matrix {
             semantics: self.semantics,
+            groups: Groups::new(of, edges, g.ports.clone(), &endpoints),
             endpoints,
-            groups: Groups::new(of, edges, g.ports.clone()),
         }
     }
 }
@@ -444,6 +471,8 @@ mod tests {
             name: id.to_owned(),
             labels: Default::default(),
             ip: None,
+            owner: None,
+            range: None,
         }
     }
 

@@ -302,10 +302,13 @@ fn assemble(
             Payload::Endpoint { endpoint, owner } => {
                 // A pod (or ReplicaSet, Job) whose controller is in the input is that
                 // controller's pod: count it once.
-                let folded = owner.is_some_and(|(kind, name)| {
-                    present.contains(&(kind, endpoint.namespace.clone(), name))
+                let folded = owner.as_ref().is_some_and(|(kind, name)| {
+                    present.contains(&(kind.clone(), endpoint.namespace.clone(), name.clone()))
                 });
                 if !folded {
+                    if let (Some(owner), model::EndpointKind::Pod) = (owner, endpoint.kind) {
+                        model.owners.insert(endpoint.id(), owner);
+                    }
                     model.endpoints.push(endpoint);
                 }
             }

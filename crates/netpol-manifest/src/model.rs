@@ -32,6 +32,9 @@ pub struct Model {
     pub policies: Vec<Policy>,
     /// Cluster-scoped and AWS policies, parsed for later use. Sorted by (kind, namespace, name).
     pub cluster_policies: Vec<ClusterPolicy>,
+    /// The controller (kind, name) named by the `ownerReferences` of a bare Pod whose
+    /// controller is not in the input (a `kubectl get pods` dump), by [`Endpoint::id`].
+    pub owners: BTreeMap<String, (String, String)>,
 }
 
 impl Model {

@@ -16,11 +16,15 @@ use crate::{cluster, input, report};
 Examples:
   netpol matrix k8s/                            A table of who can reach whom, and on what
   netpol matrix --format json k8s/ > m.json     The stable JSON contract (docs/output-formats.md)
+  netpol matrix --expand --format json k8s/     One connection per pair of endpoints
   netpol matrix --from 'shop/*' --port 5432/TCP Only connections from shop that allow TCP 5432
   netpol matrix --cni upstream k8s/             Kubernetes-spec semantics instead of VPC CNI
 
-Loading diagnostics go to stderr; the matrix goes to stdout. Exit code 1 when a loading
-diagnostic is an error.")]
+Endpoints with identical connectivity are shown as one class, and edges go between classes;
+an edge from a class to itself means its pods (a workload's replicas too) reach each other.
+Loading diagnostics go to stderr; the matrix goes to stdout. Exit code 1 when a diagnostic
+is an error (the matrix is then of what loaded); 2, with nothing on stdout, when the input
+cannot be read.")]
 pub(crate) struct Args {
     #[command(flatten)]
     input: input::InputArgs,
@@ -38,6 +42,10 @@ pub(crate) struct Args {
     /// Keep connections whose destination matches.
     #[arg(long, value_name = "ENDPOINT")]
     to: Option<String>,
+
+    /// One line per pair of endpoints instead of classes (CSV always is).
+    #[arg(long)]
+    expand: bool,
 
     /// Keep connections that allow this port, as `80/TCP` or `TCP/80`.
     #[arg(long, value_name = "PORT", value_parser = parse_port_arg)]
@@ -59,6 +67,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let analysis = Analysis::new(&loaded.model, &profile);
     diags.extend(analysis.diagnostics().iter().cloned());
     report::diagnostics_to_stderr(&map, &diags)?;
+    let status = ExitStatus::from_diagnostics(&diags);
+    // The input could not be read: no matrix, not even an empty one a script could trust.
+    if status == ExitStatus::Error {
+        return Ok(status);
+    }
 
     let filter = Filter {
         from: args.from.clone(),
@@ -84,14 +97,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         out: io::BufWriter::new(io::stdout().lock()),
         error: None,
     };
-    let written = format::write(&mut out, &matrix, format);
+    let written = format::write(&mut out, &matrix, format, args.expand);
     let flushed = out.out.flush();
     match (written, out.error) {
         (Err(_), Some(e)) => Err(e).context("writing the matrix to stdout")?,
         (Err(e), None) => Err(e).context("formatting the matrix")?,
         (Ok(()), _) => flushed.context("writing the matrix to stdout")?,
     }
-    Ok(ExitStatus::from_diagnostics(&diags))
+    Ok(status)
 }
 
 /// `fmt::Write` over an `io::Write` that keeps the IO error (a closed pipe exits 0).

@@ -289,8 +289,8 @@ fn an_error_past_column_65535_is_drawn() {
     assert!(res.stdout.lines().all(|l| l.chars().count() < 400));
 }
 
-/// Out of memory is exit 2 with a message, not an abort (134). 4,000 bare pods need far
-/// more than the 250 MB of address space the shell's `ulimit -v` leaves here.
+/// Out of memory is exit 2 with a message, not an abort (134). 4,000 bare pods expanded to
+/// pairs need far more than the 250 MB of address space the shell's `ulimit -v` leaves here.
 #[cfg(unix)]
 #[test]
 fn out_of_memory_is_exit_2() {
@@ -308,7 +308,7 @@ fn out_of_memory_is_exit_2() {
     std::fs::write(tmp.path().join("pods.yaml"), pods).expect("write");
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg("ulimit -v 250000 && exec \"$0\" matrix pods.yaml")
+        .arg("ulimit -v 250000 && exec \"$0\" matrix --expand pods.yaml")
         .arg(env!("CARGO_BIN_EXE_netpol"))
         .current_dir(tmp.path())
         .output()

@@ -9,6 +9,7 @@ mod hardening;
 mod inputs;
 mod lint;
 mod matrix;
+mod matrix_classes;
 mod misc;
 mod sarif;
 mod unknown;

@@ -11,10 +11,17 @@ fn matrix_table_of_the_example() {
 
 #[test]
 fn matrix_json_follows_the_contract() {
-    let run = run(&["matrix", "--format", "json", "examples/eks-shop/"]);
+    let run = run(&[
+        "matrix",
+        "--expand",
+        "--format",
+        "json",
+        "examples/eks-shop/",
+    ]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("matrix JSON parses");
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["layout"], "pairs");
     assert_eq!(v["semantics"]["cni"], "vpc-cni");
     assert_eq!(v["semantics"]["enforcingMode"], "standard");
     let ids: Vec<&str> = v["endpoints"]
@@ -43,7 +50,13 @@ fn matrix_json_follows_the_contract() {
         pairs, sorted,
         "connections sorted by (from, to), each pair once"
     );
-    assert!(pairs.iter().all(|(a, b)| a != b), "no self pairs");
+    // Only a workload's replicas reach "themselves".
+    assert!(
+        pairs
+            .iter()
+            .all(|(a, b)| a != b || a.ends_with("[Deployment]")),
+        "no self pairs but replicas"
+    );
     // The api reaches the database on Postgres only.
     let api_db = conns
         .iter()

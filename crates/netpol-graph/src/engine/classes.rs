@@ -30,6 +30,8 @@ fn key_of(w: &World<'_>, e: &Ep, seen: &Seen<'_>) -> String {
     use std::fmt::Write as _;
     let mut k = String::new();
     match e.kind {
+        // A workload's replicas reach each other; a bare pod has no other self.
+        EpKind::Workload(_) if e.info.has_replicas() => k.push('R'),
         EpKind::Workload(_) => k.push('P'),
         // Externals and nodes are few; each is its own class.
         EpKind::External(_) | EpKind::Node(_) | EpKind::Service(_) => {
@@ -153,6 +155,7 @@ impl<'w, 'm> Engine<'w, 'm> {
                         _ => Cat::External,
                     },
                     ns: e.info.namespace.clone(),
+                    replicas: e.info.has_replicas(),
                 });
             }
             classes[c].members.push(idx);

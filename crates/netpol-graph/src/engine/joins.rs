@@ -79,7 +79,7 @@ impl Engine<'_, '_> {
 
     pub(super) fn modelled(&self, s: u32, d: u32) -> bool {
         let (a, b) = (&self.classes[s as usize], &self.classes[d as usize]);
-        (a.cat == Cat::Pod || b.cat == Cat::Pod) && (s != d || a.members.len() > 1)
+        (a.cat == Cat::Pod || b.cat == Cat::Pod) && (s != d || a.members.len() > 1 || a.replicas)
     }
 
     /// The class edges from the source classes in `range`: (source class, destination

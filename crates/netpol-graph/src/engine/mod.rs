@@ -76,6 +76,8 @@ struct Class {
     rep: u32,
     cat: Cat,
     ns: Option<String>,
+    /// Workloads, whose replicas reach each other (an edge from the class to itself).
+    replicas: bool,
 }
 
 struct Engine<'w, 'm> {

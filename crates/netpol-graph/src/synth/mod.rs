@@ -70,6 +70,9 @@ pub enum Style {
     /// A `kubectl get pods -A -o yaml` dump of a big cluster: bare Pods only, with IPs,
     /// and a few policies with ipBlocks; see the module docs.
     Pods,
+    /// Realistic, but the RDS rule of each team namespace is replaced by egress to the
+    /// internet and to a public /24 of its own: thousands of distinct ipBlocks.
+    Egress,
 }
 
 /// What to generate. The counts are exact: the YAML holds `workloads` pod-creating objects
@@ -130,6 +133,14 @@ impl SynthConfig {
         }
     }
 
+    /// A preset size in [`Style::Egress`].
+    pub fn egress(size: Size) -> SynthConfig {
+        SynthConfig {
+            style: Style::Egress,
+            ..SynthConfig::size(size)
+        }
+    }
+
     /// The same config with another seed.
     pub fn with_seed(self, seed: u64) -> SynthConfig {
         SynthConfig { seed, ..self }
@@ -140,7 +151,7 @@ impl SynthConfig {
 pub fn generate(cfg: &SynthConfig) -> String {
     let mut rng = Rng::new(cfg.seed);
     match cfg.style {
-        Style::Realistic => realistic(cfg, &mut rng),
+        Style::Realistic | Style::Egress => realistic(cfg, &mut rng),
         Style::Random => random(cfg, &mut rng),
         Style::Pods => pods(cfg, &mut rng),
     }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{INFRA_WORKLOADS, Rng, SynthConfig};
+use super::{INFRA_WORKLOADS, Rng, Style, SynthConfig};
 
 pub(super) const ENVS: [&str; 3] = ["dev", "staging", "prod"];
 
@@ -163,6 +163,10 @@ pub(super) fn realistic(cfg: &SynthConfig, rng: &mut Rng) -> String {
         let count = share(cfg.policies, n, i);
         left -= count;
         for j in 0..count {
+            if cfg.style == Style::Egress && j == 6 {
+                internet_policy(&mut out, &namespaces[i].name, i);
+                continue;
+            }
             policy(&mut out, rng, &namespaces, i, j);
         }
     }
@@ -284,6 +288,19 @@ fn app_or_tier(rng: &mut Rng, ns: &TeamNs, tier: Tier) -> String {
 }
 
 /// The `j`-th policy of team namespace `i`.
+/// [`Style::Egress`]: API and worker pods reach the internet (every address outside the
+/// private ranges) on 443, and a SaaS range of their own namespace, a public /24 that no
+/// other namespace names, on 443 and 8443: thousands of distinct ipBlocks that cut the
+/// internet into pieces every such pod reaches.
+fn internet_policy(out: &mut String, ns: &str, i: usize) {
+    let _ = write!(
+        out,
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-internet-egress\n  namespace: {ns}\nspec:\n  podSelector:\n    matchExpressions:\n    - {{key: tier, operator: In, values: [api, worker]}}\n  policyTypes: [Egress]\n  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]\n    ports:\n    - {{protocol: TCP, port: 443}}\n  - to:\n    - ipBlock:\n        cidr: 52.{}.{}.0/24\n    ports:\n    - {{protocol: TCP, port: 443}}\n    - {{protocol: TCP, port: 8443}}\n",
+        i / 256,
+        i % 256
+    );
+}
+
 fn policy(out: &mut String, rng: &mut Rng, all: &[TeamNs], i: usize, j: usize) {
     let ns = &all[i];
     let header = |out: &mut String, name: &str| {

@@ -123,7 +123,9 @@ fn run_case(yaml: &Path) -> Vec<String> {
         };
         let got: Vec<String> = m
             .connections()
-            .filter(|c| keep(c.from.kind) && keep(c.to.kind))
+            // Replicas reaching each other are checked against the evaluator below and in
+            // `replicas_reach_each_other`; the `.expect` files list pairs of endpoints.
+            .filter(|c| keep(c.from.kind) && keep(c.to.kind) && c.from.id != c.to.id)
             .map(|c| super::line(&c))
             .collect();
         let reference: Vec<String> = super::lines(&a.reference_matrix());
@@ -175,11 +177,16 @@ fn load_case(name: &str) -> netpol_manifest::Model {
     loaded.model
 }
 
-fn render(name: &str, settings: ClusterSettings, format: crate::format::Format) -> String {
+fn render(
+    name: &str,
+    settings: ClusterSettings,
+    format: crate::format::Format,
+    expand: bool,
+) -> String {
     let model = load_case(name);
     let a = Analysis::new(&model, &Profile::new(&settings));
     let mut out = String::new();
-    crate::format::write(&mut out, &a.matrix(), format).expect("write to String");
+    crate::format::write(&mut out, &a.matrix(), format, expand).expect("write to String");
     out
 }
 
@@ -194,12 +201,16 @@ fn json_contract_snapshots() {
             }],
             ..ClusterSettings::default()
         };
-        let json = render(name, settings, Format::Json);
-        // The contract is valid JSON with the documented top-level keys.
-        let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
-        assert_eq!(v["version"], 1);
-        assert_eq!(v["semantics"]["cni"], "vpc-cni");
-        insta::assert_snapshot!(format!("json_{name}"), json);
+        for expand in [false, true] {
+            let json = render(name, settings.clone(), Format::Json, expand);
+            // The contract is valid JSON with the documented top-level keys.
+            let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+            assert_eq!(v["version"], 2);
+            assert_eq!(v["layout"], if expand { "pairs" } else { "classes" });
+            assert_eq!(v["semantics"]["cni"], "vpc-cni");
+            let layout = if expand { "pairs_" } else { "" };
+            insta::assert_snapshot!(format!("json_{layout}{name}"), json);
+        }
     }
 }
 
@@ -220,8 +231,11 @@ fn format_snapshots() {
             ],
             ..ClusterSettings::default()
         };
-        let out = render("vpc-node-exemption", settings, f);
-        insta::assert_snapshot!(format!("format_{}", f.as_str()), out);
+        for expand in [false, true] {
+            let out = render("vpc-node-exemption", settings.clone(), f, expand);
+            let layout = if expand { "_expanded" } else { "" };
+            insta::assert_snapshot!(format!("format_{}{layout}", f.as_str()), out);
+        }
     }
 }
 

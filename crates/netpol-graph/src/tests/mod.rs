@@ -2,6 +2,7 @@
 //! do not already cover it, the engine-versus-evaluator property test, and the fixtures.
 
 mod build;
+mod classes;
 mod fixtures;
 mod prop;
 mod rules;
@@ -31,5 +32,8 @@ pub(crate) fn matrix_lines(model: &Model, profile: &Profile) -> Vec<String> {
     let fast = lines(&a.matrix());
     let slow = lines(&a.reference_matrix());
     assert_eq!(fast, slow, "engine and per-pair evaluator disagree");
+    if let Err(e) = classes::check_classes(&a.matrix()) {
+        panic!("{e}");
+    }
     fast
 }

@@ -247,6 +247,7 @@ proptest! {
             let a = Analysis::new(&m, &p);
             let (fast, slow) = (a.matrix(), a.reference_matrix());
             prop_assert_eq!(super::lines(&fast), super::lines(&slow), "profile {:?} {:?}", p.cni, p.enforcing_mode);
+            prop_assert_eq!(super::classes::check_classes(&fast), Ok(()));
             // Filters split the engine's groups; the result must not depend on them.
             for f in filters() {
                 let (ff, sf) = (fast.filter(&f), slow.filter(&f));
@@ -281,7 +282,11 @@ fn engine_matches_evaluator_on_synthetic_clusters() {
         );
         for p in profiles() {
             let a = Analysis::new(&loaded.model, &p);
-            let fast = super::lines(&a.matrix());
+            let fm = a.matrix();
+            if let Err(e) = super::classes::check_classes(&fm) {
+                panic!("seed {seed}: {e}");
+            }
+            let fast = super::lines(&fm);
             let slow = super::lines(&a.reference_matrix());
             assert_eq!(
                 fast, slow,
