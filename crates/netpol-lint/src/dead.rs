@@ -1,0 +1,82 @@
+//! Dead policies, proved on the graph for the endpoints of the input: a policy whose
+//! removal leaves the matrix unchanged, and a policy that selects only hostNetwork pods.
+
+use std::collections::HashSet;
+
+use netpol_diag::{Code, Diagnostic};
+use netpol_graph::{Analysis, Matrix};
+use netpol_manifest::model::{Direction, Endpoint, Policy};
+
+use crate::context::{Context, policy_name};
+
+/// Above this many (policies x endpoints^2), the what-if matrices are skipped: each
+/// policy costs one matrix.
+const BUDGET: usize = 50_000_000;
+
+pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut Vec<Diagnostic>) {
+    let mut skip = empty_subjects.clone();
+    for (i, p) in cx.model.policies.iter().enumerate() {
+        let selected: Vec<&Endpoint> = cx
+            .model
+            .endpoints
+            .iter()
+            .filter(|e| e.namespace == p.namespace && p.pod_selector.matches(&e.labels))
+            .collect();
+        if !selected.is_empty() && selected.iter().all(|e| e.host_network) {
+            skip.insert(i);
+            out.push(
+                Diagnostic::new(
+                    Code::PolicySelectsHostNetworkOnly,
+                    format!("NetworkPolicy {} selects only hostNetwork pods, where policies are never enforced", policy_name(p)),
+                )
+                .with_primary(cx.subject_span(p), "matches only hostNetwork pods")
+                .with_note(format!(
+                    "selected: {}",
+                    selected.iter().map(|e| e.id()).collect::<Vec<_>>().join(", ")
+                ))
+                .with_help("hostNetwork pods share their node's network namespace; restrict their traffic with security groups or host firewalls instead"),
+            );
+        }
+    }
+    let n = cx.model.endpoints.len();
+    if cx.model.policies.len().saturating_mul(n).saturating_mul(n) > BUDGET {
+        return;
+    }
+    let base = cx.analysis.matrix();
+    for (i, p) in cx.model.policies.iter().enumerate() {
+        // A default deny guards pods created later; that it changes nothing today is its point.
+        if skip.contains(&i) || is_default_deny(p) {
+            continue;
+        }
+        let mut without = cx.model.clone();
+        without.policies.remove(i);
+        let other = Analysis::new(&without, cx.analysis.profile()).matrix();
+        if same(&base, &other) {
+            out.push(
+                Diagnostic::new(
+                    Code::PolicyWithoutEffect,
+                    format!("NetworkPolicy {} changes nothing: every connection is the same without it", policy_name(p)),
+                )
+                .with_primary(p.span, "removing this policy leaves the matrix unchanged")
+                .with_note("proved for the pods and workloads of the input; a pod created later could still be affected")
+                .with_help("remove the policy, or fix its selectors and rules if it was meant to allow or isolate something"),
+            );
+        }
+    }
+}
+
+fn same(a: &Matrix, b: &Matrix) -> bool {
+    a.endpoints == b.endpoints
+        && a.connection_count() == b.connection_count()
+        && a.connections()
+            .zip(b.connections())
+            .all(|(x, y)| x.from.id == y.from.id && x.to.id == y.to.id && x.ports == y.ports)
+}
+
+/// Selects every pod and denies some direction outright.
+fn is_default_deny(p: &Policy) -> bool {
+    p.pod_selector.is_empty()
+        && Direction::BOTH
+            .into_iter()
+            .any(|d| p.policy_types.contains(d) && p.rules(d).is_empty())
+}
