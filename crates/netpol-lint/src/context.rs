@@ -1,6 +1,9 @@
 //! What every lint reads: the model, its analysis, the source text, and small helpers that
 //! answer S2 and S5 questions on the model's own types.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use netpol_diag::{SourceMap, Span};
 use netpol_graph::Analysis;
 use netpol_manifest::Model;
@@ -10,15 +13,60 @@ pub(crate) struct Context<'a> {
     pub(crate) model: &'a Model,
     pub(crate) analysis: &'a Analysis<'a>,
     pub(crate) map: &'a SourceMap,
+    /// Endpoints (indices into `model.endpoints`) by namespace, and policies likewise: the
+    /// lints look up one namespace at a time, which keeps them linear on large inputs.
+    endpoints_in: BTreeMap<&'a str, Vec<usize>>,
+    policies_in: BTreeMap<&'a str, Vec<usize>>,
 }
 
 impl<'a> Context<'a> {
     pub(crate) fn new(model: &'a Model, analysis: &'a Analysis<'a>, map: &'a SourceMap) -> Self {
+        let mut endpoints_in: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, e) in model.endpoints.iter().enumerate() {
+            endpoints_in
+                .entry(e.namespace.as_str())
+                .or_default()
+                .push(i);
+        }
+        let mut policies_in: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, p) in model.policies.iter().enumerate() {
+            policies_in.entry(p.namespace.as_str()).or_default().push(i);
+        }
         Context {
             model,
             analysis,
             map,
+            endpoints_in,
+            policies_in,
         }
+    }
+
+    /// The endpoints of one namespace.
+    pub(crate) fn endpoints_of(&self, ns: &str) -> impl Iterator<Item = &'a Endpoint> + '_ {
+        let model = self.model;
+        self.endpoints_in
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .map(move |&i| &model.endpoints[i])
+    }
+
+    /// The endpoints a selector peer of a policy in `own` matches (S5, V6), namespace by
+    /// namespace.
+    pub(crate) fn peer_endpoints<'s>(
+        &'s self,
+        own: &'s str,
+        namespaces: Option<&'s Selector>,
+        pods: Option<&'s Selector>,
+    ) -> impl Iterator<Item = &'a Endpoint> + 's {
+        self.endpoints_in
+            .keys()
+            .filter(move |ns| match namespaces {
+                None => **ns == own,
+                Some(s) => s.matches(&self.ns_labels(ns)),
+            })
+            .flat_map(move |ns| self.endpoints_of(ns))
+            .filter(move |e| self.peer_matches(own, namespaces, pods, e))
     }
 
     pub(crate) fn is_vpc(&self) -> bool {
@@ -26,10 +74,13 @@ impl<'a> Context<'a> {
     }
 
     /// A namespace's labels; a namespace the input never mentions has only its name label.
-    pub(crate) fn ns_labels(&self, ns: &str) -> Labels {
+    pub(crate) fn ns_labels(&self, ns: &str) -> Cow<'a, Labels> {
         match self.model.namespace(ns) {
-            Some(n) => n.labels.clone(),
-            None => Labels::from([(NAMESPACE_NAME_LABEL.to_owned(), ns.to_owned())]),
+            Some(n) => Cow::Borrowed(&n.labels),
+            None => Cow::Owned(Labels::from([(
+                NAMESPACE_NAME_LABEL.to_owned(),
+                ns.to_owned(),
+            )])),
         }
     }
 
@@ -64,12 +115,12 @@ impl<'a> Context<'a> {
         if e.host_network {
             return Vec::new();
         }
-        self.model
-            .policies
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.namespace == e.namespace && p.pod_selector.matches(&e.labels))
-            .map(|(i, _)| i)
+        self.policies_in
+            .get(e.namespace.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| self.model.policies[i].pod_selector.matches(&e.labels))
             .collect()
     }
 

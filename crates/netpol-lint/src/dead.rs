@@ -17,10 +17,8 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
     let mut skip = empty_subjects.clone();
     for (i, p) in cx.model.policies.iter().enumerate() {
         let selected: Vec<&Endpoint> = cx
-            .model
-            .endpoints
-            .iter()
-            .filter(|e| e.namespace == p.namespace && p.pod_selector.matches(&e.labels))
+            .endpoints_of(&p.namespace)
+            .filter(|e| p.pod_selector.matches(&e.labels))
             .collect();
         if !selected.is_empty() && selected.iter().all(|e| e.host_network) {
             skip.insert(i);

@@ -2,7 +2,7 @@
 //! TCP/53, whether its own egress or CoreDNS's ingress refuses it. Proved on the graph.
 
 use netpol_diag::{Code, Diagnostic, Span};
-use netpol_graph::{Analysis, Matrix};
+use netpol_graph::{Analysis, Explanation};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     ContainerPort, Direction, Endpoint, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Namespace,
@@ -57,7 +57,6 @@ pub(crate) fn lint(cx: &Context<'_>, platform: DnsPlatform, out: &mut Vec<Diagno
         Some(Analysis::new(model, cx.analysis.profile()))
     };
     let analysis = analysis.as_ref().unwrap_or(cx.analysis);
-    let matrix = analysis.matrix();
     let svc_id = format!("{}/{}[Service]", svc.namespace, svc.name);
     let via_service = cx.is_vpc() && analysis.find_endpoint(&svc_id).is_some();
     let backends: Vec<&Endpoint> = model
@@ -68,6 +67,11 @@ pub(crate) fn lint(cx: &Context<'_>, platform: DnsPlatform, out: &mut Vec<Diagno
     let mut protos: Vec<&ServicePort> = svc.ports.iter().filter(|p| p.port == 53).collect();
     // UDP first: it is what resolvers use; TCP is the fallback.
     protos.sort_by_key(|p| p.protocol != Protocol::Udp);
+    let wanted: Vec<Protocol> = if protos.is_empty() {
+        vec![Protocol::Udp, Protocol::Tcp]
+    } else {
+        protos.iter().map(|p| p.protocol).collect()
+    };
     for (e, isolating) in candidates {
         if is_backend(svc, e) {
             continue; // CoreDNS itself forwards upstream, not to its own Service
@@ -75,31 +79,34 @@ pub(crate) fn lint(cx: &Context<'_>, platform: DnsPlatform, out: &mut Vec<Diagno
         let id = e.id();
         let mut missing = Vec::new();
         let mut at_dns = false;
-        let wanted: Vec<Protocol> = if protos.is_empty() {
-            vec![Protocol::Udp, Protocol::Tcp]
-        } else {
-            protos.iter().map(|p| p.protocol).collect()
-        };
-        for proto in wanted {
+        for &proto in &wanted {
             let sp = protos.iter().find(|p| p.protocol == proto).copied();
-            let (ok, target) = if via_service {
-                (
-                    matrix.ports(&id, &svc_id).contains(proto, 53),
-                    svc_id.clone(),
-                )
+            // The per-pair evaluator behind `explain` (equal to the matrix by the engines'
+            // invariant), asked about this one connection only.
+            let verdicts: Vec<Explanation> = if via_service {
+                analysis
+                    .explain(&id, &svc_id, Some((proto, 53)))
+                    .into_iter()
+                    .collect()
             } else {
-                reach_backend(&matrix, &id, &backends, sp, proto)
+                backends
+                    .iter()
+                    .filter_map(|b| {
+                        let port = target_on(sp, b, proto)?;
+                        analysis.explain(&id, &b.id(), Some((proto, port)))
+                    })
+                    .collect()
             };
-            if !ok {
-                missing.push(proto);
-                // Whose side refuses it: the pod's egress, or ingress at CoreDNS.
-                if let Some(x) = analysis.explain(&id, &target, Some((proto, 53))) {
-                    at_dns |= x
-                        .directions
-                        .first()
-                        .is_some_and(|d| d.direction == Direction::Egress && d.verdict);
-                }
+            if verdicts.iter().any(|x| x.verdict) {
+                continue;
             }
+            missing.push(proto);
+            // Whose side refuses it: the pod's egress, or ingress at CoreDNS.
+            at_dns |= verdicts.iter().any(|x| {
+                x.directions
+                    .first()
+                    .is_some_and(|d| d.direction == Direction::Egress && d.verdict)
+            });
         }
         if missing.is_empty() {
             continue;
@@ -146,33 +153,17 @@ pub(crate) fn lint(cx: &Context<'_>, platform: DnsPlatform, out: &mut Vec<Diagno
     }
 }
 
-/// The first matching backend target on `proto`, and whether one is reachable.
-fn reach_backend(
-    matrix: &Matrix,
-    id: &str,
-    backends: &[&Endpoint],
-    sp: Option<&ServicePort>,
-    proto: Protocol,
-) -> (bool, String) {
-    let mut first = None;
-    for b in backends {
-        let target = match sp.map(|s| &s.target_port) {
-            None => Some(53),
-            Some(PortRef::Number(n)) => Some(*n),
-            Some(PortRef::Name(name)) => b
-                .ports
-                .iter()
-                .find(|cp| cp.protocol == proto && cp.name.as_deref() == Some(name.as_str()))
-                .map(|cp| cp.port),
-        };
-        let Some(target) = target else { continue };
-        let bid = b.id();
-        if matrix.ports(id, &bid).contains(proto, target) {
-            return (true, bid);
-        }
-        first.get_or_insert(bid);
+/// The number the DNS Service port's `targetPort` has on a backend.
+fn target_on(sp: Option<&ServicePort>, b: &Endpoint, proto: Protocol) -> Option<u16> {
+    match sp.map(|s| &s.target_port) {
+        None => Some(53),
+        Some(PortRef::Number(n)) => Some(*n),
+        Some(PortRef::Name(name)) => b
+            .ports
+            .iter()
+            .find(|cp| cp.protocol == proto && cp.name.as_deref() == Some(name.as_str()))
+            .map(|cp| cp.port),
     }
-    (false, first.unwrap_or_default())
 }
 
 fn is_backend(svc: &Service, e: &Endpoint) -> bool {

@@ -67,41 +67,50 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 /// The pods a rule's named ports resolve on: for ingress the policy's subjects (under VPC
 /// CNI hostNetwork ones included, V7), for egress the pods its selector peers match.
-fn targets<'m>(cx: &Context<'m>, p: &Policy, dir: Direction, rule: &Rule) -> Vec<&'m Endpoint> {
-    let eps = cx.model.endpoints.iter();
+fn targets<'m>(
+    cx: &Context<'m>,
+    p: &'m Policy,
+    dir: Direction,
+    rule: &'m Rule,
+) -> Vec<&'m Endpoint> {
     match dir {
-        Direction::Ingress => eps
-            .filter(|e| {
-                e.namespace == p.namespace
-                    && p.pod_selector.matches(&e.labels)
-                    && (cx.is_vpc() || !e.host_network)
-            })
+        Direction::Ingress => cx
+            .endpoints_of(&p.namespace)
+            .filter(|e| p.pod_selector.matches(&e.labels) && (cx.is_vpc() || !e.host_network))
             .collect(),
         Direction::Egress if rule.peers.is_empty() => {
             if cx.is_vpc() {
                 // V7: an omitted `to` drops named ports; nothing to resolve on.
                 Vec::new()
             } else {
-                eps.filter(|e| !e.host_network).collect()
+                cx.model
+                    .endpoints
+                    .iter()
+                    .filter(|e| !e.host_network)
+                    .collect()
             }
         }
-        Direction::Egress => eps
-            .filter(|e| {
-                rule.peers.iter().any(|peer| match peer {
-                    Peer::Pods {
-                        namespace_selector,
-                        pod_selector,
-                        ..
-                    } => cx.peer_matches(
+        Direction::Egress => {
+            let mut res: Vec<&Endpoint> = Vec::new();
+            for peer in &rule.peers {
+                if let Peer::Pods {
+                    namespace_selector,
+                    pod_selector,
+                    ..
+                } = peer
+                {
+                    res.extend(cx.peer_endpoints(
                         &p.namespace,
                         namespace_selector.as_ref(),
                         pod_selector.as_ref(),
-                        e,
-                    ),
-                    Peer::IpBlock(_) => false,
-                })
-            })
-            .collect(),
+                    ));
+                }
+            }
+            // Endpoints are unique by id; peers may overlap.
+            res.sort_by_key(|e| e.id());
+            res.dedup_by_key(|e| e.id());
+            res
+        }
     }
 }
 

@@ -5,9 +5,30 @@ use std::collections::{BTreeSet, HashSet};
 
 use ipnet::IpNet;
 use netpol_diag::{Code, Diagnostic, Span};
-use netpol_manifest::model::{IpBlock, NAMESPACE_NAME_LABEL, Operator, Peer, Policy, Selector};
+use netpol_manifest::model::{
+    IpBlock, Labels, NAMESPACE_NAME_LABEL, Operator, Peer, Policy, Selector,
+};
 
 use crate::context::{Context, dir_word, policy_name};
+
+/// A peer that may match the CoreDNS pods every EKS cluster runs (`kube-system`, labelled
+/// `k8s-app: kube-dns`): the input need not describe them (the DNS lint assumes them too).
+fn aims_at_cluster_dns(
+    cx: &Context<'_>,
+    p: &Policy,
+    ns_sel: Option<&Selector>,
+    pod_sel: Option<&Selector>,
+) -> bool {
+    let dns = Labels::from([("k8s-app".to_owned(), "kube-dns".to_owned())]);
+    let ns_ok = match ns_sel {
+        None => p.namespace == "kube-system",
+        Some(s) => s.matches(&cx.ns_labels("kube-system")),
+    };
+    ns_ok && pod_sel.is_some_and(|s| s.matches(&dns))
+}
+
+/// Namespaces every cluster has, whether the input defines them or not.
+const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
 
 /// Which side of the cluster a selector looks at.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -46,6 +67,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) -> HashSet<usize
         namespaces: ns_keys,
         // Without any pod in the input, "matches nothing" is the input's shape, not a bug.
         have_pods: !cx.model.endpoints.is_empty(),
+        namespaces_defined: cx.model.namespaces.iter().any(|n| n.span.is_some()),
     };
     let mut empty_subjects = HashSet::new();
     for (i, p) in cx.model.policies.iter().enumerate() {
@@ -88,6 +110,8 @@ struct Keys<'a> {
     pods: BTreeSet<&'a str>,
     namespaces: BTreeSet<&'a str>,
     have_pods: bool,
+    /// Whether the input has a Namespace object (so namespace labels are known).
+    namespaces_defined: bool,
 }
 
 /// The policy's own podSelector. Returns whether it matches no endpoint.
@@ -110,10 +134,8 @@ fn subject(cx: &Context<'_>, keys: &Keys<'_>, p: &Policy, out: &mut Vec<Diagnost
         return true;
     }
     let any = cx
-        .model
-        .endpoints
-        .iter()
-        .any(|e| e.namespace == p.namespace && sel.matches(&e.labels));
+        .endpoints_of(&p.namespace)
+        .any(|e| sel.matches(&e.labels));
     if !any {
         out.push(
             Diagnostic::new(
@@ -157,9 +179,28 @@ fn pods_peer(
             flagged = true;
         } else {
             flagged |= unknown_namespaces(cx, s, sspan, out);
-            flagged |= unknown_keys(cx, keys, s, Target::Namespaces, &what, out);
+            // Without Namespace objects, namespaces carry only their name label.
+            if keys.namespaces_defined {
+                flagged |= unknown_keys(cx, keys, s, Target::Namespaces, &what, out);
+            }
         }
     }
+    if flagged || aims_at_cluster_dns(cx, p, ns_sel, pod_sel) {
+        return;
+    }
+    // The namespaces the peer looks in. Pods of a namespace the input has no pod of
+    // (kube-system's CoreDNS, usually) are unknown, not absent: nothing is said about them.
+    let scoped: Vec<&str> = cx
+        .model
+        .namespaces
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|ns| match ns_sel {
+            None => *ns == p.namespace,
+            Some(s) => s.matches(&cx.ns_labels(ns)),
+        })
+        .collect();
+    let described = scoped.iter().any(|ns| cx.endpoints_of(ns).next().is_some());
     if let Some(s) = pod_sel {
         let what = format!("the podSelector of {at}");
         let sspan = s.span.unwrap_or(span);
@@ -170,18 +211,33 @@ fn pods_peer(
                 "no pod, present or future, can carry labels that satisfy it",
             ));
             flagged = true;
-        } else if keys.have_pods {
+        } else if described {
             flagged |= unknown_keys(cx, keys, s, Target::Pods, &what, out);
         }
     }
-    if flagged || !keys.have_pods {
+    if flagged {
+        return;
+    }
+    if scoped.is_empty() && keys.namespaces_defined {
+        let s = ns_sel.and_then(|s| s.span).unwrap_or(span);
+        out.push(
+            Diagnostic::new(
+                Code::SelectorMatchesNothing,
+                format!("the namespaceSelector of {at} matches no namespace of the input"),
+            )
+            .with_primary(s, "matches no namespace of the input")
+            .with_help("check the selector against the labels of the Namespace objects")
+            .with_note("a namespace created later with matching labels would match this peer"),
+        );
+        return;
+    }
+    if !described {
         return;
     }
     let any = cx
-        .model
-        .endpoints
-        .iter()
-        .any(|e| cx.peer_matches(&p.namespace, ns_sel, pod_sel, e));
+        .peer_endpoints(&p.namespace, ns_sel, pod_sel)
+        .next()
+        .is_some();
     if !any {
         out.push(
             Diagnostic::new(
@@ -218,7 +274,7 @@ fn unknown_namespaces(
             continue;
         }
         for v in &r.values {
-            if cx.model.namespace(v).is_some() {
+            if cx.model.namespace(v).is_some() || SYSTEM_NAMESPACES.contains(&v.as_str()) {
                 continue;
             }
             found = true;
