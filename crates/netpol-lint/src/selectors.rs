@@ -218,7 +218,13 @@ fn pods_peer(
     if flagged {
         return;
     }
-    if scoped.is_empty() && keys.namespaces_defined {
+    // System namespaces exist in every cluster, described or not.
+    let system = ns_sel.is_some_and(|s| {
+        SYSTEM_NAMESPACES
+            .iter()
+            .any(|n| s.matches(&cx.ns_labels(n)))
+    });
+    if scoped.is_empty() && keys.namespaces_defined && !system {
         let s = ns_sel.and_then(|s| s.span).unwrap_or(span);
         out.push(
             Diagnostic::new(

@@ -1,13 +1,14 @@
 //! One folder per lint code in `testdata/lint/<code>/`: every `positive*.yaml` makes the
 //! code fire (its rendering is snapshotted) and `negative.yaml` keeps it silent. Each case
-//! runs under the default profile (VPC CNI, standard mode).
+//! runs under the default profile (VPC CNI, standard mode) unless a `# profile: upstream`
+//! or `# profile: strict` line says otherwise.
 
 use std::path::{Path, PathBuf};
 
 use netpol_diag::render::{self, HumanOptions};
 use netpol_diag::{Code, Diagnostic, SourceMap};
 use netpol_graph::Analysis;
-use netpol_manifest::config::ClusterSettings;
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode};
 use netpol_manifest::{LoadOptions, Source};
 
 /// The codes netpol-lint produces, first to last in `Code::ALL`.
@@ -56,7 +57,16 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
         path.display(),
         loaded.diagnostics
     );
-    let profile = netpol_graph::Profile::new(&ClusterSettings::default());
+    // A `# profile: upstream` or `# profile: strict` line picks another profile.
+    let text = std::fs::read_to_string(path).expect("fixture text");
+    let mut settings = ClusterSettings::default();
+    if text.lines().any(|l| l == "# profile: upstream") {
+        settings.cni = Cni::Upstream;
+    }
+    if text.lines().any(|l| l == "# profile: strict") {
+        settings.enforcing_mode = EnforcingMode::Strict;
+    }
+    let profile = netpol_graph::Profile::new(&settings);
     let analysis = Analysis::new(&loaded.model, &profile);
     let diags = netpol_lint::lint(
         &loaded.model,
@@ -104,7 +114,7 @@ fn every_lint_fires_on_its_positive_cases_and_not_on_its_negative_case() {
         for file in files {
             let (map, diags) = run(&file);
             let hits: Vec<Diagnostic> = diags.into_iter().filter(|d| d.code == code).collect();
-            if name(&file) == "negative.yaml" {
+            if name(&file).starts_with("negative") {
                 assert!(
                     hits.is_empty(),
                     "{code} fired on {}: {hits:?}",
