@@ -10,6 +10,7 @@ mod coverage;
 mod dead;
 mod dns;
 mod named_ports;
+mod pitfalls;
 mod selectors;
 
 use netpol_diag::{Diagnostic, SourceMap};
@@ -39,6 +40,7 @@ pub fn lint(
     named_ports::lint(&cx, &mut out);
     dns::lint(&cx, options.dns, &mut out);
     coverage::lint(&cx, &mut out);
+    pitfalls::lint(&cx, &mut out);
     dead::lint(&cx, &reported, &mut out);
     Diagnostic::sort(&mut out);
     out

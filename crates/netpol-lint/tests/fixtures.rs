@@ -13,7 +13,7 @@ use netpol_manifest::{LoadOptions, Source};
 
 /// The codes netpol-lint produces, first to last in `Code::ALL`.
 const FIRST: Code = Code::SelectorMatchesNothing;
-const LAST: Code = Code::PolicySelectsHostNetworkOnly;
+const LAST: Code = Code::DnsPortTcpOnly;
 
 fn lint_codes() -> Vec<Code> {
     let all = Code::ALL;
