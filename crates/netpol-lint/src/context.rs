@@ -2,12 +2,16 @@
 //! answer S2 and S5 questions on the model's own types.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use netpol_diag::{SourceMap, Span};
-use netpol_graph::Analysis;
+use netpol_graph::{Analysis, Matrix};
 use netpol_manifest::Model;
-use netpol_manifest::model::{Direction, Endpoint, Labels, NAMESPACE_NAME_LABEL, Policy, Selector};
+use netpol_manifest::model::{
+    Direction, Endpoint, Labels, NAMESPACE_NAME_LABEL, Policy, Requirement, Selector,
+};
 
 pub(crate) struct Context<'a> {
     pub(crate) model: &'a Model,
@@ -17,6 +21,11 @@ pub(crate) struct Context<'a> {
     /// lints look up one namespace at a time, which keeps them linear on large inputs.
     endpoints_in: BTreeMap<&'a str, Vec<usize>>,
     policies_in: BTreeMap<&'a str, Vec<usize>>,
+    /// The namespaces each namespace selector matches, by its requirements: thousands of
+    /// peers share a handful of selectors.
+    scopes: RefCell<HashMap<Vec<Requirement>, Rc<[&'a str]>>>,
+    /// The analysis's matrix, computed once when a lint needs it.
+    matrix: OnceCell<Matrix>,
 }
 
 impl<'a> Context<'a> {
@@ -38,7 +47,13 @@ impl<'a> Context<'a> {
             map,
             endpoints_in,
             policies_in,
+            scopes: RefCell::default(),
+            matrix: OnceCell::new(),
         }
+    }
+
+    pub(crate) fn matrix(&self) -> &Matrix {
+        self.matrix.get_or_init(|| self.analysis.matrix())
     }
 
     /// The endpoints of one namespace.
@@ -51,6 +66,33 @@ impl<'a> Context<'a> {
             .map(move |&i| &model.endpoints[i])
     }
 
+    /// The namespaces of the model a peer looks in (S5): its own, or those its namespace
+    /// selector matches.
+    pub(crate) fn scope(&self, own: &str, namespaces: Option<&Selector>) -> Rc<[&'a str]> {
+        let Some(sel) = namespaces else {
+            let model = self.model;
+            return model
+                .namespace(own)
+                .map(|n| n.name.as_str())
+                .into_iter()
+                .collect();
+        };
+        if let Some(hit) = self.scopes.borrow().get(&sel.requirements) {
+            return hit.clone();
+        }
+        let found: Rc<[&str]> = self
+            .model
+            .namespaces
+            .iter()
+            .filter(|n| sel.matches(&n.labels))
+            .map(|n| n.name.as_str())
+            .collect();
+        self.scopes
+            .borrow_mut()
+            .insert(sel.requirements.clone(), found.clone());
+        found
+    }
+
     /// The endpoints a selector peer of a policy in `own` matches (S5, V6), namespace by
     /// namespace.
     pub(crate) fn peer_endpoints<'s>(
@@ -59,13 +101,9 @@ impl<'a> Context<'a> {
         namespaces: Option<&'s Selector>,
         pods: Option<&'s Selector>,
     ) -> impl Iterator<Item = &'a Endpoint> + 's {
-        self.endpoints_in
-            .keys()
-            .filter(move |ns| match namespaces {
-                None => **ns == own,
-                Some(s) => s.matches(&self.ns_labels(ns)),
-            })
-            .flat_map(move |ns| self.endpoints_of(ns))
+        let scope = self.scope(own, namespaces);
+        (0..scope.len())
+            .flat_map(move |i| self.endpoints_of(scope[i]))
             .filter(move |e| self.peer_matches(own, namespaces, pods, e))
     }
 

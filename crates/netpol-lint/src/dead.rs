@@ -40,7 +40,7 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
     if cx.model.policies.len().saturating_mul(n).saturating_mul(n) > BUDGET {
         return;
     }
-    let base = cx.analysis.matrix();
+    let base = cx.matrix();
     for (i, p) in cx.model.policies.iter().enumerate() {
         // A default deny guards pods created later; that it changes nothing today is its point.
         if skip.contains(&i) || is_default_deny(p) {
@@ -49,7 +49,7 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
         let mut without = cx.model.clone();
         without.policies.remove(i);
         let other = Analysis::new(&without, cx.analysis.profile()).matrix();
-        if same(&base, &other) {
+        if same(base, &other) {
             out.push(
                 Diagnostic::new(
                     Code::PolicyWithoutEffect,

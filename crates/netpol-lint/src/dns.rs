@@ -2,7 +2,7 @@
 //! TCP/53, whether its own egress or CoreDNS's ingress refuses it. Proved on the graph.
 
 use netpol_diag::{Code, Diagnostic, Span};
-use netpol_graph::{Analysis, Explanation};
+use netpol_graph::Analysis;
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     ContainerPort, Direction, Endpoint, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Namespace,
@@ -56,7 +56,9 @@ pub(crate) fn lint(cx: &Context<'_>, platform: DnsPlatform, out: &mut Vec<Diagno
     } else {
         Some(Analysis::new(model, cx.analysis.profile()))
     };
+    let own_matrix = analysis.as_ref().map(Analysis::matrix);
     let analysis = analysis.as_ref().unwrap_or(cx.analysis);
+    let matrix = own_matrix.as_ref().unwrap_or_else(|| cx.matrix());
     let svc_id = format!("{}/{}[Service]", svc.namespace, svc.name);
     let via_service = cx.is_vpc() && analysis.find_endpoint(&svc_id).is_some();
     let backends: Vec<&Endpoint> = model
@@ -81,30 +83,27 @@ pub(crate) fn lint(cx: &Context<'_>, platform: DnsPlatform, out: &mut Vec<Diagno
         let mut at_dns = false;
         for &proto in &wanted {
             let sp = protos.iter().find(|p| p.protocol == proto).copied();
-            // The per-pair evaluator behind `explain` (equal to the matrix by the engines'
-            // invariant), asked about this one connection only.
-            let verdicts: Vec<Explanation> = if via_service {
-                analysis
-                    .explain(&id, &svc_id, Some((proto, 53)))
-                    .into_iter()
-                    .collect()
+            // Decided on the matrix; only a refused connection is explained (which side).
+            let targets: Vec<(String, u16)> = if via_service {
+                vec![(svc_id.clone(), 53)]
             } else {
                 backends
                     .iter()
-                    .filter_map(|b| {
-                        let port = target_on(sp, b, proto)?;
-                        analysis.explain(&id, &b.id(), Some((proto, port)))
-                    })
+                    .filter_map(|b| Some((b.id(), target_on(sp, b, proto)?)))
                     .collect()
             };
-            if verdicts.iter().any(|x| x.verdict) {
+            if targets
+                .iter()
+                .any(|(t, port)| matrix.ports(&id, t).contains(proto, *port))
+            {
                 continue;
             }
             missing.push(proto);
             // Whose side refuses it: the pod's egress, or ingress at CoreDNS.
-            at_dns |= verdicts.iter().any(|x| {
-                x.directions
-                    .first()
+            at_dns |= targets.iter().any(|(t, port)| {
+                analysis
+                    .explain(&id, t, Some((proto, *port)))
+                    .and_then(|x| x.directions.into_iter().next())
                     .is_some_and(|d| d.direction == Direction::Egress && d.verdict)
             });
         }

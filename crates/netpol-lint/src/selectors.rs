@@ -190,16 +190,7 @@ fn pods_peer(
     }
     // The namespaces the peer looks in. Pods of a namespace the input has no pod of
     // (kube-system's CoreDNS, usually) are unknown, not absent: nothing is said about them.
-    let scoped: Vec<&str> = cx
-        .model
-        .namespaces
-        .iter()
-        .map(|n| n.name.as_str())
-        .filter(|ns| match ns_sel {
-            None => *ns == p.namespace,
-            Some(s) => s.matches(&cx.ns_labels(ns)),
-        })
-        .collect();
+    let scoped = cx.scope(&p.namespace, ns_sel);
     let described = scoped.iter().any(|ns| cx.endpoints_of(ns).next().is_some());
     if let Some(s) = pod_sel {
         let what = format!("the podSelector of {at}");
