@@ -140,6 +140,7 @@ codes! {
     // Lints: VPC CNI pitfalls and hygiene.
     RulesOutsidePolicyTypes => "rules-outside-policy-types", Warning, "A NetworkPolicy has rules of a direction that its written policyTypes leaves out (ignored upstream, enforced by VPC CNI).";
     StrictModeUnselected => "strict-mode-unselected", Warning, "In VPC CNI strict mode, a pod that no NetworkPolicy selects denies all traffic.";
+    HostNetworkPeer => "host-network-peer", Warning, "Under VPC CNI, a selector peer matches hostNetwork pods, so it allows their nodes' IPs.";
     DnsPortTcpOnly => "dns-port-tcp-only", Warning, "A rule opens port 53 without a protocol (so TCP only) and not UDP 53.";
 }
 

@@ -2,13 +2,14 @@
 //! that strict mode cuts off, and DNS ports written without UDP.
 
 use netpol_diag::{Code, Diagnostic};
-use netpol_manifest::model::{Direction, PolicyPort, PortRef, Protocol, Rule};
+use netpol_manifest::model::{Direction, Endpoint, Peer, PolicyPort, PortRef, Protocol, Rule};
 
 use crate::context::{Context, dir_word, policy_name};
 
 pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     rules_outside_policy_types(cx, out);
     strict_unselected(cx, out);
+    host_network_peers(cx, out);
     for p in &cx.model.policies {
         for dir in Direction::BOTH {
             for (ri, rule) in p.rules(dir).iter().enumerate() {
@@ -130,6 +131,57 @@ fn dns_tcp_only(cx: &Context<'_>, rule: &Rule, at: &str, out: &mut Vec<Diagnosti
                 .with_primary(pp.span, "protocol defaults to TCP")
                 .with_help("DNS uses UDP first: add `{protocol: UDP, port: 53}` (and write `protocol: TCP` on this one to say TCP is meant)"),
             );
+        }
+    }
+}
+
+/// V6: under VPC CNI a selector peer that matches a hostNetwork pod allows its IP, which is
+/// its node's: every process on that node (every node, for a DaemonSet or an unscheduled
+/// pod) becomes an allowed peer.
+fn host_network_peers(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    if !cx.analysis.profile().flags.host_network_peers {
+        return;
+    }
+    for p in &cx.model.policies {
+        for dir in Direction::BOTH {
+            for (ri, rule) in p.rules(dir).iter().enumerate() {
+                for peer in &rule.peers {
+                    let Peer::Pods {
+                        namespace_selector,
+                        pod_selector,
+                        span,
+                    } = peer
+                    else {
+                        continue;
+                    };
+                    let hosts: Vec<&Endpoint> = cx
+                        .peer_endpoints(
+                            &p.namespace,
+                            namespace_selector.as_ref(),
+                            pod_selector.as_ref(),
+                        )
+                        .filter(|e| e.host_network)
+                        .collect();
+                    if hosts.is_empty() {
+                        continue;
+                    }
+                    let ids = hosts.iter().map(|e| e.id()).collect::<Vec<_>>().join(", ");
+                    out.push(
+                        Diagnostic::new(
+                            Code::HostNetworkPeer,
+                            format!(
+                                "the peer of {} rule {ri} of NetworkPolicy {} matches hostNetwork pods, so under VPC CNI it allows their nodes' IPs",
+                                dir_word(dir),
+                                policy_name(p)
+                            ),
+                        )
+                        .with_primary(*span, "matches hostNetwork pods")
+                        .with_note(format!("hostNetwork pods matched: {ids}"))
+                        .with_note("a hostNetwork pod's IP is its node's, so every process on the node (kubelet, other hostNetwork pods) is allowed too; a pod whose node is not named may run on every node (V6)")
+                        .with_help("narrow the selector to pods on the pod network, or allow the node addresses explicitly with an ipBlock if that is meant"),
+                    );
+                }
+            }
         }
     }
 }
