@@ -137,6 +137,7 @@ codes! {
     // Lints: dead policies.
     PolicyWithoutEffect => "policy-without-effect", Warning, "Removing a NetworkPolicy leaves the matrix of the input unchanged.";
     PolicySelectsHostNetworkOnly => "policy-selects-host-network-only", Warning, "A NetworkPolicy selects only hostNetwork pods, where policies are not enforced.";
+    DuplicatePolicy => "duplicate-policy", Warning, "Two NetworkPolicies of a namespace have the same podSelector, policyTypes and rules.";
     // Lints: VPC CNI pitfalls and hygiene.
     RulesOutsidePolicyTypes => "rules-outside-policy-types", Warning, "A NetworkPolicy has rules of a direction that its written policyTypes leaves out (ignored upstream, enforced by VPC CNI).";
     StrictModeUnselected => "strict-mode-unselected", Warning, "In VPC CNI strict mode, a pod that no NetworkPolicy selects denies all traffic.";

@@ -1,11 +1,12 @@
 //! Dead policies, proved on the graph for the endpoints of the input: a policy whose
 //! removal leaves the matrix unchanged, and a policy that selects only hostNetwork pods.
 
-use std::collections::HashSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashSet};
 
 use netpol_diag::{Code, Diagnostic};
 use netpol_graph::{Analysis, Matrix};
-use netpol_manifest::model::{Direction, Endpoint, Policy};
+use netpol_manifest::model::{Direction, Endpoint, Peer, Policy};
 
 use crate::context::{Context, policy_name};
 
@@ -15,6 +16,7 @@ const BUDGET: usize = 50_000_000;
 
 pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut Vec<Diagnostic>) {
     let mut skip = empty_subjects.clone();
+    skip.extend(duplicates(cx, out));
     for (i, p) in cx.model.policies.iter().enumerate() {
         let selected: Vec<&Endpoint> = cx
             .endpoints_of(&p.namespace)
@@ -77,4 +79,76 @@ fn is_default_deny(p: &Policy) -> bool {
         && Direction::BOTH
             .into_iter()
             .any(|d| p.policy_types.contains(d) && p.rules(d).is_empty())
+}
+
+/// Policies of one namespace with the same meaning (selector, policyTypes, rules; spans
+/// and names aside). Each later copy is reported against the first; returns every policy
+/// that has a copy (removing either one alone changes nothing, which says nothing new).
+fn duplicates(cx: &Context<'_>, out: &mut Vec<Diagnostic>) -> Vec<usize> {
+    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    let mut copies = Vec::new();
+    for (i, p) in cx.model.policies.iter().enumerate() {
+        match first.entry(meaning(p)) {
+            Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            Entry::Occupied(o) => {
+                let orig = &cx.model.policies[*o.get()];
+                copies.extend([i, *o.get()]);
+                out.push(
+                    Diagnostic::new(
+                        Code::DuplicatePolicy,
+                        format!(
+                            "NetworkPolicy {} is a copy of {}: same podSelector, policyTypes and rules",
+                            policy_name(p),
+                            policy_name(orig)
+                        ),
+                    )
+                    .with_primary(p.span, "this policy adds nothing")
+                    .with_secondary(orig.span, "same meaning as this one")
+                    .with_help("delete one of the two"),
+                );
+            }
+        }
+    }
+    copies
+}
+
+/// The policy's meaning as a string: everything but names and spans.
+fn meaning(p: &Policy) -> String {
+    let sel = |s: &Option<netpol_manifest::model::Selector>| {
+        s.as_ref().map(|s| format!("{:?}", s.requirements))
+    };
+    let mut key = format!(
+        "{}|{:?}|{:?}",
+        p.namespace, p.pod_selector.requirements, p.policy_types
+    );
+    for dir in Direction::BOTH {
+        key.push_str(&format!("|{dir}:"));
+        for r in p.rules(dir) {
+            key.push('[');
+            for peer in &r.peers {
+                match peer {
+                    Peer::Pods {
+                        namespace_selector,
+                        pod_selector,
+                        ..
+                    } => key.push_str(&format!(
+                        "P{:?}{:?}",
+                        sel(namespace_selector),
+                        sel(pod_selector)
+                    )),
+                    Peer::IpBlock(b) => key.push_str(&format!("B{}{:?}", b.cidr, b.except)),
+                }
+            }
+            for port in &r.ports {
+                key.push_str(&format!(
+                    "{}{:?}{:?}",
+                    port.protocol, port.port, port.end_port
+                ));
+            }
+            key.push(']');
+        }
+    }
+    key
 }

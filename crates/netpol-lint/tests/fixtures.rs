@@ -151,3 +151,12 @@ fn lint_output_is_deterministic() {
         }
     }
 }
+
+#[test]
+fn duplicates_are_not_also_reported_as_without_effect() {
+    let file = dir().join("duplicate-policy/positive.yaml");
+    let (_, diags) = run(&file);
+    let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&Code::DuplicatePolicy), "{codes:?}");
+    assert!(!codes.contains(&Code::PolicyWithoutEffect), "{codes:?}");
+}
