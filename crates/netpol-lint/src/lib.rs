@@ -9,6 +9,7 @@ mod context;
 mod coverage;
 mod dead;
 mod dns;
+mod levels;
 mod named_ports;
 mod pitfalls;
 mod selectors;
@@ -18,6 +19,7 @@ use netpol_graph::Analysis;
 use netpol_manifest::Model;
 
 pub use dns::DnsPlatform;
+pub use levels::{GROUPS, Level, Levels, Target};
 
 /// What the lints need beyond the model and its analysis.
 #[derive(Clone, Copy, Debug, Default)]

@@ -20,6 +20,19 @@ pub(crate) struct Args {
     cluster: cluster::ClusterArgs,
     #[command(flatten)]
     output: report::OutputArgs,
+
+    /// Report these as errors: a code, a group (selectors, dns, coverage, named-ports, dead,
+    /// vpc-cni) or `warnings` (repeatable).
+    #[arg(long, value_name = "CODE")]
+    deny: Vec<netpol_lint::Target>,
+
+    /// Report these as warnings (repeatable).
+    #[arg(long, value_name = "CODE")]
+    warn: Vec<netpol_lint::Target>,
+
+    /// Do not report these (repeatable). Error codes stay errors.
+    #[arg(long, value_name = "CODE")]
+    allow: Vec<netpol_lint::Target>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
@@ -32,6 +45,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         &map,
         &netpol_lint::Options::default(),
     ));
+    let mut levels = netpol_lint::Levels::default();
+    for (targets, level) in [
+        (&args.deny, netpol_lint::Level::Deny),
+        (&args.warn, netpol_lint::Level::Warn),
+        (&args.allow, netpol_lint::Level::Allow),
+    ] {
+        for t in targets {
+            levels.add(t.clone(), level);
+        }
+    }
+    levels.apply(&mut diags);
     report::diagnostics(&args.output, &map, &diags)?;
     Ok(ExitStatus::from_diagnostics(&diags))
 }
