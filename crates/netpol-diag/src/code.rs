@@ -136,6 +136,7 @@ codes! {
     NamedPortUnion => "named-port-union", Warning, "Under VPC CNI, an ingress named port resolved over all selected pods opens a pod's port that it does not declare under that name.";
     // Lints: dead policies.
     PolicyWithoutEffect => "policy-without-effect", Warning, "Removing a NetworkPolicy leaves the matrix of the input unchanged.";
+    RuleWithoutEffect => "rule-without-effect", Warning, "Removing one rule of a NetworkPolicy leaves the matrix of the input unchanged: other rules already allow its traffic.";
     PolicySelectsHostNetworkOnly => "policy-selects-host-network-only", Warning, "A NetworkPolicy selects only hostNetwork pods, where policies are not enforced.";
     DuplicatePolicy => "duplicate-policy", Warning, "Two NetworkPolicies of a namespace have the same podSelector, policyTypes and rules.";
     // Lints: VPC CNI pitfalls and hygiene.

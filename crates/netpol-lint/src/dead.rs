@@ -1,17 +1,20 @@
-//! Dead policies, proved on the graph for the endpoints of the input: a policy whose
-//! removal leaves the matrix unchanged, and a policy that selects only hostNetwork pods.
+//! Dead policies and rules, proved on the graph for the endpoints of the input: a policy or
+//! rule whose removal leaves the matrix unchanged, duplicate policies, and a policy that
+//! selects only hostNetwork pods.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 
 use netpol_diag::{Code, Diagnostic};
 use netpol_graph::{Analysis, Matrix};
-use netpol_manifest::model::{Direction, Endpoint, Peer, Policy};
+use netpol_manifest::model::{
+    Direction, Endpoint, NAMESPACE_NAME_LABEL, Operator, Peer, Policy, Rule,
+};
 
-use crate::context::{Context, policy_name};
+use crate::context::{Context, dir_word, policy_name};
 
-/// Above this many (policies x endpoints^2), the what-if matrices are skipped: each
-/// policy costs one matrix.
+/// Above this many ((policies + rules) x endpoints^2), the what-if matrices are skipped:
+/// each policy and each rule costs one matrix.
 const BUDGET: usize = 50_000_000;
 
 pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut Vec<Diagnostic>) {
@@ -39,7 +42,14 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
         }
     }
     let n = cx.model.endpoints.len();
-    if cx.model.policies.len().saturating_mul(n).saturating_mul(n) > BUDGET {
+    let rules: usize = cx
+        .model
+        .policies
+        .iter()
+        .map(|p| p.ingress.len() + p.egress.len())
+        .sum();
+    let runs = cx.model.policies.len() + rules;
+    if runs.saturating_mul(n).saturating_mul(n) > BUDGET {
         return;
     }
     let base = cx.matrix();
@@ -61,6 +71,35 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
                 .with_note("proved for the pods and workloads of the input; a pod created later could still be affected")
                 .with_help("remove the policy, or fix its selectors and rules if it was meant to allow or isolate something"),
             );
+            continue;
+        }
+        for dir in Direction::BOTH {
+            for ri in 0..p.rules(dir).len() {
+                if !peers_in_input(cx, p, &p.rules(dir)[ri]) {
+                    continue;
+                }
+                let mut without = cx.model.clone();
+                match dir {
+                    Direction::Ingress => without.policies[i].ingress.remove(ri),
+                    Direction::Egress => without.policies[i].egress.remove(ri),
+                };
+                let other = Analysis::new(&without, cx.analysis.profile()).matrix();
+                if same(base, &other) {
+                    out.push(
+                        Diagnostic::new(
+                            Code::RuleWithoutEffect,
+                            format!(
+                                "{} rule {ri} of NetworkPolicy {} allows nothing that other rules do not already allow",
+                                dir_word(dir),
+                                policy_name(p)
+                            ),
+                        )
+                        .with_primary(p.rules(dir)[ri].span, "removing this rule leaves the matrix unchanged")
+                        .with_note("proved for the pods and workloads of the input; a pod created later could still be affected")
+                        .with_help("remove the rule, or fix its peers and ports if it was meant to allow something else"),
+                    );
+                }
+            }
         }
     }
 }
@@ -151,4 +190,46 @@ fn meaning(p: &Policy) -> String {
         }
     }
     key
+}
+
+/// Whether every peer of a rule stays among the input's pods: selector peers of the
+/// policy's namespace, or of namespaces pinned by name, each with pods in the input. A rule
+/// that may reach further (an omitted peer list, an ipBlock, a namespaceSelector that a
+/// namespace outside the input could satisfy, such as `{}` toward CoreDNS) can matter for
+/// pods the matrix does not hold, so its "no effect" would be a guess.
+fn peers_in_input(cx: &Context<'_>, p: &Policy, rule: &Rule) -> bool {
+    let described = |ns: &str| cx.endpoints_of(ns).next().is_some();
+    // A peer that matches nothing is the selector lints' finding, not this one.
+    let matches_some = |peer: &Peer| match peer {
+        Peer::Pods {
+            namespace_selector,
+            pod_selector,
+            ..
+        } => cx
+            .peer_endpoints(
+                &p.namespace,
+                namespace_selector.as_ref(),
+                pod_selector.as_ref(),
+            )
+            .next()
+            .is_some(),
+        Peer::IpBlock(_) => false,
+    };
+    !rule.peers.is_empty()
+        && rule.peers.iter().any(matches_some)
+        && rule.peers.iter().all(|peer| match peer {
+            Peer::IpBlock(_) => false,
+            Peer::Pods {
+                namespace_selector: None,
+                ..
+            } => described(&p.namespace),
+            Peer::Pods {
+                namespace_selector: Some(s),
+                ..
+            } => s.requirements.iter().any(|r| {
+                r.key == NAMESPACE_NAME_LABEL
+                    && r.operator == Operator::In
+                    && r.values.iter().all(|v| described(v))
+            }),
+        })
 }

@@ -40,6 +40,7 @@ pub const GROUPS: &[(&str, &[Code])] = &[
         "dead",
         &[
             Code::PolicyWithoutEffect,
+            Code::RuleWithoutEffect,
             Code::PolicySelectsHostNetworkOnly,
             Code::DuplicatePolicy,
         ],
