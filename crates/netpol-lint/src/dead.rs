@@ -55,7 +55,7 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
     let base = cx.matrix();
     for (i, p) in cx.model.policies.iter().enumerate() {
         // A default deny guards pods created later; that it changes nothing today is its point.
-        if skip.contains(&i) || is_default_deny(p) {
+        if skip.contains(&i) || is_default_deny(p) || !policy_in_input(cx, p) {
             continue;
         }
         let mut without = cx.model.clone();
@@ -75,7 +75,7 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
         }
         for dir in Direction::BOTH {
             for ri in 0..p.rules(dir).len() {
-                if !peers_in_input(cx, p, &p.rules(dir)[ri]) {
+                if !rule_in_input(cx, p, &p.rules(dir)[ri]) {
                     continue;
                 }
                 let mut without = cx.model.clone();
@@ -193,13 +193,41 @@ fn meaning(p: &Policy) -> String {
 }
 
 /// Whether every peer of a rule stays among the input's pods: selector peers of the
-/// policy's namespace, or of namespaces pinned by name, each with pods in the input. A rule
-/// that may reach further (an omitted peer list, an ipBlock, a namespaceSelector that a
-/// namespace outside the input could satisfy, such as `{}` toward CoreDNS) can matter for
-/// pods the matrix does not hold, so its "no effect" would be a guess.
-fn peers_in_input(cx: &Context<'_>, p: &Policy, rule: &Rule) -> bool {
+/// policy's namespace, or of namespaces pinned by name, each with pods in the input. A peer
+/// that may reach further (an ipBlock, a namespaceSelector that a namespace outside the
+/// input could satisfy, such as `{}` toward CoreDNS) can matter for pods the matrix does
+/// not hold, so a "no effect" would be a guess.
+fn peer_in_input(cx: &Context<'_>, p: &Policy, peer: &Peer) -> bool {
     let described = |ns: &str| cx.endpoints_of(ns).next().is_some();
-    // A peer that matches nothing is the selector lints' finding, not this one.
+    match peer {
+        Peer::IpBlock(_) => false,
+        Peer::Pods {
+            namespace_selector: None,
+            ..
+        } => described(&p.namespace),
+        Peer::Pods {
+            namespace_selector: Some(s),
+            ..
+        } => s.requirements.iter().any(|r| {
+            r.key == NAMESPACE_NAME_LABEL
+                && r.operator == Operator::In
+                && r.values.iter().all(|v| described(v))
+        }),
+    }
+}
+
+/// A policy is judged only when none of its rules names peers outside the input (a rule
+/// without peers allows everyone, which the matrix shows).
+fn policy_in_input(cx: &Context<'_>, p: &Policy) -> bool {
+    Direction::BOTH
+        .into_iter()
+        .flat_map(|d| p.rules(d))
+        .all(|r| r.peers.iter().all(|peer| peer_in_input(cx, p, peer)))
+}
+
+/// A rule is judged when it has peers, all in the input, and one matches some pod (a peer
+/// that matches nothing is the selector lints' finding).
+fn rule_in_input(cx: &Context<'_>, p: &Policy, rule: &Rule) -> bool {
     let matches_some = |peer: &Peer| match peer {
         Peer::Pods {
             namespace_selector,
@@ -216,20 +244,6 @@ fn peers_in_input(cx: &Context<'_>, p: &Policy, rule: &Rule) -> bool {
         Peer::IpBlock(_) => false,
     };
     !rule.peers.is_empty()
+        && rule.peers.iter().all(|peer| peer_in_input(cx, p, peer))
         && rule.peers.iter().any(matches_some)
-        && rule.peers.iter().all(|peer| match peer {
-            Peer::IpBlock(_) => false,
-            Peer::Pods {
-                namespace_selector: None,
-                ..
-            } => described(&p.namespace),
-            Peer::Pods {
-                namespace_selector: Some(s),
-                ..
-            } => s.requirements.iter().any(|r| {
-                r.key == NAMESPACE_NAME_LABEL
-                    && r.operator == Operator::In
-                    && r.values.iter().all(|v| described(v))
-            }),
-        })
 }
