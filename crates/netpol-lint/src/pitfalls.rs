@@ -142,6 +142,16 @@ fn host_network_peers(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     if !cx.analysis.profile().flags.host_network_peers {
         return;
     }
+    // Few pods use hostNetwork: test each peer against them only.
+    let host: Vec<&Endpoint> = cx
+        .model
+        .endpoints
+        .iter()
+        .filter(|e| e.host_network)
+        .collect();
+    if host.is_empty() {
+        return;
+    }
     for p in &cx.model.policies {
         for dir in Direction::BOTH {
             for (ri, rule) in p.rules(dir).iter().enumerate() {
@@ -154,13 +164,17 @@ fn host_network_peers(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                     else {
                         continue;
                     };
-                    let hosts: Vec<&Endpoint> = cx
-                        .peer_endpoints(
-                            &p.namespace,
-                            namespace_selector.as_ref(),
-                            pod_selector.as_ref(),
-                        )
-                        .filter(|e| e.host_network)
+                    let hosts: Vec<&Endpoint> = host
+                        .iter()
+                        .copied()
+                        .filter(|e| {
+                            cx.peer_matches(
+                                &p.namespace,
+                                namespace_selector.as_ref(),
+                                pod_selector.as_ref(),
+                                e,
+                            )
+                        })
                         .collect();
                     if hosts.is_empty() {
                         continue;
