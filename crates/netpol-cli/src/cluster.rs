@@ -7,9 +7,6 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use netpol_diag::{Diagnostic, SourceMap};
-use netpol_graph::Profile;
-use netpol_manifest::Loaded;
 use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
 
 /// Semantics and cluster facts (see docs/configuration.md).
@@ -57,20 +54,6 @@ enum CniArg {
 enum ModeArg {
     Standard,
     Strict,
-}
-
-/// Loads the manifests and the cluster settings: the source map, the model, the profile
-/// in force, and every diagnostic so far (loading and config). `matrix` reads them so.
-pub(crate) fn load(
-    input: &crate::input::InputArgs,
-    args: &ClusterArgs,
-) -> anyhow::Result<(SourceMap, Loaded, Profile, Vec<Diagnostic>)> {
-    let w = crate::workspace::load(input, args, crate::workspace::Purpose::Analyse)?;
-    let loaded = Loaded {
-        model: w.model,
-        diagnostics: Vec::new(),
-    };
-    Ok((w.map, loaded, w.profile, w.diagnostics))
 }
 
 impl ClusterArgs {

@@ -119,6 +119,31 @@ codes! {
     AssertionRefuted => "assertion-refuted", Error, "An assertion does not hold: a counterexample exists.";
     AssertionUnknown => "assertion-unknown", Error, "The solver could not decide an assertion within its limits.";
     ProofLimitation => "proof-limitation", Warning, "A scope-any proof under vpc-cni holds for the Services in the manifests, and an egress rule could admit a Service created later.";
+    // Lints (netpol lint): selectors.
+    SelectorMatchesNothing => "selector-matches-nothing", Warning, "A policy's podSelector or a rule's peer matches no pod or workload of the input.";
+    SelectorNeverMatches => "selector-never-matches", Warning, "A selector contradicts itself, so no pod or namespace, present or future, can match it.";
+    IpblockFullyExcepted => "ipblock-fully-excepted", Warning, "An ipBlock's except entries cover its whole cidr, so it matches no address.";
+    UnknownNamespace => "unknown-namespace", Warning, "A namespaceSelector names (by kubernetes.io/metadata.name) a namespace the input does not define.";
+    UnknownLabelKey => "unknown-label-key", Warning, "A selector uses a label key that no pod (or namespace) of the input carries.";
+    // Lints: DNS.
+    DnsUnreachable => "dns-unreachable", Warning, "An egress-isolated pod cannot reach the cluster DNS Service on UDP/53 and TCP/53.";
+    // Lints: coverage.
+    PodNotIsolated => "pod-not-isolated", Note, "No NetworkPolicy isolates a pod in a direction, so everything is allowed there.";
+    NoDefaultDeny => "no-default-deny", Note, "A namespace has no default-deny policy for a direction.";
+    // Lints: named ports.
+    NamedPortUnresolved => "named-port-unresolved", Warning, "A named port in a rule resolves on no destination pod.";
+    NamedPortAmbiguous => "named-port-ambiguous", Warning, "A named port in a rule resolves to different numbers on different destinations.";
+    NamedPortUnion => "named-port-union", Warning, "Under VPC CNI, an ingress named port resolved over all selected pods opens a pod's port that it does not declare under that name.";
+    // Lints: dead policies.
+    PolicyWithoutEffect => "policy-without-effect", Warning, "Removing a NetworkPolicy leaves the matrix of the input unchanged.";
+    RuleWithoutEffect => "rule-without-effect", Warning, "Removing one rule of a NetworkPolicy leaves the matrix of the input unchanged: other rules already allow its traffic.";
+    PolicySelectsHostNetworkOnly => "policy-selects-host-network-only", Warning, "A NetworkPolicy selects only hostNetwork pods, where policies are not enforced.";
+    DuplicatePolicy => "duplicate-policy", Warning, "Two NetworkPolicies of a namespace have the same podSelector, policyTypes and rules.";
+    // Lints: VPC CNI pitfalls and hygiene.
+    RulesOutsidePolicyTypes => "rules-outside-policy-types", Warning, "A NetworkPolicy has rules of a direction that its written policyTypes leaves out (ignored upstream, enforced by VPC CNI).";
+    StrictModeUnselected => "strict-mode-unselected", Warning, "In VPC CNI strict mode, a pod that no NetworkPolicy selects denies all traffic.";
+    HostNetworkPeer => "host-network-peer", Warning, "Under VPC CNI, a selector peer matches hostNetwork pods, so it allows their nodes' IPs.";
+    DnsPortTcpOnly => "dns-port-tcp-only", Warning, "A rule opens port 53 without a protocol (so TCP only) and not UDP 53.";
 }
 
 impl fmt::Display for Code {

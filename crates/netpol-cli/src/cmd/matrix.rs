@@ -8,6 +8,7 @@ use netpol_graph::{Analysis, Filter, ports};
 use netpol_manifest::model::Protocol;
 
 use crate::cmd::ExitStatus;
+use crate::workspace::{self, Purpose};
 use crate::{cluster, input, report};
 
 /// Arguments of `netpol matrix`.
@@ -63,10 +64,11 @@ enum MatrixFormat {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
-    let (map, loaded, profile, mut diags) = cluster::load(&args.input, &args.cluster)?;
-    let analysis = Analysis::new(&loaded.model, &profile);
+    let inputs = workspace::load(&args.input, &args.cluster, Purpose::Analyse)?;
+    let mut diags = inputs.diagnostics;
+    let analysis = Analysis::new(&inputs.model, &inputs.profile);
     diags.extend(analysis.diagnostics().iter().cloned());
-    report::diagnostics_to_stderr(&map, &diags)?;
+    report::diagnostics_to_stderr(&inputs.map, &diags)?;
     let status = ExitStatus::from_diagnostics(&diags);
     // The input could not be read: no matrix, not even an empty one a script could trust.
     if status == ExitStatus::Error {

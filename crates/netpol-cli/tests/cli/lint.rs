@@ -279,3 +279,55 @@ fn skipped_kinds_summary_and_verbose() {
     assert!(each.len() > 1, "{each:?}");
     assert!(each.iter().all(|l| l.starts_with(file)), "{each:?}");
 }
+
+#[test]
+fn semantic_lints_follow_the_profile_flags() {
+    // Strict mode cuts off the pod no policy selects; standard mode leaves it open.
+    let file = "testdata/lint/strict-mode-unselected/negative.yaml";
+    let standard = run(&["lint", "--format", "short", file]);
+    assert!(
+        standard.stdout.contains("note[pod-not-isolated]"),
+        "{}",
+        standard.stdout
+    );
+    assert!(!standard.stdout.contains("warning[strict-mode-unselected]"));
+    let strict = run(&[
+        "lint",
+        "--format",
+        "short",
+        "--enforcing-mode",
+        "strict",
+        file,
+    ]);
+    assert!(
+        strict.stdout.contains("warning[strict-mode-unselected]"),
+        "{}",
+        strict.stdout
+    );
+}
+
+#[test]
+fn severity_overrides() {
+    let args = ["lint", "--format", "short", "examples/eks-shop/"];
+    let plain = run(&args);
+    assert_eq!(plain.code, Some(0));
+    assert!(plain.stdout.contains("note[no-default-deny]"));
+    let tuned = run(&[
+        &args[..],
+        &["--allow", "coverage", "--deny", "named-port-union"],
+    ]
+    .concat());
+    assert_eq!(tuned.code, Some(1), "{}", tuned.snapshot());
+    assert!(!tuned.stdout.contains("no-default-deny"));
+    assert!(!tuned.stdout.contains("pod-not-isolated"));
+    assert!(tuned.stdout.contains("error[named-port-union]"));
+    let strict = run(&[&args[..], &["--deny", "warnings"]].concat());
+    assert_eq!(strict.code, Some(1));
+    let bad = run(&[&args[..], &["--allow", "nope"]].concat());
+    assert_eq!(bad.code, Some(2));
+    assert!(
+        bad.stderr.contains("is not a diagnostic code"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -1,0 +1,249 @@
+//! Dead policies and rules, proved on the graph for the endpoints of the input: a policy or
+//! rule whose removal leaves the matrix unchanged, duplicate policies, and a policy that
+//! selects only hostNetwork pods.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashSet};
+
+use netpol_diag::{Code, Diagnostic};
+use netpol_graph::{Analysis, Matrix};
+use netpol_manifest::model::{
+    Direction, Endpoint, NAMESPACE_NAME_LABEL, Operator, Peer, Policy, Rule,
+};
+
+use crate::context::{Context, dir_word, policy_name};
+
+/// Above this many ((policies + rules) x endpoints^2), the what-if matrices are skipped:
+/// each policy and each rule costs one matrix.
+const BUDGET: usize = 50_000_000;
+
+pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut Vec<Diagnostic>) {
+    let mut skip = empty_subjects.clone();
+    skip.extend(duplicates(cx, out));
+    for (i, p) in cx.model.policies.iter().enumerate() {
+        let selected: Vec<&Endpoint> = cx
+            .endpoints_of(&p.namespace)
+            .filter(|e| p.pod_selector.matches(&e.labels))
+            .collect();
+        if !selected.is_empty() && selected.iter().all(|e| e.host_network) {
+            skip.insert(i);
+            out.push(
+                Diagnostic::new(
+                    Code::PolicySelectsHostNetworkOnly,
+                    format!("NetworkPolicy {} selects only hostNetwork pods, where policies are never enforced", policy_name(p)),
+                )
+                .with_primary(cx.subject_span(p), "matches only hostNetwork pods")
+                .with_note(format!(
+                    "selected: {}",
+                    selected.iter().map(|e| e.id()).collect::<Vec<_>>().join(", ")
+                ))
+                .with_help("hostNetwork pods share their node's network namespace; restrict their traffic with security groups or host firewalls instead"),
+            );
+        }
+    }
+    let n = cx.model.endpoints.len();
+    let rules: usize = cx
+        .model
+        .policies
+        .iter()
+        .map(|p| p.ingress.len() + p.egress.len())
+        .sum();
+    let runs = cx.model.policies.len() + rules;
+    if runs.saturating_mul(n).saturating_mul(n) > BUDGET {
+        return;
+    }
+    let base = cx.matrix();
+    for (i, p) in cx.model.policies.iter().enumerate() {
+        // A default deny guards pods created later; that it changes nothing today is its point.
+        if skip.contains(&i) || is_default_deny(p) || !policy_in_input(cx, p) {
+            continue;
+        }
+        let mut without = cx.model.clone();
+        without.policies.remove(i);
+        let other = Analysis::new(&without, cx.analysis.profile()).matrix();
+        if same(base, &other) {
+            out.push(
+                Diagnostic::new(
+                    Code::PolicyWithoutEffect,
+                    format!("NetworkPolicy {} changes nothing: every connection is the same without it", policy_name(p)),
+                )
+                .with_primary(p.span, "removing this policy leaves the matrix unchanged")
+                .with_note("proved for the pods and workloads of the input; a pod created later could still be affected")
+                .with_help("remove the policy, or fix its selectors and rules if it was meant to allow or isolate something"),
+            );
+            continue;
+        }
+        for dir in Direction::BOTH {
+            for ri in 0..p.rules(dir).len() {
+                if !rule_in_input(cx, p, &p.rules(dir)[ri]) {
+                    continue;
+                }
+                let mut without = cx.model.clone();
+                match dir {
+                    Direction::Ingress => without.policies[i].ingress.remove(ri),
+                    Direction::Egress => without.policies[i].egress.remove(ri),
+                };
+                let other = Analysis::new(&without, cx.analysis.profile()).matrix();
+                if same(base, &other) {
+                    out.push(
+                        Diagnostic::new(
+                            Code::RuleWithoutEffect,
+                            format!(
+                                "{} rule {ri} of NetworkPolicy {} allows nothing that other rules do not already allow",
+                                dir_word(dir),
+                                policy_name(p)
+                            ),
+                        )
+                        .with_primary(p.rules(dir)[ri].span, "removing this rule leaves the matrix unchanged")
+                        .with_note("proved for the pods and workloads of the input; a pod created later could still be affected")
+                        .with_help("remove the rule, or fix its peers and ports if it was meant to allow something else"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn same(a: &Matrix, b: &Matrix) -> bool {
+    a.endpoints == b.endpoints
+        && a.connection_count() == b.connection_count()
+        && a.connections()
+            .zip(b.connections())
+            .all(|(x, y)| x.from.id == y.from.id && x.to.id == y.to.id && x.ports == y.ports)
+}
+
+/// Selects every pod and denies some direction outright.
+fn is_default_deny(p: &Policy) -> bool {
+    p.pod_selector.is_empty()
+        && Direction::BOTH
+            .into_iter()
+            .any(|d| p.policy_types.contains(d) && p.rules(d).is_empty())
+}
+
+/// Policies of one namespace with the same meaning (selector, policyTypes, rules; spans
+/// and names aside). Each later copy is reported against the first; returns every policy
+/// that has a copy (removing either one alone changes nothing, which says nothing new).
+fn duplicates(cx: &Context<'_>, out: &mut Vec<Diagnostic>) -> Vec<usize> {
+    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    let mut copies = Vec::new();
+    for (i, p) in cx.model.policies.iter().enumerate() {
+        match first.entry(meaning(p)) {
+            Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            Entry::Occupied(o) => {
+                let orig = &cx.model.policies[*o.get()];
+                copies.extend([i, *o.get()]);
+                out.push(
+                    Diagnostic::new(
+                        Code::DuplicatePolicy,
+                        format!(
+                            "NetworkPolicy {} is a copy of {}: same podSelector, policyTypes and rules",
+                            policy_name(p),
+                            policy_name(orig)
+                        ),
+                    )
+                    .with_primary(p.span, "this policy adds nothing")
+                    .with_secondary(orig.span, "same meaning as this one")
+                    .with_help("delete one of the two"),
+                );
+            }
+        }
+    }
+    copies
+}
+
+/// The policy's meaning as a string: everything but names and spans.
+fn meaning(p: &Policy) -> String {
+    let sel = |s: &Option<netpol_manifest::model::Selector>| {
+        s.as_ref().map(|s| format!("{:?}", s.requirements))
+    };
+    let mut key = format!(
+        "{}|{:?}|{:?}",
+        p.namespace, p.pod_selector.requirements, p.policy_types
+    );
+    for dir in Direction::BOTH {
+        key.push_str(&format!("|{dir}:"));
+        for r in p.rules(dir) {
+            key.push('[');
+            for peer in &r.peers {
+                match peer {
+                    Peer::Pods {
+                        namespace_selector,
+                        pod_selector,
+                        ..
+                    } => key.push_str(&format!(
+                        "P{:?}{:?}",
+                        sel(namespace_selector),
+                        sel(pod_selector)
+                    )),
+                    Peer::IpBlock(b) => key.push_str(&format!("B{}{:?}", b.cidr, b.except)),
+                }
+            }
+            for port in &r.ports {
+                key.push_str(&format!(
+                    "{}{:?}{:?}",
+                    port.protocol, port.port, port.end_port
+                ));
+            }
+            key.push(']');
+        }
+    }
+    key
+}
+
+/// Whether every peer of a rule stays among the input's pods: selector peers of the
+/// policy's namespace, or of namespaces pinned by name, each with pods in the input. A peer
+/// that may reach further (an ipBlock, a namespaceSelector that a namespace outside the
+/// input could satisfy, such as `{}` toward CoreDNS) can matter for pods the matrix does
+/// not hold, so a "no effect" would be a guess.
+fn peer_in_input(cx: &Context<'_>, p: &Policy, peer: &Peer) -> bool {
+    let described = |ns: &str| cx.endpoints_of(ns).next().is_some();
+    match peer {
+        Peer::IpBlock(_) => false,
+        Peer::Pods {
+            namespace_selector: None,
+            ..
+        } => described(&p.namespace),
+        Peer::Pods {
+            namespace_selector: Some(s),
+            ..
+        } => s.requirements.iter().any(|r| {
+            r.key == NAMESPACE_NAME_LABEL
+                && r.operator == Operator::In
+                && r.values.iter().all(|v| described(v))
+        }),
+    }
+}
+
+/// A policy is judged only when none of its rules names peers outside the input (a rule
+/// without peers allows everyone, which the matrix shows).
+fn policy_in_input(cx: &Context<'_>, p: &Policy) -> bool {
+    Direction::BOTH
+        .into_iter()
+        .flat_map(|d| p.rules(d))
+        .all(|r| r.peers.iter().all(|peer| peer_in_input(cx, p, peer)))
+}
+
+/// A rule is judged when it has peers, all in the input, and one matches some pod (a peer
+/// that matches nothing is the selector lints' finding).
+fn rule_in_input(cx: &Context<'_>, p: &Policy, rule: &Rule) -> bool {
+    let matches_some = |peer: &Peer| match peer {
+        Peer::Pods {
+            namespace_selector,
+            pod_selector,
+            ..
+        } => cx
+            .peer_endpoints(
+                &p.namespace,
+                namespace_selector.as_ref(),
+                pod_selector.as_ref(),
+            )
+            .next()
+            .is_some(),
+        Peer::IpBlock(_) => false,
+    };
+    !rule.peers.is_empty()
+        && rule.peers.iter().all(|peer| peer_in_input(cx, p, peer))
+        && rule.peers.iter().any(matches_some)
+}

@@ -1,0 +1,49 @@
+//! Semantic lints: what the user did not ask about but probably wants to know.
+//!
+//! Every lint reads the same [`Model`] and [`Analysis`] (so the same profile) as
+//! `netpol matrix`. Lints about present pods are proved on the graph engine, which is exact
+//! for the endpoints of the input; none is a guess from the YAML's shape alone.
+//! The result is sorted with [`Diagnostic::sort`], so the output is deterministic.
+
+mod context;
+mod coverage;
+mod dead;
+mod dns;
+mod levels;
+mod named_ports;
+mod pitfalls;
+mod selectors;
+
+use netpol_diag::{Diagnostic, SourceMap};
+use netpol_graph::Analysis;
+use netpol_manifest::Model;
+
+pub use dns::DnsPlatform;
+pub use levels::{GROUPS, Level, Levels, Target};
+
+/// What the lints need beyond the model and its analysis.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// How the cluster serves DNS (EKS Auto Mode has no CoreDNS pods).
+    pub dns: DnsPlatform,
+}
+
+/// Runs every lint. `map` holds the manifests' text (used to point at one label key inside
+/// a selector).
+pub fn lint(
+    model: &Model,
+    analysis: &Analysis<'_>,
+    map: &SourceMap,
+    options: &Options,
+) -> Vec<Diagnostic> {
+    let cx = context::Context::new(model, analysis, map);
+    let mut out = Vec::new();
+    let reported = selectors::lint(&cx, &mut out);
+    named_ports::lint(&cx, &mut out);
+    dns::lint(&cx, options.dns, &mut out);
+    coverage::lint(&cx, &mut out);
+    pitfalls::lint(&cx, &mut out);
+    dead::lint(&cx, &reported, &mut out);
+    Diagnostic::sort(&mut out);
+    out
+}
