@@ -139,6 +139,7 @@ codes! {
     RuleWithoutEffect => "rule-without-effect", Warning, "Removing one rule of a NetworkPolicy leaves the matrix of the input unchanged: other rules already allow its traffic.";
     PolicySelectsHostNetworkOnly => "policy-selects-host-network-only", Warning, "A NetworkPolicy selects only hostNetwork pods, where policies are not enforced.";
     DuplicatePolicy => "duplicate-policy", Warning, "Two NetworkPolicies of a namespace have the same podSelector, policyTypes and rules.";
+    LintSkipped => "lint-skipped", Note, "A lint was not run because the input is larger than its size budget.";
     // Lints: VPC CNI pitfalls and hygiene.
     RulesOutsidePolicyTypes => "rules-outside-policy-types", Warning, "A NetworkPolicy has rules of a direction that its written policyTypes leaves out (ignored upstream, enforced by VPC CNI).";
     StrictModeUnselected => "strict-mode-unselected", Warning, "In VPC CNI strict mode, a pod that no NetworkPolicy selects denies all traffic.";

@@ -13,11 +13,14 @@ use netpol_manifest::model::{
 
 use crate::context::{Context, dir_word, policy_name};
 
-/// Above this many ((policies + rules) x endpoints^2), the what-if matrices are skipped:
-/// each policy and each rule costs one matrix.
-const BUDGET: usize = 50_000_000;
-
-pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut Vec<Diagnostic>) {
+/// Above `budget` ((policies + rules) x endpoints^2 steps) the what-if matrices are
+/// skipped, with a note: each policy and each rule costs one matrix.
+pub(crate) fn lint(
+    cx: &Context<'_>,
+    empty_subjects: &HashSet<usize>,
+    budget: usize,
+    out: &mut Vec<Diagnostic>,
+) {
     let mut skip = empty_subjects.clone();
     skip.extend(duplicates(cx, out));
     for (i, p) in cx.model.policies.iter().enumerate() {
@@ -49,7 +52,16 @@ pub(crate) fn lint(cx: &Context<'_>, empty_subjects: &HashSet<usize>, out: &mut 
         .map(|p| p.ingress.len() + p.egress.len())
         .sum();
     let runs = cx.model.policies.len() + rules;
-    if runs.saturating_mul(n).saturating_mul(n) > BUDGET {
+    let steps = runs.saturating_mul(n).saturating_mul(n);
+    if steps > budget {
+        out.push(
+            Diagnostic::new(
+                Code::LintSkipped,
+                format!("policy-without-effect and rule-without-effect were not run: {runs} what-if matrices over {n} endpoints exceed their budget"),
+            )
+            .with_note(format!("{steps} steps, budget {budget}"))
+            .with_help("lint a smaller set of manifests (one namespace's folder) to run these lints"),
+        );
         return;
     }
     let base = cx.matrix();

@@ -22,10 +22,23 @@ pub use dns::DnsPlatform;
 pub use levels::{GROUPS, Level, Levels, Target};
 
 /// What the lints need beyond the model and its analysis.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Options {
     /// How the cluster serves DNS (EKS Auto Mode has no CoreDNS pods).
     pub dns: DnsPlatform,
+    /// The most (policies + rules) x endpoints^2 steps the what-if lints
+    /// (`policy-without-effect`, `rule-without-effect`) may take; above it they are skipped
+    /// with a `lint-skipped` note.
+    pub what_if_budget: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            dns: DnsPlatform::default(),
+            what_if_budget: 50_000_000,
+        }
+    }
 }
 
 /// Runs every lint. `map` holds the manifests' text (used to point at one label key inside
@@ -43,7 +56,7 @@ pub fn lint(
     dns::lint(&cx, options.dns, &mut out);
     coverage::lint(&cx, &mut out);
     pitfalls::lint(&cx, &mut out);
-    dead::lint(&cx, &reported, &mut out);
+    dead::lint(&cx, &reported, options.what_if_budget, &mut out);
     Diagnostic::sort(&mut out);
     out
 }
