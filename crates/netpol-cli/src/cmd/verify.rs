@@ -179,6 +179,7 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
             let profile = Profile::new(&parsed.verification.cluster);
             let opts = Options {
                 timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
+                ..Options::default()
             };
             let v = netpol_smt::verify(&loaded.model, &profile, parsed, &opts);
             diagnostics.extend(v.diagnostics);
