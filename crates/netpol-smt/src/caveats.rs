@@ -163,4 +163,3 @@ fn admits_new_service(
 fn overlaps(a: &ipnet::IpNet, b: &ipnet::IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
-

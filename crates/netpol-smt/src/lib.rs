@@ -13,9 +13,9 @@
 //! `report` turns results into diagnostics and JSON; `universe` holds the facts computed
 //! once per run.
 
+mod caveats;
 pub mod config;
 mod counterexample;
-mod caveats;
 mod decode;
 mod encode;
 mod query;
@@ -25,6 +25,8 @@ mod universe;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_services;
 
 use std::time::{Duration, Instant};
 
@@ -32,8 +34,8 @@ use netpol_diag::{Diagnostic, Span};
 
 pub use config::{Assertion, ParsedConfig, Scope, Verification, parse_config, schema_json};
 pub use counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
-pub use run::{verify, verify_each};
 pub use report::{policy_names, result_diagnostics};
+pub use run::{verify, verify_each};
 
 /// Limits and parallelism of a run.
 #[derive(Clone, Copy, Debug)]

@@ -46,13 +46,10 @@ impl Limit {
     }
 }
 
+/// `5 s`, `0.25 s` (to the millisecond).
 fn seconds(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0} s")
-    } else {
-        format!("{s} s")
-    }
+    let s = format!("{:.3}", d.as_secs_f64());
+    format!("{} s", s.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// A solver whose own time limit is what is left until `until`.
@@ -74,7 +71,12 @@ fn set_timeout(s: &Solver, until: Instant) {
 /// assertion's own: an interrupt stays in it). Returns the outcome and whether it is
 /// vacuous. Past `limit` (building, solving and decoding alike) the outcome is `unknown`:
 /// the encoder stops building, and a watchdog interrupts Z3.
-pub(crate) fn decide(u: &Universe, a: &Assertion, limit: Limit, options: &Options) -> (Outcome, bool) {
+pub(crate) fn decide(
+    u: &Universe,
+    a: &Assertion,
+    limit: Limit,
+    options: &Options,
+) -> (Outcome, bool) {
     let ctx = z3::Context::thread_local();
     let handle = ctx.handle();
     let fired = AtomicBool::new(false);

@@ -40,8 +40,23 @@ pub fn verify_each(
     options: &Options,
     each: &mut dyn FnMut(&AssertionResult),
 ) -> Verified {
+    verify_with(model, profile, config, options, true, each)
+}
+
+/// [`verify_each`]; `via_classes: false` selects the plain V5 encoding (tests compare the
+/// two).
+pub(crate) fn verify_with(
+    model: &Model,
+    profile: &Profile,
+    config: &ParsedConfig,
+    options: &Options,
+    via_classes: bool,
+    each: &mut dyn FnMut(&AssertionResult),
+) -> Verified {
     let v = &config.verification;
-    let u = Universe::new(model, profile, v);
+    let mut u = Universe::new(model, profile, v);
+    u.via_classes = via_classes;
+    let u = u;
     let limit = service_limit(&u);
     let mut out = Verified::default();
     out.diagnostics.extend(u.unmodelled.iter().cloned());

@@ -80,8 +80,13 @@ impl Encoder<'_> {
                 if key.is_empty() {
                     continue;
                 }
-                let class = match class_of.get(&key) {
-                    Some(&c) => c,
+                let shared = if u.via_classes {
+                    class_of.get(&key).copied()
+                } else {
+                    None
+                };
+                let class = match shared {
+                    Some(c) => c,
                     None => {
                         let rules: Vec<(Provenance, Bool)> = key
                             .iter()
@@ -129,7 +134,8 @@ impl Encoder<'_> {
     fn direct_covers(&self, pi: usize, ri: usize) -> bool {
         let p = &self.u.policies[pi];
         let r = &p.egress[ri];
-        r.peers.is_none()
+        self.u.via_classes
+            && r.peers.is_none()
             && r.ports.is_none()
             && (self.u.profile.flags.rules_outside_policy_types
                 || p.policy_types.contains(Direction::Egress))

@@ -103,6 +103,9 @@ pub(crate) struct Universe {
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
     /// `policy-not-modelled` warnings: policies the proofs ignore.
     pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
+    /// V5 paths grouped into rule classes (`encode/services.rs`); `false` builds one
+    /// disjunct per Service port and rule, the plain encoding the tests compare against.
+    pub(crate) via_classes: bool,
 }
 
 fn v4(ip: Option<IpAddr>) -> Option<Ipv4Addr> {
@@ -293,6 +296,7 @@ impl Universe {
             services,
             rep: Vec::new(),
             members: BTreeMap::new(),
+            via_classes: true,
         };
         u.ingress_union = u
             .policies
