@@ -345,7 +345,6 @@ fn the_time_limit_holds_end_to_end() {
     let slow = verify_with(&model, &p, &cfg, &unbounded, false, &mut |_| {});
     assert_eq!(slow.results[0].outcome.as_str(), "refuted");
     let limit = slow.results[0].duration / 3;
-    eprintln!("plain encoding: {:?}", slow.results[0].duration);
     assert!(
         limit >= Duration::from_millis(50),
         "took only {:?}",
