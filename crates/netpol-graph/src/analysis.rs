@@ -53,7 +53,8 @@ impl<'m> Analysis<'m> {
     }
 
     /// V5 for other engines: which egress rules admit which Service ClusterIPs, on which
-    /// Service ports (empty outside VPC CNI). See [`crate::ServiceAccess`].
+    /// Service ports (empty outside VPC CNI); rules with `to` and `ports` omitted are left
+    /// out, since they admit every destination directly. See [`crate::ServiceAccess`].
     pub fn service_access(&self) -> Vec<crate::ServiceAccess> {
         crate::facts::service_access(&self.world)
     }

@@ -46,7 +46,8 @@ pub struct NodeFacts {
     pub runs_on: Vec<usize>,
 }
 
-/// V5 for every egress rule and ClusterIP Service, sorted by (service, policy, rule).
+/// V5 for every egress rule and ClusterIP Service, sorted by (service, policy, rule),
+/// except rules with `to` and `ports` both omitted (they admit everything directly).
 pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
     let mut out = Vec::new();
     if !w.profile.flags.cluster_ip_egress {
@@ -94,6 +95,12 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
     let mut by_rule: BTreeMap<String, Vec<(usize, [PortSet; 3])>> = BTreeMap::new();
     for (pi, p) in w.policies.iter().enumerate() {
         for (ri, rule) in p.egress.iter().enumerate() {
+            if rule.peers.is_none() && rule.ports.is_none() {
+                // It admits every destination directly on every port: a ClusterIP path
+                // through it adds nothing, and listing it for every Service made this
+                // quadratic (every policy of Online Boutique has `egress: [{}]`).
+                continue;
+            }
             let key = format!(
                 "{:?}{:?}",
                 rule.peers

@@ -67,16 +67,17 @@ fn set_timeout(s: &Solver, until: Instant) {
     s.set_params(&params);
 }
 
-/// Builds and solves one assertion in the current thread's Z3 context (which must be the
-/// assertion's own: an interrupt stays in it). Returns the outcome and whether it is
-/// vacuous. Past `limit` (building, solving and decoding alike) the outcome is `unknown`:
-/// the encoder stops building, and a watchdog interrupts Z3.
+/// Builds and solves one assertion in the current thread's Z3 context. Returns the
+/// outcome, whether it is vacuous, and whether Z3 was interrupted (the context may then
+/// stay cancelled: the caller replaces it). Past `limit` (building, solving and decoding
+/// alike) the outcome is `unknown`: the encoder stops building, and a watchdog interrupts
+/// Z3.
 pub(crate) fn decide(
     u: &Universe,
     a: &Assertion,
     limit: Limit,
     options: &Options,
-) -> (Outcome, bool) {
+) -> (Outcome, bool, bool) {
     let ctx = z3::Context::thread_local();
     let handle = ctx.handle();
     let fired = AtomicBool::new(false);
@@ -95,10 +96,11 @@ pub(crate) fn decide(
         r
     });
     let gave_up = matches!(&outcome, Outcome::Unknown(r) if r.is_empty() || r == "timeout" || r == "canceled");
-    if gave_up || fired.load(Ordering::SeqCst) || Instant::now() > limit.at() {
-        return (Outcome::Unknown(limit.reason(options)), false);
+    let fired = fired.load(Ordering::SeqCst);
+    if gave_up || fired || Instant::now() > limit.at() {
+        return (Outcome::Unknown(limit.reason(options)), false, fired);
     }
-    (outcome, vacuous)
+    (outcome, vacuous, fired)
 }
 
 fn decide_within(u: &Universe, a: &Assertion, until: Instant) -> (Outcome, bool) {

@@ -75,16 +75,24 @@ pub(crate) fn verify_with(
             let tx = tx.clone();
             let (u, next, limit) = (&u, &next, limit.as_ref());
             sc.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
+                // One Z3 context per worker, reused (a fresh context per assertion made
+                // the wide L queries 3x slower), and replaced after an interrupt, which may
+                // stay in it.
+                while z3::with_z3_config(&z3::Config::new(), || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            return false;
+                        }
+                        let (r, interrupted) = one(u, config, i, options, limit);
+                        if tx.send((i, r)).is_err() {
+                            return false;
+                        }
+                        if interrupted {
+                            return true;
+                        }
                     }
-                    let r = one(u, config, i, options, limit);
-                    if tx.send((i, r)).is_err() {
-                        break;
-                    }
-                }
+                }) {}
             });
         }
         drop(tx);
@@ -115,19 +123,21 @@ pub(crate) fn verify_with(
     out
 }
 
-/// Decides assertion `i`: its result and its diagnostics (unknown references, vacuity).
+/// Decides assertion `i` in the thread's Z3 context: its result and its diagnostics
+/// (unknown references, vacuity), and whether Z3 was interrupted.
 fn one(
     u: &Universe,
     config: &ParsedConfig,
     i: usize,
     options: &Options,
     limit: Option<&ServiceLimit>,
-) -> (AssertionResult, Vec<Diagnostic>) {
+) -> ((AssertionResult, Vec<Diagnostic>), bool) {
     let a = &config.verification.assertions[i];
     let span = config.spans.get(i).and_then(|s| s.whole);
     let name_span = config.spans.get(i).and_then(|s| s.name).or(span);
     let start = Instant::now();
     let mut diags = Vec::new();
+    let mut interrupted = false;
     let by_timeout = start + options.timeout;
     let bound = match options.deadline {
         Some(d) if d < by_timeout => Limit::Deadline(d),
@@ -150,8 +160,8 @@ fn one(
         }
         None if bound.at() <= start => Outcome::Unknown(bound.reason(options)),
         None => {
-            let (outcome, vacuous) =
-                z3::with_z3_config(&z3::Config::new(), || decide(u, a, bound, options));
+            let (outcome, vacuous, fired) = decide(u, a, bound, options);
+            interrupted = fired;
             if vacuous {
                 let d = Diagnostic::new(
                     Code::VacuousAssertion,
@@ -179,7 +189,7 @@ fn one(
         duration: start.elapsed(),
         span,
     };
-    (result, diags)
+    ((result, diags), interrupted)
 }
 
 fn unknown_references(u: &Universe, a: &Assertion) -> Option<String> {

@@ -72,6 +72,9 @@ impl Encoder<'_> {
             }
             let backend = Bool::and(&backend);
             for sp in &svc.ports {
+                if self.expired() {
+                    break;
+                }
                 let key: Vec<(usize, usize)> = admitting
                     .iter()
                     .filter(|(_, _, ports)| ports.contains(sp.protocol, sp.port))
