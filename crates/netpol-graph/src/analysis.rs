@@ -59,6 +59,12 @@ impl<'m> Analysis<'m> {
         crate::facts::service_access(&self.world)
     }
 
+    /// [`Analysis::service_access`] grouped by rule peers and ports: linear in rules plus
+    /// Services. See [`crate::ServiceAccessGroup`].
+    pub fn service_access_groups(&self) -> Vec<crate::ServiceAccessGroup> {
+        crate::facts::service_access_groups(&self.world)
+    }
+
     /// V4/V6 for other engines: the node facts of every model endpoint, sorted by id.
     pub fn node_facts(&self) -> Vec<(String, crate::NodeFacts)> {
         crate::facts::node_facts(&self.world)

@@ -391,3 +391,24 @@ fn the_time_limit_holds_end_to_end() {
     let v = verify_with(&model, &p, &cfg, &Options::default(), true, &mut |_| {});
     assert_eq!(v.results[0].outcome.as_str(), "refuted");
 }
+
+/// The same egress rule text in two namespaces is one access group (the group key once
+/// held each port's source span, so every rule was its own group: quadratic in rules and
+/// Services), and rules with `to` and `ports` omitted are in none.
+#[test]
+fn same_rule_text_is_one_access_group() {
+    let mut yaml = String::new();
+    for ns in ["a", "b"] {
+        let _ = writeln!(
+            yaml,
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s, namespace: {ns}}}\nspec: {{selector: {{app: x}}, ports: [{{port: 80}}]}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: {ns}}}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress: [{{ports: [{{port: 80}}]}}, {{}}]"
+        );
+    }
+    let model = load(&yaml);
+    let analysis = netpol_graph::Analysis::new(&model, &vpc(EnforcingMode::Standard));
+    let groups = analysis.service_access_groups();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].rules.len(), 2);
+    assert_eq!(groups[0].services.len(), 2);
+    assert!(groups[0].rules.iter().all(|&(_, r)| r == 0));
+}

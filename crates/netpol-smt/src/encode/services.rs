@@ -1,11 +1,12 @@
 //! V5: the paths from the source to the destination through a Service's ClusterIP.
 //!
 //! The egress side of a path is "some policy selecting the source has an egress rule that
-//! admits this Service port". Many Service ports are admitted by the same rules (an omitted
-//! `to` admits every ClusterIP), so the rules are grouped into classes: one OR over the
-//! selecting terms per distinct set of rules, shared by every path of the class, and one
-//! selecting term per policy. A query thus grows with the Services plus the policies, not
-//! with their product. Rules that admit every destination directly on every port (`to`
+//! admits this Service port". Rules with the same peers and ports (an access group, from
+//! `netpol-graph`) admit the same Service ports, and many Service ports are admitted by the
+//! same groups (an omitted `to` admits every ClusterIP), so the rules form classes: one OR
+//! per group over one selecting term per policy, and one OR of groups per distinct set of
+//! groups, shared by every path of the class. A query thus grows with the Services plus the
+//! policies, not with their product. Rules that admit every destination directly on every port (`to`
 //! and `ports` omitted) are left out: the direct path already holds whenever they would.
 
 use std::collections::BTreeMap;
@@ -29,7 +30,10 @@ impl Encoder<'_> {
         let u = self.u;
         let mut out = Vec::new();
         let mut sel_cache: BTreeMap<usize, Bool> = BTreeMap::new();
-        let mut class_of: BTreeMap<Vec<(usize, usize)>, usize> = BTreeMap::new();
+        // Per access group: its rules whose policy may select `s`, each with that term,
+        // and their OR (`None`: no such rule).
+        let mut groups: BTreeMap<usize, Option<(Vec<(Provenance, Bool)>, Bool)>> = BTreeMap::new();
+        let mut class_of: BTreeMap<Vec<usize>, usize> = BTreeMap::new();
         let mut classes: Vec<ViaClass> = Vec::new();
         for (si, svc) in u.services.iter().enumerate() {
             if self.expired() {
@@ -48,15 +52,31 @@ impl Encoder<'_> {
             } else {
                 &svc.access
             };
-            let admitting: Vec<(usize, usize, &netpol_graph::PortSet)> = access
-                .iter()
-                .filter(|(pi, ri, _)| !self.direct_covers(*pi, *ri))
-                .filter_map(|(pi, ri, ports)| {
-                    let n = u.ns_index(&u.policies[*pi].namespace)?;
-                    s.candidate_ns.binary_search(&n).ok()?;
-                    Some((*pi, *ri, ports))
-                })
-                .collect();
+            let mut admitting: Vec<(usize, &netpol_graph::PortSet)> = Vec::new();
+            for (g, ports) in access {
+                let group = groups.entry(*g).or_insert_with(|| {
+                    let rules: Vec<(Provenance, Bool)> = u.access_groups[*g]
+                        .iter()
+                        .filter(|&&(pi, ri)| !self.direct_covers(pi, ri))
+                        .filter_map(|&(pi, ri)| {
+                            let n = u.ns_index(&u.policies[pi].namespace)?;
+                            s.candidate_ns.binary_search(&n).ok()?;
+                            let sel = sel_cache
+                                .entry(pi)
+                                .or_insert_with(|| self.selected_by(s, n, pi));
+                            Some((u.policies[pi].egress[ri].provenance, sel.clone()))
+                        })
+                        .collect();
+                    if rules.is_empty() {
+                        return None;
+                    }
+                    let any: Vec<Bool> = rules.iter().map(|(_, b)| b.clone()).collect();
+                    Some((rules, Bool::or(&any)))
+                });
+                if group.is_some() {
+                    admitting.push((*g, ports));
+                }
+            }
             if admitting.is_empty() {
                 continue;
             }
@@ -75,10 +95,10 @@ impl Encoder<'_> {
                 if self.expired() {
                     break;
                 }
-                let key: Vec<(usize, usize)> = admitting
+                let key: Vec<usize> = admitting
                     .iter()
-                    .filter(|(_, _, ports)| ports.contains(sp.protocol, sp.port))
-                    .map(|(pi, ri, _)| (*pi, *ri))
+                    .filter(|(_, ports)| ports.contains(sp.protocol, sp.port))
+                    .map(|(g, _)| *g)
                     .collect();
                 if key.is_empty() {
                     continue;
@@ -91,17 +111,20 @@ impl Encoder<'_> {
                 let class = match shared {
                     Some(c) => c,
                     None => {
-                        let rules: Vec<(Provenance, Bool)> = key
-                            .iter()
-                            .map(|&(pi, ri)| {
-                                let sel = sel_cache.entry(pi).or_insert_with(|| {
-                                    let n = u.ns_index(&u.policies[pi].namespace).unwrap_or(0);
-                                    self.selected_by(s, n, pi)
-                                });
-                                (u.policies[pi].egress[ri].provenance, sel.clone())
-                            })
-                            .collect();
-                        let any: Vec<Bool> = rules.iter().map(|(_, b)| b.clone()).collect();
+                        let members = key.iter().filter_map(|g| groups.get(g)?.as_ref());
+                        let mut rules = Vec::new();
+                        let mut any = Vec::new();
+                        for (r, or) in members {
+                            rules.extend(r.iter().cloned());
+                            if u.via_classes {
+                                any.push(or.clone());
+                            } else {
+                                // The plain encoding: one disjunct per rule.
+                                any.extend(r.iter().map(|(_, b)| b.clone()));
+                            }
+                        }
+                        // In rule order, as the trace lists them.
+                        rules.sort_by_key(|(p, _)| (p.policy, p.rule));
                         classes.push(ViaClass {
                             admits: Bool::or(&any),
                             rules,
