@@ -17,6 +17,9 @@ use z3::ast::{BV, Bool, Int};
 
 use super::{Encoder, NamedMode, Side, Via, ViaClass, proto_index};
 
+/// An access group's rules that may select the source, each with that term, and their OR.
+type GroupTerms = (Vec<(Provenance, Bool)>, Bool);
+
 impl Encoder<'_> {
     /// V5: the ways from `s` to `d` through a ClusterIP on (proto, port), where `port` is
     /// the destination pod's port (the Service's `targetPort`), and their rule classes.
@@ -32,7 +35,7 @@ impl Encoder<'_> {
         let mut sel_cache: BTreeMap<usize, Bool> = BTreeMap::new();
         // Per access group: its rules whose policy may select `s`, each with that term,
         // and their OR (`None`: no such rule).
-        let mut groups: BTreeMap<usize, Option<(Vec<(Provenance, Bool)>, Bool)>> = BTreeMap::new();
+        let mut groups: BTreeMap<usize, Option<GroupTerms>> = BTreeMap::new();
         let mut class_of: BTreeMap<Vec<usize>, usize> = BTreeMap::new();
         let mut classes: Vec<ViaClass> = Vec::new();
         for (si, svc) in u.services.iter().enumerate() {
