@@ -53,9 +53,16 @@ impl<'m> Analysis<'m> {
     }
 
     /// V5 for other engines: which egress rules admit which Service ClusterIPs, on which
-    /// Service ports (empty outside VPC CNI). See [`crate::ServiceAccess`].
+    /// Service ports (empty outside VPC CNI); rules with `to` and `ports` omitted are left
+    /// out, since they admit every destination directly. See [`crate::ServiceAccess`].
     pub fn service_access(&self) -> Vec<crate::ServiceAccess> {
         crate::facts::service_access(&self.world)
+    }
+
+    /// [`Analysis::service_access`] grouped by rule peers and ports: linear in rules plus
+    /// Services. See [`crate::ServiceAccessGroup`].
+    pub fn service_access_groups(&self) -> Vec<crate::ServiceAccessGroup> {
+        crate::facts::service_access_groups(&self.world)
     }
 
     /// V4/V6 for other engines: the node facts of every model endpoint, sorted by id.

@@ -34,6 +34,19 @@ pub struct ServiceAccess {
     pub ports_widened: PortSet,
 }
 
+/// V5, grouped: egress rules with the same peers and ports (the same `to` and `ports`
+/// text, often in every namespace) admit the same Services on the same ports, so they are
+/// listed once with the Services they admit. Linear in rules plus Services, where
+/// [`ServiceAccess`] lists their product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAccessGroup {
+    /// (index into [`crate::Analysis::policies`], index into its egress rules), sorted.
+    pub rules: Vec<(usize, usize)>,
+    /// (Service index into `model.services`, [ports, ports_certain, ports_widened]) as in
+    /// [`ServiceAccess`], sorted by Service.
+    pub services: Vec<(usize, [PortSet; 3])>,
+}
+
 /// V4 and V6 facts of one endpoint of the model.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeFacts {
@@ -46,8 +59,33 @@ pub struct NodeFacts {
     pub runs_on: Vec<usize>,
 }
 
-/// V5 for every egress rule and ClusterIP Service, sorted by (service, policy, rule).
+/// V5 for every egress rule and ClusterIP Service, sorted by (service, policy, rule),
+/// except rules with `to` and `ports` both omitted (they admit everything directly).
 pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
+    let mut out = Vec::new();
+    for g in service_access_groups(w) {
+        for &(policy, rule) in &g.rules {
+            out.extend(
+                g.services
+                    .iter()
+                    .map(|(service, [ports, certain, widened])| ServiceAccess {
+                        service: *service,
+                        policy,
+                        rule,
+                        ports: ports.clone(),
+                        ports_certain: certain.clone(),
+                        ports_widened: widened.clone(),
+                    }),
+            );
+        }
+    }
+    out.sort_by_key(|a| (a.service, a.policy, a.rule));
+    out
+}
+
+/// [`service_access`] grouped by rule key, groups in the order of their first rule; groups
+/// that admit no Service are left out.
+pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
     let mut out = Vec::new();
     if !w.profile.flags.cluster_ip_egress {
         return out;
@@ -90,23 +128,39 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                 .push(i);
         }
     }
-    // Rules repeat across policies: the result by (peers, ports).
-    let mut by_rule: BTreeMap<String, Vec<(usize, [PortSet; 3])>> = BTreeMap::new();
+    // Rules repeat across policies: the result by (peers, ports), and the group's index.
+    let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
     for (pi, p) in w.policies.iter().enumerate() {
         for (ri, rule) in p.egress.iter().enumerate() {
+            if rule.peers.is_none() && rule.ports.is_none() {
+                // It admits every destination directly on every port: a ClusterIP path
+                // through it adds nothing, and listing it for every Service made this
+                // quadratic (every policy of Online Boutique has `egress: [{}]`).
+                continue;
+            }
+            // Without spans, so that the same rule text in every namespace is one group.
             let key = format!(
                 "{:?}{:?}",
                 rule.peers
                     .as_ref()
                     .map(|l| l.iter().map(PeerMatch::key).collect::<Vec<_>>()),
                 rule.ports
+                    .as_ref()
+                    .map(|l| l.iter().map(|m| (m.protocol, &m.port)).collect::<Vec<_>>())
             );
             let has_named = rule
                 .ports
                 .iter()
                 .flatten()
                 .any(|m| matches!(m.port, PortSpec::Named(_)));
-            let hits = by_rule.entry(key).or_insert_with(|| {
+            if let Some(&g) = by_rule.get(&key) {
+                if let Some(group) = out.get_mut(g) {
+                    let group: &mut ServiceAccessGroup = group;
+                    group.rules.push((pi, ri));
+                }
+                continue;
+            }
+            let hits: Vec<(usize, [PortSet; 3])> = {
                 // Per Service: [may, certain, widened] ports.
                 let mut hits: BTreeMap<usize, [PortSet; 3]> = BTreeMap::new();
                 let mut add = |si: usize, peer: Option<&PeerMatch>| {
@@ -184,21 +238,16 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
                     }
                 }
                 hits.into_iter().collect()
+            };
+            // A group that admits nothing still takes its key (its rules are skipped).
+            by_rule.insert(key, out.len());
+            out.push(ServiceAccessGroup {
+                rules: vec![(pi, ri)],
+                services: hits,
             });
-            out.extend(
-                hits.iter()
-                    .map(|(service, [ports, certain, widened])| ServiceAccess {
-                        service: *service,
-                        policy: pi,
-                        rule: ri,
-                        ports: ports.clone(),
-                        ports_certain: certain.clone(),
-                        ports_widened: widened.clone(),
-                    }),
-            );
         }
     }
-    out.sort_by_key(|a| (a.service, a.policy, a.rule));
+    out.retain(|g| !g.services.is_empty());
     out
 }
 

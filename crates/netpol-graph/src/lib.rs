@@ -28,7 +28,7 @@ mod tests;
 pub use analysis::Analysis;
 pub use classes::{Class, ClassEdge, Classes};
 pub use explain::{DirectionExplanation, Explanation, RuleRef};
-pub use facts::{NodeFacts, ServiceAccess};
+pub use facts::{NodeFacts, ServiceAccess, ServiceAccessGroup};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};

@@ -89,13 +89,16 @@ fn main() {
         &netpol_smt::Options::default(),
     );
     let t_pre = t_pre.elapsed();
+    // NETPOL_BENCH_JOBS=1 decides one assertion at a time (default: one per core).
+    let options = netpol_smt::Options {
+        jobs: std::env::var("NETPOL_BENCH_JOBS")
+            .ok()
+            .and_then(|j| j.parse().ok())
+            .unwrap_or(0),
+        ..netpol_smt::Options::default()
+    };
     let t2 = Instant::now();
-    let v = netpol_smt::verify(
-        &loaded.model,
-        &profile,
-        &cfg,
-        &netpol_smt::Options::default(),
-    );
+    let v = netpol_smt::verify(&loaded.model, &profile, &cfg, &options);
     let t_verify = t2.elapsed();
     let _ = writeln!(
         err,

@@ -157,6 +157,8 @@ pub(crate) fn decode(
             scope: a.scope,
             named: NamedMode::Existing,
             allow: false,
+            deadline: None,
+            expired: std::cell::Cell::new(false),
         };
         let dirs: Vec<Direction> = match a.isolated.as_ref().and_then(|i| i.directions.as_ref()) {
             None => Direction::BOTH.to_vec(),
@@ -196,7 +198,21 @@ pub(crate) fn decode(
         _ => None,
     };
     let port = (proto != OTHER_PROTO).then(|| eval_bv(m, &q.port) as u16);
-    let directions: Vec<DirectionTrace> = q.traces.iter().map(|t| decode_trace(u, m, t)).collect();
+    let mut directions: Vec<DirectionTrace> =
+        q.traces.iter().map(|t| decode_trace(u, m, t)).collect();
+    // V5: the egress rules that admit a ClusterIP path the model takes.
+    if let Some(egress) = directions.iter_mut().find(|d| !d.at_destination) {
+        for v in q.via.iter().filter(|v| eval_bool(m, &v.term)) {
+            let class = &q.via_classes[v.class];
+            egress.rules.extend(
+                class
+                    .rules
+                    .iter()
+                    .filter(|(_, b)| eval_bool(m, b))
+                    .map(|(p, _)| *p),
+            );
+        }
+    }
     // A pod's node is shown only where the node exemption (S10/V4) decides.
     let mut destination = destination;
     let exempt_at = |at_dst: bool| {

@@ -6,44 +6,55 @@
 //! (timeout or resource limit, never a silent pass). The encoding follows
 //! `docs/semantics.md`, the contract the graph engine implements too.
 //!
-//! Modules: `query` builds and decides one assertion's query, `encode` is its Z3
+//! Modules: `run` decides the assertions (in parallel, in order), `query` builds and
+//! decides one assertion's query, `caveats` turns verdicts into `unknown` where netpol
+//! cannot be sure, `encode` is its Z3
 //! encoding, `decode` reads a model back into a [`Counterexample`] (`counterexample`),
 //! `report` turns results into diagnostics and JSON; `universe` holds the facts computed
 //! once per run.
 
+mod caveats;
 pub mod config;
 mod counterexample;
 mod decode;
 mod encode;
 mod query;
 mod report;
+mod run;
 mod suggest;
 mod universe;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_services;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use netpol_diag::{Diagnostic, Span};
 
 pub use config::{Assertion, ParsedConfig, Scope, Verification, parse_config, schema_json};
 pub use counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
-pub use query::verify;
 pub use report::{policy_names, result_diagnostics};
-pub use suggest::name_unknown_references;
+pub use run::{verify, verify_each};
 
-/// Solver limits.
+/// Limits and parallelism of a run.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// Per assertion.
+    /// Per assertion, end to end (building, solving, decoding); past it, `unknown`.
     pub timeout: Duration,
+    /// For the whole run: assertions not decided by then are `unknown`.
+    pub deadline: Option<Instant>,
+    /// Assertions decided at once; 0 means one per available core.
+    pub jobs: usize,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             timeout: Duration::from_secs(30),
+            deadline: None,
+            jobs: 0,
         }
     }
 }

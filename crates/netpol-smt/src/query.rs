@@ -1,263 +1,109 @@
-//! One query per assertion: [`verify`] runs them all, `build` turns an assertion into
-//! formulas over the encoding, `decide` checks them with Z3; plus the caveats that turn a
-//! verdict into `unknown` or a `proof-limitation` warning.
+//! One assertion's query: `build` turns an assertion into formulas over the encoding,
+//! [`decide`] checks them with Z3 within the assertion's time limit.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use netpol_diag::{Code, Diagnostic, Span};
-use netpol_graph::Profile;
-use netpol_manifest::Model;
 use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 use z3::{Params, SatResult, Solver};
 
-use crate::config::{self, Assertion, Kind, ParsedConfig, Scope, Verification};
+use crate::config::{self, Assertion, Kind, Scope};
 use crate::decode::decode;
 use crate::encode::{Encoder, NamedMode, Query, Side, SideFilter};
-use crate::universe::{Universe, assertion_peers};
-use crate::{AssertionResult, Options, Outcome, Verified};
+use crate::universe::Universe;
+use crate::{Options, Outcome};
 
-/// Decides every assertion of the config over the model under the profile.
-pub fn verify(
-    model: &Model,
-    profile: &Profile,
-    config: &ParsedConfig,
-    options: &Options,
-) -> Verified {
-    let v = &config.verification;
-    let u = Universe::new(model, profile, v);
-    let mut out = Verified::default();
-    out.diagnostics.extend(u.unmodelled.iter().cloned());
-    for (i, a) in v.assertions.iter().enumerate() {
-        let span = config.spans.get(i).and_then(|s| s.whole);
-        let name_span = config.spans.get(i).and_then(|s| s.name).or(span);
-        let start = Instant::now();
-        let outcome = match unknown_references(&u, a) {
-            Some(r) => {
-                let d = Diagnostic::new(
-                    Code::UnknownReference,
-                    format!(
-                        "assertion `{}` names `{r}`, which is not in the manifests",
-                        a.name
-                    ),
-                );
-                out.diagnostics.push(match name_span {
-                    Some(s) => d.with_primary(s, "in this assertion"),
-                    None => d,
-                });
-                Outcome::Unknown(format!("`{r}` is not in the manifests"))
-            }
-            None => {
-                let (outcome, vacuous) = decide(&u, a, options);
-                if vacuous {
-                    let d = Diagnostic::new(
-                        Code::VacuousAssertion,
-                        format!(
-                            "assertion `{}` selects nothing, so it holds vacuously",
-                            a.name
-                        ),
-                    )
-                    .with_help("check the selectors against the manifests");
-                    out.diagnostics.push(match name_span {
-                        Some(s) => d.with_primary(s, "selects no endpoint"),
-                        None => d,
-                    });
-                }
-                outcome
-            }
-        };
-        let outcome = unknown_under_tiers(&u, outcome);
-        out.results.push(AssertionResult {
-            name: a.name.clone(),
-            outcome,
-            duration: start.elapsed(),
-            span,
-        });
-    }
-    if let Some((d, affected)) = proof_limitation(&u, v, &out.results, config) {
-        // A proof that a Service created later could break is not a proof.
-        for i in affected {
-            out.results[i].outcome = Outcome::Unknown(
-                "it holds for the Services in the manifests, but a Service created later could open a path through its ClusterIP; see the proof-limitation warning".to_owned(),
-            );
+/// When an assertion must be decided by, and which limit set it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Limit {
+    /// `Options::timeout` after the assertion started.
+    Timeout(Instant),
+    /// `Options::deadline`, the whole run's.
+    Deadline(Instant),
+}
+
+impl Limit {
+    pub(crate) fn at(self) -> Instant {
+        match self {
+            Limit::Timeout(t) | Limit::Deadline(t) => t,
         }
-        out.diagnostics.push(d);
     }
-    out
-}
 
-/// The cluster-scoped tiers (AWS ClusterNetworkPolicy and ApplicationNetworkPolicy, the
-/// upstream Admin/Baseline/ClusterNetworkPolicy) are not modelled yet, and their Deny,
-/// Accept and Pass actions can overturn what NetworkPolicies alone decide, in both
-/// directions: a verdict reached without them is not a proof (docs/verify.md, "Cluster-scoped
-/// policies"). Every policy-not-modelled warning points at one of them.
-fn unknown_under_tiers(u: &Universe, outcome: Outcome) -> Outcome {
-    let n = u.unmodelled.len();
-    if n == 0 || matches!(outcome, Outcome::Unknown(_)) {
-        return outcome;
-    }
-    let without = match outcome {
-        Outcome::Proved => "it holds",
-        _ => "it fails",
-    };
-    let which = if n == 1 {
-        "a cluster-scoped policy".to_owned()
-    } else {
-        format!("{n} cluster-scoped policies")
-    };
-    Outcome::Unknown(format!(
-        "{which} that netpol does not model yet could change the verdict (with NetworkPolicies alone, {without}); see the policy-not-modelled warnings"
-    ))
-}
-
-/// `scope: any` quantifies over pods, not Services: the Services are the ones in the
-/// manifests. Under VPC CNI a Service created later adds a ClusterIP path (V5) that the
-/// direct one lacks only through an egress rule that [`admits_new_service`]. Returns the
-/// warning at the first such rule and the indices of the proofs that rest on the existing
-/// Services, which [`verify`] turns into `unknown`.
-fn proof_limitation(
-    u: &Universe,
-    v: &Verification,
-    results: &[AssertionResult],
-    config: &ParsedConfig,
-) -> Option<(Diagnostic, Vec<usize>)> {
-    if !u.profile.flags.cluster_ip_egress {
-        return None;
-    }
-    let (indices, affected): (Vec<usize>, Vec<&str>) = v
-        .assertions
-        .iter()
-        .zip(results)
-        .enumerate()
-        .filter(|(_, (a, r))| {
-            a.scope == Scope::Any
-                && (a.deny.is_some() || a.only.is_some())
-                && matches!(r.outcome, Outcome::Proved)
-        })
-        .map(|(i, (a, _))| (i, a.name.as_str()))
-        .unzip();
-    if affected.is_empty() {
-        return None;
-    }
-    let (policy, span, why) = u.policies.iter().find_map(|p| {
-        p.egress
-            .iter()
-            .find_map(|r| admits_new_service(&u.profile, r))
-            .map(|(span, why)| (p, span, why))
-    })?;
-    let d = Diagnostic::new(
-        Code::ProofLimitation,
-        format!(
-            "under vpc-cni, {} hold only for the Services in the manifests: a Service created later could open a path through its ClusterIP, so they are unknown",
-            affected.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-        ),
-    )
-    .with_primary(span, format!("egress rule of {}/{}: {why}", policy.namespace, policy.name))
-    .with_help("set `cluster.serviceCIDR` so that ipBlocks can be checked against it, select egress peers with `In`/`Exists` and numeric ports, or re-verify after adding the Service")
-    .with_note("docs/verify.md (\"Services created later\") lists the rules that can do this");
-    let d = match config.root {
-        Some(span) => d.with_secondary(
-            Span::new(span.file, span.start as usize, span.start as usize),
-            "assertions in this file",
-        ),
-        None => d,
-    };
-    Some((d, indices))
-}
-
-/// Whether an egress rule may admit a Service created later on a path to a pod that it
-/// does not admit directly, with the peer's span and why. A rule that matches a Service
-/// only through its backends' own labels and port numbers adds nothing; these can:
-/// - an omitted `to` with ports, or an ipBlock that may cover a new ClusterIP (anywhere in
-///   `serviceCIDR`, or anywhere when it is not set), with numeric ports: they match the
-///   Service `port`, which may map to any `targetPort`;
-/// - a pod selector with `NotIn`/`DoesNotExist`: a Service selector can satisfy it while
-///   its backends (with more labels) do not;
-/// - a named port: it matches a numeric `targetPort` when any backend declares the name.
-fn admits_new_service(
-    profile: &netpol_graph::Profile,
-    r: &netpol_graph::ir::LoweredRule,
-) -> Option<(Span, &'static str)> {
-    use netpol_graph::ir::{PeerMatch, PortSpec};
-    use netpol_manifest::model::Operator;
-    let numeric = r
-        .ports
-        .as_ref()
-        .is_none_or(|l| l.iter().any(|m| !matches!(m.port, PortSpec::Named(_))));
-    let named = r
-        .ports
-        .iter()
-        .flatten()
-        .any(|m| matches!(m.port, PortSpec::Named(_)));
-    let Some(peers) = &r.peers else {
-        // Without ports it admits every pod directly already; a Service adds nothing.
-        return (numeric && r.ports.is_some())
-            .then_some((r.provenance.span, "it allows every address on these ports"));
-    };
-    peers.iter().find_map(|peer| match peer {
-        PeerMatch::IpBlock { cidr, except, span } => {
-            let may_cover = match profile.service_cidr {
-                None => true,
-                Some(net) => overlaps(cidr, &net) && !except.iter().any(|x| x.contains(&net)),
-            };
-            (numeric && may_cover).then_some((*span, "this ipBlock may cover a new ClusterIP"))
-        }
-        PeerMatch::Pods { pods, span, .. } => {
-            let non_monotone = pods.as_ref().is_some_and(|s| {
-                s.requirements
-                    .iter()
-                    .any(|q| matches!(q.operator, Operator::NotIn | Operator::DoesNotExist))
-            });
-            if non_monotone {
-                Some((
-                    *span,
-                    "NotIn/DoesNotExist can match a Service selector but not its backends",
-                ))
-            } else if named {
-                Some((
-                    *span,
-                    "a named port matches a numeric targetPort through any backend",
-                ))
-            } else {
-                None
+    /// The `unknown` reason when the limit passes.
+    pub(crate) fn reason(self, options: &Options) -> String {
+        match self {
+            Limit::Timeout(_) => format!(
+                "not decided within the time limit of {} per assertion (--timeout)",
+                seconds(options.timeout)
+            ),
+            Limit::Deadline(_) => {
+                "the time limit of the whole run passed before it was decided (--deadline)"
+                    .to_owned()
             }
         }
-    })
-}
-
-fn overlaps(a: &ipnet::IpNet, b: &ipnet::IpNet) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
-
-fn unknown_references(u: &Universe, a: &Assertion) -> Option<String> {
-    for p in assertion_peers(a) {
-        if let Some(w) = &p.workload
-            && u.find_workload(w).is_none()
-        {
-            return Some(w.clone());
-        }
-        if let Some(w) = &p.pod
-            && u.find_pod(w).is_none()
-        {
-            return Some(w.clone());
-        }
     }
-    None
 }
 
-fn solver(options: &Options) -> Solver {
+/// `5 s`, `0.25 s` (to the millisecond).
+fn seconds(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    format!("{} s", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// A solver whose own time limit is what is left until `until`.
+fn solver(until: Instant) -> Solver {
     let s = Solver::new();
-    let mut params = Params::new();
-    let ms = u32::try_from(options.timeout.as_millis())
-        .unwrap_or(u32::MAX)
-        .max(1);
-    params.set_u32("timeout", ms);
-    s.set_params(&params);
+    set_timeout(&s, until);
     s
 }
 
-/// Builds and solves one assertion. Returns the outcome and whether it is vacuous.
-fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
+fn set_timeout(s: &Solver, until: Instant) {
+    let mut params = Params::new();
+    let left = until.saturating_duration_since(Instant::now());
+    let ms = u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1);
+    params.set_u32("timeout", ms);
+    s.set_params(&params);
+}
+
+/// Builds and solves one assertion in the current thread's Z3 context. Returns the
+/// outcome, whether it is vacuous, and whether Z3 was interrupted (the context may then
+/// stay cancelled: the caller replaces it). Past `limit` (building, solving and decoding
+/// alike) the outcome is `unknown`: the encoder stops building, and a watchdog interrupts
+/// Z3.
+pub(crate) fn decide(
+    u: &Universe,
+    a: &Assertion,
+    limit: Limit,
+    options: &Options,
+) -> (Outcome, bool, bool) {
+    let ctx = z3::Context::thread_local();
+    let handle = ctx.handle();
+    let fired = AtomicBool::new(false);
+    let (done, wait) = mpsc::channel::<()>();
+    let (outcome, vacuous) = std::thread::scope(|sc| {
+        let (handle, fired) = (&handle, &fired);
+        sc.spawn(move || {
+            let left = limit.at().saturating_duration_since(Instant::now());
+            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(left) {
+                fired.store(true, Ordering::SeqCst);
+                handle.interrupt();
+            }
+        });
+        let r = decide_within(u, a, limit.at());
+        drop(done);
+        r
+    });
+    let gave_up = matches!(&outcome, Outcome::Unknown(r) if r.is_empty() || r == "timeout" || r == "canceled");
+    let fired = fired.load(Ordering::SeqCst);
+    if gave_up || fired || Instant::now() > limit.at() {
+        return (Outcome::Unknown(limit.reason(options)), false, fired);
+    }
+    (outcome, vacuous, fired)
+}
+
+fn decide_within(u: &Universe, a: &Assertion, until: Instant) -> (Outcome, bool) {
     let Some(kind) = a.kind() else {
         return (
             Outcome::Unknown("the assertion has no single body".to_owned()),
@@ -274,13 +120,19 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
         scope: a.scope,
         named,
         allow: kind == Kind::Allow,
+        deadline: Some(until),
+        expired: std::cell::Cell::new(false),
     };
     let mut q = build(&enc, a, &kind);
-    let s = solver(options);
+    if enc.expired() {
+        // Half built: no verdict (the caller reports the time limit).
+        return (Outcome::Unknown(String::new()), false);
+    }
+    let s = solver(until);
     for f in &q.assertions {
         s.assert(f);
     }
-    let outcome = match check_readable(&s, &q) {
+    let outcome = match check_readable(&s, &q, until) {
         SatResult::Unsat => Outcome::Proved,
         SatResult::Unknown => Outcome::Unknown(
             s.get_reason_unknown()
@@ -294,7 +146,7 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
     // Vacuity, only for proofs (a counterexample selects something): the peers alone
     // (without the connection part, the last formula) have no solution.
     let vacuous = outcome == Outcome::Proved && {
-        let vac = solver(options);
+        let vac = solver(until);
         for f in &q.assertions[..q.assertions.len() - 1] {
             vac.assert(f);
         }
@@ -308,7 +160,7 @@ fn decide(u: &Universe, a: &Assertion, options: &Options) -> (Outcome, bool) {
 /// puzzling. The preference is an assumption, so one check usually decides: `unsat` with
 /// an empty core is `unsat` without it. The model, if any, is the last check's (read
 /// through assumptions, never after `pop`, which once gave an inconsistent model).
-fn check_readable(s: &Solver, q: &Query) -> SatResult {
+fn check_readable(s: &Solver, q: &Query, until: Instant) -> SatResult {
     let nice: Vec<Bool> = q
         .src
         .iter()
@@ -324,7 +176,10 @@ fn check_readable(s: &Solver, q: &Query) -> SatResult {
     match s.check_assumptions(&nice) {
         SatResult::Sat => SatResult::Sat,
         SatResult::Unsat if s.get_unsat_core().is_empty() => SatResult::Unsat,
-        _ => s.check(),
+        _ => {
+            set_timeout(s, until);
+            s.check()
+        }
     }
 }
 
@@ -338,6 +193,7 @@ fn one_sided(assertions: Vec<Bool>, dst: Side, proto: Int, port: BV) -> Query {
         port,
         traces: Vec::new(),
         via: Vec::new(),
+        via_classes: Vec::new(),
     }
 }
 
@@ -393,17 +249,10 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
     let mut eg = enc.direction(&s, &d, Direction::Egress, &proto, &port, false);
     let ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
-    let via = enc.via_services(&s, &d, &proto, &port);
+    let (via, via_classes) = enc.via_services(&s, &d, &proto, &port);
     if !via.is_empty() {
         let mut ways = vec![eg.allowed.clone()];
-        for v in &via {
-            ways.push(v.term.clone());
-            eg.rules.extend(
-                v.rules
-                    .iter()
-                    .map(|(p, b)| (*p, Bool::and(&[b.clone(), v.term.clone()]))),
-            );
-        }
+        ways.extend(via.iter().map(|v| v.term.clone()));
         eg.allowed = Bool::or(&ways);
     }
     let allowed = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
@@ -419,5 +268,6 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
         port,
         traces: vec![eg, ing],
         via,
+        via_classes,
     }
 }

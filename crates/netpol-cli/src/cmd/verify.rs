@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 
 use crate::cmd::ExitStatus;
 
+mod live;
+use live::Live;
+
 /// Arguments of `netpol verify`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -25,9 +28,14 @@ pub(crate) struct Args {
     #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 
-    /// Solver time limit per assertion, in seconds.
+    /// Time limit per assertion, in seconds, end to end (building, solving, decoding);
+    /// past it the assertion is unknown and the next one starts.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     timeout: f64,
+
+    /// Time limit of the whole run, in seconds; assertions not decided by then are unknown.
+    #[arg(long, value_name = "SECONDS")]
+    deadline: Option<f64>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -67,8 +75,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         args.timeout.is_finite() && args.timeout > 0.0,
         "--timeout must be a positive number of seconds"
     );
-    let report = collect(args)?;
+    anyhow::ensure!(
+        args.deadline.is_none_or(|d| d.is_finite() && d > 0.0),
+        "--deadline must be a positive number of seconds"
+    );
+    let mut live = Live::new(args.format == Format::Human);
+    let report = collect(args, &mut live)?;
+    if let Some(e) = live.finish() {
+        return Err(e).context("writing the report to stdout");
+    }
     let text = match args.format {
+        Format::Human if live.streamed() => human_rest(&report, color(args.color))?,
         Format::Human => human(&report, color(args.color))?,
         Format::Json => pretty(&to_json(&report, true))?,
         Format::Sarif => pretty(&sarif(&report))?,
@@ -92,8 +109,12 @@ fn color(c: Color) -> bool {
     }
 }
 
-/// Reads the config and the manifests and runs the solver.
-pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
+/// Reads the config and the manifests and runs the solver, showing verdicts and progress
+/// through `live` as they come.
+fn collect(args: &Args, live: &mut Live) -> anyhow::Result<Report> {
+    let deadline = args
+        .deadline
+        .map(|d| std::time::Instant::now() + Duration::from_secs_f64(d.min(1e6)));
     let inputs = crate::workspace::load(
         &args.input,
         &args.cluster,
@@ -106,9 +127,13 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
     {
         let opts = Options {
             timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
+            deadline,
+            ..Options::default()
         };
-        let mut v = netpol_smt::verify(&model, &inputs.profile, parsed, &opts);
-        netpol_smt::name_unknown_references(&model, parsed, &mut v);
+        live.start(parsed.verification.assertions.len());
+        let v = netpol_smt::verify_each(&model, &inputs.profile, parsed, &opts, &mut |r| {
+            live.result(r, result_line);
+        });
         diagnostics.extend(v.diagnostics);
         diagnostics.extend(netpol_smt::result_diagnostics(&model, &v.results));
         results = v.results;
@@ -155,19 +180,28 @@ fn mark(o: &Outcome) -> &'static str {
     }
 }
 
+/// The verdict line of one assertion.
+fn result_line(a: &AssertionResult) -> String {
+    let detail = match &a.outcome {
+        Outcome::Unknown(reason) => format!("unknown: {reason}"),
+        o => o.as_str().to_owned(),
+    };
+    // The name is input: one line, no escape sequences.
+    let name = render::escape_controls(&a.name);
+    format!("{} {name} ({detail})\n", mark(&a.outcome))
+}
+
 /// One line per assertion, then the diagnostics (counterexamples included) with frames.
 pub(crate) fn human(r: &Report, color: bool) -> anyhow::Result<String> {
+    let mut s: String = r.results.iter().map(result_line).collect();
+    s.push_str(&human_rest(r, color)?);
+    Ok(s)
+}
+
+/// [`human`] without the verdict lines (streamed as they were decided).
+fn human_rest(r: &Report, color: bool) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut s = String::new();
-    for a in &r.results {
-        let detail = match &a.outcome {
-            Outcome::Unknown(reason) => format!("unknown: {reason}"),
-            o => o.as_str().to_owned(),
-        };
-        // The name is input: one line, no escape sequences.
-        let name = render::escape_controls(&a.name);
-        let _ = writeln!(s, "{} {name} ({detail})", mark(&a.outcome));
-    }
     if !r.diagnostics.is_empty() {
         s.push('\n');
         let opts = HumanOptions {

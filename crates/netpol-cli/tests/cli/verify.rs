@@ -222,3 +222,51 @@ fn bad_or_missing_config() {
     assert_eq!(v["diagnostics"][0]["code"], "invalid-config");
     assert_eq!(v["diagnostics"][0]["line"], 5);
 }
+
+/// `--deadline` bounds the run: assertions not decided by then are unknown (exit 1), and
+/// the run does not wait for them; a non-positive value is a usage error.
+#[test]
+fn deadline_makes_the_rest_unknown() {
+    let start = std::time::Instant::now();
+    let (code, v) = json("examples/eks-shop", &["--deadline", "0.000001"]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{v:#}");
+    let got = verdicts(&v);
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|(_, r)| r == "unknown"), "{got:?}");
+    let reasons: Vec<&str> = v["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter_map(|a| a["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.iter().all(|r| r.contains("--deadline")),
+        "{reasons:?}"
+    );
+    let res = run_in(
+        &root().join("examples/eks-shop"),
+        &["verify", "--deadline", "0"],
+        b"",
+    );
+    assert_eq!(res.code, Some(2), "{}", res.stderr);
+}
+
+/// The human format is the same bytes whether verdict lines stream or not (a pipe here):
+/// the verdict lines come first, in assertion order, then the diagnostics.
+#[test]
+fn human_verdict_lines_come_first_in_order() {
+    let res = run_in(
+        &root().join("examples/eks-shop-regression"),
+        &["verify"],
+        b"",
+    );
+    let (_, v) = json("examples/eks-shop-regression", &[]);
+    let names: Vec<String> = verdicts(&v).into_iter().map(|(n, _)| n).collect();
+    let lines: Vec<&str> = res.stdout.lines().take(names.len()).collect();
+    for (line, name) in lines.iter().zip(&names) {
+        assert!(line.contains(name.as_str()), "{line} / {name}");
+    }
+    // No progress line in a pipe.
+    assert!(!res.stderr.contains("assertions decided"), "{}", res.stderr);
+}

@@ -15,6 +15,9 @@ impl Encoder<'_> {
         let mut sel_all = Vec::new();
         let mut selecting = Vec::new();
         for &n in &x.candidate_ns {
+            if self.expired() {
+                break;
+            }
             for &pi in &u.policies_in[n] {
                 let p = &u.policies[pi];
                 let sel = self.selected_by(x, n, pi);
@@ -80,6 +83,9 @@ impl Encoder<'_> {
         };
         allow.push(exempt.clone());
         for (pi, sel) in &selecting {
+            if self.expired() {
+                break;
+            }
             let p = &u.policies[*pi];
             if !vpc && !p.policy_types.contains(d) {
                 continue;

@@ -4,7 +4,7 @@
 //! See `docs/verify.md` ("How it is decided") for the encoding and its soundness notes.
 //!
 //! This file holds the types a query is made of ([`Side`], [`Query`], [`Trace`], [`Via`],
-//! [`Encoder`]); the formulas are in the submodules: `labels` (label variables and
+//! [`ViaClass`], [`Encoder`]); the formulas are in the submodules: `labels` (label variables and
 //! selectors), `side` (a side's domain and the slicing of its candidates), `assertion` (the
 //! assertion's own peers, scope and ports), `isolation` (S2 isolation and one direction of
 //! a connection), `rules` (policy rules: peers and ports), `ip` (addresses and ipBlocks),
@@ -19,6 +19,9 @@ mod nodes;
 mod rules;
 mod services;
 mod side;
+
+use std::cell::Cell;
+use std::time::Instant;
 
 use netpol_graph::ir::Provenance;
 use netpol_manifest::model::{Direction, Protocol};
@@ -94,6 +97,8 @@ pub(crate) struct Query {
     pub(crate) traces: Vec<Trace>,
     /// V5: the ClusterIP paths of the egress trace.
     pub(crate) via: Vec<Via>,
+    /// V5: the rule classes the paths refer to.
+    pub(crate) via_classes: Vec<ViaClass>,
 }
 
 /// What decoding evaluates for one direction at one side.
@@ -120,9 +125,18 @@ pub(crate) struct Via {
     pub(crate) service: usize,
     /// The Service `port` the source connects to.
     pub(crate) port: u16,
-    /// The egress rules at the source that admit it, each with its condition.
-    pub(crate) rules: Vec<(Provenance, Bool)>,
+    /// Index into `Query::via_classes`: the egress rules at the source that admit it.
+    pub(crate) class: usize,
     pub(crate) term: Bool,
+}
+
+/// V5: a set of egress rules that admit the same Service ports.
+#[derive(Debug)]
+pub(crate) struct ViaClass {
+    /// Each rule with "a policy of the rule selects the source".
+    pub(crate) rules: Vec<(Provenance, Bool)>,
+    /// The OR of those.
+    pub(crate) admits: Bool,
 }
 
 /// How V7 ingress named ports resolve in this query (see docs/verify.md).
@@ -143,6 +157,21 @@ pub(crate) struct Encoder<'u> {
     pub(crate) named: NamedMode,
     /// An `allow` query (subsumption keeps IP-less workloads).
     pub(crate) allow: bool,
+    /// When building must stop (`--timeout`); the query is then `unknown`.
+    pub(crate) deadline: Option<Instant>,
+    /// Set once the deadline has been seen to pass.
+    pub(crate) expired: Cell<bool>,
+}
+
+impl Encoder<'_> {
+    /// Whether the deadline has passed; loops that build many terms stop early then, and
+    /// the caller turns the half-built query into `unknown` (never into a verdict).
+    pub(crate) fn expired(&self) -> bool {
+        if !self.expired.get() && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.expired.set(true);
+        }
+        self.expired.get()
+    }
 }
 
 /// Which peers constrain a side, for slicing.

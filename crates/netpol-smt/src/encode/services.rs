@@ -1,18 +1,47 @@
 //! V5: the paths from the source to the destination through a Service's ClusterIP.
+//!
+//! The egress side of a path is "some policy selecting the source has an egress rule that
+//! admits this Service port". Rules with the same peers and ports (an access group, from
+//! `netpol-graph`) admit the same Service ports, and many Service ports are admitted by the
+//! same groups (an omitted `to` admits every ClusterIP), so the rules form classes: one OR
+//! per group over one selecting term per policy, and one OR of groups per distinct set of
+//! groups, shared by every path of the class. A query thus grows with the Services plus the
+//! policies, not with their product. Rules that admit every destination directly on every port (`to`
+//! and `ports` omitted) are left out: the direct path already holds whenever they would.
+
+use std::collections::BTreeMap;
 
 use netpol_graph::ir::Provenance;
-use netpol_manifest::model::PortRef;
+use netpol_manifest::model::{Direction, PortRef};
 use z3::ast::{BV, Bool, Int};
 
-use super::{Encoder, NamedMode, Side, Via, proto_index};
+use super::{Encoder, NamedMode, Side, Via, ViaClass, proto_index};
+
+/// An access group's rules that may select the source, each with that term, and their OR.
+type GroupTerms = (Vec<(Provenance, Bool)>, Bool);
 
 impl Encoder<'_> {
     /// V5: the ways from `s` to `d` through a ClusterIP on (proto, port), where `port` is
-    /// the destination pod's port (the Service's `targetPort`).
-    pub(crate) fn via_services(&self, s: &Side, d: &Side, proto: &Int, port: &BV) -> Vec<Via> {
+    /// the destination pod's port (the Service's `targetPort`), and their rule classes.
+    pub(crate) fn via_services(
+        &self,
+        s: &Side,
+        d: &Side,
+        proto: &Int,
+        port: &BV,
+    ) -> (Vec<Via>, Vec<ViaClass>) {
         let u = self.u;
         let mut out = Vec::new();
+        let mut sel_cache: BTreeMap<usize, Bool> = BTreeMap::new();
+        // Per access group: its rules whose policy may select `s`, each with that term,
+        // and their OR (`None`: no such rule).
+        let mut groups: BTreeMap<usize, Option<GroupTerms>> = BTreeMap::new();
+        let mut class_of: BTreeMap<Vec<usize>, usize> = BTreeMap::new();
+        let mut classes: Vec<ViaClass> = Vec::new();
         for (si, svc) in u.services.iter().enumerate() {
+            if self.expired() {
+                break;
+            }
             let Some(selector) = &svc.selector else {
                 continue;
             };
@@ -26,15 +55,32 @@ impl Encoder<'_> {
             } else {
                 &svc.access
             };
-            let sel_terms: Vec<(usize, usize, &netpol_graph::PortSet, Bool)> = access
-                .iter()
-                .filter_map(|(pi, ri, ports)| {
-                    let n = u.ns_index(&u.policies[*pi].namespace)?;
-                    s.candidate_ns.binary_search(&n).ok()?;
-                    Some((*pi, *ri, ports, self.selected_by(s, n, *pi)))
-                })
-                .collect();
-            if sel_terms.is_empty() {
+            let mut admitting: Vec<(usize, &netpol_graph::PortSet)> = Vec::new();
+            for (g, ports) in access {
+                let group = groups.entry(*g).or_insert_with(|| {
+                    let rules: Vec<(Provenance, Bool)> = u.access_groups[*g]
+                        .iter()
+                        .filter(|&&(pi, ri)| !self.direct_covers(pi, ri))
+                        .filter_map(|&(pi, ri)| {
+                            let n = u.ns_index(&u.policies[pi].namespace)?;
+                            s.candidate_ns.binary_search(&n).ok()?;
+                            let sel = sel_cache
+                                .entry(pi)
+                                .or_insert_with(|| self.selected_by(s, n, pi));
+                            Some((u.policies[pi].egress[ri].provenance, sel.clone()))
+                        })
+                        .collect();
+                    if rules.is_empty() {
+                        return None;
+                    }
+                    let any: Vec<Bool> = rules.iter().map(|(_, b)| b.clone()).collect();
+                    Some((rules, Bool::or(&any)))
+                });
+                if group.is_some() {
+                    admitting.push((*g, ports));
+                }
+            }
+            if admitting.is_empty() {
                 continue;
             }
             let mut backend = vec![d.is_pod(), d.ns.eq(Int::from_i64(svc.ns as i64))];
@@ -49,33 +95,78 @@ impl Encoder<'_> {
             }
             let backend = Bool::and(&backend);
             for sp in &svc.ports {
-                let rules: Vec<(Provenance, Bool)> = sel_terms
+                if self.expired() {
+                    break;
+                }
+                let key: Vec<usize> = admitting
                     .iter()
-                    .filter(|(_, _, ports, _)| ports.contains(sp.protocol, sp.port))
-                    .map(|(pi, ri, _, sel)| (u.policies[*pi].egress[*ri].provenance, sel.clone()))
+                    .filter(|(_, ports)| ports.contains(sp.protocol, sp.port))
+                    .map(|(g, _)| *g)
                     .collect();
-                if rules.is_empty() {
+                if key.is_empty() {
                     continue;
                 }
+                let shared = if u.via_classes {
+                    class_of.get(&key).copied()
+                } else {
+                    None
+                };
+                let class = match shared {
+                    Some(c) => c,
+                    None => {
+                        let members = key.iter().filter_map(|g| groups.get(g)?.as_ref());
+                        let mut rules = Vec::new();
+                        let mut any = Vec::new();
+                        for (r, or) in members {
+                            rules.extend(r.iter().cloned());
+                            if u.via_classes {
+                                any.push(or.clone());
+                            } else {
+                                // The plain encoding: one disjunct per rule.
+                                any.extend(r.iter().map(|(_, b)| b.clone()));
+                            }
+                        }
+                        // In rule order, as the trace lists them.
+                        rules.sort_by_key(|(p, _)| (p.policy, p.rule));
+                        classes.push(ViaClass {
+                            admits: Bool::or(&any),
+                            rules,
+                        });
+                        class_of.insert(key, classes.len() - 1);
+                        classes.len() - 1
+                    }
+                };
                 let target = match &sp.target_port {
                     PortRef::Number(t) => port.eq(BV::from_u64(u64::from(*t), 16)),
                     PortRef::Name(n) => Self::named_on(d, n, sp.protocol, port),
                 };
-                let any_rule: Vec<Bool> = rules.iter().map(|(_, b)| b.clone()).collect();
                 let term = Bool::and(&[
                     backend.clone(),
                     proto.eq(Int::from_i64(proto_index(sp.protocol))),
                     target,
-                    Bool::or(&any_rule),
+                    classes[class].admits.clone(),
                 ]);
                 out.push(Via {
                     service: si,
                     port: sp.port,
-                    rules,
+                    class,
                     term,
                 });
             }
         }
-        out
+        (out, classes)
+    }
+
+    /// Whether egress rule `ri` of policy `pi` admits every destination on every port in
+    /// the direct path (`to` and `ports` omitted, and the rule counted in its direction),
+    /// so that a ClusterIP path through it adds nothing.
+    fn direct_covers(&self, pi: usize, ri: usize) -> bool {
+        let p = &self.u.policies[pi];
+        let r = &p.egress[ri];
+        self.u.via_classes
+            && r.peers.is_none()
+            && r.ports.is_none()
+            && (self.u.profile.flags.rules_outside_policy_types
+                || p.policy_types.contains(Direction::Egress))
     }
 }

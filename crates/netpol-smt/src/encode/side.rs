@@ -78,6 +78,9 @@ impl Encoder<'_> {
         side.options = options.clone();
         let mut kinds = Vec::new();
         for &j in &options {
+            if self.expired() {
+                break;
+            }
             kinds.push(Bool::and(&[
                 side.kind.eq(Int::from_i64(j as i64)),
                 self.existing_facts(&side, j),

@@ -51,8 +51,8 @@ pub(crate) struct Svc {
     /// `None`: selectorless, so no backend.
     pub(crate) selector: Option<Labels>,
     pub(crate) ports: Vec<ServicePort>,
-    /// (policy, egress rule, Service ports) as the matrix resolves them: what a `deny` or
-    /// `only` under scope existing must take into account.
+    /// (access group, Service ports) as the matrix resolves them: what a `deny` or `only`
+    /// under scope existing must take into account.
     pub(crate) access: Vec<Access>,
     /// Only what certainly reaches the ClusterIP (an ipBlock may cover part of the range an
     /// unknown ClusterIP comes from): what an `allow` may rely on.
@@ -93,6 +93,8 @@ pub(crate) struct Universe {
     pub(crate) node_carriers: Vec<usize>,
     /// V5: the ClusterIP Services some egress rule admits.
     pub(crate) services: Vec<Svc>,
+    /// V5: the (policy, egress rule) pairs of each access group of `Svc::access`.
+    pub(crate) access_groups: Vec<Vec<(usize, usize)>>,
     /// V5: the (policy, egress rule) pairs that admit some Service.
     pub(crate) admits_service: BTreeSet<(usize, usize)>,
     /// Each endpoint's class representative: endpoints with the same projection onto the
@@ -103,6 +105,9 @@ pub(crate) struct Universe {
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
     /// `policy-not-modelled` warnings: policies the proofs ignore.
     pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
+    /// V5 paths grouped into rule classes (`encode/services.rs`); `false` builds one
+    /// disjunct per Service port and rule, the plain encoding the tests compare against.
+    pub(crate) via_classes: bool,
 }
 
 fn v4(ip: Option<IpAddr>) -> Option<Ipv4Addr> {
@@ -211,7 +216,7 @@ impl Universe {
                 }
             }
         }
-        let services = services(model, &analysis, &ns_index);
+        let (services, access_groups) = services(model, &analysis, &ns_index);
         for svc in &services {
             // Backends are matched on these labels and ports, so the vocabulary needs them.
             for (k, v) in svc.selector.iter().flatten() {
@@ -288,11 +293,16 @@ impl Universe {
             node_carriers,
             admits_service: services
                 .iter()
-                .flat_map(|s| s.access.iter().map(|&(p, r, _)| (p, r)))
+                .flat_map(|s| s.access.iter().map(|(g, _)| *g))
+                .collect::<BTreeSet<usize>>()
+                .into_iter()
+                .flat_map(|g| access_groups[g].iter().copied())
                 .collect(),
+            access_groups,
             services,
             rep: Vec::new(),
             members: BTreeMap::new(),
+            via_classes: true,
         };
         u.ingress_union = u
             .policies
@@ -438,25 +448,30 @@ impl Universe {
     }
 }
 
-/// (policy, egress rule, Service ports).
-type Access = (usize, usize, PortSet);
+/// (index into `Universe::access_groups`, Service ports).
+type Access = (usize, PortSet);
 
-/// V5: the ClusterIP Services some egress rule admits, sorted by id.
+/// V5: the ClusterIP Services some egress rule admits, sorted by id, and the rules of each
+/// access group (rules with the same peers and ports admit the same Services).
 fn services(
     model: &Model,
     analysis: &netpol_graph::Analysis<'_>,
     ns_index: &dyn Fn(&str) -> Option<usize>,
-) -> Vec<Svc> {
+) -> (Vec<Svc>, Vec<Vec<(usize, usize)>>) {
     let mut by_service: BTreeMap<usize, [Vec<Access>; 3]> = BTreeMap::new();
-    for a in analysis.service_access() {
-        let e = by_service.entry(a.service).or_default();
-        if !a.ports.is_empty() {
-            e[0].push((a.policy, a.rule, a.ports));
+    let mut groups = Vec::new();
+    for (g, group) in analysis.service_access_groups().into_iter().enumerate() {
+        for (service, [ports, certain, widened]) in group.services {
+            let e = by_service.entry(service).or_default();
+            if !ports.is_empty() {
+                e[0].push((g, ports));
+            }
+            if !certain.is_empty() {
+                e[1].push((g, certain));
+            }
+            e[2].push((g, widened));
         }
-        if !a.ports_certain.is_empty() {
-            e[1].push((a.policy, a.rule, a.ports_certain));
-        }
-        e[2].push((a.policy, a.rule, a.ports_widened));
+        groups.push(group.rules);
     }
     let mut out: Vec<Svc> = by_service
         .into_iter()
@@ -474,5 +489,5 @@ fn services(
         })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+    (out, groups)
 }

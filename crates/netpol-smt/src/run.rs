@@ -1,0 +1,215 @@
+//! [`verify`]: the run over all assertions. Each assertion is decided on a worker thread in
+//! a Z3 context of its own, within its time limit (`Options::timeout`, and the run's
+//! `Options::deadline`); results are handed to the caller in assertion order as soon as
+//! they and every earlier one are decided, so that output streams and stays deterministic.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use netpol_diag::{Code, Diagnostic};
+use netpol_graph::Profile;
+use netpol_manifest::Model;
+
+use crate::caveats::{
+    LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, service_limit,
+    unknown_under_tiers,
+};
+use crate::config::{Assertion, ParsedConfig};
+use crate::query::{Limit, decide};
+use crate::suggest::unknown_reference;
+use crate::universe::{Universe, assertion_peers};
+use crate::{AssertionResult, Options, Outcome, Verified};
+
+/// Decides every assertion of the config over the model under the profile.
+pub fn verify(
+    model: &Model,
+    profile: &Profile,
+    config: &ParsedConfig,
+    options: &Options,
+) -> Verified {
+    verify_each(model, profile, config, options, &mut |_| {})
+}
+
+/// [`verify`], calling `each` with every result as soon as it and all earlier ones are
+/// decided (the results are final: the caveats are already applied).
+pub fn verify_each(
+    model: &Model,
+    profile: &Profile,
+    config: &ParsedConfig,
+    options: &Options,
+    each: &mut dyn FnMut(&AssertionResult),
+) -> Verified {
+    verify_with(model, profile, config, options, true, each)
+}
+
+/// [`verify_each`]; `via_classes: false` selects the plain V5 encoding (tests compare the
+/// two).
+pub(crate) fn verify_with(
+    model: &Model,
+    profile: &Profile,
+    config: &ParsedConfig,
+    options: &Options,
+    via_classes: bool,
+    each: &mut dyn FnMut(&AssertionResult),
+) -> Verified {
+    let v = &config.verification;
+    let mut u = Universe::new(model, profile, v);
+    u.via_classes = via_classes;
+    let u = u;
+    let limit = service_limit(&u);
+    let mut out = Verified::default();
+    out.diagnostics.extend(u.unmodelled.iter().cloned());
+    let n = v.assertions.len();
+    let jobs = match options.jobs {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        j => j,
+    }
+    .clamp(1, n.max(1));
+    let next = AtomicUsize::new(0);
+    let mut pending: BTreeMap<usize, (AssertionResult, Vec<Diagnostic>)> = BTreeMap::new();
+    let mut affected = Vec::new();
+    std::thread::scope(|sc| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (u, next, limit) = (&u, &next, limit.as_ref());
+            sc.spawn(move || {
+                // One Z3 context per worker, reused (a fresh context per assertion made
+                // the wide L queries 3x slower), and replaced after an interrupt, which may
+                // stay in it.
+                while z3::with_z3_config(&z3::Config::new(), || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            return false;
+                        }
+                        let (r, interrupted) = one(model, u, config, i, options, limit);
+                        if tx.send((i, r)).is_err() {
+                            return false;
+                        }
+                        if interrupted {
+                            return true;
+                        }
+                    }
+                }) {}
+            });
+        }
+        drop(tx);
+        let mut emitted = 0;
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some((result, diags)) = pending.remove(&emitted) {
+                each(&result);
+                if matches!(&result.outcome, Outcome::Unknown(r) if r == LIMITED_REASON) {
+                    affected.push(emitted);
+                }
+                out.results.push(result);
+                out.diagnostics.extend(diags);
+                emitted += 1;
+            }
+        }
+    });
+    if let Some(limit) = &limit
+        && !affected.is_empty()
+    {
+        let names: Vec<&str> = affected
+            .iter()
+            .map(|&i| v.assertions[i].name.as_str())
+            .collect();
+        out.diagnostics
+            .push(limitation_diagnostic(&u, limit, &names, config));
+    }
+    out
+}
+
+/// Decides assertion `i` in the thread's Z3 context: its result and its diagnostics
+/// (unknown references, vacuity), and whether Z3 was interrupted.
+fn one(
+    model: &Model,
+    u: &Universe,
+    config: &ParsedConfig,
+    i: usize,
+    options: &Options,
+    limit: Option<&ServiceLimit>,
+) -> ((AssertionResult, Vec<Diagnostic>), bool) {
+    let a = &config.verification.assertions[i];
+    let span = config.spans.get(i).and_then(|s| s.whole);
+    let name_span = config.spans.get(i).and_then(|s| s.name).or(span);
+    let start = Instant::now();
+    let mut diags = Vec::new();
+    let mut interrupted = false;
+    let by_timeout = start + options.timeout;
+    let bound = match options.deadline {
+        Some(d) if d < by_timeout => Limit::Deadline(d),
+        _ => Limit::Timeout(by_timeout),
+    };
+    let outcome = match unknown_references(u, a) {
+        Some((what, r)) => {
+            let (reason, help) = unknown_reference(model, what, &r);
+            let d = Diagnostic::new(
+                Code::UnknownReference,
+                format!(
+                    "assertion `{}` names `{r}`, which is not in the manifests",
+                    a.name
+                ),
+            )
+            .with_help(help);
+            diags.push(match name_span {
+                Some(s) => d.with_primary(s, "in this assertion"),
+                None => d,
+            });
+            Outcome::Unknown(reason)
+        }
+        None if bound.at() <= start => Outcome::Unknown(bound.reason(options)),
+        None => {
+            let (outcome, vacuous, fired) = decide(u, a, bound, options);
+            interrupted = fired;
+            if vacuous {
+                let d = Diagnostic::new(
+                    Code::VacuousAssertion,
+                    format!(
+                        "assertion `{}` selects nothing, so it holds vacuously",
+                        a.name
+                    ),
+                )
+                .with_help("check the selectors against the manifests");
+                diags.push(match name_span {
+                    Some(s) => d.with_primary(s, "selects no endpoint"),
+                    None => d,
+                });
+            }
+            outcome
+        }
+    };
+    let mut outcome = unknown_under_tiers(u, outcome);
+    if limited(limit, a, &outcome) {
+        outcome = Outcome::Unknown(LIMITED_REASON.to_owned());
+    }
+    let result = AssertionResult {
+        name: a.name.clone(),
+        outcome,
+        duration: start.elapsed(),
+        span,
+    };
+    ((result, diags), interrupted)
+}
+
+/// The first `workload:` or `pod:` reference of the assertion that names nothing, with
+/// which of the two it is.
+fn unknown_references(u: &Universe, a: &Assertion) -> Option<(&'static str, String)> {
+    for p in assertion_peers(a) {
+        if let Some(w) = &p.workload
+            && u.find_workload(w).is_none()
+        {
+            return Some(("workload", w.clone()));
+        }
+        if let Some(w) = &p.pod
+            && u.find_pod(w).is_none()
+        {
+            return Some(("pod", w.clone()));
+        }
+    }
+    None
+}
