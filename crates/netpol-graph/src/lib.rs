@@ -18,8 +18,8 @@ pub mod ir;
 mod matrix;
 pub mod ports;
 pub mod profile;
+mod rules;
 pub mod synth;
-mod vpc;
 mod world;
 
 #[cfg(test)]
