@@ -252,6 +252,17 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
     out
 }
 
+/// V7 ingress: [`vpc::ingress_union_ports`] of every ingress rule, by policy and rule.
+pub(crate) fn ingress_unions(w: &World<'_>) -> Vec<Vec<Option<PortSet>>> {
+    (w.policies.iter())
+        .map(|p| {
+            (p.ingress.iter())
+                .map(|r| vpc::ingress_union_ports(w, p, r))
+                .collect()
+        })
+        .collect()
+}
+
 /// V4/V6 facts by endpoint id (model endpoints only), sorted by id.
 pub(crate) fn node_facts(w: &World<'_>) -> Vec<(String, NodeFacts)> {
     w.eps

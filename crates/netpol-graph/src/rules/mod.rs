@@ -10,14 +10,14 @@
 //! | S2 isolation | `eval::basis` |
 //! | S3 policyTypes defaulting | `network_policy` in netpol-manifest's `objects/policy.rs` (the loader stores the defaulted `policyTypes`) |
 //! | S4 rules | `eval::direction` |
-//! | S5 peers | `World::direct_match` |
+//! | S5 peers | `peers::peer_selects` |
 //! | S6 ipBlock | `World::ipblock_matches` |
 //! | S7 ports | `ir::resolve_ports` |
 //! | S8 endpoints | `World::new` |
 //! | S9 hostNetwork (upstream) | `switches::host_network_peers` (off) |
 //! | S10 own node, ingress | `vpc::node_exempt` with `switches::exempts_node` |
 //! | V1 strict mode | `switches::strict_default_deny` |
-//! | V2 rules outside policyTypes | `vpc::rule_resolves` |
+//! | V2 rules outside policyTypes | `vpc::rule_resolves`; under `scope: any` `vpc::rule_may_resolve` |
 //! | V3 ipBlocks and unknown addresses | `switches::ipblock_matches_workload`, `switches::cluster_ip_cover` |
 //! | V4 node exemption both ways | `switches::exempts_node` |
 //! | V5 ClusterIP egress | `vpc::service_peer_ports` |
@@ -27,6 +27,7 @@
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod peers;
 pub(crate) mod switches;
 pub(crate) mod vpc;
 
@@ -41,7 +42,7 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         &[("netpol-manifest/src/objects/policy.rs", "network_policy")],
     ),
     ("S4", &[("netpol-graph/src/eval.rs", "direction")]),
-    ("S5", &[("netpol-graph/src/world/mod.rs", "direct_match")]),
+    ("S5", &[("netpol-graph/src/rules/peers.rs", "peer_selects")]),
     (
         "S6",
         &[("netpol-graph/src/world/mod.rs", "ipblock_matches")],
@@ -63,7 +64,13 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         "V1",
         &[("netpol-graph/src/rules/switches.rs", "strict_default_deny")],
     ),
-    ("V2", &[("netpol-graph/src/rules/vpc.rs", "rule_resolves")]),
+    (
+        "V2",
+        &[
+            ("netpol-graph/src/rules/vpc.rs", "rule_resolves"),
+            ("netpol-graph/src/rules/vpc.rs", "rule_may_resolve"),
+        ],
+    ),
     (
         "V3",
         &[

@@ -1,10 +1,15 @@
-//! The rules that need the whole world to decide (V2, V5, V6, V7, S10/V4). Each reads its
+//! The rules that need the whole world to decide (V2, V5, V6, V7, S10/V4), and V2 over
+//! pods that do not exist yet. Each reads its
 //! profile switch through [`super::switches`], so under `upstream` each is a no-op.
 
-use netpol_manifest::model::{ContainerPort, Direction, PortRef, Service, ServicePort};
+use netpol_manifest::model::{
+    ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, PortRef, Service, ServicePort,
+};
 
 use crate::ip::{Block, Cover};
-use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, numeric_ports, resolve_ports};
+use crate::ir::{
+    LoweredPolicy, LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports,
+};
 use crate::ports::PortSet;
 use crate::profile::Profile;
 use crate::world::{Ep, EpKind, World};
@@ -53,6 +58,49 @@ pub(crate) fn rule_resolves(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule
             })
         }
     }
+}
+
+/// V2 under `scope: any`: whether a rule could resolve once pods that do not exist yet are
+/// created: some selector peer could match a new pod, in an existing namespace (of
+/// `namespaces`, sorted by name) or a new one; a new pod may declare any named port, so its
+/// ports would resolve too. An omitted peer list or an ipBlock already resolves as far as
+/// it ever will ([`rule_resolves`]).
+pub fn rule_may_resolve(
+    profile: &Profile,
+    rule: &LoweredRule,
+    namespaces: &[(String, Labels)],
+) -> bool {
+    if !switches::unlisted_rules_enforced(profile) {
+        return false;
+    }
+    let Some(peers) = &rule.peers else {
+        return false;
+    };
+    let new_name = |v: &str| {
+        namespaces
+            .binary_search_by(|x| x.0.as_str().cmp(v))
+            .is_err()
+    };
+    peers.iter().any(|peer| match peer {
+        PeerMatch::IpBlock { .. } => false,
+        PeerMatch::Pods {
+            namespaces: scope,
+            pods,
+            ..
+        } => {
+            let ns_ok = match scope {
+                NamespaceScope::Own(_) => true,
+                NamespaceScope::Selector(sel) => {
+                    namespaces.iter().any(|(_, l)| sel.matches(l))
+                        || sel.satisfiable(Some(NAMESPACE_NAME_LABEL), &new_name)
+                }
+            };
+            ns_ok
+                && pods
+                    .as_ref()
+                    .is_none_or(|sel| sel.satisfiable(None, &|_| true))
+        }
+    })
 }
 
 /// S10/V4: the node that makes `pod` (isolated in `dir`) exempt `other`: one the pod may

@@ -12,6 +12,7 @@ use netpol_manifest::model::{ContainerPort, Endpoint, Labels, NAMESPACE_NAME_LAB
 use crate::ip::{self, Block, Cover};
 use crate::ir::{LoweredPolicy, NamespaceScope, PeerMatch};
 use crate::profile::Profile;
+use crate::rules::peers::peer_selects;
 use crate::rules::switches;
 
 pub(crate) mod ep;
@@ -285,19 +286,18 @@ impl<'m> World<'m> {
     /// S5: a selector peer matches a pod or workload directly. Upstream, hostNetwork pods
     /// are node traffic and never match (S9); under V6 they do.
     pub(crate) fn direct_match(&self, peer: &PeerMatch, e: &Ep) -> bool {
-        let PeerMatch::Pods {
-            namespaces, pods, ..
-        } = peer
-        else {
+        let (true, Some(ns)) = (e.is_pod(), e.info.namespace.as_deref()) else {
             return false;
         };
-        if !e.is_pod() || (e.host_network && !switches::host_network_peers(&self.profile)) {
-            return false;
-        }
-        let Some(ns) = e.info.namespace.as_deref() else {
-            return false;
-        };
-        self.in_scope(namespaces, ns) && pods.as_ref().is_none_or(|s| s.matches(&e.info.labels))
+        let ns_labels = || self.ns_labels(ns);
+        peer_selects(
+            &self.profile,
+            peer,
+            ns,
+            ns_labels,
+            &e.info.labels,
+            e.host_network,
+        )
     }
 
     /// S6 and V3: whether an ipBlock matches an endpoint (not a Service).
