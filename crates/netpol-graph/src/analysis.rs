@@ -8,6 +8,7 @@ use netpol_manifest::model::Protocol;
 use crate::explain::{self, Explanation};
 use crate::ir::LoweredPolicy;
 use crate::matrix::{Matrix, Semantics};
+use crate::ports::PortSet;
 use crate::profile::Profile;
 use crate::world::{EndpointInfo, EndpointType, World};
 
@@ -68,6 +69,12 @@ impl<'m> Analysis<'m> {
     /// V4/V6 for other engines: the node facts of every model endpoint, sorted by id.
     pub fn node_facts(&self) -> Vec<(String, crate::NodeFacts)> {
         crate::facts::node_facts(&self.world)
+    }
+
+    /// V7 for other engines: per policy (as [`Analysis::policies`]) and ingress rule, the
+    /// ports the agent allows at every target (`None` when ports resolve per destination).
+    pub fn ingress_unions(&self) -> Vec<Vec<Option<PortSet>>> {
+        crate::facts::ingress_unions(&self.world)
     }
 
     /// The matrix, computed by the class-compressed engine.

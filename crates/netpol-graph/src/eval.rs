@@ -8,7 +8,7 @@ use netpol_manifest::model::Direction;
 use crate::ip::Block;
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, Provenance, resolve_ports};
 use crate::ports::PortSet;
-use crate::vpc;
+use crate::rules::{switches, vpc};
 use crate::world::{Ep, EpKind, World};
 
 /// Why a direction allows what it allows.
@@ -72,7 +72,7 @@ fn basis(w: &World<'_>, e: &Ep, dir: Direction) -> Basis {
         .map(|p| p.index)
         .collect();
     if selecting.is_empty() {
-        return if vpc::strict_default_deny(&w.profile) {
+        return if switches::strict_default_deny(&w.profile) {
             Basis::StrictDefaultDeny
         } else {
             Basis::NotSelected
@@ -108,7 +108,7 @@ fn counted_policies<'w>(w: &'w World<'_>, b: &Basis, dir: Direction) -> Vec<&'w 
     selecting
         .iter()
         .map(|&i| &w.policies[i])
-        .filter(|p| w.profile.flags.rules_outside_policy_types || p.policy_types.contains(dir))
+        .filter(|p| switches::unlisted_rules_enforced(&w.profile) || p.policy_types.contains(dir))
         .collect()
 }
 
@@ -202,7 +202,7 @@ fn egress_rule(
     let cidr_ports = || vpc::egress_cidr_ports(&w.profile, rule).unwrap_or_else(on_dst);
     let Some(peers) = &rule.peers else {
         let ports = cidr_ports();
-        if ports.is_empty() && rule.ports.is_some() && w.profile.flags.named_ports_vpc {
+        if ports.is_empty() && rule.ports.is_some() && switches::named_ports_vpc(&w.profile) {
             dropped.push(rule.provenance);
             return None;
         }

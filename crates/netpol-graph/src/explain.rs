@@ -9,6 +9,7 @@ use netpol_manifest::model::{Direction, Protocol};
 use crate::eval::{self, Basis, DirectionVerdict, Unenforced};
 use crate::ir::Provenance;
 use crate::ports::PortSet;
+use crate::rules::{switches, vpc};
 use crate::world::{EndpointInfo, Ep, EpKind, World};
 
 /// The answer of [`crate::Analysis::explain`].
@@ -111,7 +112,7 @@ pub(crate) fn explain(
             "egress is checked against the ClusterIP of {} before DNAT (V5); the edge keeps the Service ports whose targetPort ingress at some backend allows",
             dst.info.id
         ));
-        let backends = crate::vpc::backends(w, svc);
+        let backends = vpc::backends(w, svc);
         if backends.is_empty() {
             notes.push("the Service has no backend pods in the input".to_owned());
         }
@@ -173,7 +174,7 @@ fn direction(
                 names(selecting),
                 v.direction
             );
-            if w.profile.flags.rules_outside_policy_types {
+            if switches::unlisted_rules_enforced(&w.profile) {
                 s.push_str(&format!(" and no {dir} rule resolves to an entry (V2)"));
             }
             reasons.push(s);
@@ -207,7 +208,7 @@ fn direction(
         } else {
             "this pod's own node"
         };
-        reasons.push(if w.profile.flags.node_exemption_egress {
+        reasons.push(if switches::node_exemption_egress(&w.profile) {
             format!("node exemption: the other end carries the primary IP of {node}, {whose}, always allowed in both directions (V4)")
         } else {
             format!("node exemption: the other end carries the primary IP of {node}, {whose}, and an ingress-isolated pod always accepts connections from its node (S10)")

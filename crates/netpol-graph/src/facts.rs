@@ -10,8 +10,9 @@ use netpol_manifest::model::Operator;
 use crate::ip::{Block, Cover};
 use crate::ir::{PeerMatch, PortSpec};
 use crate::ports::PortSet;
-use crate::vpc::{self, Addresses, Backends};
-use crate::world::{EpKind, World, is_cluster_ip_service};
+use crate::rules::switches;
+use crate::rules::vpc::{self, Addresses, Backends};
+use crate::world::{EpKind, World};
 
 /// V5: one egress rule admitting one Service's ClusterIP.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,11 +88,11 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
 /// that admit no Service are left out.
 pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
     let mut out = Vec::new();
-    if !w.profile.flags.cluster_ip_egress {
+    if !switches::cluster_ip_egress(&w.profile) {
         return out;
     }
     let services: Vec<usize> = (0..w.model.services.len())
-        .filter(|&i| is_cluster_ip_service(&w.model.services[i]))
+        .filter(|&i| switches::is_cluster_ip_service(&w.model.services[i]))
         .collect();
     if services.is_empty() {
         return out;
@@ -111,7 +112,7 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
     let by_address = |block: Option<&Block>| -> Vec<usize> {
         let mut v = known_ip.clone();
         if unknown_ip.first().is_some_and(|&i| {
-            vpc::cluster_ip_cover(&w.profile, block, &w.model.services[i]) != Cover::None
+            switches::cluster_ip_cover(&w.profile, block, &w.model.services[i]) != Cover::None
         }) {
             v.extend_from_slice(&unknown_ip);
         }
@@ -249,6 +250,17 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
     }
     out.retain(|g| !g.services.is_empty());
     out
+}
+
+/// V7 ingress: [`vpc::ingress_union_ports`] of every ingress rule, by policy and rule.
+pub(crate) fn ingress_unions(w: &World<'_>) -> Vec<Vec<Option<PortSet>>> {
+    (w.policies.iter())
+        .map(|p| {
+            (p.ingress.iter())
+                .map(|r| vpc::ingress_union_ports(w, p, r))
+                .collect()
+        })
+        .collect()
 }
 
 /// V4/V6 facts by endpoint id (model endpoints only), sorted by id.

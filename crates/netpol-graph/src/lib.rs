@@ -18,8 +18,8 @@ pub mod ir;
 mod matrix;
 pub mod ports;
 pub mod profile;
+mod rules;
 pub mod synth;
-mod vpc;
 mod world;
 
 #[cfg(test)]
@@ -32,4 +32,6 @@ pub use facts::{NodeFacts, ServiceAccess, ServiceAccessGroup};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};
+pub use rules::peers::peer_selects;
+pub use rules::vpc::rule_may_resolve;
 pub use world::{EndpointInfo, EndpointType};

@@ -11,7 +11,7 @@ use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, 
 use crate::ip::Block;
 use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
-use crate::vpc;
+use crate::rules::{switches, vpc};
 
 impl Engine<'_, '_> {
     /// The namespaces a scope picks, among the keys of `index` (pods or Services by
@@ -59,7 +59,7 @@ impl Engine<'_, '_> {
             PeerMatch::Pods { .. } => {
                 let direct = self.direct(peer);
                 let mut members = direct.clone();
-                if self.w.profile.flags.host_network_peers {
+                if switches::host_network_peers(&self.w.profile) {
                     let nodes: BTreeSet<&str> = direct
                         .iter()
                         .map(|&c| self.rep(c))
@@ -102,7 +102,7 @@ impl Engine<'_, '_> {
         rule: &LoweredRule,
         direct: &[u32],
     ) -> Option<BTreeMap<String, PortSet>> {
-        if !self.w.profile.flags.host_network_peers {
+        if !switches::host_network_peers(&self.w.profile) {
             return None;
         }
         let mut map: BTreeMap<String, PortSet> = BTreeMap::new();
@@ -123,7 +123,7 @@ impl Engine<'_, '_> {
         rule: &LoweredRule,
         peer: Option<&PeerMatch>,
     ) -> Arc<[(u32, PortSet)]> {
-        if !self.w.profile.flags.cluster_ip_egress || self.services.is_empty() {
+        if !switches::cluster_ip_egress(&self.w.profile) || self.services.is_empty() {
             return Arc::from([]);
         }
         let ports_key: Vec<_> = rule
@@ -224,7 +224,7 @@ impl Engine<'_, '_> {
                 let a = if !w.enforced(e) {
                     Allowance::All
                 } else if sel.is_empty() {
-                    if vpc::strict_default_deny(&w.profile) {
+                    if switches::strict_default_deny(&w.profile) {
                         Allowance::None
                     } else {
                         Allowance::All
@@ -233,13 +233,13 @@ impl Engine<'_, '_> {
                     let listed = sel
                         .iter()
                         .any(|&i| w.policies[i].policy_types.contains(dir));
-                    let by_rules = w.profile.flags.rules_outside_policy_types
+                    let by_rules = switches::unlisted_rules_enforced(&w.profile)
                         && sel.iter().any(|&i| lowered[i][di].iter().any(|r| r.1));
                     if !listed && !by_rules {
                         Allowance::All
                     } else {
                         let mut entries = Vec::new();
-                        if !e.runs_on.is_empty() && w.profile.flags.exempts_node(dir) {
+                        if !e.runs_on.is_empty() && switches::exempts_node(&w.profile, dir) {
                             let names: BTreeSet<&str> = e
                                 .runs_on
                                 .iter()
@@ -262,7 +262,7 @@ impl Engine<'_, '_> {
                         }
                         for &i in sel {
                             let p = &w.policies[i];
-                            if !w.profile.flags.rules_outside_policy_types
+                            if !switches::unlisted_rules_enforced(&w.profile)
                                 && !p.policy_types.contains(dir)
                             {
                                 continue;
@@ -352,7 +352,7 @@ impl Engine<'_, '_> {
         cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
     ) -> LoweredEntries {
         let w = self.w;
-        let vpc_named = w.profile.flags.named_ports_vpc;
+        let vpc_named = switches::named_ports_vpc(&w.profile);
         let has_named = rule
             .ports
             .iter()
@@ -472,7 +472,7 @@ impl Engine<'_, '_> {
         }
         (
             entries,
-            resolves && w.profile.flags.rules_outside_policy_types,
+            resolves && switches::unlisted_rules_enforced(&w.profile),
         )
     }
 }

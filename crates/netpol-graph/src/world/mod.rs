@@ -7,66 +7,19 @@ use std::sync::Arc;
 
 use netpol_diag::Diagnostic;
 use netpol_manifest::Model;
-use netpol_manifest::model::{
-    ContainerPort, Endpoint, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Service,
-};
+use netpol_manifest::model::{ContainerPort, Endpoint, Labels, NAMESPACE_NAME_LABEL};
 
-use crate::ip::{self, Block, Cover, Interval};
+use crate::ip::{self, Block, Cover};
 use crate::ir::{LoweredPolicy, NamespaceScope, PeerMatch};
 use crate::profile::Profile;
+use crate::rules::peers::peer_selects;
+use crate::rules::switches;
 
+pub(crate) mod ep;
 mod warnings;
 
-/// What an endpoint of the matrix is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EndpointType {
-    /// A bare Pod or a workload.
-    Workload(EndpointKind),
-    /// A range of addresses outside the cluster's pods (S8).
-    External,
-    /// A node of `cluster.nodes`.
-    Node,
-    /// A Service ClusterIP (vpc-cni only, V5), destination only.
-    Service,
-}
-
-impl EndpointType {
-    /// `Pod`, `Deployment`, ..., `External`, `Node`, `Service`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndpointType::Workload(k) => k.as_str(),
-            EndpointType::External => "External",
-            EndpointType::Node => "Node",
-            EndpointType::Service => "Service",
-        }
-    }
-}
-
-/// An endpoint as the matrix shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointInfo {
-    /// `ns/name`, `ns/name[Kind]`, `first-last`, `node/<name>` or `ns/name[Service]`.
-    pub id: String,
-    pub kind: EndpointType,
-    pub namespace: Option<String>,
-    pub name: String,
-    pub labels: Labels,
-    /// The pod IP, node IP or ClusterIP when known.
-    pub ip: Option<IpAddr>,
-    /// A bare Pod's controller when the input lacks it (`ns/web[Deployment]` for a pod of
-    /// ReplicaSet `web-<pod-template-hash>`): the workload the matrix groups it under.
-    pub owner: Option<String>,
-    /// An external endpoint's addresses, first and last.
-    pub range: Option<(IpAddr, IpAddr)>,
-}
-
-impl EndpointInfo {
-    /// Whether the endpoint stands for pods that may be several (a workload's replicas):
-    /// traffic between two of them is real traffic, shown as an edge to itself.
-    pub fn has_replicas(&self) -> bool {
-        matches!(self.kind, EndpointType::Workload(k) if k != EndpointKind::Pod)
-    }
-}
+pub use ep::{EndpointInfo, EndpointType};
+pub(crate) use ep::{Ep, EpKind};
 
 /// The workload a controller reference stands for: a ReplicaSet named
 /// `<deployment>-<pod-template-hash>` stands for its Deployment.
@@ -81,38 +34,6 @@ fn owner_id(ns: &str, labels: &Labels, (kind, name): &(String, String)) -> Strin
         return format!("{ns}/{deployment}[Deployment]");
     }
     format!("{ns}/{name}[{kind}]")
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EpKind {
-    /// Index into `model.endpoints`.
-    Workload(usize),
-    External(Interval),
-    /// Index into `profile.nodes`.
-    Node(usize),
-    /// Index into `model.services`.
-    Service(usize),
-}
-
-/// Everything the engines know about one endpoint.
-#[derive(Clone, Debug)]
-pub(crate) struct Ep {
-    pub(crate) info: EndpointInfo,
-    pub(crate) kind: EpKind,
-    pub(crate) host_network: bool,
-    /// The nodes whose primary IP this endpoint's traffic may carry, by name, sorted: a node
-    /// itself, or the nodes a hostNetwork endpoint's pods run on (S10/V4 exempt them, and a
-    /// selector peer that matches the endpoint allows them, V6).
-    pub(crate) carries: Vec<String>,
-    /// S10/V4: indices into `profile.nodes` of the nodes an enforced pod may run on, sorted.
-    /// Shared: most pods (every workload's) may run on every node.
-    pub(crate) runs_on: Arc<[usize]>,
-}
-
-impl Ep {
-    pub(crate) fn is_pod(&self) -> bool {
-        matches!(self.kind, EpKind::Workload(_))
-    }
 }
 
 /// Where a model endpoint's pods run, as far as the manifests and `cluster.nodes` tell.
@@ -284,9 +205,9 @@ impl<'m> World<'m> {
                 runs_on: Arc::from([]),
             });
         }
-        if profile.flags.cluster_ip_egress {
+        if switches::cluster_ip_egress(profile) {
             for (i, s) in model.services.iter().enumerate() {
-                if !is_cluster_ip_service(s) {
+                if !switches::is_cluster_ip_service(s) {
                     continue;
                 }
                 eps.push(Ep {
@@ -365,19 +286,18 @@ impl<'m> World<'m> {
     /// S5: a selector peer matches a pod or workload directly. Upstream, hostNetwork pods
     /// are node traffic and never match (S9); under V6 they do.
     pub(crate) fn direct_match(&self, peer: &PeerMatch, e: &Ep) -> bool {
-        let PeerMatch::Pods {
-            namespaces, pods, ..
-        } = peer
-        else {
+        let (true, Some(ns)) = (e.is_pod(), e.info.namespace.as_deref()) else {
             return false;
         };
-        if !e.is_pod() || (e.host_network && !self.profile.flags.host_network_peers) {
-            return false;
-        }
-        let Some(ns) = e.info.namespace.as_deref() else {
-            return false;
-        };
-        self.in_scope(namespaces, ns) && pods.as_ref().is_none_or(|s| s.matches(&e.info.labels))
+        let ns_labels = || self.ns_labels(ns);
+        peer_selects(
+            &self.profile,
+            peer,
+            ns,
+            ns_labels,
+            &e.info.labels,
+            e.host_network,
+        )
     }
 
     /// S6 and V3: whether an ipBlock matches an endpoint (not a Service).
@@ -389,7 +309,7 @@ impl<'m> World<'m> {
                 Some(ip) => block.contains_ip(ip),
                 // A hostNetwork workload has its nodes' IPs (a DaemonSet: every node's).
                 None if e.host_network => self.carried_ips(e).any(|ip| block.contains_ip(ip)),
-                None => crate::vpc::ipblock_matches_workload(&self.profile, block, e),
+                None => switches::ipblock_matches_workload(&self.profile, block, e),
             },
         }
     }
@@ -438,9 +358,4 @@ impl<'m> World<'m> {
             .binary_search_by(|e| e.info.id.as_str().cmp(id))
             .ok()
     }
-}
-
-/// V5: Services that have a ClusterIP (non-headless, not ExternalName).
-pub(crate) fn is_cluster_ip_service(s: &Service) -> bool {
-    !s.headless && s.service_type != "ExternalName"
 }

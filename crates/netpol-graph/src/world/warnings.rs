@@ -6,9 +6,10 @@ use netpol_diag::{Code, Diagnostic, Span};
 use netpol_manifest::Model;
 use netpol_manifest::model::Service;
 
-use super::{World, is_cluster_ip_service};
+use super::World;
 use crate::ip::{Block, Cover};
 use crate::ir::{LoweredRule, PeerMatch};
+use crate::rules::switches;
 
 impl World<'_> {
     /// The V3 warnings: ipBlocks that cover part of the pod ranges, then those that cover
@@ -23,7 +24,7 @@ impl World<'_> {
     /// short of all IPv4 does; only those reaching into private address space (where VPCs
     /// almost always are) count then, and they get one warning between them.
     fn partial_pod_cover_warnings(&self) -> Vec<Diagnostic> {
-        if !self.profile.flags.ipblock_matches_workloads {
+        if !switches::ipblocks_match_workloads(&self.profile) {
             return Vec::new();
         }
         let configured = !self.profile.pod_cidrs.is_empty();
@@ -83,12 +84,12 @@ impl World<'_> {
             .model
             .services
             .iter()
-            .filter(|s| is_cluster_ip_service(s) && s.cluster_ip.is_none())
+            .filter(|s| switches::is_cluster_ip_service(s) && s.cluster_ip.is_none())
             .collect();
         let Some(first) = unknown.first() else {
             return Vec::new();
         };
-        if !self.profile.flags.cluster_ip_egress {
+        if !switches::cluster_ip_egress(&self.profile) {
             return Vec::new();
         }
         let ranges = join(self.profile.service_ranges());
@@ -113,7 +114,7 @@ impl World<'_> {
         let mut res = Vec::new();
         for (cidr, except, span) in self.ip_blocks(true) {
             let block = Block::new(cidr, except);
-            if crate::vpc::cluster_ip_cover(&self.profile, Some(&block), first) != Cover::Partial {
+            if switches::cluster_ip_cover(&self.profile, Some(&block), first) != Cover::Partial {
                 continue;
             }
             res.push(

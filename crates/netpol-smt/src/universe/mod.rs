@@ -286,7 +286,7 @@ impl Universe {
             port_names,
             resolves: Vec::new(),
             may_resolve: Vec::new(),
-            ingress_union: Vec::new(),
+            ingress_union: analysis.ingress_unions(),
             known_ips,
             pod_cidrs,
             node_keys,
@@ -304,11 +304,6 @@ impl Universe {
             members: BTreeMap::new(),
             via_classes: true,
         };
-        u.ingress_union = u
-            .policies
-            .iter()
-            .map(|p| p.ingress.iter().map(|r| u.union_ports(p, r)).collect())
-            .collect();
         u.resolves = (0..u.policies.len())
             .map(|i| {
                 Direction::BOTH.map(|d| {
@@ -324,7 +319,9 @@ impl Universe {
             .map(|i| {
                 Direction::BOTH.map(|d| {
                     let p = &u.policies[i];
-                    p.rules(d).iter().any(|r| u.rule_may_resolve(r))
+                    p.rules(d)
+                        .iter()
+                        .any(|r| netpol_graph::rule_may_resolve(&u.profile, r, &u.namespaces))
                 })
             })
             .collect();
@@ -400,20 +397,9 @@ impl Universe {
 
     /// S5 on an existing endpoint (hostNetwork pods match only under V6).
     pub(crate) fn direct_match(&self, peer: &PeerMatch, e: &Ex) -> bool {
-        let PeerMatch::Pods {
-            namespaces, pods, ..
-        } = peer
-        else {
-            return false;
-        };
-        if e.host_network && !self.profile.flags.host_network_peers {
-            return false;
-        }
-        let in_scope = match namespaces {
-            NamespaceScope::Own(own) => &self.namespaces[e.ns].0 == own,
-            NamespaceScope::Selector(s) => s.matches(&self.namespaces[e.ns].1),
-        };
-        in_scope && pods.as_ref().is_none_or(|s| s.matches(&e.labels))
+        let (ns, ns_labels) = &self.namespaces[e.ns];
+        let p = &self.profile;
+        netpol_graph::peer_selects(p, peer, ns, || ns_labels, &e.labels, e.host_network)
     }
 
     pub(crate) fn ns_index(&self, name: &str) -> Option<usize> {

@@ -1,23 +1,25 @@
-//! The VPC CNI deviations (V1-V7 of `docs/semantics.md`), one function each. Every function
-//! checks its own [`crate::profile::Flags`] switch, so under `upstream` each is a no-op.
+//! The rules that need the whole world to decide (V2, V5, V6, V7, S10/V4), and V2 over
+//! pods that do not exist yet. Each reads its
+//! profile switch through [`super::switches`], so under `upstream` each is a no-op.
 
-use netpol_manifest::model::{ContainerPort, Direction, PortRef, Service, ServicePort};
+use netpol_manifest::model::{
+    ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, PortRef, Service, ServicePort,
+};
 
 use crate::ip::{Block, Cover};
-use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, numeric_ports, resolve_ports};
+use crate::ir::{
+    LoweredPolicy, LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports,
+};
 use crate::ports::PortSet;
 use crate::profile::Profile;
 use crate::world::{Ep, EpKind, World};
 
-/// V1: whether a pod that no policy selects denies everything.
-pub(crate) fn strict_default_deny(profile: &Profile) -> bool {
-    profile.flags.strict_default_deny
-}
+use super::switches::{self, cluster_ip_cover, runs_on};
 
 /// V2: whether a rule resolves to at least one entry of the agent's map (so that it
 /// isolates its direction even when the direction is missing from `policyTypes`).
 pub(crate) fn rule_resolves(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule) -> bool {
-    if !w.profile.flags.rules_outside_policy_types {
+    if !switches::unlisted_rules_enforced(&w.profile) {
         return false;
     }
     let ports = rule.ports.as_deref();
@@ -58,29 +60,47 @@ pub(crate) fn rule_resolves(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule
     }
 }
 
-/// V3: an ipBlock matches a pod or workload without a known IP iff the block, after its
-/// excepts, covers every pod range (all of IPv4 when no pod CIDR is configured). Partial
-/// cover is warned about and does not match.
-pub(crate) fn ipblock_matches_workload(profile: &Profile, block: &Block, e: &Ep) -> bool {
-    profile.flags.ipblock_matches_workloads
-        && e.is_pod()
-        && !e.host_network
-        && block.cover_all(profile.pod_ranges()) == Cover::Full
-}
-
-/// V3: how an ipBlock (or an omitted `to`, `block: None`) covers a Service's ClusterIP: the
-/// ClusterIP itself when known, else the range it is taken from
-/// ([`Profile::service_ranges`]). On a partial cover the matrix does not admit the Service
-/// and warns; `deny` proofs count it ([`Addresses`]).
-pub(crate) fn cluster_ip_cover(profile: &Profile, block: Option<&Block>, svc: &Service) -> Cover {
-    let Some(block) = block else {
-        return Cover::Full;
-    };
-    match svc.cluster_ip {
-        Some(ip) if block.contains_ip(ip) => Cover::Full,
-        Some(_) => Cover::None,
-        None => block.cover_all(profile.service_ranges()),
+/// V2 under `scope: any`: whether a rule could resolve once pods that do not exist yet are
+/// created: some selector peer could match a new pod, in an existing namespace (of
+/// `namespaces`, sorted by name) or a new one; a new pod may declare any named port, so its
+/// ports would resolve too. An omitted peer list or an ipBlock already resolves as far as
+/// it ever will ([`rule_resolves`]).
+pub fn rule_may_resolve(
+    profile: &Profile,
+    rule: &LoweredRule,
+    namespaces: &[(String, Labels)],
+) -> bool {
+    if !switches::unlisted_rules_enforced(profile) {
+        return false;
     }
+    let Some(peers) = &rule.peers else {
+        return false;
+    };
+    let new_name = |v: &str| {
+        namespaces
+            .binary_search_by(|x| x.0.as_str().cmp(v))
+            .is_err()
+    };
+    peers.iter().any(|peer| match peer {
+        PeerMatch::IpBlock { .. } => false,
+        PeerMatch::Pods {
+            namespaces: scope,
+            pods,
+            ..
+        } => {
+            let ns_ok = match scope {
+                NamespaceScope::Own(_) => true,
+                NamespaceScope::Selector(sel) => {
+                    namespaces.iter().any(|(_, l)| sel.matches(l))
+                        || sel.satisfiable(Some(NAMESPACE_NAME_LABEL), &new_name)
+                }
+            };
+            ns_ok
+                && pods
+                    .as_ref()
+                    .is_none_or(|sel| sel.satisfiable(None, &|_| true))
+        }
+    })
 }
 
 /// S10/V4: the node that makes `pod` (isolated in `dir`) exempt `other`: one the pod may
@@ -91,7 +111,7 @@ pub(crate) fn node_exempt<'w>(
     other: &Ep,
     dir: Direction,
 ) -> Option<&'w str> {
-    if !w.profile.flags.exempts_node(dir) {
+    if !switches::exempts_node(&w.profile, dir) {
         return None;
     }
     pod.runs_on
@@ -103,17 +123,12 @@ pub(crate) fn node_exempt<'w>(
 /// V6: whether a selector peer matches `e` because `e` carries the IP of a node on which
 /// the peer matches a hostNetwork pod (the node itself, or another hostNetwork pod there).
 pub(crate) fn node_expanded(w: &World<'_>, peer: &PeerMatch, e: &Ep) -> bool {
-    w.profile.flags.host_network_peers
+    switches::host_network_peers(&w.profile)
         && e.carries.iter().any(|key| {
             w.eps
                 .iter()
                 .any(|q| runs_on(q, key) && w.direct_match(peer, q))
         })
-}
-
-/// V6: whether `q` is a hostNetwork endpoint with pods on the node `key`.
-fn runs_on(q: &Ep, key: &str) -> bool {
-    q.host_network && q.carries.iter().any(|n| n == key)
 }
 
 /// V6 with S7: the ports an egress selector rule allows toward `dst` when `dst` carries a
@@ -125,7 +140,7 @@ pub(crate) fn node_ports(
     rule: &LoweredRule,
     dst: &Ep,
 ) -> Option<PortSet> {
-    if !w.profile.flags.host_network_peers {
+    if !switches::host_network_peers(&w.profile) {
         return None;
     }
     let mut res: Option<PortSet> = None;
@@ -147,7 +162,7 @@ pub(crate) fn ingress_union_ports(
     p: &LoweredPolicy,
     rule: &LoweredRule,
 ) -> Option<PortSet> {
-    if !w.profile.flags.named_ports_vpc {
+    if !switches::named_ports_vpc(&w.profile) {
         return None;
     }
     let Some(list) = rule.ports.as_deref() else {
@@ -173,10 +188,7 @@ fn ingress_rule_ports(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule) -> P
 /// V7 (egress): ports toward an ipBlock peer or an omitted `to`: named ports are dropped.
 /// `None` when the profile resolves named ports on the destination instead.
 pub(crate) fn egress_cidr_ports(profile: &Profile, rule: &LoweredRule) -> Option<PortSet> {
-    profile
-        .flags
-        .named_ports_vpc
-        .then(|| numeric_ports(rule.ports.as_deref()))
+    switches::named_ports_vpc(profile).then(|| numeric_ports(rule.ports.as_deref()))
 }
 
 /// V5: the Service ports a rule allows toward a Service's ClusterIP, as a [`PortSet`] of
@@ -230,7 +242,7 @@ pub(crate) fn service_peer_ports(
     addresses: Addresses,
 ) -> PortSet {
     let mut res = PortSet::empty();
-    if !w.profile.flags.cluster_ip_egress || !crate::world::is_cluster_ip_service(svc) {
+    if !switches::cluster_ip_egress(&w.profile) || !switches::is_cluster_ip_service(svc) {
         return res;
     }
     let ports = rule.ports.as_deref();

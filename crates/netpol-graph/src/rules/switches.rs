@@ -1,0 +1,87 @@
+//! The profile's switches, read here and nowhere else, and the rules that need no more than
+//! the profile and one endpoint. A leaf: it imports no engine and not the world, so the
+//! world may call it (see [`super`] for the index).
+
+use netpol_manifest::model::{Direction, Service};
+
+use crate::ip::{Block, Cover};
+use crate::profile::Profile;
+use crate::world::ep::Ep;
+
+/// V1: whether a pod that no policy selects denies everything.
+pub(crate) fn strict_default_deny(profile: &Profile) -> bool {
+    profile.flags.strict_default_deny
+}
+
+/// V2: whether rules of a direction missing from `policyTypes` are enforced (when they
+/// resolve, [`super::vpc::rule_resolves`]).
+pub(crate) fn unlisted_rules_enforced(profile: &Profile) -> bool {
+    profile.flags.rules_outside_policy_types
+}
+
+/// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they
+/// cover part of them).
+pub(crate) fn ipblocks_match_workloads(profile: &Profile) -> bool {
+    profile.flags.ipblock_matches_workloads
+}
+
+/// V3: an ipBlock matches a pod or workload without a known IP iff the block, after its
+/// excepts, covers every pod range (all of IPv4 when no pod CIDR is configured). Partial
+/// cover is warned about and does not match.
+pub(crate) fn ipblock_matches_workload(profile: &Profile, block: &Block, e: &Ep) -> bool {
+    profile.flags.ipblock_matches_workloads
+        && e.is_pod()
+        && !e.host_network
+        && block.cover_all(profile.pod_ranges()) == Cover::Full
+}
+
+/// V3: how an ipBlock (or an omitted `to`, `block: None`) covers a Service's ClusterIP: the
+/// ClusterIP itself when known, else the range it is taken from
+/// ([`Profile::service_ranges`]). On a partial cover the matrix does not admit the Service
+/// and warns; `deny` proofs count it ([`Addresses`]).
+pub(crate) fn cluster_ip_cover(profile: &Profile, block: Option<&Block>, svc: &Service) -> Cover {
+    let Some(block) = block else {
+        return Cover::Full;
+    };
+    match svc.cluster_ip {
+        Some(ip) if block.contains_ip(ip) => Cover::Full,
+        Some(_) => Cover::None,
+        None => block.cover_all(profile.service_ranges()),
+    }
+}
+
+/// S10/V4: whether an isolated pod always allows its own node in direction `dir`.
+pub(crate) fn exempts_node(profile: &Profile, dir: Direction) -> bool {
+    profile.flags.exempts_node(dir)
+}
+
+/// V4: whether the node exemption holds for egress too (explain says which rule applied).
+pub(crate) fn node_exemption_egress(profile: &Profile) -> bool {
+    profile.flags.node_exemption_egress
+}
+
+/// V5: whether egress reaches Service ClusterIPs, so Services are endpoints.
+pub(crate) fn cluster_ip_egress(profile: &Profile) -> bool {
+    profile.flags.cluster_ip_egress
+}
+
+/// V5: Services that have a ClusterIP (non-headless, not ExternalName).
+pub(crate) fn is_cluster_ip_service(s: &Service) -> bool {
+    !s.headless && s.service_type != "ExternalName"
+}
+
+/// V6 (S9 when off): whether selector peers match hostNetwork pods.
+pub(crate) fn host_network_peers(profile: &Profile) -> bool {
+    profile.flags.host_network_peers
+}
+
+/// V6: whether `q` is a hostNetwork endpoint with pods on the node `key`.
+pub(crate) fn runs_on(q: &Ep, key: &str) -> bool {
+    q.host_network && q.carries.iter().any(|n| n == key)
+}
+
+/// V7: whether named ports resolve as the agent does (ingress over every target, egress
+/// dropped toward ipBlocks and an omitted `to`) rather than on each destination (S7).
+pub(crate) fn named_ports_vpc(profile: &Profile) -> bool {
+    profile.flags.named_ports_vpc
+}
