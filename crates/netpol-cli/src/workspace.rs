@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use netpol_diag::{Code, Diagnostic, SourceMap};
 use netpol_graph::Profile;
 use netpol_manifest::{Model, Source};
-use netpol_smt::ParsedConfig;
+use netpol_config::ParsedConfig;
 
 use crate::cluster::ClusterArgs;
 use crate::input::InputArgs;

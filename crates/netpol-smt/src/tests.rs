@@ -11,7 +11,7 @@ use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode};
 use netpol_manifest::model::{Direction, Protocol};
 use netpol_manifest::{LoadOptions, Model, Source};
 
-use crate::config::{Pair, PeerSpec};
+use crate::config::{Pair, PeerSpec, parse_config};
 use crate::*;
 
 fn load(yaml: &str) -> Model {
@@ -844,6 +844,7 @@ fn agreement(seed: u64, p: &Profile) {
         },
         spans: vec![config::AssertionSpans::default(); n],
         root: None,
+        snapshot: None,
         manifests: Vec::new(),
     };
     let v = verify(&model, p, &cfg, &Options::default());

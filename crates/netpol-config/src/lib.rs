@@ -1,8 +1,10 @@
 //! `netpol.yaml`: the [`Verification`] file users commit next to their manifests, its JSON
 //! Schema, and [`parse_config`], which reports problems with exact spans.
 //!
-//! `types.rs` is the schema (serde and schemars types), `load.rs` turns text into a
-//! [`ParsedConfig`] with spans, and `validate.rs` checks what serde cannot.
+//! It sits between `netpol-manifest` and `netpol-graph`, so that every command reads the
+//! file without the solver: `types.rs` is the schema (serde and schemars types), `load.rs`
+//! turns text into a [`ParsedConfig`] with spans, and `validate.rs` checks what serde
+//! cannot.
 
 mod load;
 mod types;
@@ -10,11 +12,11 @@ mod validate;
 
 pub use load::{AssertionSpans, ParsedConfig, parse_config, parse_config_bytes};
 pub use types::*;
-pub(crate) use validate::{PortItem, parse_direction, port_items};
+pub use validate::{PortItem, parse_direction, port_items};
 
 /// An assertion body after checking: what the encoder reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
     Deny,
     Allow,
     Only,
@@ -45,7 +47,7 @@ mod tests {
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert_eq!(
             committed, generated,
-            "docs/netpol.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p netpol-smt"
+            "docs/netpol.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p netpol-config"
         );
     }
 
@@ -138,6 +140,30 @@ assertions:
             .map(|s| map.snippet(s.expect("span")))
             .collect();
         assert_eq!(spans, ["k8s/", "\"/etc\""]);
+    }
+
+    #[test]
+    fn snapshot_is_a_path_with_its_span() {
+        let text = "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: conn/matrix.json\n";
+        let (c, d, map) = parse(text);
+        assert!(d.is_empty(), "{d:?}");
+        let (path, span) = c.expect("parsed").snapshot.expect("snapshot");
+        assert_eq!(path, "conn/matrix.json");
+        assert_eq!(map.snippet(span), "conn/matrix.json");
+        let (c, _, _) = parse("apiVersion: netpol.dev/v1alpha1\nkind: Verification\n");
+        assert_eq!(c.expect("parsed").snapshot, None);
+    }
+
+    #[test]
+    fn an_empty_snapshot_is_invalid() {
+        for value in ["\"\"", "[a]"] {
+            let text = format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: {value}\n");
+            let (c, d, map) = parse(&text);
+            assert!(c.is_none());
+            assert_eq!(d.len(), 1, "{d:?}");
+            assert_eq!(d[0].code, Code::InvalidConfig);
+            assert_eq!(map.snippet(d[0].primary_span().expect("span")), value);
+        }
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct ParsedConfig {
     pub root: Option<Span>,
     /// Parallel to `verification.manifests`: each entry's span.
     pub manifests: Vec<Option<Span>>,
+    /// `snapshot` (relative to the config's folder, not yet confined) and its span.
+    pub snapshot: Option<(String, Span)>,
 }
 
 /// Adds a config file's bytes to `map` under `name` and parses it like [`parse_config`].
@@ -106,11 +108,16 @@ pub fn parse_config(file: FileId, text: &str) -> (Option<ParsedConfig>, Vec<Diag
     let manifests = (0..v.manifests.len())
         .map(|i| doc.span_of(&format!("/manifests/{i}")))
         .collect();
+    let snapshot = v
+        .snapshot
+        .clone()
+        .map(|path| (path, doc.nearest_span_of("/snapshot")));
     let parsed = ParsedConfig {
         verification: v,
         spans,
         root: Some(doc.span),
         manifests,
+        snapshot,
     };
     (ok.then_some(parsed), diags)
 }
