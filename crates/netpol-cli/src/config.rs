@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use netpol_config::{ParsedConfig, Verification};
 use netpol_diag::{Diagnostic, FileId, SourceMap, Span};
 use netpol_manifest::config::ClusterSettings;
 use netpol_manifest::yaml;
-use netpol_config::{ParsedConfig, Verification};
 
 /// What a command reads from `netpol.yaml`.
 pub(crate) struct Config {

@@ -3,16 +3,18 @@
 //!
 //! It sits between `netpol-manifest` and `netpol-graph`, so that every command reads the
 //! file without the solver: `types.rs` is the schema (serde and schemars types), `load.rs`
-//! turns text into a [`ParsedConfig`] with spans, and `validate.rs` checks what serde
-//! cannot.
+//! turns text into a [`ParsedConfig`] with spans, `validate.rs` checks what serde
+//! cannot, and `intent.rs` is a checked assertion typed ([`Intent`]), as the encoder reads it.
 
+mod intent;
 mod load;
 mod types;
 mod validate;
 
+pub use intent::{Body, Intent};
 pub use load::{AssertionSpans, ParsedConfig, parse_config, parse_config_bytes};
 pub use types::*;
-pub use validate::{PortItem, parse_direction, port_items};
+pub use validate::PortItem;
 
 /// An assertion body after checking: what the encoder reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,10 +27,10 @@ pub enum Kind {
 
 #[cfg(test)]
 mod tests {
-    use super::validate::parse_port_item;
+    use super::validate::{parse_port_item, port_items};
     use super::*;
     use netpol_diag::{Code, Diagnostic, SourceMap};
-    use netpol_manifest::model::Protocol;
+    use netpol_manifest::model::{Direction, Protocol};
 
     fn parse(text: &str) -> (Option<ParsedConfig>, Vec<Diagnostic>, SourceMap) {
         let mut map = SourceMap::new();
@@ -81,6 +83,24 @@ assertions:
         assert_eq!(c.verification.cluster.pod_cidrs.len(), 1);
         assert_eq!(c.verification.assertions[0].kind(), Some(Kind::Deny));
         assert_eq!(c.verification.assertions[3].kind(), Some(Kind::Isolated));
+        let kinds: Vec<Kind> = c.intents.iter().map(Intent::kind).collect();
+        assert_eq!(kinds, [Kind::Deny, Kind::Allow, Kind::Only, Kind::Isolated]);
+        assert_eq!(c.intents[0].scope, Scope::Any);
+        let Body::Pair { ports, .. } = &c.intents[0].body else {
+            panic!("deny is a pair")
+        };
+        assert_eq!(
+            ports,
+            &[
+                Some((Protocol::Tcp, 5432, 5432)),
+                Some((Protocol::Udp, 53, 53)),
+                Some((Protocol::Tcp, 8000, 8080))
+            ]
+        );
+        let Body::Isolated { directions, .. } = &c.intents[3].body else {
+            panic!("isolated")
+        };
+        assert_eq!(directions, &[Direction::Ingress, Direction::Egress]);
         assert!(c.spans.iter().all(|s| s.whole.is_some()));
     }
 
@@ -144,7 +164,8 @@ assertions:
 
     #[test]
     fn snapshot_is_a_path_with_its_span() {
-        let text = "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: conn/matrix.json\n";
+        let text =
+            "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: conn/matrix.json\n";
         let (c, d, map) = parse(text);
         assert!(d.is_empty(), "{d:?}");
         let (path, span) = c.expect("parsed").snapshot.expect("snapshot");
@@ -157,7 +178,8 @@ assertions:
     #[test]
     fn an_empty_snapshot_is_invalid() {
         for value in ["\"\"", "[a]"] {
-            let text = format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: {value}\n");
+            let text =
+                format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: {value}\n");
             let (c, d, map) = parse(&text);
             assert!(c.is_none());
             assert_eq!(d.len(), 1, "{d:?}");

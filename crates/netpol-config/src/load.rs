@@ -3,8 +3,8 @@
 use netpol_diag::{Code, Diagnostic, FileId, SourceMap, Span};
 use netpol_manifest::yaml;
 
-use super::Verification;
 use super::validate::check;
+use super::{Intent, Verification};
 
 /// Where the parts of one assertion are in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,6 +21,8 @@ pub struct ParsedConfig {
     pub verification: Verification,
     /// Parallel to `verification.assertions`.
     pub spans: Vec<AssertionSpans>,
+    /// Parallel to `verification.assertions`: each one typed, as the encoder reads it.
+    pub intents: Vec<Intent>,
     /// The file's root span.
     pub root: Option<Span>,
     /// Parallel to `verification.manifests`: each entry's span.
@@ -105,6 +107,8 @@ pub fn parse_config(file: FileId, text: &str) -> (Option<ParsedConfig>, Vec<Diag
         })
         .collect();
     let ok = diags.iter().filter(|d| d.is_error()).count() == before;
+    // Valid assertions have exactly one body, so `Intent::of` drops none of them.
+    let intents = v.assertions.iter().filter_map(Intent::of).collect();
     let manifests = (0..v.manifests.len())
         .map(|i| doc.span_of(&format!("/manifests/{i}")))
         .collect();
@@ -115,6 +119,7 @@ pub fn parse_config(file: FileId, text: &str) -> (Option<ParsedConfig>, Vec<Diag
     let parsed = ParsedConfig {
         verification: v,
         spans,
+        intents,
         root: Some(doc.span),
         manifests,
         snapshot,

@@ -1,5 +1,6 @@
 //! What serde cannot check in `netpol.yaml`, each problem an `invalid-config` diagnostic
-//! at the offending node; and the parsers of port and direction strings the encoder reads.
+//! at the offending node; and the parsers of port and direction strings that `intent.rs`
+//! applies once the file is valid.
 
 use std::collections::BTreeMap;
 
@@ -39,8 +40,9 @@ pub(super) fn check(v: &Verification, doc: &Document, diags: &mut Vec<Diagnostic
     }
     if v.snapshot.as_deref().is_some_and(str::is_empty) {
         diags.push(
-            invalid(doc, "/snapshot", "`snapshot` is empty", "empty path")
-                .with_help("give the snapshot file's path relative to netpol.yaml, or leave `snapshot` out"),
+            invalid(doc, "/snapshot", "`snapshot` is empty", "empty path").with_help(
+                "give the snapshot file's path relative to netpol.yaml, or leave `snapshot` out",
+            ),
         );
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
@@ -242,7 +244,7 @@ pub(crate) fn parse_port_item(s: &str) -> Option<(Protocol, u16, u16)> {
 }
 
 /// The port items of an assertion: the listed ones, or every protocol and port.
-pub fn port_items(ports: Option<&[String]>) -> Vec<PortItem> {
+pub(crate) fn port_items(ports: Option<&[String]>) -> Vec<PortItem> {
     match ports {
         None => {
             let mut all: Vec<PortItem> = Protocol::ALL
@@ -261,6 +263,6 @@ pub fn port_items(ports: Option<&[String]>) -> Vec<PortItem> {
 }
 
 /// `Ingress` or `Egress`.
-pub fn parse_direction(s: &str) -> Option<Direction> {
+pub(crate) fn parse_direction(s: &str) -> Option<Direction> {
     Direction::BOTH.into_iter().find(|d| d.as_str() == s)
 }

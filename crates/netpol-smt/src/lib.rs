@@ -34,9 +34,9 @@ use netpol_diag::{Diagnostic, Span};
 
 // The schema types in the public API (`verify` takes a `ParsedConfig`); inside the crate
 // `crate::config` is the config crate.
+pub use counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
 use netpol_config as config;
 pub use netpol_config::{Assertion, ParsedConfig, Scope, Verification};
-pub use counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
 pub use report::{policy_names, result_diagnostics};
 pub use run::{verify, verify_each};
 

@@ -835,6 +835,7 @@ fn agreement(seed: u64, p: &Profile) {
         }
     }
     let n = assertions.len();
+    let intents = assertions.iter().filter_map(config::Intent::of).collect();
     let cfg = ParsedConfig {
         verification: Verification {
             api_version: config::API_VERSION.to_owned(),
@@ -845,6 +846,7 @@ fn agreement(seed: u64, p: &Profile) {
         spans: vec![config::AssertionSpans::default(); n],
         root: None,
         snapshot: None,
+        intents,
         manifests: Vec::new(),
     };
     let v = verify(&model, p, &cfg, &Options::default());
