@@ -11,7 +11,7 @@ mod load;
 mod types;
 mod validate;
 
-pub use intent::{Body, Intent};
+pub use intent::{Block, Body, Intent, Peer};
 pub use load::{AssertionSpans, ParsedConfig, parse_config, parse_config_bytes};
 pub use types::*;
 pub use validate::PortItem;
@@ -102,6 +102,36 @@ assertions:
         };
         assert_eq!(directions, &[Direction::Ingress, Direction::Egress]);
         assert!(c.spans.iter().all(|s| s.whole.is_some()));
+    }
+
+    #[test]
+    fn peers_are_typed_once() {
+        let text = "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: a\n    deny:\n      from: {ipBlock: {cidr: 10.0.0.1/8, except: [10.1.0.0/16]}}\n      to: {namespace: shop, podSelector: {matchLabels: {app: db}, matchExpressions: [{key: tier, operator: NotIn, values: [b, a, b]}]}}\n";
+        let (c, d, _) = parse(text);
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.expect("parsed");
+        let Body::Pair {
+            allow: false,
+            from,
+            to,
+            ports,
+        } = &c.intents[0].body
+        else {
+            panic!("deny is a pair")
+        };
+        assert_eq!(ports.len(), 4, "every protocol and port");
+        let block = from.ip_block.as_ref().expect("ipBlock");
+        // As written: the encoder truncates where it needs the network.
+        assert_eq!(block.cidr.to_string(), "10.0.0.1/8");
+        assert_eq!(block.except[0].to_string(), "10.1.0.0/16");
+        assert_eq!(to.namespace.as_deref(), Some("shop"));
+        let sel = to.pod_selector.as_ref().expect("podSelector");
+        let reqs: Vec<String> = sel
+            .requirements
+            .iter()
+            .map(|r| format!("{} {:?} {:?}", r.key, r.operator, r.values))
+            .collect();
+        assert_eq!(reqs, ["app In [\"db\"]", "tier NotIn [\"a\", \"b\"]"]);
     }
 
     #[test]
