@@ -24,14 +24,14 @@ pub fn load(data: &[u8]) {
     check_spans(&map, &loaded.diagnostics);
 }
 
-/// The `netpol.yaml` parser ([`netpol_smt::config::parse_config`]) on `data`. Invalid UTF-8
+/// The `netpol.yaml` parser ([`netpol_config::parse_config`]) on `data`. Invalid UTF-8
 /// is replaced first: the CLI refuses such a file before parsing, so only text is worth
 /// exploring.
 pub fn config(data: &[u8]) {
     let mut map = SourceMap::new();
     let file = map.add("netpol.yaml", String::from_utf8_lossy(data).into_owned());
     let text = map.text(file).clone();
-    let (parsed, diags) = netpol_smt::config::parse_config(file, &text);
+    let (parsed, diags) = netpol_config::parse_config(file, &text);
     check_spans(&map, &diags);
     if let Some(parsed) = parsed {
         let spans = parsed.spans.iter().flat_map(|s| [s.whole, s.name]);

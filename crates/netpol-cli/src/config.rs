@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use netpol_config::{ParsedConfig, Verification};
 use netpol_diag::{Diagnostic, FileId, SourceMap, Span};
 use netpol_manifest::config::ClusterSettings;
 use netpol_manifest::yaml;
-use netpol_smt::{ParsedConfig, Verification};
 
 /// What a command reads from `netpol.yaml`.
 pub(crate) struct Config {
@@ -43,7 +43,7 @@ pub(crate) fn read(
 ) -> anyhow::Result<Config> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let (file, parsed, mut diagnostics) =
-        netpol_smt::config::parse_config_bytes(path.display().to_string(), bytes, map);
+        netpol_config::parse_config_bytes(path.display().to_string(), bytes, map);
     let (verification, manifest_spans, assertions_span) = match &parsed {
         Some(p) => (p.verification.clone(), p.manifests.clone(), None),
         None => lenient(file, map.text(file)).unwrap_or_default(),

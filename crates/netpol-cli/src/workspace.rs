@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use netpol_config::ParsedConfig;
 use netpol_diag::{Code, Diagnostic, SourceMap};
 use netpol_graph::Profile;
 use netpol_manifest::{Model, Source};
-use netpol_smt::ParsedConfig;
 
 use crate::cluster::ClusterArgs;
 use crate::input::InputArgs;

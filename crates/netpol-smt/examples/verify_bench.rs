@@ -62,7 +62,7 @@ fn main() {
     );
     let t_load = t1.elapsed();
     let file = map.add("netpol.yaml", SUITE);
-    let (cfg, diags) = netpol_smt::parse_config(file, SUITE);
+    let (cfg, diags) = netpol_config::parse_config(file, SUITE);
     let Some(cfg) = cfg else {
         let _ = writeln!(err, "bad suite: {diags:?}");
         return;

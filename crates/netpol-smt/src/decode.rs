@@ -7,7 +7,7 @@ use netpol_manifest::model::{ContainerPort, Direction, Labels, Protocol};
 use z3::Model as Z3Model;
 use z3::ast::{BV, Bool, Int};
 
-use crate::config::{self, Assertion, Kind};
+use crate::config::{Body, Intent};
 use crate::counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
 use crate::encode::{self, EXTERNAL, Encoder, FUTURE, NamedMode, OTHER_PROTO, Query, Side, Trace};
 use crate::universe::{self, Universe};
@@ -143,15 +143,9 @@ fn decode_trace(u: &Universe, m: &Z3Model, t: &Trace) -> DirectionTrace {
     }
 }
 
-pub(crate) fn decode(
-    u: &Universe,
-    q: &mut Query,
-    m: &Z3Model,
-    kind: &Kind,
-    a: &Assertion,
-) -> Counterexample {
+pub(crate) fn decode(u: &Universe, q: &mut Query, m: &Z3Model, a: &Intent) -> Counterexample {
     let destination = decode_side(u, m, &q.dst);
-    if let Kind::Isolated = kind {
+    if let Body::Isolated { directions, .. } = &a.body {
         let enc = Encoder {
             u,
             scope: a.scope,
@@ -160,15 +154,9 @@ pub(crate) fn decode(
             deadline: None,
             expired: std::cell::Cell::new(false),
         };
-        let dirs: Vec<Direction> = match a.isolated.as_ref().and_then(|i| i.directions.as_ref()) {
-            None => Direction::BOTH.to_vec(),
-            Some(l) => l
-                .iter()
-                .filter_map(|d| config::parse_direction(d))
-                .collect(),
-        };
-        let open = dirs
-            .into_iter()
+        let open = directions
+            .iter()
+            .copied()
             .filter(|d| !eval_bool(m, &enc.isolated(&q.dst, *d)))
             .collect();
         return Counterexample {

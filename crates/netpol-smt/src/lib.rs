@@ -1,6 +1,6 @@
 //! Proofs of isolation intents with Z3.
 //!
-//! [`parse_config`] reads `netpol.yaml` into a [`Verification`]; [`verify`] decides each of
+//! `netpol_config::parse_config` reads `netpol.yaml` into a [`ParsedConfig`]; [`verify`] decides each of
 //! its assertions with one sliced Z3 query (see `docs/verify.md`) and returns, per
 //! assertion, `proved`, `refuted` with a concrete [`Counterexample`], or `unknown`
 //! (timeout or resource limit, never a silent pass). The encoding follows
@@ -14,7 +14,6 @@
 //! once per run.
 
 mod caveats;
-pub mod config;
 mod counterexample;
 mod decode;
 mod encode;
@@ -33,8 +32,11 @@ use std::time::{Duration, Instant};
 
 use netpol_diag::{Diagnostic, Span};
 
-pub use config::{Assertion, ParsedConfig, Scope, Verification, parse_config, schema_json};
+// The schema types in the public API (`verify` takes a `ParsedConfig`); inside the crate
+// `crate::config` is the config crate.
 pub use counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
+use netpol_config as config;
+pub use netpol_config::{Assertion, ParsedConfig, Scope, Verification};
 pub use report::{policy_names, result_diagnostics};
 pub use run::{verify, verify_each};
 

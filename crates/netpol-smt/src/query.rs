@@ -9,7 +9,7 @@ use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 use z3::{Params, SatResult, Solver};
 
-use crate::config::{self, Assertion, Kind, Scope};
+use crate::config::{Body, Intent, Kind, Scope};
 use crate::decode::decode;
 use crate::encode::{Encoder, NamedMode, Query, Side, SideFilter};
 use crate::universe::Universe;
@@ -74,7 +74,7 @@ fn set_timeout(s: &Solver, until: Instant) {
 /// Z3.
 pub(crate) fn decide(
     u: &Universe,
-    a: &Assertion,
+    a: Option<&Intent>,
     limit: Limit,
     options: &Options,
 ) -> (Outcome, bool, bool) {
@@ -103,14 +103,15 @@ pub(crate) fn decide(
     (outcome, vacuous, fired)
 }
 
-fn decide_within(u: &Universe, a: &Assertion, until: Instant) -> (Outcome, bool) {
-    let Some(kind) = a.kind() else {
+fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, bool) {
+    let Some(a) = a else {
         return (
             Outcome::Unknown("the assertion has no single body".to_owned()),
             false,
         );
     };
-    let named = match (a.scope, &kind) {
+    let kind = a.kind();
+    let named = match (a.scope, kind) {
         (Scope::Existing, _) => NamedMode::Existing,
         (Scope::Any, Kind::Allow) => NamedMode::WithDestination,
         (Scope::Any, _) => NamedMode::Widened,
@@ -123,7 +124,7 @@ fn decide_within(u: &Universe, a: &Assertion, until: Instant) -> (Outcome, bool)
         deadline: Some(until),
         expired: std::cell::Cell::new(false),
     };
-    let mut q = build(&enc, a, &kind);
+    let mut q = build(&enc, a);
     if enc.expired() {
         // Half built: no verdict (the caller reports the time limit).
         return (Outcome::Unknown(String::new()), false);
@@ -139,7 +140,7 @@ fn decide_within(u: &Universe, a: &Assertion, until: Instant) -> (Outcome, bool)
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
         SatResult::Sat => match s.get_model() {
-            Some(m) => Outcome::Refuted(Box::new(decode(u, &mut q, &m, &kind, a))),
+            Some(m) => Outcome::Refuted(Box::new(decode(u, &mut q, &m, a))),
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
     };
@@ -199,38 +200,27 @@ fn one_sided(assertions: Vec<Bool>, dst: Side, proto: Int, port: BV) -> Query {
 
 /// The query of an assertion: the negation of what it claims. The last formula is the
 /// connection (or isolation) part, so that the rest alone decides vacuity.
-fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
+fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
     let mut f = Vec::new();
     let proto = Int::new_const("proto");
     let port = BV::new_const("port", 16);
-    if let (Kind::Isolated, Some(iso)) = (kind, &a.isolated) {
-        let x = enc.side("x", &SideFilter::Peer(&iso.pods), &mut f);
-        f.push(x.is_pod());
-        f.push(enc.peer(&iso.pods, &x));
-        f.push(enc.scope_ok(&x));
-        let dirs: Vec<Direction> = match &iso.directions {
-            None => Direction::BOTH.to_vec(),
-            Some(l) => l
+    let (from_filter, to, ports) = match &a.body {
+        Body::Isolated { pods, directions } => {
+            let x = enc.side("x", &SideFilter::Peer(pods), &mut f);
+            f.push(x.is_pod());
+            f.push(enc.peer(pods, &x));
+            f.push(enc.scope_ok(&x));
+            let open: Vec<Bool> = directions
                 .iter()
-                .filter_map(|d| config::parse_direction(d))
-                .collect(),
-        };
-        let open: Vec<Bool> = dirs.iter().map(|d| enc.isolated(&x, *d).not()).collect();
-        f.push(Bool::or(&open));
-        return one_sided(f, x, proto, port);
-    }
-    let (from_filter, to, ports) = match (kind, &a.deny, &a.allow, &a.only) {
-        (Kind::Deny, Some(p), _, _) | (Kind::Allow, _, Some(p), _) => {
-            (SideFilter::Peer(&p.from), &p.to, p.ports.as_deref())
-        }
-        (_, _, _, Some(o)) => (SideFilter::NoneOf(&o.from), &o.to, o.ports.as_deref()),
-        _ => {
-            // `Assertion::kind` guarantees the body; an impossible query proves nothing.
-            f.push(Bool::from_bool(false));
-            let x = enc.side("x", &SideFilter::NoneOf(&[]), &mut f);
-            f.push(Bool::from_bool(false));
+                .map(|d| enc.isolated(&x, *d).not())
+                .collect();
+            f.push(Bool::or(&open));
             return one_sided(f, x, proto, port);
         }
+        Body::Pair {
+            from, to, ports, ..
+        } => (SideFilter::Peer(from), to, ports),
+        Body::Only { to, from, ports } => (SideFilter::NoneOf(from), to, ports),
     };
     let s = enc.side("s", &from_filter, &mut f);
     let d = enc.side("d", &SideFilter::Peer(to), &mut f);
@@ -245,7 +235,7 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
     f.push(enc.scope_ok(&s));
     f.push(enc.scope_ok(&d));
     f.push(enc.distinct(&s, &d));
-    f.push(enc.ports_formula(&config::port_items(ports), &proto, &port));
+    f.push(enc.ports_formula(ports, &proto, &port));
     let mut eg = enc.direction(&s, &d, Direction::Egress, &proto, &port, false);
     let ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
@@ -256,7 +246,7 @@ fn build(enc: &Encoder<'_>, a: &Assertion, kind: &Kind) -> Query {
         eg.allowed = Bool::or(&ways);
     }
     let allowed = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
-    f.push(match kind {
+    f.push(match a.kind() {
         Kind::Allow => allowed.not(),
         _ => allowed,
     });

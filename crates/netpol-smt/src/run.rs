@@ -164,7 +164,7 @@ fn one(
         }
         None if bound.at() <= start => Outcome::Unknown(bound.reason(options)),
         None => {
-            let (outcome, vacuous, fired) = decide(u, a, bound, options);
+            let (outcome, vacuous, fired) = decide(u, config.intents.get(i), bound, options);
             interrupted = fired;
             if vacuous {
                 let d = Diagnostic::new(

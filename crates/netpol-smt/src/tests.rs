@@ -11,7 +11,7 @@ use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode};
 use netpol_manifest::model::{Direction, Protocol};
 use netpol_manifest::{LoadOptions, Model, Source};
 
-use crate::config::{Pair, PeerSpec};
+use crate::config::{Pair, PeerSpec, parse_config};
 use crate::*;
 
 fn load(yaml: &str) -> Model {
@@ -835,6 +835,7 @@ fn agreement(seed: u64, p: &Profile) {
         }
     }
     let n = assertions.len();
+    let intents = assertions.iter().filter_map(config::Intent::of).collect();
     let cfg = ParsedConfig {
         verification: Verification {
             api_version: config::API_VERSION.to_owned(),
@@ -844,6 +845,8 @@ fn agreement(seed: u64, p: &Profile) {
         },
         spans: vec![config::AssertionSpans::default(); n],
         root: None,
+        snapshot: None,
+        intents,
         manifests: Vec::new(),
     };
     let v = verify(&model, p, &cfg, &Options::default());

@@ -13,6 +13,7 @@ use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode};
 use netpol_manifest::model::{PortRef, Protocol};
 use netpol_manifest::{LoadOptions, Model, Source};
 
+use crate::config::parse_config;
 use crate::run::verify_with;
 use crate::*;
 

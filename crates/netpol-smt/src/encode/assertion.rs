@@ -5,12 +5,11 @@ use netpol_manifest::model::{EndpointKind, NAMESPACE_NAME_LABEL};
 use z3::ast::{BV, Bool, Int};
 
 use super::{EXTERNAL, Encoder, FUTURE, OTHER_PROTO, Side, proto_index};
-use crate::config::{PeerSpec, PortItem, Scope};
-use crate::universe::to_selector;
+use crate::config::{Peer, PortItem, Scope};
 
 impl Encoder<'_> {
     /// The assertion peer as a formula over a side.
-    pub(crate) fn peer(&self, p: &PeerSpec, side: &Side) -> Bool {
+    pub(crate) fn peer(&self, p: &Peer, side: &Side) -> Bool {
         let u = self.u;
         let mut parts = Vec::new();
         let selects_pods = p.namespace.is_some()
@@ -32,10 +31,10 @@ impl Encoder<'_> {
             }
         }
         if let Some(s) = &p.namespace_selector {
-            parts.push(side.nsl.matches(&u.ns_vocab, &to_selector(s)));
+            parts.push(side.nsl.matches(&u.ns_vocab, s));
         }
         if let Some(s) = &p.pod_selector {
-            parts.push(side.labels.matches(&u.pod_vocab, &to_selector(s)));
+            parts.push(side.labels.matches(&u.pod_vocab, s));
         }
         if let Some(w) = &p.workload {
             let j = u.find_workload(w).map_or(-100, |j| j as i64);
@@ -46,7 +45,7 @@ impl Encoder<'_> {
             parts.push(side.kind.eq(Int::from_i64(j)));
         }
         if let Some(b) = &p.ip_block {
-            parts.push(self.in_block_spec(side, &b.cidr, &b.except));
+            parts.push(self.in_block_spec(side, b));
         }
         Bool::and(&parts)
     }

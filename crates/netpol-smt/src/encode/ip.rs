@@ -6,6 +6,7 @@ use ipnet::Ipv4Net;
 use z3::ast::{BV, Bool, Int};
 
 use super::{Encoder, Side};
+use crate::config::Block;
 
 pub(super) fn in_net(ip: &BV, net: &Ipv4Net) -> Bool {
     let len = u32::from(net.prefix_len());
@@ -53,15 +54,8 @@ impl Encoder<'_> {
     }
 
     /// An assertion's ipBlock, as [`Self::in_block`].
-    pub(super) fn in_block_spec(&self, y: &Side, cidr: &str, except: &[String]) -> Bool {
-        let net = |s: &str| match s.parse::<ipnet::IpNet>() {
-            Ok(ipnet::IpNet::V4(n)) => Some(n.trunc()),
-            _ => None,
-        };
-        let Some(c) = net(cidr) else {
-            return Bool::from_bool(false);
-        };
-        let ex: Vec<Ipv4Net> = except.iter().filter_map(|e| net(e)).collect();
-        self.in_block(y, &c, &ex)
+    pub(super) fn in_block_spec(&self, y: &Side, b: &Block) -> Bool {
+        let ex: Vec<Ipv4Net> = b.except.iter().map(Ipv4Net::trunc).collect();
+        self.in_block(y, &b.cidr.trunc(), &ex)
     }
 }

@@ -27,7 +27,7 @@ use netpol_graph::ir::Provenance;
 use netpol_manifest::model::{Direction, Protocol};
 use z3::ast::{BV, Bool, Int};
 
-use crate::config::{PeerSpec, Scope};
+use crate::config::{Peer, Scope};
 use crate::universe::Universe;
 
 pub(crate) use isolation::v2_resolved_later;
@@ -177,7 +177,7 @@ impl Encoder<'_> {
 /// Which peers constrain a side, for slicing.
 pub(crate) enum SideFilter<'a> {
     /// The side satisfies this peer.
-    Peer(&'a PeerSpec),
+    Peer(&'a Peer),
     /// The side satisfies none of these peers (`only` sources).
-    NoneOf(&'a [PeerSpec]),
+    NoneOf(&'a [Peer]),
 }

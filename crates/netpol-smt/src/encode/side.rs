@@ -6,8 +6,7 @@ use z3::ast::{BV, Bool, Int};
 
 use super::ip::{in_net, ip_const};
 use super::{EXTERNAL, Encoder, FUTURE, LabelVars, Side, SideFilter};
-use crate::config::{PeerSpec, Scope};
-use crate::universe::to_selector;
+use crate::config::{Peer, Scope};
 
 impl Encoder<'_> {
     /// Creates a side, its domain constraints (appended to `out`), and the slicing.
@@ -247,22 +246,20 @@ impl Encoder<'_> {
     }
 
     /// Over-approximation for slicing: whether existing endpoint `j` may satisfy the peer.
-    fn peer_existing(&self, p: &PeerSpec, j: usize) -> bool {
+    fn peer_existing(&self, p: &Peer, j: usize) -> bool {
         self.peer_existing_exact(p, j)
             || (p.ip_block.is_some() && self.u.eps[j].symbolic_ip && self.peer_existing_no_ip(p, j))
     }
 
-    fn peer_existing_no_ip(&self, p: &PeerSpec, j: usize) -> bool {
+    fn peer_existing_no_ip(&self, p: &Peer, j: usize) -> bool {
         let u = self.u;
         let e = &u.eps[j];
         let (ns_name, ns_labels) = &u.namespaces[e.ns];
         p.namespace.as_ref().is_none_or(|n| n == ns_name)
             && p.namespace_selector
                 .as_ref()
-                .is_none_or(|s| to_selector(s).matches(ns_labels))
-            && p.pod_selector
-                .as_ref()
-                .is_none_or(|s| to_selector(s).matches(&e.labels))
+                .is_none_or(|s| s.matches(ns_labels))
+            && p.pod_selector.as_ref().is_none_or(|s| s.matches(&e.labels))
             && p.workload
                 .as_ref()
                 .is_none_or(|w| u.find_workload(w) == Some(j))
@@ -270,21 +267,17 @@ impl Encoder<'_> {
     }
 
     /// Whether existing endpoint `j` satisfies the peer for certain (symbolic IPs excluded).
-    pub(crate) fn peer_existing_exact(&self, p: &PeerSpec, j: usize) -> bool {
+    pub(crate) fn peer_existing_exact(&self, p: &Peer, j: usize) -> bool {
         let e = &self.u.eps[j];
         self.peer_existing_no_ip(p, j)
             && p.ip_block.as_ref().is_none_or(|b| {
                 let Some(ip) = e.ip else { return false };
-                let Ok(ipnet::IpNet::V4(cidr)) = b.cidr.parse::<ipnet::IpNet>() else {
-                    return false;
-                };
-                cidr.contains(&ip)
-                    && !b.except.iter().any(|x| matches!(x.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(n)) if n.contains(&ip)))
+                b.cidr.contains(&ip) && !b.except.iter().any(|n| n.contains(&ip))
             })
     }
 
     /// Existing namespaces a future pod matching the peer may be in, and whether a new one.
-    fn peer_namespaces(&self, p: &PeerSpec) -> (Vec<usize>, bool) {
+    fn peer_namespaces(&self, p: &Peer) -> (Vec<usize>, bool) {
         let u = self.u;
         let mut nss: Vec<usize> = (0..u.namespaces.len()).collect();
         let mut new = true;
@@ -293,7 +286,6 @@ impl Encoder<'_> {
             new = nss.is_empty();
         }
         if let Some(s) = &p.namespace_selector {
-            let s = to_selector(s);
             nss.retain(|&i| s.matches(&u.namespaces[i].1));
         }
         (nss, new)

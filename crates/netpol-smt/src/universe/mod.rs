@@ -6,7 +6,7 @@
 mod facts;
 mod vocab;
 
-pub(crate) use vocab::{Vocab, assertion_peers, to_selector};
+pub(crate) use vocab::{Vocab, assertion_peers};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};

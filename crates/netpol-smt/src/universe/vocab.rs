@@ -84,39 +84,3 @@ pub(crate) fn assertion_peers(a: &crate::config::Assertion) -> Vec<&PeerSpec> {
     }
     v
 }
-
-/// A config LabelSelector as a model Selector (operators already checked by the parser).
-pub(crate) fn to_selector(s: &LabelSelector) -> Selector {
-    use netpol_manifest::model::{Operator, Requirement};
-    let mut reqs: Vec<Requirement> = s
-        .match_labels
-        .iter()
-        .map(|(k, v)| Requirement {
-            key: k.clone(),
-            operator: Operator::In,
-            values: vec![v.clone()],
-        })
-        .collect();
-    for r in &s.match_expressions {
-        let operator = match r.operator.as_str() {
-            "In" => Operator::In,
-            "NotIn" => Operator::NotIn,
-            "Exists" => Operator::Exists,
-            _ => Operator::DoesNotExist,
-        };
-        let mut values = r.values.clone();
-        values.sort();
-        values.dedup();
-        reqs.push(Requirement {
-            key: r.key.clone(),
-            operator,
-            values,
-        });
-    }
-    reqs.sort();
-    reqs.dedup();
-    Selector {
-        requirements: reqs,
-        span: None,
-    }
-}

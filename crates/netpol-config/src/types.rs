@@ -28,6 +28,10 @@ pub struct Verification {
     /// command line replace this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifests: Vec<String>,
+    /// A connectivity snapshot file, relative to this file and inside its folder (as
+    /// `manifests` entries are), that the current matrix is compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
     /// Facts about the cluster that the manifests do not carry.
     #[serde(default)]
     pub cluster: ClusterSettings,
@@ -191,7 +195,8 @@ pub fn schema_json() -> String {
 }
 
 impl Assertion {
-    pub(crate) fn kind(&self) -> Option<Kind> {
+    /// Which body is set, when exactly one is.
+    pub fn kind(&self) -> Option<Kind> {
         match (&self.deny, &self.allow, &self.only, &self.isolated) {
             (Some(_), None, None, None) => Some(Kind::Deny),
             (None, Some(_), None, None) => Some(Kind::Allow),

@@ -1,20 +1,24 @@
 //! `netpol.yaml`: the [`Verification`] file users commit next to their manifests, its JSON
 //! Schema, and [`parse_config`], which reports problems with exact spans.
 //!
-//! `types.rs` is the schema (serde and schemars types), `load.rs` turns text into a
-//! [`ParsedConfig`] with spans, and `validate.rs` checks what serde cannot.
+//! It sits between `netpol-manifest` and `netpol-graph`, so that every command reads the
+//! file without the solver: `types.rs` is the schema (serde and schemars types), `load.rs`
+//! turns text into a [`ParsedConfig`] with spans, `validate.rs` checks what serde
+//! cannot, and `intent.rs` is a checked assertion typed ([`Intent`]), as the encoder reads it.
 
+mod intent;
 mod load;
 mod types;
 mod validate;
 
+pub use intent::{Block, Body, Intent, Peer};
 pub use load::{AssertionSpans, ParsedConfig, parse_config, parse_config_bytes};
 pub use types::*;
-pub(crate) use validate::{PortItem, parse_direction, port_items};
+pub use validate::PortItem;
 
 /// An assertion body after checking: what the encoder reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
     Deny,
     Allow,
     Only,
@@ -23,10 +27,10 @@ pub(crate) enum Kind {
 
 #[cfg(test)]
 mod tests {
-    use super::validate::parse_port_item;
+    use super::validate::{parse_port_item, port_items};
     use super::*;
     use netpol_diag::{Code, Diagnostic, SourceMap};
-    use netpol_manifest::model::Protocol;
+    use netpol_manifest::model::{Direction, Protocol};
 
     fn parse(text: &str) -> (Option<ParsedConfig>, Vec<Diagnostic>, SourceMap) {
         let mut map = SourceMap::new();
@@ -45,7 +49,7 @@ mod tests {
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert_eq!(
             committed, generated,
-            "docs/netpol.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p netpol-smt"
+            "docs/netpol.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p netpol-config"
         );
     }
 
@@ -79,7 +83,55 @@ assertions:
         assert_eq!(c.verification.cluster.pod_cidrs.len(), 1);
         assert_eq!(c.verification.assertions[0].kind(), Some(Kind::Deny));
         assert_eq!(c.verification.assertions[3].kind(), Some(Kind::Isolated));
+        let kinds: Vec<Kind> = c.intents.iter().map(Intent::kind).collect();
+        assert_eq!(kinds, [Kind::Deny, Kind::Allow, Kind::Only, Kind::Isolated]);
+        assert_eq!(c.intents[0].scope, Scope::Any);
+        let Body::Pair { ports, .. } = &c.intents[0].body else {
+            panic!("deny is a pair")
+        };
+        assert_eq!(
+            ports,
+            &[
+                Some((Protocol::Tcp, 5432, 5432)),
+                Some((Protocol::Udp, 53, 53)),
+                Some((Protocol::Tcp, 8000, 8080))
+            ]
+        );
+        let Body::Isolated { directions, .. } = &c.intents[3].body else {
+            panic!("isolated")
+        };
+        assert_eq!(directions, &[Direction::Ingress, Direction::Egress]);
         assert!(c.spans.iter().all(|s| s.whole.is_some()));
+    }
+
+    #[test]
+    fn peers_are_typed_once() {
+        let text = "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: a\n    deny:\n      from: {ipBlock: {cidr: 10.0.0.1/8, except: [10.1.0.0/16]}}\n      to: {namespace: shop, podSelector: {matchLabels: {app: db}, matchExpressions: [{key: tier, operator: NotIn, values: [b, a, b]}]}}\n";
+        let (c, d, _) = parse(text);
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.expect("parsed");
+        let Body::Pair {
+            allow: false,
+            from,
+            to,
+            ports,
+        } = &c.intents[0].body
+        else {
+            panic!("deny is a pair")
+        };
+        assert_eq!(ports.len(), 4, "every protocol and port");
+        let block = from.ip_block.as_ref().expect("ipBlock");
+        // As written: the encoder truncates where it needs the network.
+        assert_eq!(block.cidr.to_string(), "10.0.0.1/8");
+        assert_eq!(block.except[0].to_string(), "10.1.0.0/16");
+        assert_eq!(to.namespace.as_deref(), Some("shop"));
+        let sel = to.pod_selector.as_ref().expect("podSelector");
+        let reqs: Vec<String> = sel
+            .requirements
+            .iter()
+            .map(|r| format!("{} {:?} {:?}", r.key, r.operator, r.values))
+            .collect();
+        assert_eq!(reqs, ["app In [\"db\"]", "tier NotIn [\"a\", \"b\"]"]);
     }
 
     #[test]
@@ -138,6 +190,32 @@ assertions:
             .map(|s| map.snippet(s.expect("span")))
             .collect();
         assert_eq!(spans, ["k8s/", "\"/etc\""]);
+    }
+
+    #[test]
+    fn snapshot_is_a_path_with_its_span() {
+        let text =
+            "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: conn/matrix.json\n";
+        let (c, d, map) = parse(text);
+        assert!(d.is_empty(), "{d:?}");
+        let (path, span) = c.expect("parsed").snapshot.expect("snapshot");
+        assert_eq!(path, "conn/matrix.json");
+        assert_eq!(map.snippet(span), "conn/matrix.json");
+        let (c, _, _) = parse("apiVersion: netpol.dev/v1alpha1\nkind: Verification\n");
+        assert_eq!(c.expect("parsed").snapshot, None);
+    }
+
+    #[test]
+    fn an_empty_snapshot_is_invalid() {
+        for value in ["\"\"", "[a]"] {
+            let text =
+                format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nsnapshot: {value}\n");
+            let (c, d, map) = parse(&text);
+            assert!(c.is_none());
+            assert_eq!(d.len(), 1, "{d:?}");
+            assert_eq!(d[0].code, Code::InvalidConfig);
+            assert_eq!(map.snippet(d[0].primary_span().expect("span")), value);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What serde cannot check in `netpol.yaml`, each problem an `invalid-config` diagnostic
-//! at the offending node; and the parsers of port and direction strings the encoder reads.
+//! at the offending node; and the parsers of port and direction strings that `intent.rs`
+//! applies once the file is valid.
 
 use std::collections::BTreeMap;
 
@@ -12,13 +13,13 @@ use super::{API_VERSION, KIND, PeerSpec, Verification};
 
 /// A port list entry: a protocol with an inclusive range, or `None` for ICMP and the other
 /// port-less protocols (only in the default "every protocol and port" set).
-pub(crate) type PortItem = Option<(Protocol, u16, u16)>;
+pub type PortItem = Option<(Protocol, u16, u16)>;
 
 fn invalid(doc: &Document, pointer: &str, msg: impl Into<String>, label: &str) -> Diagnostic {
     Diagnostic::new(Code::InvalidConfig, msg).with_primary(doc.nearest_span_of(pointer), label)
 }
 
-/// Checks what serde cannot: versions, one body per assertion, unique names, ports, CIDRs,
+/// Checks what serde cannot: versions, a non-empty `snapshot`, one body per assertion, unique names, ports, CIDRs,
 /// selector operators and directions.
 pub(super) fn check(v: &Verification, doc: &Document, diags: &mut Vec<Diagnostic>) {
     if v.api_version != API_VERSION {
@@ -36,6 +37,13 @@ pub(super) fn check(v: &Verification, doc: &Document, diags: &mut Vec<Diagnostic
             format!("kind must be `{KIND}`"),
             "unsupported kind",
         ));
+    }
+    if v.snapshot.as_deref().is_some_and(str::is_empty) {
+        diags.push(
+            invalid(doc, "/snapshot", "`snapshot` is empty", "empty path").with_help(
+                "give the snapshot file's path relative to netpol.yaml, or leave `snapshot` out",
+            ),
+        );
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, a) in v.assertions.iter().enumerate() {
@@ -254,6 +262,7 @@ pub(crate) fn port_items(ports: Option<&[String]>) -> Vec<PortItem> {
     }
 }
 
+/// `Ingress` or `Egress`.
 pub(crate) fn parse_direction(s: &str) -> Option<Direction> {
     Direction::BOTH.into_iter().find(|d| d.as_str() == s)
 }

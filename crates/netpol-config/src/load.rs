@@ -3,8 +3,8 @@
 use netpol_diag::{Code, Diagnostic, FileId, SourceMap, Span};
 use netpol_manifest::yaml;
 
-use super::Verification;
 use super::validate::check;
+use super::{Intent, Verification};
 
 /// Where the parts of one assertion are in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,10 +21,14 @@ pub struct ParsedConfig {
     pub verification: Verification,
     /// Parallel to `verification.assertions`.
     pub spans: Vec<AssertionSpans>,
+    /// Parallel to `verification.assertions`: each one typed, as the encoder reads it.
+    pub intents: Vec<Intent>,
     /// The file's root span.
     pub root: Option<Span>,
     /// Parallel to `verification.manifests`: each entry's span.
     pub manifests: Vec<Option<Span>>,
+    /// `snapshot` (relative to the config's folder, not yet confined) and its span.
+    pub snapshot: Option<(String, Span)>,
 }
 
 /// Adds a config file's bytes to `map` under `name` and parses it like [`parse_config`].
@@ -103,14 +107,22 @@ pub fn parse_config(file: FileId, text: &str) -> (Option<ParsedConfig>, Vec<Diag
         })
         .collect();
     let ok = diags.iter().filter(|d| d.is_error()).count() == before;
+    // Valid assertions have exactly one body, so `Intent::of` drops none of them.
+    let intents = v.assertions.iter().filter_map(Intent::of).collect();
     let manifests = (0..v.manifests.len())
         .map(|i| doc.span_of(&format!("/manifests/{i}")))
         .collect();
+    let snapshot = v
+        .snapshot
+        .clone()
+        .map(|path| (path, doc.nearest_span_of("/snapshot")));
     let parsed = ParsedConfig {
         verification: v,
         spans,
+        intents,
         root: Some(doc.span),
         manifests,
+        snapshot,
     };
     (ok.then_some(parsed), diags)
 }
