@@ -1,0 +1,157 @@
+//! `netpol diff OLD NEW`: changes by class, formats, `--fail-on`.
+
+use serde_json::Value;
+
+use super::run;
+use super::snapshot::{shop_copy, widen_db};
+
+fn s(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn no_change_is_no_change() {
+    let dir = shop_copy();
+    let d = s(dir.path());
+    let res = run(&["diff", "--fail-on", "any", "examples/eks-shop", &d]);
+    assert_eq!(res.code, Some(0), "{}{}", res.stdout, res.stderr);
+    assert_eq!(res.stdout, "no change in connectivity\n");
+}
+
+#[test]
+fn widening_is_new_access_and_narrowing_is_removed_access() {
+    let dir = shop_copy();
+    widen_db(dir.path());
+    let d = s(dir.path());
+    let fwd = run(&["diff", "examples/eks-shop", &d]);
+    assert_eq!(fwd.code, Some(0));
+    assert_eq!(
+        fwd.stdout,
+        "1 new flow, 0 removed, 1 changed\n\
+         ~ pod monitoring/prometheus[Deployment] -> shop/db[Deployment]  TCP/9100,TCP/9187 => TCP/5432,TCP/9100,TCP/9187\n\
+         + service monitoring/prometheus[Deployment] -> shop/db[Service]  TCP/5432\n\
+         ! assertion db-only-from-api: proved => refuted\n"
+    );
+    let code = |args: &[&str]| run(args).code;
+    assert_eq!(
+        code(&["diff", "--fail-on", "added", "examples/eks-shop", &d]),
+        Some(1)
+    );
+    assert_eq!(
+        code(&["diff", "--fail-on", "removed", "examples/eks-shop", &d]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&["diff", "--fail-on", "any", "examples/eks-shop", &d]),
+        Some(1)
+    );
+    // The other way round the same change is lost access only.
+    assert_eq!(
+        code(&["diff", "--fail-on", "added", &d, "examples/eks-shop"]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&["diff", "--fail-on", "removed", &d, "examples/eks-shop"]),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_port_added_to_an_existing_flow_is_new_access() {
+    // Only the ports change: no flow is added, yet `added` fails.
+    let dir = shop_copy();
+    let pol = dir.path().join("shop-policies.yaml");
+    let text = std::fs::read_to_string(&pol).expect("policies");
+    let old = "        - podSelector:\n            matchLabels: {app: api}\n      ports:\n        - {protocol: TCP, port: postgres}";
+    assert!(text.contains(old));
+    // api's egress to db and db's ingress from api, both on one more port.
+    let egress =
+        "            matchLabels: {app: db}\n      ports:\n        - {protocol: TCP, port: 5432}";
+    assert!(text.contains(egress));
+    let text = text.replace(
+        egress,
+        &format!("{egress}\n        - {{protocol: TCP, port: 6432}}"),
+    );
+    std::fs::write(
+        &pol,
+        text.replace(
+            old,
+            &format!("{old}\n        - {{protocol: TCP, port: 6432}}"),
+        ),
+    )
+    .expect("write");
+    let d = s(dir.path());
+    let res = run(&[
+        "diff",
+        "--format",
+        "json",
+        "--fail-on",
+        "added",
+        "examples/eks-shop",
+        &d,
+    ]);
+    assert_eq!(res.code, Some(1), "{}", res.stdout);
+    let v: Value = serde_json::from_str(&res.stdout).expect("json");
+    assert_eq!(v["summary"]["added"], 0);
+    assert_eq!(v["summary"]["newAccess"], true);
+    let flows = v["flows"].as_array().expect("flows");
+    assert!(
+        flows.iter().all(|f| f["change"] == "changed"
+            && f["newAccess"] == true
+            && f["lostAccess"] == false),
+        "{flows:#?}"
+    );
+    assert!(flows.iter().any(|f| f["from"] == "shop/api[Deployment]"
+        && f["to"] == "shop/db[Deployment]"
+        && f["oldPorts"] == serde_json::json!(["TCP/5432"])
+        && f["newPorts"] == serde_json::json!(["TCP/5432", "TCP/6432"])));
+}
+
+#[test]
+fn markdown_is_a_summary_then_details() {
+    let dir = shop_copy();
+    widen_db(dir.path());
+    let d = s(dir.path());
+    let res = run(&["diff", "--format", "md", "examples/eks-shop", &d]);
+    assert_eq!(res.code, Some(0));
+    let mut lines = res.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("**netpol:** 1 new flow, 0 removed, 1 changed")
+    );
+    assert!(
+        res.stdout
+            .contains("<details><summary>Connectivity changes</summary>")
+    );
+    assert!(res.stdout.contains(
+        "| + | service | `monitoring/prometheus[Deployment]` | `shop/db[Service]` | TCP/5432 |"
+    ));
+    assert!(res.stdout.trim_end().ends_with("</details>"));
+}
+
+#[test]
+fn a_snapshot_file_is_a_side() {
+    let dir = shop_copy();
+    let snap = dir.path().join("old.snap");
+    assert_eq!(
+        run(&["snapshot", "-o", &s(&snap), "examples/eks-shop"]).code,
+        Some(0)
+    );
+    widen_db(dir.path());
+    let res = run(&["diff", "--fail-on", "added", &s(&snap), &s(dir.path())]);
+    assert_eq!(res.code, Some(1));
+    assert!(
+        res.stdout.starts_with("1 new flow, 0 removed, 1 changed\n"),
+        "{}",
+        res.stdout
+    );
+}
+
+#[test]
+fn diff_needs_two_paths() {
+    let res = run(&["diff", "examples/eks-shop"]);
+    assert_eq!(res.code, Some(2));
+    assert!(res.stderr.contains("exactly two paths"), "{}", res.stderr);
+    let res = run(&["diff", "--fail-on", "sometimes", "a", "b"]);
+    assert_eq!(res.code, Some(2));
+}
