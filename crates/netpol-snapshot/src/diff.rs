@@ -2,7 +2,8 @@
 //! that a class split or merged on one side is no change by itself), then grouped by the
 //! classes they fall in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netpol_graph::PortSet;
 
@@ -110,15 +111,75 @@ impl Diff {
     }
 }
 
-/// The pairs of endpoints a snapshot connects, with their ports and section.
-fn pairs(s: &Snapshot) -> BTreeMap<(String, String), (Section, String)> {
+/// An external endpoint `lo-hi` as (IPv6, lo, hi).
+fn range_of(id: &str) -> Option<(bool, u128, u128)> {
+    let (a, b) = id.split_once('-')?;
+    match (a.parse().ok()?, b.parse().ok()?) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => Some((false, u32::from(a).into(), u32::from(b).into())),
+        (IpAddr::V6(a), IpAddr::V6(b)) => Some((true, a.into(), b.into())),
+        _ => None,
+    }
+}
+
+fn addr(v6: bool, n: u128) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(n))
+    } else {
+        IpAddr::V4(Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+}
+
+/// The starts of every external range of both sides: the two sides split the addresses
+/// differently (by the ipBlocks each has), so ranges are compared in their common
+/// refinement, never by id.
+type Cuts = BTreeSet<(bool, u128)>;
+
+fn cuts(a: &Snapshot, b: &Snapshot) -> Cuts {
+    (a.classes.values().chain(b.classes.values()))
+        .flat_map(|c| &c.members)
+        .filter_map(|m| range_of(m))
+        .map(|(v6, lo, _)| (v6, lo))
+        .collect()
+}
+
+/// An endpoint as the pieces of the common refinement it covers (itself, unless a range).
+fn pieces(id: &str, cuts: &Cuts) -> Vec<String> {
+    let Some((v6, lo, hi)) = range_of(id) else {
+        return vec![id.to_owned()];
+    };
+    let starts: Vec<u128> = cuts.range((v6, lo)..=(v6, hi)).map(|c| c.1).collect();
+    (starts.iter().enumerate())
+        .map(|(i, &s)| {
+            let end = starts.get(i + 1).map_or(hi, |n| n - 1);
+            format!("{}-{}", addr(v6, s), addr(v6, end))
+        })
+        .collect()
+}
+
+type Pairs = BTreeMap<(String, String), (Section, String)>;
+
+/// The pairs of endpoints (range pieces) a snapshot connects, with ports and section, and
+/// the class of each endpoint.
+fn pairs(s: &Snapshot, cuts: &Cuts) -> (Pairs, BTreeMap<String, String>) {
+    let mut class = BTreeMap::new();
+    let mut split: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (name, c) in &s.classes {
+        let mut all = Vec::new();
+        for m in &c.members {
+            for p in pieces(m, cuts) {
+                class.insert(p.clone(), name.clone());
+                all.push(p);
+            }
+        }
+        split.insert(name, all);
+    }
     let mut out = BTreeMap::new();
     for ((section, from, to), ports) in &s.edges {
-        let (Some(f), Some(t)) = (s.classes.get(from), s.classes.get(to)) else {
+        let (Some(f), Some(t)) = (split.get(from.as_str()), split.get(to.as_str())) else {
             continue;
         };
-        for a in &f.members {
-            for b in &t.members {
+        for a in f {
+            for b in t {
                 // An endpoint reaches itself only as a workload's replicas (`ns/name[Kind]`).
                 if a == b && !a.ends_with(']') {
                     continue;
@@ -127,17 +188,17 @@ fn pairs(s: &Snapshot) -> BTreeMap<(String, String), (Section, String)> {
             }
         }
     }
-    out
+    (out, class)
 }
 
 /// What changed from `old` to `new`.
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
-    let (po, pn) = (pairs(old), pairs(new));
-    let (co, cn) = (old.class_of(), new.class_of());
+    let cuts = cuts(old, new);
+    let ((po, co), (pn, cn)) = (pairs(old, &cuts), pairs(new, &cuts));
     let class = |e: &str| {
         cn.get(e)
             .or_else(|| co.get(e))
-            .map_or_else(|| e.to_owned(), |c| (*c).to_owned())
+            .map_or_else(|| e.to_owned(), Clone::clone)
     };
     type Key = (
         Section,
@@ -218,4 +279,60 @@ fn changed_keys(
         .filter(|k| a.get(*k) != b.get(*k))
         .map(|k| (k.clone(), (a.get(k).cloned(), b.get(k).cloned())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(text: &str) -> Snapshot {
+        Snapshot::parse(&format!("# netpol snapshot v1\n{text}")).expect("parses")
+    }
+
+    #[test]
+    fn regrouping_alone_is_no_change() {
+        let one = snap(
+            "class a+ Pod ns/a\nclass a+ Pod ns/b\nclass c Pod ns/c\npod a+ -> c TCP/80\npod a+ -> a+ TCP/80\n",
+        );
+        let two = snap(
+            "class a Pod ns/a\nclass b Pod ns/b\nclass c Pod ns/c\npod a -> c TCP/80\npod b -> c TCP/80\npod a -> b TCP/80\npod b -> a TCP/80\n",
+        );
+        assert!(diff(&one, &two).flows.is_empty(), "{:#?}", diff(&one, &two));
+    }
+
+    #[test]
+    fn a_workload_reaches_its_replicas_a_pod_never_itself() {
+        let old = snap("class w Deployment ns/w[Deployment]\nclass p Pod ns/p\n");
+        let new = snap(
+            "class w Deployment ns/w[Deployment]\nclass p Pod ns/p\npod w -> w TCP/80\npod p -> p TCP/80\n",
+        );
+        let d = diff(&old, &new);
+        assert_eq!(d.flows.len(), 1);
+        assert_eq!(
+            d.flows[0].pairs,
+            [("ns/w[Deployment]".into(), "ns/w[Deployment]".into())]
+        );
+    }
+
+    #[test]
+    fn ranges_are_refined_and_ports_widen_or_narrow() {
+        let old =
+            snap("class x External 0.0.0.0-255.255.255.255\nclass w Pod ns/w\npod w -> x TCP/80\n");
+        let new = snap(
+            "class x External 0.0.0.0-9.255.255.255\nclass y External 10.0.0.0-255.255.255.255\nclass w Pod ns/w\npod w -> x TCP/80\npod w -> y TCP/80,TCP/443\n",
+        );
+        let d = diff(&old, &new);
+        assert_eq!(d.flows.len(), 1, "{d:#?}");
+        assert_eq!(d.flows[0].to_class, "y");
+        assert_eq!(
+            d.flows[0].change,
+            Change::Changed {
+                widened: true,
+                narrowed: false
+            }
+        );
+        assert!(d.has_new_access() && !d.has_lost_access());
+        let back = diff(&new, &old);
+        assert!(!back.has_new_access() && back.has_lost_access());
+    }
 }

@@ -167,23 +167,6 @@ impl Snapshot {
             verdicts: verdicts.iter().cloned().collect(),
         }
     }
-
-    /// The class a member endpoint belongs to.
-    pub fn class_of(&self) -> BTreeMap<&str, &str> {
-        let mut of = BTreeMap::new();
-        for (name, c) in &self.classes {
-            for m in &c.members {
-                of.insert(m.as_str(), name.as_str());
-            }
-        }
-        of
-    }
-
-    /// Whether the connectivity (semantics, classes' members, edges) is the same, ignoring
-    /// the verdicts; class names and grouping may differ.
-    pub fn same_connectivity(&self, other: &Snapshot) -> bool {
-        diff(self, other).is_empty_connectivity() && self.semantics == other.semantics
-    }
 }
 
 pub use text::ParseError;

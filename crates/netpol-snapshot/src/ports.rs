@@ -1,7 +1,7 @@
 //! Port lists as snapshots write them (`PortSet::to_strings` joined by `,`), read back.
 
 use netpol_graph::PortSet;
-use netpol_graph::ports::{MAX_PORT, MIN_PORT};
+use netpol_graph::ports::MIN_PORT;
 use netpol_manifest::model::Protocol;
 
 /// `*`, `TCP/*`, `TCP/80`, `TCP/8000-8080`, `other`, joined by `,`; `None` when malformed.
@@ -22,7 +22,7 @@ pub fn parse_ports(s: &str) -> Option<PortSet> {
                 } else {
                     let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
                     let (lo, hi) = (lo.parse::<u16>().ok()?, hi.parse::<u16>().ok()?);
-                    if lo < MIN_PORT || lo > hi || hi > MAX_PORT {
+                    if lo < MIN_PORT || lo > hi {
                         return None;
                     }
                     PortSet::range(proto, lo, hi)

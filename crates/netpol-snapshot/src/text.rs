@@ -100,7 +100,7 @@ impl Snapshot {
                 _ => return Err(err(i, format!("cannot read the line `{line}`"))),
             }
         }
-        for ((_, from, to), _) in &snap.edges {
+        for (_, from, to) in snap.edges.keys() {
             for c in [from, to] {
                 if !snap.classes.contains_key(c) {
                     return Err(ParseError {

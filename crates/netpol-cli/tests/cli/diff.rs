@@ -155,3 +155,43 @@ fn diff_needs_two_paths() {
     let res = run(&["diff", "--fail-on", "sometimes", "a", "b"]);
     assert_eq!(res.code, Some(2));
 }
+
+#[test]
+fn external_ranges_are_compared_by_address_not_by_id() {
+    // The regression example splits the external addresses differently (other ipBlocks):
+    // ranges are compared in their common refinement, so nothing external is "removed".
+    let res = run(&["diff", "examples/eks-shop", "examples/eks-shop-regression"]);
+    assert_eq!(res.code, Some(0));
+    assert!(
+        res.stdout
+            .starts_with("7 new flows, 0 removed, 2 changed\n"),
+        "{}",
+        res.stdout
+    );
+    assert!(
+        res.stdout
+            .contains("+ external shop/worker[Deployment] -> 0.0.0.0/0  TCP/5432  (2 pairs)\n")
+    );
+    assert_eq!(
+        run(&[
+            "diff",
+            "--fail-on",
+            "removed",
+            "examples/eks-shop",
+            "examples/eks-shop-regression"
+        ])
+        .code,
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "diff",
+            "--fail-on",
+            "added",
+            "examples/eks-shop",
+            "examples/eks-shop-regression"
+        ])
+        .code,
+        Some(1)
+    );
+}
