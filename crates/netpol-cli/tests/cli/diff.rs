@@ -195,3 +195,84 @@ fn external_ranges_are_compared_by_address_not_by_id() {
         Some(1)
     );
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=netpol",
+            "-c",
+            "user.email=netpol@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn git_ranges_read_both_sides_from_the_repository() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let shop = shop_copy();
+    let k8s = repo.path().join("k8s");
+    std::fs::create_dir(&k8s).expect("mkdir");
+    for e in std::fs::read_dir(shop.path()).expect("read") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), k8s.join(e.file_name())).expect("copy");
+    }
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "base"]);
+    widen_db(&k8s);
+    git(repo.path(), &["commit", "-qam", "widen"]);
+    // The working tree is changed back: --git must not read it.
+    std::fs::copy(
+        shop.path().join("shop-policies.yaml"),
+        k8s.join("shop-policies.yaml"),
+    )
+    .expect("copy");
+    let res = super::run_in(
+        repo.path(),
+        &["diff", "--git", "HEAD~1..HEAD", "--", "k8s"],
+        b"",
+    );
+    assert_eq!(res.code, Some(0), "{}", res.stderr);
+    assert!(
+        res.stdout.starts_with("1 new flow, 0 removed, 1 changed\n"),
+        "{}",
+        res.stdout
+    );
+    let fail = |range: &str| {
+        super::run_in(
+            repo.path(),
+            &["diff", "--fail-on", "added", "--git", range, "--", "k8s"],
+            b"",
+        )
+        .code
+    };
+    assert_eq!(fail("HEAD~1..HEAD"), Some(1));
+    assert_eq!(fail("HEAD~1.."), Some(1), "B defaults to HEAD");
+    assert_eq!(fail("HEAD..HEAD~1"), Some(0));
+    // From the subfolder, paths are relative to it.
+    let sub = super::run_in(&k8s, &["diff", "--git", "HEAD~1..HEAD"], b"");
+    assert!(
+        sub.stdout.starts_with("1 new flow"),
+        "{}{}",
+        sub.stdout,
+        sub.stderr
+    );
+    let bad = super::run_in(
+        repo.path(),
+        &["diff", "--git", "nope..HEAD", "--", "k8s"],
+        b"",
+    );
+    assert_eq!(bad.code, Some(2));
+    assert!(bad.stderr.contains("git ls-tree"), "{}", bad.stderr);
+    let up = super::run_in(&k8s, &["diff", "--git", "HEAD~1..HEAD", "--", ".."], b"");
+    assert_eq!(up.code, Some(2));
+}

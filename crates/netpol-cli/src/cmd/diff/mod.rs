@@ -12,6 +12,8 @@ use serde_json::json;
 use crate::cmd::ExitStatus;
 use crate::{cluster, input};
 
+mod git;
+
 /// Arguments of `netpol diff`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -19,6 +21,7 @@ Examples:
   netpol diff old/ new/                        What the change opens and closes
   netpol diff --fail-on added old/ new/        Exit 1 when any access is new (a port too)
   netpol diff --format md netpol.snap k8s/     A pull-request comment against a snapshot
+  netpol diff --git main..HEAD -- k8s/         Both sides from the repository, no checkout
 
 PATHS are exactly two: OLD and NEW, each a manifest file or folder (with its own
 netpol.yaml, if any) or a snapshot file written by `netpol snapshot`. Connections are
@@ -38,6 +41,11 @@ pub(crate) struct Args {
     /// `removed` (a lost connection or port), `any`.
     #[arg(long, value_enum, value_name = "KIND")]
     fail_on: Option<FailOn>,
+
+    /// Compare two revisions A..B (B defaults to HEAD) of the repository in the current
+    /// folder; PATHS (after `--`) are then the manifests inside it, default `.`.
+    #[arg(long, value_name = "A..B")]
+    git: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -55,11 +63,20 @@ enum FailOn {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
-    let [old, new] = args.input.paths() else {
-        anyhow::bail!("netpol diff takes exactly two paths, OLD and NEW");
+    let ((a, sa), (b, sb)) = if let Some(spec) = &args.git {
+        let (ra, rb) = git::range(spec)?;
+        let (_ta, pa) = git::extract(&ra, "old", args.input.paths())?;
+        let (_tb, pb) = git::extract(&rb, "new", args.input.paths())?;
+        let load = |paths: Vec<std::path::PathBuf>| {
+            crate::cmd::snapshot::take(&args.input.with_paths(paths), &args.cluster, true)
+        };
+        (load(pa)?, load(pb)?)
+    } else {
+        let [old, new] = args.input.paths() else {
+            anyhow::bail!("netpol diff takes exactly two paths, OLD and NEW (or --git A..B)");
+        };
+        (side(args, old)?, side(args, new)?)
     };
-    let (a, sa) = side(args, old)?;
-    let (b, sb) = side(args, new)?;
     let status = sa.max(sb);
     if status == ExitStatus::Error {
         return Ok(status);
