@@ -91,36 +91,66 @@ pub(crate) fn new_path(file: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The snapshot of the input, its loading diagnostics on stderr; with `verdicts` and a
-/// netpol.yaml whose assertions are valid, they are proved and their verdicts recorded.
-pub(crate) fn take(
+/// One input read for a snapshot: what loaded, and the verdicts of its assertions.
+pub(crate) struct Side {
+    pub(crate) inputs: workspace::Inputs,
+    verdicts: Vec<(String, String)>,
+}
+
+impl Side {
+    pub(crate) fn analysis(&self) -> Analysis<'_> {
+        Analysis::new(&self.inputs.model, &self.inputs.profile)
+    }
+
+    /// The snapshot, with the loading and analysis diagnostics printed to stderr.
+    pub(crate) fn snapshot(
+        &self,
+        analysis: &Analysis<'_>,
+    ) -> anyhow::Result<(Snapshot, ExitStatus)> {
+        let mut diags = self.inputs.diagnostics.clone();
+        diags.extend(analysis.diagnostics().iter().cloned());
+        report::diagnostics_to_stderr(&self.inputs.map, &diags)?;
+        let status = ExitStatus::from_diagnostics(&diags);
+        let snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
+        Ok((snap, status))
+    }
+}
+
+/// Reads the input; with `verdicts` and a netpol.yaml whose assertions are valid, they are
+/// proved and their verdicts kept.
+pub(crate) fn read(
     input: &input::InputArgs,
     cluster: &cluster::ClusterArgs,
     verdicts: bool,
-) -> anyhow::Result<(Snapshot, ExitStatus)> {
+) -> anyhow::Result<Side> {
     let inputs = workspace::load(input, cluster, Purpose::Analyse)?;
-    let mut diags = inputs.diagnostics;
-    let analysis = Analysis::new(&inputs.model, &inputs.profile);
-    diags.extend(analysis.diagnostics().iter().cloned());
     let mut results = Vec::new();
     if let Some(parsed) = inputs.config.as_ref().filter(|_| verdicts)
-        && !diags.iter().any(|d| d.code == netpol_diag::Code::NoObjects)
+        && !(inputs.diagnostics.iter()).any(|d| d.code == netpol_diag::Code::NoObjects)
     {
         let opts = netpol_smt::Options {
             timeout: Duration::from_secs(30),
             ..netpol_smt::Options::default()
         };
         let v = netpol_smt::verify(&inputs.model, &inputs.profile, parsed, &opts);
-        results = v
-            .results
-            .iter()
+        results = (v.results.iter())
             .map(|r| (r.name.clone(), r.outcome.as_str().to_owned()))
             .collect();
     }
-    report::diagnostics_to_stderr(&inputs.map, &diags)?;
-    let status = ExitStatus::from_diagnostics(&diags);
-    let snap = Snapshot::new(&analysis.matrix(), &inputs.profile, &results);
-    Ok((snap, status))
+    Ok(Side {
+        inputs,
+        verdicts: results,
+    })
+}
+
+/// The snapshot of the input (see [`read`]), its diagnostics on stderr.
+pub(crate) fn take(
+    input: &input::InputArgs,
+    cluster: &cluster::ClusterArgs,
+    verdicts: bool,
+) -> anyhow::Result<(Snapshot, ExitStatus)> {
+    let side = read(input, cluster, verdicts)?;
+    side.snapshot(&side.analysis())
 }
 
 /// The drift check of `netpol verify --snapshot FILE`: compares the input's connectivity
@@ -133,7 +163,9 @@ pub(crate) fn drift(
     verdicts: &[(String, String)],
     to_stdout: bool,
 ) -> anyhow::Result<ExitStatus> {
-    let (mut now, status) = take(input, cluster, false)?;
+    let side = read(input, cluster, false)?;
+    let analysis = side.analysis();
+    let (mut now, status) = side.snapshot(&analysis)?;
     if status == ExitStatus::Error {
         return Ok(status);
     }
@@ -167,7 +199,12 @@ pub(crate) fn drift(
         file.display(),
         d.summary()
     ));
-    msg.push_str(&crate::cmd::diff::table(&d));
+    let new = crate::cmd::diff::Explainer {
+        analysis: &analysis,
+        map: &side.inputs.map,
+    };
+    let why = crate::cmd::diff::because(&d, None, Some(new));
+    msg.push_str(&crate::cmd::diff::table(&d, &why));
     if update {
         std::fs::write(file, now.render())
             .with_context(|| format!("writing {}", file.display()))?;

@@ -25,13 +25,31 @@ fn widening_is_new_access_and_narrowing_is_removed_access() {
     let d = s(dir.path());
     let fwd = run(&["diff", "examples/eks-shop", &d]);
     assert_eq!(fwd.code, Some(0));
+    let plain: Vec<&str> = (fwd.stdout.lines())
+        .filter(|l| !l.starts_with("    because "))
+        .collect();
     assert_eq!(
-        fwd.stdout,
-        "1 new flow, 0 removed, 1 changed\n\
-         ~ pod monitoring/prometheus[Deployment] -> shop/db[Deployment]  TCP/9100,TCP/9187 => TCP/5432,TCP/9100,TCP/9187\n\
-         + service monitoring/prometheus[Deployment] -> shop/db[Service]  TCP/5432\n\
-         ! assertion db-only-from-api: proved => refuted\n"
+        plain,
+        [
+            "1 new flow, 0 removed, 1 changed",
+            "~ pod monitoring/prometheus[Deployment] -> shop/db[Deployment]  TCP/9100,TCP/9187 => TCP/5432,TCP/9100,TCP/9187",
+            "+ service monitoring/prometheus[Deployment] -> shop/db[Service]  TCP/5432",
+            "! assertion db-only-from-api: proved => refuted",
+        ]
     );
+    // Each flow names the rules that allow it, with their place in the manifests.
+    let policies = dir.path().join("shop-policies.yaml");
+    let rule = format!(
+        "    because NetworkPolicy shop/db-ingress ingress rule 0 ({}:",
+        policies.display()
+    );
+    assert_eq!(fwd.stdout.matches(&rule).count(), 2, "{}", fwd.stdout);
+    assert!(fwd.stdout.contains(
+        "    because egress at monitoring/prometheus[Deployment]: not isolated for egress"
+    ));
+    // The other way round, the lost flows are explained by the old side's rules.
+    let back = run(&["diff", &d, "examples/eks-shop"]);
+    assert_eq!(back.stdout.matches(&rule).count(), 2, "{}", back.stdout);
     let code = |args: &[&str]| run(args).code;
     assert_eq!(
         code(&["diff", "--fail-on", "added", "examples/eks-shop", &d]),

@@ -184,6 +184,14 @@ fn drift_fails_writes_new_and_accept_makes_it_pass() {
         "{}",
         drift.stdout
     );
+    // The responsible rule is named, with its line.
+    assert!(
+        drift.stdout.contains(
+            "    because NetworkPolicy shop/db-ingress ingress rule 0 (./shop-policies.yaml:"
+        ),
+        "{}",
+        drift.stdout
+    );
     let new = std::fs::read_to_string(d.join("netpol.snap.new")).expect("netpol.snap.new");
     assert_eq!(new, snapshot_of(d));
 

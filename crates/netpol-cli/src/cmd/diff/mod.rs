@@ -6,6 +6,8 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
+use netpol_diag::SourceMap;
+use netpol_graph::Analysis;
 use netpol_snapshot::{Change, Diff, Snapshot};
 use serde_json::json;
 
@@ -63,29 +65,39 @@ enum FailOn {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
-    let ((a, sa), (b, sb)) = if let Some(spec) = &args.git {
+    // Each side is a snapshot file or manifests (read, kept for the "because" chain).
+    let (a, b) = if let Some(spec) = &args.git {
         let (ra, rb) = git::range(spec)?;
-        let (_ta, pa) = git::extract(&ra, "old", args.input.paths())?;
-        let (_tb, pb) = git::extract(&rb, "new", args.input.paths())?;
+        let (ta, pa) = git::extract(&ra, "old", args.input.paths())?;
+        let (tb, pb) = git::extract(&rb, "new", args.input.paths())?;
         let load = |paths: Vec<std::path::PathBuf>| {
-            crate::cmd::snapshot::take(&args.input.with_paths(paths), &args.cluster, true)
+            crate::cmd::snapshot::read(&args.input.with_paths(paths), &args.cluster, true)
         };
-        (load(pa)?, load(pb)?)
+        let sides = (
+            Input::Read(Box::new(load(pa)?)),
+            Input::Read(Box::new(load(pb)?)),
+        );
+        drop((ta, tb));
+        sides
     } else {
         let [old, new] = args.input.paths() else {
             anyhow::bail!("netpol diff takes exactly two paths, OLD and NEW (or --git A..B)");
         };
         (side(args, old)?, side(args, new)?)
     };
-    let status = sa.max(sb);
+    let (aa, ab) = (a.analysis(), b.analysis());
+    let (sa, ka) = a.snapshot(aa.as_ref())?;
+    let (sb, kb) = b.snapshot(ab.as_ref())?;
+    let status = ka.max(kb);
     if status == ExitStatus::Error {
         return Ok(status);
     }
-    let d = netpol_snapshot::diff(&a, &b);
+    let d = netpol_snapshot::diff(&sa, &sb);
+    let why = because(&d, a.explainer(aa.as_ref()), b.explainer(ab.as_ref()));
     let text = match args.format {
-        DiffFormat::Table => format!("{}\n{}", d.summary(), table(&d)),
-        DiffFormat::Json => serde_json::to_string_pretty(&to_json(&d))? + "\n",
-        DiffFormat::Md => markdown(&d),
+        DiffFormat::Table => format!("{}\n{}", d.summary(), table(&d, &why)),
+        DiffFormat::Json => serde_json::to_string_pretty(&to_json(&d, &why))? + "\n",
+        DiffFormat::Md => markdown(&d, &why),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -104,8 +116,100 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     })
 }
 
+/// One side of a diff.
+enum Input {
+    File(Snapshot),
+    Read(Box<crate::cmd::snapshot::Side>),
+}
+
+impl Input {
+    fn analysis(&self) -> Option<Analysis<'_>> {
+        match self {
+            Input::File(_) => None,
+            Input::Read(side) => Some(side.analysis()),
+        }
+    }
+
+    fn snapshot(&self, analysis: Option<&Analysis<'_>>) -> anyhow::Result<(Snapshot, ExitStatus)> {
+        match (self, analysis) {
+            (Input::Read(side), Some(a)) => side.snapshot(a),
+            (Input::File(s), _) => Ok((s.clone(), ExitStatus::Success)),
+            (Input::Read(side), None) => side.snapshot(&side.analysis()),
+        }
+    }
+
+    fn explainer<'a>(&'a self, analysis: Option<&'a Analysis<'a>>) -> Option<Explainer<'a>> {
+        match (self, analysis) {
+            (Input::Read(side), Some(analysis)) => Some(Explainer {
+                analysis,
+                map: &side.inputs.map,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A side's analysis and text, to name the rules behind a connection.
+#[derive(Clone, Copy)]
+pub(crate) struct Explainer<'a> {
+    pub(crate) analysis: &'a Analysis<'a>,
+    pub(crate) map: &'a SourceMap,
+}
+
+impl Explainer<'_> {
+    /// The rules that allow `from` to reach `to`, each with its place in the manifests; a
+    /// direction no rule decides gives its reason instead.
+    fn rules(&self, from: &str, to: &str) -> Vec<String> {
+        let Some(e) = self.analysis.explain(from, to, None) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for dir in &e.directions {
+            if dir.rules.is_empty() {
+                if let Some(r) = dir.reasons.first() {
+                    out.push(format!(
+                        "{} at {}: {r}",
+                        dir.direction.as_str().to_ascii_lowercase(),
+                        dir.at
+                    ));
+                }
+                continue;
+            }
+            for r in &dir.rules {
+                let span = r.provenance.span;
+                let at = self.map.start(span);
+                out.push(format!("{r} ({}:{})", self.map.name(span.file), at.line));
+            }
+        }
+        out
+    }
+}
+
+/// Per flow group, the rules responsible on the side where the access exists: the new side
+/// for added or widened flows, the old side for removed or only narrowed ones.
+pub(crate) fn because(
+    d: &Diff,
+    old: Option<Explainer<'_>>,
+    new: Option<Explainer<'_>>,
+) -> Vec<Vec<String>> {
+    d.flows
+        .iter()
+        .map(|f| {
+            let side = if f.change.adds() || f.change == Change::Added {
+                new
+            } else {
+                old
+            };
+            match (side, f.pairs.first()) {
+                (Some(x), Some((a, b))) => x.rules(a, b),
+                _ => Vec::new(),
+            }
+        })
+        .collect()
+}
+
 /// One side: a snapshot file as it is, else manifests read like any command reads them.
-fn side(args: &Args, path: &Path) -> anyhow::Result<(Snapshot, ExitStatus)> {
+fn side(args: &Args, path: &Path) -> anyhow::Result<Input> {
     if path.is_file() {
         let head = std::fs::read(path)
             .with_context(|| format!("reading {}", path.display()))?
@@ -115,11 +219,12 @@ fn side(args: &Args, path: &Path) -> anyhow::Result<(Snapshot, ExitStatus)> {
                 .with_context(|| format!("reading {}", path.display()))?;
             let snap =
                 Snapshot::parse(&text).with_context(|| format!("reading {}", path.display()))?;
-            return Ok((snap, ExitStatus::Success));
+            return Ok(Input::File(snap));
         }
     }
     let input = args.input.with_paths(vec![path.to_path_buf()]);
-    crate::cmd::snapshot::take(&input, &args.cluster, true)
+    let side = crate::cmd::snapshot::read(&input, &args.cluster, true)?;
+    Ok(Input::Read(Box::new(side)))
 }
 
 fn sign(c: Change) -> char {
@@ -138,10 +243,11 @@ fn ports(d: &netpol_snapshot::FlowGroup) -> String {
     }
 }
 
-/// One line per flow group (`+` added, `-` removed, `~` ports changed), then verdicts.
-pub(crate) fn table(d: &Diff) -> String {
+/// One line per flow group (`+` added, `-` removed, `~` ports changed) with the rules
+/// responsible (`why`, parallel to the flows), then verdicts.
+pub(crate) fn table(d: &Diff, why: &[Vec<String>]) -> String {
     let mut s = String::new();
-    for f in &d.flows {
+    for (i, f) in d.flows.iter().enumerate() {
         let pairs = match f.pairs.len() {
             1 => String::new(),
             n => format!("  ({n} pairs)"),
@@ -155,6 +261,9 @@ pub(crate) fn table(d: &Diff) -> String {
             f.to_class,
             ports(f)
         );
+        for r in why.get(i).into_iter().flatten() {
+            let _ = writeln!(s, "    because {r}");
+        }
     }
     for (k, (o, n)) in &d.semantics {
         let _ = writeln!(s, "! semantics {k}: {} => {}", show(o), show(n));
@@ -177,11 +286,9 @@ fn change_str(c: Change) -> &'static str {
     }
 }
 
-fn to_json(d: &Diff) -> serde_json::Value {
-    let flows: Vec<_> = d
-        .flows
-        .iter()
-        .map(|f| {
+fn to_json(d: &Diff, why: &[Vec<String>]) -> serde_json::Value {
+    let flows: Vec<_> = (d.flows.iter().enumerate())
+        .map(|(i, f)| {
             let (widened, narrowed) = match f.change {
                 Change::Changed { widened, narrowed } => (widened, narrowed),
                 c => (c == Change::Added, c == Change::Removed),
@@ -195,6 +302,7 @@ fn to_json(d: &Diff) -> serde_json::Value {
                 "newPorts": f.new_ports.as_ref().map(|p| p.split(',').collect::<Vec<_>>()),
                 "newAccess": widened,
                 "lostAccess": narrowed,
+                "because": why.get(i).cloned().unwrap_or_default(),
                 "pairs": f.pairs.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>(),
             })
         })
@@ -216,22 +324,24 @@ fn to_json(d: &Diff) -> serde_json::Value {
 }
 
 /// A pull-request comment: the summary line, then the details folded.
-fn markdown(d: &Diff) -> String {
+fn markdown(d: &Diff, why: &[Vec<String>]) -> String {
     let mut s = format!("**netpol:** {}\n", d.summary());
     if d.is_empty() {
         return s;
     }
     s.push_str("\n<details><summary>Connectivity changes</summary>\n\n");
-    s.push_str("| | kind | from | to | ports |\n| --- | --- | --- | --- | --- |\n");
-    for f in &d.flows {
+    s.push_str("| | kind | from | to | ports | because |\n| --- | --- | --- | --- | --- | --- |\n");
+    for (i, f) in d.flows.iter().enumerate() {
+        let why = why.get(i).map(|w| w.join("<br>")).unwrap_or_default();
         let _ = writeln!(
             s,
-            "| {} | {} | `{}` | `{}` | {} |",
+            "| {} | {} | `{}` | `{}` | {} | {} |",
             sign(f.change),
             f.section,
             f.from_class,
             f.to_class,
-            ports(f).replace('|', "\\|")
+            ports(f).replace('|', "\\|"),
+            why.replace('|', "\\|")
         );
     }
     for (k, (o, n)) in &d.semantics {
