@@ -245,6 +245,38 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
             record(pair, *section, Change::Added, None, Some(ports));
         }
     }
+    // New pods: by endpoint id already.
+    let ex = |s: &Snapshot| -> Pairs {
+        let mut out = Pairs::new();
+        for ((from, to), p) in &s.exposure {
+            for a in pieces(from, &cuts) {
+                for b in pieces(to, &cuts) {
+                    out.insert((a.clone(), b), (Section::Exposure, p.clone()));
+                }
+            }
+        }
+        out
+    };
+    let (eo, en) = (ex(old), ex(new));
+    for (pair, (section, ports)) in &eo {
+        match en.get(pair) {
+            None => record(pair, *section, Change::Removed, Some(ports), None),
+            Some((_, now)) if now != ports => {
+                let (a, b) = (parse(ports), parse(now));
+                let change = Change::Changed {
+                    widened: !b.difference(&a).is_empty(),
+                    narrowed: !a.difference(&b).is_empty(),
+                };
+                record(pair, *section, change, Some(ports), Some(now));
+            }
+            Some(_) => {}
+        }
+    }
+    for (pair, (section, ports)) in &en {
+        if !eo.contains_key(pair) {
+            record(pair, *section, Change::Added, None, Some(ports));
+        }
+    }
     let flows = groups
         .into_iter()
         .map(

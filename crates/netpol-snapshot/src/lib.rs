@@ -11,10 +11,12 @@ use std::fmt;
 use netpol_graph::{Matrix, Profile};
 
 mod diff;
+mod exposure;
 mod ports;
 mod text;
 
 pub use diff::{Change, Diff, FlowGroup, diff};
+pub use exposure::new_pod;
 pub use ports::parse_ports;
 
 /// The snapshot format version, the first line of every snapshot.
@@ -31,14 +33,17 @@ pub enum Section {
     External,
     /// To or from node IPs.
     Node,
+    /// To or from a pod that does not exist yet (`new-pod@NS`), by endpoint.
+    Exposure,
 }
 
 impl Section {
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::Pod,
         Section::Service,
         Section::External,
         Section::Node,
+        Section::Exposure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +52,7 @@ impl Section {
             Section::Service => "service",
             Section::External => "external",
             Section::Node => "node",
+            Section::Exposure => "exposure",
         }
     }
 
@@ -87,6 +93,9 @@ pub struct Snapshot {
     /// (section, from class, to class) to the allowed ports, as `PortSet::to_strings`
     /// joined by `,`.
     pub edges: BTreeMap<(Section, String, String), String>,
+    /// (from, to) to ports, between a new pod (`new-pod@NS`) and an endpoint id: what a
+    /// pod created later with labels no policy names could reach and be reached by.
+    pub exposure: BTreeMap<(String, String), String>,
     /// Assertion name to verdict (`proved`, `refuted`, `unknown`), when a config was given.
     pub verdicts: BTreeMap<String, String>,
 }
@@ -164,8 +173,15 @@ impl Snapshot {
             semantics,
             classes: out,
             edges,
+            exposure: BTreeMap::new(),
             verdicts: verdicts.iter().cloned().collect(),
         }
+    }
+
+    /// Adds the exposure of pods that do not exist yet (see `exposure.rs`): one more
+    /// analysis, of a copy of the model with one new pod per namespace.
+    pub fn add_exposure(&mut self, model: &netpol_manifest::Model, profile: &Profile) {
+        self.exposure = exposure::exposure(model, profile);
     }
 }
 

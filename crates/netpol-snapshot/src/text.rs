@@ -26,6 +26,9 @@ impl Snapshot {
         for ((section, from, to), ports) in &self.edges {
             let _ = writeln!(s, "{section} {from} -> {to} {ports}");
         }
+        for ((from, to), ports) in &self.exposure {
+            let _ = writeln!(s, "exposure {from} -> {to} {ports}");
+        }
         for (name, verdict) in &self.verdicts {
             let _ = writeln!(s, "verdict {verdict} {name}");
         }
@@ -91,6 +94,11 @@ impl Snapshot {
                     };
                     if crate::parse_ports(ports).is_none() {
                         return Err(err(i, format!("`{ports}` is not a port list")));
+                    }
+                    if section == Section::Exposure {
+                        let key = ((*from).to_owned(), (*to).to_owned());
+                        snap.exposure.insert(key, (*ports).to_owned());
+                        continue;
                     }
                     snap.edges.insert(
                         (section, (*from).to_owned(), (*to).to_owned()),

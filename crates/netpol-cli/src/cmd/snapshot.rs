@@ -111,7 +111,8 @@ impl Side {
         diags.extend(analysis.diagnostics().iter().cloned());
         report::diagnostics_to_stderr(&self.inputs.map, &diags)?;
         let status = ExitStatus::from_diagnostics(&diags);
-        let snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
+        let mut snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
+        snap.add_exposure(&self.inputs.model, &self.inputs.profile);
         Ok((snap, status))
     }
 }

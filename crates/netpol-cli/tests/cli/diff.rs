@@ -31,9 +31,11 @@ fn widening_is_new_access_and_narrowing_is_removed_access() {
     assert_eq!(
         plain,
         [
-            "1 new flow, 0 removed, 1 changed",
+            "3 new flows, 0 removed, 1 changed",
             "~ pod monitoring/prometheus[Deployment] -> shop/db[Deployment]  TCP/9100,TCP/9187 => TCP/5432,TCP/9100,TCP/9187",
             "+ service monitoring/prometheus[Deployment] -> shop/db[Service]  TCP/5432",
+            "+ exposure new-pod@monitoring -> shop/db[Deployment]  TCP/5432",
+            "+ exposure new-pod@monitoring -> shop/db[Service]  TCP/5432",
             "! assertion db-only-from-api: proved => refuted",
         ]
     );
@@ -135,7 +137,7 @@ fn markdown_is_a_summary_then_details() {
     let mut lines = res.stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("**netpol:** 1 new flow, 0 removed, 1 changed")
+        Some("**netpol:** 3 new flows, 0 removed, 1 changed")
     );
     assert!(
         res.stdout
@@ -159,7 +161,8 @@ fn a_snapshot_file_is_a_side() {
     let res = run(&["diff", "--fail-on", "added", &s(&snap), &s(dir.path())]);
     assert_eq!(res.code, Some(1));
     assert!(
-        res.stdout.starts_with("1 new flow, 0 removed, 1 changed\n"),
+        res.stdout
+            .starts_with("3 new flows, 0 removed, 1 changed\n"),
         "{}",
         res.stdout
     );
@@ -182,7 +185,7 @@ fn external_ranges_are_compared_by_address_not_by_id() {
     assert_eq!(res.code, Some(0));
     assert!(
         res.stdout
-            .starts_with("7 new flows, 0 removed, 2 changed\n"),
+            .starts_with("13 new flows, 0 removed, 2 changed\n"),
         "{}",
         res.stdout
     );
@@ -261,7 +264,8 @@ fn git_ranges_read_both_sides_from_the_repository() {
     );
     assert_eq!(res.code, Some(0), "{}", res.stderr);
     assert!(
-        res.stdout.starts_with("1 new flow, 0 removed, 1 changed\n"),
+        res.stdout
+            .starts_with("3 new flows, 0 removed, 1 changed\n"),
         "{}",
         res.stdout
     );
@@ -279,7 +283,7 @@ fn git_ranges_read_both_sides_from_the_repository() {
     // From the subfolder, paths are relative to it.
     let sub = super::run_in(&k8s, &["diff", "--git", "HEAD~1..HEAD"], b"");
     assert!(
-        sub.stdout.starts_with("1 new flow"),
+        sub.stdout.starts_with("3 new flows"),
         "{}{}",
         sub.stdout,
         sub.stderr
