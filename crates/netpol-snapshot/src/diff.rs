@@ -194,7 +194,21 @@ fn pairs(s: &Snapshot, cuts: &Cuts) -> (Pairs, BTreeMap<String, String>) {
 /// What changed from `old` to `new`.
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     let cuts = cuts(old, new);
-    let ((po, co), (pn, cn)) = (pairs(old, &cuts), pairs(new, &cuts));
+    let ((mut po, co), (mut pn, cn)) = (pairs(old, &cuts), pairs(new, &cuts));
+    // New pods (`new-pod@NS`, never a member) are kept by endpoint id already.
+    let exposure = |s: &Snapshot| -> Pairs {
+        let mut out = Pairs::new();
+        for ((from, to), p) in &s.exposure {
+            for a in pieces(from, &cuts) {
+                for b in pieces(to, &cuts) {
+                    out.insert((a.clone(), b), (Section::Exposure, p.clone()));
+                }
+            }
+        }
+        out
+    };
+    po.extend(exposure(old));
+    pn.extend(exposure(new));
     let class = |e: &str| {
         cn.get(e)
             .or_else(|| co.get(e))
@@ -242,38 +256,6 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     }
     for (pair, (section, ports)) in &pn {
         if !po.contains_key(pair) {
-            record(pair, *section, Change::Added, None, Some(ports));
-        }
-    }
-    // New pods: by endpoint id already.
-    let ex = |s: &Snapshot| -> Pairs {
-        let mut out = Pairs::new();
-        for ((from, to), p) in &s.exposure {
-            for a in pieces(from, &cuts) {
-                for b in pieces(to, &cuts) {
-                    out.insert((a.clone(), b), (Section::Exposure, p.clone()));
-                }
-            }
-        }
-        out
-    };
-    let (eo, en) = (ex(old), ex(new));
-    for (pair, (section, ports)) in &eo {
-        match en.get(pair) {
-            None => record(pair, *section, Change::Removed, Some(ports), None),
-            Some((_, now)) if now != ports => {
-                let (a, b) = (parse(ports), parse(now));
-                let change = Change::Changed {
-                    widened: !b.difference(&a).is_empty(),
-                    narrowed: !a.difference(&b).is_empty(),
-                };
-                record(pair, *section, change, Some(ports), Some(now));
-            }
-            Some(_) => {}
-        }
-    }
-    for (pair, (section, ports)) in &en {
-        if !eo.contains_key(pair) {
             record(pair, *section, Change::Added, None, Some(ports));
         }
     }
