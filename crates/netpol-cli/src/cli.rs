@@ -39,6 +39,10 @@ pub(crate) enum Command {
     Explain(cmd::explain::Args),
     /// Prove the assertions of netpol.yaml with Z3 (see docs/verify.md).
     Verify(cmd::verify::Args),
+    /// Write the connectivity as a sorted, reviewable snapshot file (see docs/snapshots.md).
+    Snapshot(cmd::snapshot::Args),
+    /// Show the connections a change adds, removes or changes, grouped by class.
+    Diff(cmd::diff::Args),
     /// Print a shell completion script to stdout.
     Completions(cmd::completions::Args),
 }

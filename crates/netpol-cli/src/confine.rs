@@ -1,4 +1,4 @@
-//! `manifests` entries of `netpol.yaml` stay inside the config's folder (`verify`).
+//! `manifests` entries and the `snapshot` of `netpol.yaml` stay inside the config's folder.
 
 use std::path::{Component, Path};
 
@@ -69,12 +69,11 @@ fn link_out_of(dir: &Path, base: &Path) -> Option<String> {
     found
 }
 
-pub(crate) fn refused(entry: &str, why: &str, span: Option<Span>) -> Diagnostic {
+/// The refusal of `what` (`manifests entry`, `snapshot`) `entry` for `why`.
+pub(crate) fn refused(what: &str, entry: &str, why: &str, span: Option<Span>) -> Diagnostic {
     Diagnostic::new(
         Code::ManifestOutsideConfig,
-        format!(
-            "manifests entry `{entry}` {why}, outside the folder of netpol.yaml; it is not read"
-        ),
+        format!("{what} `{entry}` {why}, outside the folder of netpol.yaml; it is not read"),
     )
     .with_primary_opt(span, "outside the config's folder")
     .with_help(

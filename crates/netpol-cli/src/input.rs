@@ -44,6 +44,21 @@ impl InputArgs {
         (dir.is_dir() && config.is_file()).then_some(config)
     }
 
+    /// The same flags over other PATHS (`netpol diff` reads each side alone).
+    pub(crate) fn with_paths(&self, paths: Vec<PathBuf>) -> InputArgs {
+        InputArgs {
+            paths,
+            namespace: self.namespace.clone(),
+            max_file_size: self.max_file_size,
+            verbose: self.verbose,
+        }
+    }
+
+    /// The PATHS given.
+    pub(crate) fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
     /// Whether PATHS were given (else the config's `manifests`, or a folder, are read).
     pub(crate) fn has_paths(&self) -> bool {
         !self.paths.is_empty()

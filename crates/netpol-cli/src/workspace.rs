@@ -30,6 +30,9 @@ pub(crate) struct Inputs {
     pub(crate) config: Option<ParsedConfig>,
     /// The config's and the loader's diagnostics (and `no-objects`), not yet sorted.
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The config's `snapshot`, relative to the current folder, when it stays inside the
+    /// config's folder (or `--allow-outside-config`).
+    pub(crate) snapshot: Option<PathBuf>,
 }
 
 /// Reads the config and the manifests. Problems with the input are diagnostics; reading
@@ -62,7 +65,12 @@ pub(crate) fn load(
                     let path = join_relative(base, m);
                     match crate::confine::outside(base, m, &path) {
                         Some(why) if !cluster.allow_outside_config() => {
-                            diagnostics.push(crate::confine::refused(m, &why, *span));
+                            diagnostics.push(crate::confine::refused(
+                                "manifests entry",
+                                m,
+                                &why,
+                                *span,
+                            ));
                         }
                         _ => sources.push(Source::Path(path)),
                     }
@@ -110,8 +118,24 @@ pub(crate) fn load(
             .unwrap_or_default(),
     );
     let mut parsed = None;
+    let mut snapshot = None;
     if let Some(c) = config {
         diagnostics.splice(0..0, c.diagnostics);
+        if let Some((entry, span)) = c.parsed.as_ref().and_then(|p| p.snapshot.as_ref()) {
+            let base = base_of(&c.path);
+            let path = join_relative(base, entry);
+            match crate::confine::outside(base, entry, &path) {
+                Some(why) if !cluster.allow_outside_config() => {
+                    diagnostics.push(crate::confine::refused(
+                        "snapshot",
+                        entry,
+                        &why,
+                        Some(*span),
+                    ));
+                }
+                _ => snapshot = Some(path),
+            }
+        }
         parsed = c.parsed.map(|mut p| {
             p.verification.cluster = settings.clone();
             p
@@ -127,6 +151,7 @@ pub(crate) fn load(
         profile: Profile::new(&settings),
         config: parsed,
         diagnostics,
+        snapshot,
     })
 }
 

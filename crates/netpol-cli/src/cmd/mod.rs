@@ -2,9 +2,11 @@
 //! `run(&Args) -> anyhow::Result<ExitStatus>`; [`run`] dispatches to them.
 
 pub(crate) mod completions;
+pub(crate) mod diff;
 pub(crate) mod explain;
 pub(crate) mod lint;
 pub(crate) mod matrix;
+pub(crate) mod snapshot;
 pub(crate) mod verify;
 
 use std::process::ExitCode;
@@ -60,6 +62,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         Command::Matrix(args) => matrix::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Completions(args) => completions::run(&args),
     }
 }

@@ -44,6 +44,11 @@ pub(crate) struct Args {
     /// Colour human output: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
     color: Color,
+
+    /// Also fail (exit 1) when the connectivity differs from this snapshot, writing
+    /// FILE.new; with no netpol.yaml, only this drift check runs (docs/snapshots.md).
+    #[arg(long, value_name = "FILE")]
+    snapshot: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -68,6 +73,8 @@ pub(crate) struct Report {
     pub(crate) model: netpol_manifest::Model,
     pub(crate) results: Vec<AssertionResult>,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The config's `snapshot`, for the drift check when `--snapshot` is not given.
+    pub(crate) snapshot: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
@@ -79,6 +86,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         args.deadline.is_none_or(|d| d.is_finite() && d > 0.0),
         "--deadline must be a positive number of seconds"
     );
+    // A drift check alone: a snapshot and no netpol.yaml.
+    if let Some(file) = &args.snapshot
+        && crate::config::locate(args.cluster.config(), args.input.folder_config()).is_none()
+    {
+        return drift(args, Some(file), &[]);
+    }
     let mut live = Live::new(args.format == Format::Human);
     let report = collect(args, &mut live)?;
     if let Some(e) = live.finish() {
@@ -96,7 +109,30 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("writing the report to stdout")?;
-    Ok(status(&report))
+    let verdicts: Vec<(String, String)> = (report.results.iter())
+        .map(|r| (r.name.clone(), r.outcome.as_str().to_owned()))
+        .collect();
+    let snapshot = args.snapshot.as_deref().or(report.snapshot.as_deref());
+    Ok(status(&report).max(drift(args, snapshot, &verdicts)?))
+}
+
+/// The drift check against `snapshot` (`--snapshot`, else `snapshot:` of netpol.yaml),
+/// or success without one.
+fn drift(
+    args: &Args,
+    snapshot: Option<&std::path::Path>,
+    verdicts: &[(String, String)],
+) -> anyhow::Result<ExitStatus> {
+    match snapshot {
+        Some(file) => crate::cmd::snapshot::drift(
+            &args.input,
+            &args.cluster,
+            file,
+            verdicts,
+            args.format == Format::Human,
+        ),
+        None => Ok(ExitStatus::Success),
+    }
 }
 
 fn color(c: Color) -> bool {
@@ -145,6 +181,7 @@ fn collect(args: &Args, live: &mut Live) -> anyhow::Result<Report> {
         model,
         results,
         diagnostics,
+        snapshot: inputs.snapshot,
     })
 }
 

@@ -3,6 +3,7 @@
 //! One test binary for every subcommand (ruff, ripgrep). Commands run from the workspace
 //! root so paths in the output are the relative paths given on the command line.
 
+mod diff;
 mod docs;
 mod explain;
 mod hardening;
@@ -12,6 +13,7 @@ mod matrix;
 mod matrix_classes;
 mod misc;
 mod sarif;
+mod snapshot;
 mod unknown;
 mod verify;
 

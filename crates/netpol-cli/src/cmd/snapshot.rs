@@ -1,0 +1,245 @@
+//! `netpol snapshot`: the connectivity as a sorted, diff-friendly file to commit
+//! (docs/snapshots.md), `--accept` to promote the `FILE.new` a drift check wrote, and the
+//! drift check `netpol verify --snapshot FILE` runs.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use netpol_graph::Analysis;
+use netpol_snapshot::Snapshot;
+
+use crate::cmd::ExitStatus;
+use crate::workspace::{self, Purpose};
+use crate::{cluster, input, report};
+
+/// Arguments of `netpol snapshot`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  netpol snapshot examples/eks-shop                 Write examples/eks-shop/netpol.snap
+  netpol snapshot -o - k8s/                         The snapshot on stdout
+  netpol verify --snapshot netpol.snap k8s/         Fail (exit 1) when the connectivity drifted
+  netpol snapshot --accept -o netpol.snap           Promote the netpol.snap.new verify wrote
+
+The file defaults to netpol.snap beside the netpol.yaml in force, else stdout. With a
+netpol.yaml, its assertions are proved and their verdicts recorded. Exit codes: 0 written,
+1 error diagnostics in the input (the snapshot is then of what loaded), 2 usage or tool failure.
+See docs/snapshots.md.")]
+pub(crate) struct Args {
+    #[command(flatten)]
+    input: input::InputArgs,
+    #[command(flatten)]
+    cluster: cluster::ClusterArgs,
+
+    /// Where to write the snapshot (`-` for stdout).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Promote FILE.new (written by `netpol verify --snapshot FILE`) to FILE, without
+    /// reading any manifest.
+    #[arg(long, visible_alias = "update")]
+    accept: bool,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    let target = args.output.clone().or_else(|| {
+        crate::config::locate(args.cluster.config(), args.input.folder_config())
+            .map(|c| c.with_file_name("netpol.snap"))
+    });
+    if args.accept {
+        let Some(target) = target.filter(|t| t != Path::new("-")) else {
+            anyhow::bail!("--accept needs the snapshot file: give it with -o FILE");
+        };
+        let new = new_path(&target);
+        anyhow::ensure!(
+            new.exists(),
+            "nothing to accept: {} does not exist (`netpol verify --snapshot {}` writes it when the connectivity drifted)",
+            new.display(),
+            target.display()
+        );
+        std::fs::rename(&new, &target)
+            .with_context(|| format!("moving {} to {}", new.display(), target.display()))?;
+        note(&format!("accepted {}\n", target.display()));
+        return Ok(ExitStatus::Success);
+    }
+    let (snap, status) = take(&args.input, &args.cluster, true)?;
+    if status == ExitStatus::Error {
+        return Ok(status);
+    }
+    let text = snap.render();
+    match target {
+        Some(t) if t != Path::new("-") => {
+            std::fs::write(&t, text).with_context(|| format!("writing {}", t.display()))?;
+            note(&format!("wrote {}\n", t.display()));
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .context("writing the snapshot to stdout")?;
+        }
+    }
+    Ok(status)
+}
+
+/// `FILE.new` beside `FILE`.
+pub(crate) fn new_path(file: &Path) -> PathBuf {
+    let mut s = file.as_os_str().to_owned();
+    s.push(".new");
+    PathBuf::from(s)
+}
+
+/// One input read for a snapshot: what loaded, and the verdicts of its assertions.
+pub(crate) struct Side {
+    pub(crate) inputs: workspace::Inputs,
+    verdicts: Vec<(String, String)>,
+}
+
+impl Side {
+    pub(crate) fn analysis(&self) -> Analysis<'_> {
+        Analysis::new(&self.inputs.model, &self.inputs.profile)
+    }
+
+    /// The snapshot, with the loading and analysis diagnostics printed to stderr.
+    pub(crate) fn snapshot(
+        &self,
+        analysis: &Analysis<'_>,
+    ) -> anyhow::Result<(Snapshot, ExitStatus)> {
+        let mut diags = self.inputs.diagnostics.clone();
+        diags.extend(analysis.diagnostics().iter().cloned());
+        report::diagnostics_to_stderr(&self.inputs.map, &diags)?;
+        let status = ExitStatus::from_diagnostics(&diags);
+        let mut snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
+        snap.add_exposure(&self.inputs.model, &self.inputs.profile);
+        Ok((snap, status))
+    }
+}
+
+/// Reads the input; with `verdicts` and a netpol.yaml whose assertions are valid, they are
+/// proved and their verdicts kept.
+pub(crate) fn read(
+    input: &input::InputArgs,
+    cluster: &cluster::ClusterArgs,
+    verdicts: bool,
+) -> anyhow::Result<Side> {
+    let inputs = workspace::load(input, cluster, Purpose::Analyse)?;
+    let mut results = Vec::new();
+    if let Some(parsed) = inputs.config.as_ref().filter(|_| verdicts)
+        && !(inputs.diagnostics.iter()).any(|d| d.code == netpol_diag::Code::NoObjects)
+    {
+        let opts = netpol_smt::Options {
+            timeout: Duration::from_secs(30),
+            ..netpol_smt::Options::default()
+        };
+        let v = netpol_smt::verify(&inputs.model, &inputs.profile, parsed, &opts);
+        results = (v.results.iter())
+            .map(|r| (r.name.clone(), r.outcome.as_str().to_owned()))
+            .collect();
+    }
+    Ok(Side {
+        inputs,
+        verdicts: results,
+    })
+}
+
+/// The snapshot of the input (see [`read`]), its diagnostics on stderr.
+pub(crate) fn take(
+    input: &input::InputArgs,
+    cluster: &cluster::ClusterArgs,
+    verdicts: bool,
+) -> anyhow::Result<(Snapshot, ExitStatus)> {
+    let side = read(input, cluster, verdicts)?;
+    side.snapshot(&side.analysis())
+}
+
+/// The drift check of `netpol verify --snapshot FILE`: compares the input's connectivity
+/// with FILE. On a difference it prints the diff, writes FILE.new (or, with
+/// `NETPOL_UPDATE_SNAPSHOTS=1`, FILE itself) and fails. `verdicts` are the run's own.
+pub(crate) fn drift(
+    input: &input::InputArgs,
+    cluster: &cluster::ClusterArgs,
+    file: &Path,
+    verdicts: &[(String, String)],
+    to_stdout: bool,
+) -> anyhow::Result<ExitStatus> {
+    let side = read(input, cluster, false)?;
+    let analysis = side.analysis();
+    let (mut now, status) = side.snapshot(&analysis)?;
+    if status == ExitStatus::Error {
+        return Ok(status);
+    }
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the snapshot {}", file.display()))?;
+    let old = Snapshot::parse(&text).with_context(|| format!("reading {}", file.display()))?;
+    // A drift check alone proves nothing: it keeps the recorded verdicts.
+    now.verdicts = if verdicts.is_empty() {
+        old.verdicts.clone()
+    } else {
+        verdicts.iter().cloned().collect()
+    };
+    let d = netpol_snapshot::diff(&old, &now);
+    let update = std::env::var_os("NETPOL_UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
+    let mut msg = String::new();
+    if d.flows.is_empty() && d.semantics.is_empty() {
+        // Same connectivity: keep the file unless only the verdicts moved and we update.
+        if update && now.render() != text {
+            std::fs::write(file, now.render())
+                .with_context(|| format!("writing {}", file.display()))?;
+        }
+        msg.push_str(&format!(
+            "snapshot {}: connectivity unchanged\n",
+            file.display()
+        ));
+        emit(&msg, to_stdout)?;
+        return Ok(ExitStatus::Success);
+    }
+    msg.push_str(&format!(
+        "snapshot {}: the connectivity drifted: {}\n",
+        file.display(),
+        d.summary()
+    ));
+    let new = crate::cmd::diff::Explainer {
+        analysis: &analysis,
+        map: &side.inputs.map,
+    };
+    let why = crate::cmd::diff::because(&d, None, Some(new));
+    msg.push_str(&crate::cmd::diff::table(&d, &why));
+    if update {
+        std::fs::write(file, now.render())
+            .with_context(|| format!("writing {}", file.display()))?;
+        msg.push_str(&format!(
+            "updated {} (NETPOL_UPDATE_SNAPSHOTS=1)\n",
+            file.display()
+        ));
+        emit(&msg, to_stdout)?;
+        return Ok(ExitStatus::Success);
+    }
+    let new = new_path(file);
+    std::fs::write(&new, now.render()).with_context(|| format!("writing {}", new.display()))?;
+    msg.push_str(&format!(
+        "wrote {}; review it, then `netpol snapshot --accept -o {}`\n",
+        new.display(),
+        file.display()
+    ));
+    emit(&msg, to_stdout)?;
+    Ok(ExitStatus::Failure)
+}
+
+fn emit(msg: &str, to_stdout: bool) -> anyhow::Result<()> {
+    if to_stdout {
+        let mut out = std::io::stdout().lock();
+        out.write_all(msg.as_bytes())
+            .and_then(|()| out.flush())
+            .context("writing to stdout")
+    } else {
+        note(msg);
+        Ok(())
+    }
+}
+
+/// A line for the user on stderr (a closed stderr is ignored, like a closed pipe).
+fn note(msg: &str) {
+    let _ = std::io::stderr().lock().write_all(msg.as_bytes());
+}

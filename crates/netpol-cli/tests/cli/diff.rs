@@ -1,0 +1,300 @@
+//! `netpol diff OLD NEW`: changes by class, formats, `--fail-on`.
+
+use serde_json::Value;
+
+use super::run;
+use super::snapshot::{shop_copy, widen_db};
+
+fn s(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn no_change_is_no_change() {
+    let dir = shop_copy();
+    let d = s(dir.path());
+    let res = run(&["diff", "--fail-on", "any", "examples/eks-shop", &d]);
+    assert_eq!(res.code, Some(0), "{}{}", res.stdout, res.stderr);
+    assert_eq!(res.stdout, "no change in connectivity\n");
+}
+
+#[test]
+fn widening_is_new_access_and_narrowing_is_removed_access() {
+    let dir = shop_copy();
+    widen_db(dir.path());
+    let d = s(dir.path());
+    let fwd = run(&["diff", "examples/eks-shop", &d]);
+    assert_eq!(fwd.code, Some(0));
+    let plain: Vec<&str> = (fwd.stdout.lines())
+        .filter(|l| !l.starts_with("    because "))
+        .collect();
+    assert_eq!(
+        plain,
+        [
+            "3 new flows, 0 removed, 1 changed",
+            "~ pod monitoring/prometheus[Deployment] -> shop/db[Deployment]  TCP/9100,TCP/9187 => TCP/5432,TCP/9100,TCP/9187",
+            "+ service monitoring/prometheus[Deployment] -> shop/db[Service]  TCP/5432",
+            "+ exposure new-pod@monitoring -> shop/db[Deployment]  TCP/5432",
+            "+ exposure new-pod@monitoring -> shop/db[Service]  TCP/5432",
+            "! assertion db-only-from-api: proved => refuted",
+        ]
+    );
+    // Each flow names the rules that allow it, with their place in the manifests.
+    let policies = dir.path().join("shop-policies.yaml");
+    let rule = format!(
+        "    because NetworkPolicy shop/db-ingress ingress rule 0 ({}:",
+        policies.display()
+    );
+    assert_eq!(fwd.stdout.matches(&rule).count(), 2, "{}", fwd.stdout);
+    assert!(fwd.stdout.contains(
+        "    because egress at monitoring/prometheus[Deployment]: not isolated for egress"
+    ));
+    // The other way round, the lost flows are explained by the old side's rules.
+    let back = run(&["diff", &d, "examples/eks-shop"]);
+    assert_eq!(back.stdout.matches(&rule).count(), 2, "{}", back.stdout);
+    let code = |args: &[&str]| run(args).code;
+    assert_eq!(
+        code(&["diff", "--fail-on", "added", "examples/eks-shop", &d]),
+        Some(1)
+    );
+    assert_eq!(
+        code(&["diff", "--fail-on", "removed", "examples/eks-shop", &d]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&["diff", "--fail-on", "any", "examples/eks-shop", &d]),
+        Some(1)
+    );
+    // The other way round the same change is lost access only.
+    assert_eq!(
+        code(&["diff", "--fail-on", "added", &d, "examples/eks-shop"]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&["diff", "--fail-on", "removed", &d, "examples/eks-shop"]),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_port_added_to_an_existing_flow_is_new_access() {
+    // Only the ports change: no flow is added, yet `added` fails.
+    let dir = shop_copy();
+    let pol = dir.path().join("shop-policies.yaml");
+    let text = std::fs::read_to_string(&pol).expect("policies");
+    let old = "        - podSelector:\n            matchLabels: {app: api}\n      ports:\n        - {protocol: TCP, port: postgres}";
+    assert!(text.contains(old));
+    // api's egress to db and db's ingress from api, both on one more port.
+    let egress =
+        "            matchLabels: {app: db}\n      ports:\n        - {protocol: TCP, port: 5432}";
+    assert!(text.contains(egress));
+    let text = text.replace(
+        egress,
+        &format!("{egress}\n        - {{protocol: TCP, port: 6432}}"),
+    );
+    std::fs::write(
+        &pol,
+        text.replace(
+            old,
+            &format!("{old}\n        - {{protocol: TCP, port: 6432}}"),
+        ),
+    )
+    .expect("write");
+    let d = s(dir.path());
+    let res = run(&[
+        "diff",
+        "--format",
+        "json",
+        "--fail-on",
+        "added",
+        "examples/eks-shop",
+        &d,
+    ]);
+    assert_eq!(res.code, Some(1), "{}", res.stdout);
+    let v: Value = serde_json::from_str(&res.stdout).expect("json");
+    assert_eq!(v["summary"]["added"], 0);
+    assert_eq!(v["summary"]["newAccess"], true);
+    let flows = v["flows"].as_array().expect("flows");
+    assert!(
+        flows.iter().all(|f| f["change"] == "changed"
+            && f["newAccess"] == true
+            && f["lostAccess"] == false),
+        "{flows:#?}"
+    );
+    assert!(flows.iter().any(|f| f["from"] == "shop/api[Deployment]"
+        && f["to"] == "shop/db[Deployment]"
+        && f["oldPorts"] == serde_json::json!(["TCP/5432"])
+        && f["newPorts"] == serde_json::json!(["TCP/5432", "TCP/6432"])));
+}
+
+#[test]
+fn markdown_is_a_summary_then_details() {
+    let dir = shop_copy();
+    widen_db(dir.path());
+    let d = s(dir.path());
+    let res = run(&["diff", "--format", "md", "examples/eks-shop", &d]);
+    assert_eq!(res.code, Some(0));
+    let mut lines = res.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("**netpol:** 3 new flows, 0 removed, 1 changed")
+    );
+    assert!(
+        res.stdout
+            .contains("<details><summary>Connectivity changes</summary>")
+    );
+    assert!(res.stdout.contains(
+        "| + | service | `monitoring/prometheus[Deployment]` | `shop/db[Service]` | TCP/5432 |"
+    ));
+    assert!(res.stdout.trim_end().ends_with("</details>"));
+}
+
+#[test]
+fn a_snapshot_file_is_a_side() {
+    let dir = shop_copy();
+    let snap = dir.path().join("old.snap");
+    assert_eq!(
+        run(&["snapshot", "-o", &s(&snap), "examples/eks-shop"]).code,
+        Some(0)
+    );
+    widen_db(dir.path());
+    let res = run(&["diff", "--fail-on", "added", &s(&snap), &s(dir.path())]);
+    assert_eq!(res.code, Some(1));
+    assert!(
+        res.stdout
+            .starts_with("3 new flows, 0 removed, 1 changed\n"),
+        "{}",
+        res.stdout
+    );
+}
+
+#[test]
+fn diff_needs_two_paths() {
+    let res = run(&["diff", "examples/eks-shop"]);
+    assert_eq!(res.code, Some(2));
+    assert!(res.stderr.contains("exactly two paths"), "{}", res.stderr);
+    let res = run(&["diff", "--fail-on", "sometimes", "a", "b"]);
+    assert_eq!(res.code, Some(2));
+}
+
+#[test]
+fn external_ranges_are_compared_by_address_not_by_id() {
+    // The regression example splits the external addresses differently (other ipBlocks):
+    // ranges are compared in their common refinement, so nothing external is "removed".
+    let res = run(&["diff", "examples/eks-shop", "examples/eks-shop-regression"]);
+    assert_eq!(res.code, Some(0));
+    assert!(
+        res.stdout
+            .starts_with("13 new flows, 0 removed, 2 changed\n"),
+        "{}",
+        res.stdout
+    );
+    assert!(
+        res.stdout
+            .contains("+ external shop/worker[Deployment] -> 0.0.0.0/0  TCP/5432  (2 pairs)\n")
+    );
+    assert_eq!(
+        run(&[
+            "diff",
+            "--fail-on",
+            "removed",
+            "examples/eks-shop",
+            "examples/eks-shop-regression"
+        ])
+        .code,
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "diff",
+            "--fail-on",
+            "added",
+            "examples/eks-shop",
+            "examples/eks-shop-regression"
+        ])
+        .code,
+        Some(1)
+    );
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=netpol",
+            "-c",
+            "user.email=netpol@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn git_ranges_read_both_sides_from_the_repository() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let shop = shop_copy();
+    let k8s = repo.path().join("k8s");
+    std::fs::create_dir(&k8s).expect("mkdir");
+    for e in std::fs::read_dir(shop.path()).expect("read") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), k8s.join(e.file_name())).expect("copy");
+    }
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "base"]);
+    widen_db(&k8s);
+    git(repo.path(), &["commit", "-qam", "widen"]);
+    // The working tree is changed back: --git must not read it.
+    std::fs::copy(
+        shop.path().join("shop-policies.yaml"),
+        k8s.join("shop-policies.yaml"),
+    )
+    .expect("copy");
+    let res = super::run_in(
+        repo.path(),
+        &["diff", "--git", "HEAD~1..HEAD", "--", "k8s"],
+        b"",
+    );
+    assert_eq!(res.code, Some(0), "{}", res.stderr);
+    assert!(
+        res.stdout
+            .starts_with("3 new flows, 0 removed, 1 changed\n"),
+        "{}",
+        res.stdout
+    );
+    let fail = |range: &str| {
+        super::run_in(
+            repo.path(),
+            &["diff", "--fail-on", "added", "--git", range, "--", "k8s"],
+            b"",
+        )
+        .code
+    };
+    assert_eq!(fail("HEAD~1..HEAD"), Some(1));
+    assert_eq!(fail("HEAD~1.."), Some(1), "B defaults to HEAD");
+    assert_eq!(fail("HEAD..HEAD~1"), Some(0));
+    // From the subfolder, paths are relative to it.
+    let sub = super::run_in(&k8s, &["diff", "--git", "HEAD~1..HEAD"], b"");
+    assert!(
+        sub.stdout.starts_with("3 new flows"),
+        "{}{}",
+        sub.stdout,
+        sub.stderr
+    );
+    let bad = super::run_in(
+        repo.path(),
+        &["diff", "--git", "nope..HEAD", "--", "k8s"],
+        b"",
+    );
+    assert_eq!(bad.code, Some(2));
+    assert!(bad.stderr.contains("git ls-tree"), "{}", bad.stderr);
+    let up = super::run_in(&k8s, &["diff", "--git", "HEAD~1..HEAD", "--", ".."], b"");
+    assert_eq!(up.code, Some(2));
+}
