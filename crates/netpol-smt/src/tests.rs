@@ -14,7 +14,8 @@ use netpol_manifest::{LoadOptions, Model, Source};
 use crate::config::{Pair, PeerSpec, parse_config};
 use crate::*;
 
-fn load(yaml: &str) -> Model {
+/// The model of `yaml`, which must load without errors (shared with `tests_services`).
+pub(crate) fn load(yaml: &str) -> Model {
     let mut map = SourceMap::new();
     let loaded = netpol_manifest::load(
         &[Source::Bytes {

@@ -9,28 +9,14 @@ use std::time::{Duration, Instant};
 
 use netpol_diag::SourceMap;
 use netpol_graph::Profile;
+use netpol_manifest::Model;
 use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode};
 use netpol_manifest::model::{PortRef, Protocol};
-use netpol_manifest::{LoadOptions, Model, Source};
 
 use crate::config::parse_config;
 use crate::run::verify_with;
+use crate::tests::load;
 use crate::*;
-
-fn load(yaml: &str) -> Model {
-    let mut map = SourceMap::new();
-    let loaded = netpol_manifest::load(
-        &[Source::Bytes {
-            name: "test.yaml".to_owned(),
-            bytes: yaml.as_bytes().to_vec(),
-        }],
-        &LoadOptions::default(),
-        &mut map,
-    );
-    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.is_error()).collect();
-    assert!(errors.is_empty(), "{errors:?}");
-    loaded.model
-}
 
 fn config(assertions: &str) -> ParsedConfig {
     let text =
