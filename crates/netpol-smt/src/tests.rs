@@ -12,6 +12,7 @@ use netpol_manifest::model::{Direction, Protocol};
 use netpol_manifest::{LoadOptions, Model, Source};
 
 use crate::config::{Pair, PeerSpec, parse_config};
+use crate::tests_services::graph_connects;
 use crate::*;
 
 /// The model of `yaml`, which must load without errors (shared with `tests_services`).
@@ -781,41 +782,6 @@ fn agreement(seed: u64, p: &Profile) {
         (Protocol::Udp, 53),
         (Protocol::Tcp, 5432),
     ];
-    let via_service = |a: &str, b: &str, proto: Protocol, n: u16| {
-        let be = model
-            .endpoints
-            .iter()
-            .find(|e| e.id() == b)
-            .expect("endpoint");
-        model.services.iter().any(|svc| {
-            let id = format!("{}/{}[Service]", svc.namespace, svc.name);
-            let backs = svc.namespace == be.namespace
-                && svc
-                    .selector
-                    .as_ref()
-                    .is_some_and(|sel| sel.iter().all(|(k, v)| be.labels.get(k) == Some(v)));
-            backs
-                && analysis.find_endpoint(&id).is_some()
-                && svc.ports.iter().any(|sp| {
-                    let target = match &sp.target_port {
-                        netpol_manifest::model::PortRef::Number(t) => Some(*t),
-                        netpol_manifest::model::PortRef::Name(name) => be
-                            .ports
-                            .iter()
-                            .find(|c| c.protocol == sp.protocol && c.name.as_deref() == Some(name))
-                            .map(|c| c.port),
-                    };
-                    sp.protocol == proto
-                        && target == Some(n)
-                        && analysis
-                            .explain(a, &id, None)
-                            .is_some_and(|x| x.directions[0].allowed.contains(sp.protocol, sp.port))
-                        && analysis
-                            .explain(a, b, None)
-                            .is_some_and(|x| x.directions[1].allowed.contains(proto, n))
-                })
-        })
-    };
     let mut assertions = Vec::new();
     let mut expected = Vec::new();
     let mut via_count = 0;
@@ -829,7 +795,7 @@ fn agreement(seed: u64, p: &Profile) {
                 let name = format!("{a} -> {b} {proto}/{n}");
                 assertions.push(pair_assertion(name.clone(), a, b, &format!("{proto}/{n}")));
                 let direct = allowed.contains(proto, n);
-                let via = !direct && via_service(a, b, proto, n);
+                let via = !direct && graph_connects(&model, &analysis, a, b, proto, n);
                 via_count += usize::from(via);
                 expected.push((name, if direct || via { "refuted" } else { "proved" }));
             }

@@ -141,8 +141,8 @@ fn results(model: &Model, p: &Profile, cfg: &ParsedConfig, classes: bool) -> Vec
 
 /// What the graph engine says about `a -> b` on (proto, n): allowed directly, or through a
 /// Service whose port the source's egress admits and whose backend `b` admits the source
-/// on the target port.
-fn graph_connects(
+/// on the target port. Shared with `tests.rs`.
+pub(crate) fn graph_connects(
     model: &Model,
     analysis: &netpol_graph::Analysis<'_>,
     a: &str,

@@ -7,12 +7,13 @@
 //! per group over one selecting term per policy, and one OR of groups per distinct set of
 //! groups, shared by every path of the class. A query thus grows with the Services plus the
 //! policies, not with their product. Rules that admit every destination directly on every port (`to`
-//! and `ports` omitted) are left out: the direct path already holds whenever they would.
+//! and `ports` omitted) are not in the access groups (`netpol-graph`'s `service_access_groups`):
+//! the direct path already holds whenever they would.
 
 use std::collections::BTreeMap;
 
 use netpol_graph::ir::Provenance;
-use netpol_manifest::model::{Direction, PortRef};
+use netpol_manifest::model::PortRef;
 use z3::ast::{BV, Bool, Int};
 
 use super::{Encoder, NamedMode, Side, Via, ViaClass, proto_index};
@@ -60,7 +61,6 @@ impl Encoder<'_> {
                 let group = groups.entry(*g).or_insert_with(|| {
                     let rules: Vec<(Provenance, Bool)> = u.access_groups[*g]
                         .iter()
-                        .filter(|&&(pi, ri)| !self.direct_covers(pi, ri))
                         .filter_map(|&(pi, ri)| {
                             let n = u.ns_index(&u.policies[pi].namespace)?;
                             s.candidate_ns.binary_search(&n).ok()?;
@@ -155,18 +155,5 @@ impl Encoder<'_> {
             }
         }
         (out, classes)
-    }
-
-    /// Whether egress rule `ri` of policy `pi` admits every destination on every port in
-    /// the direct path (`to` and `ports` omitted, and the rule counted in its direction),
-    /// so that a ClusterIP path through it adds nothing.
-    fn direct_covers(&self, pi: usize, ri: usize) -> bool {
-        let p = &self.u.policies[pi];
-        let r = &p.egress[ri];
-        self.u.via_classes
-            && r.peers.is_none()
-            && r.ports.is_none()
-            && (self.u.profile.flags.rules_outside_policy_types
-                || p.policy_types.contains(Direction::Egress))
     }
 }
