@@ -220,25 +220,22 @@ fn with_default_dns(model: &Model, span: Span) -> Model {
         span,
     };
     if !m.endpoints.iter().any(|e| is_backend(&svc, e)) {
-        m.endpoints.push(Endpoint {
-            kind: EndpointKind::Deployment,
-            namespace: DNS_NS.to_owned(),
-            name: "coredns".to_owned(),
+        let ports = [("dns", Protocol::Udp), ("dns-tcp", Protocol::Tcp)]
+            .into_iter()
+            .map(|(name, protocol)| ContainerPort {
+                name: Some(name.to_owned()),
+                port: 53,
+                protocol,
+            })
+            .collect();
+        m.endpoints.push(Endpoint::assumed(
+            EndpointKind::Deployment,
+            DNS_NS,
+            "coredns",
             labels,
-            ports: [("dns", Protocol::Udp), ("dns-tcp", Protocol::Tcp)]
-                .into_iter()
-                .map(|(name, protocol)| ContainerPort {
-                    name: Some(name.to_owned()),
-                    port: 53,
-                    protocol,
-                })
-                .collect(),
-            host_network: false,
-            pod_ip: None,
-            host_ip: None,
-            node_name: None,
+            ports,
             span,
-        });
+        ));
         m.endpoints.sort_by_key(Endpoint::id);
     }
     m.services.push(svc);

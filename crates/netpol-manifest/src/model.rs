@@ -129,6 +129,31 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// An endpoint that an analysis assumes and the manifests do not have (an EKS default
+    /// CoreDNS, a pod created later): on the pod network, with no IP and no node yet, and
+    /// `span` pointing at whatever the finding should point at.
+    pub fn assumed(
+        kind: EndpointKind,
+        namespace: &str,
+        name: &str,
+        labels: Labels,
+        ports: Vec<ContainerPort>,
+        span: Span,
+    ) -> Endpoint {
+        Endpoint {
+            kind,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            labels,
+            ports,
+            host_network: false,
+            pod_ip: None,
+            host_ip: None,
+            node_name: None,
+            span,
+        }
+    }
+
     /// `ns/name` for a bare Pod, `ns/name[Kind]` for a workload.
     pub fn id(&self) -> String {
         match self.kind {

@@ -30,18 +30,14 @@ pub(crate) fn exposure(model: &Model, profile: &Profile) -> BTreeMap<(String, St
     };
     let mut m = model.clone();
     for ns in &model.namespaces {
-        m.endpoints.push(Endpoint {
-            kind: EndpointKind::Pod,
-            namespace: ns.name.clone(),
-            name: PROBE.to_owned(),
-            labels: Labels::from([("netpol.dev/new-pod".to_owned(), "true".to_owned())]),
-            ports: Vec::new(),
-            host_network: false,
-            pod_ip: None,
-            host_ip: None,
-            node_name: None,
+        m.endpoints.push(Endpoint::assumed(
+            EndpointKind::Pod,
+            &ns.name,
+            PROBE,
+            Labels::from([("netpol.dev/new-pod".to_owned(), "true".to_owned())]),
+            Vec::new(),
             span,
-        });
+        ));
     }
     m.endpoints.sort_by_key(Endpoint::id);
     let probe_ns = |id: &str| -> Option<String> {
