@@ -98,8 +98,31 @@ pub(crate) struct Side {
 }
 
 impl Side {
+    /// A side of input already read (by `verify`), without verdicts.
+    pub(crate) fn from_inputs(inputs: workspace::Inputs) -> Side {
+        Side {
+            inputs,
+            verdicts: Vec::new(),
+        }
+    }
+
     pub(crate) fn analysis(&self) -> Analysis<'_> {
         Analysis::new(&self.inputs.model, &self.inputs.profile)
+    }
+
+    /// Prints the loading and analysis diagnostics to stderr; the exit status they call for.
+    pub(crate) fn report(&self, analysis: &Analysis<'_>) -> anyhow::Result<ExitStatus> {
+        let mut diags = self.inputs.diagnostics.clone();
+        diags.extend(analysis.diagnostics().iter().cloned());
+        report::diagnostics_to_stderr(&self.inputs.map, &diags)?;
+        Ok(ExitStatus::from_diagnostics(&diags))
+    }
+
+    /// The snapshot of the connectivity; nothing is printed.
+    pub(crate) fn connectivity(&self, analysis: &Analysis<'_>) -> Snapshot {
+        let mut snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
+        snap.add_exposure(&self.inputs.model, &self.inputs.profile);
+        snap
     }
 
     /// The snapshot, with the loading and analysis diagnostics printed to stderr.
@@ -107,13 +130,8 @@ impl Side {
         &self,
         analysis: &Analysis<'_>,
     ) -> anyhow::Result<(Snapshot, ExitStatus)> {
-        let mut diags = self.inputs.diagnostics.clone();
-        diags.extend(analysis.diagnostics().iter().cloned());
-        report::diagnostics_to_stderr(&self.inputs.map, &diags)?;
-        let status = ExitStatus::from_diagnostics(&diags);
-        let mut snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
-        snap.add_exposure(&self.inputs.model, &self.inputs.profile);
-        Ok((snap, status))
+        let status = self.report(analysis)?;
+        Ok((self.connectivity(analysis), status))
     }
 }
 
@@ -154,22 +172,18 @@ pub(crate) fn take(
     side.snapshot(&side.analysis())
 }
 
-/// The drift check of `netpol verify --snapshot FILE`: compares the input's connectivity
-/// with FILE. On a difference it prints the diff, writes FILE.new (or, with
-/// `NETPOL_UPDATE_SNAPSHOTS=1`, FILE itself) and fails. `verdicts` are the run's own.
+/// The drift check of `netpol verify --snapshot FILE`: compares the connectivity of
+/// `side` (the input `verify` read, its diagnostics already reported) with FILE. On a
+/// difference it prints the diff, writes FILE.new (or, with `NETPOL_UPDATE_SNAPSHOTS=1`,
+/// FILE itself) and fails. `verdicts` are the run's own.
 pub(crate) fn drift(
-    input: &input::InputArgs,
-    cluster: &cluster::ClusterArgs,
+    side: &Side,
     file: &Path,
     verdicts: &[(String, String)],
     to_stdout: bool,
 ) -> anyhow::Result<ExitStatus> {
-    let side = read(input, cluster, false)?;
     let analysis = side.analysis();
-    let (mut now, status) = side.snapshot(&analysis)?;
-    if status == ExitStatus::Error {
-        return Ok(status);
-    }
+    let mut now = side.connectivity(&analysis);
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("reading the snapshot {}", file.display()))?;
     let old = Snapshot::parse(&text).with_context(|| format!("reading {}", file.display()))?;

@@ -75,6 +75,8 @@ pub(crate) struct Report {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// The config's `snapshot`, for the drift check when `--snapshot` is not given.
     pub(crate) snapshot: Option<std::path::PathBuf>,
+    /// The semantics the input was read under (the drift check's too).
+    pub(crate) profile: netpol_graph::Profile,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
@@ -90,7 +92,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     if let Some(file) = &args.snapshot
         && crate::config::locate(args.cluster.config(), args.input.folder_config()).is_none()
     {
-        return drift(args, Some(file), &[]);
+        let side = crate::cmd::snapshot::read(&args.input, &args.cluster, false)?;
+        let status = side.report(&side.analysis())?;
+        if status == ExitStatus::Error {
+            return Ok(status);
+        }
+        return crate::cmd::snapshot::drift(&side, file, &[], args.format == Format::Human);
     }
     let mut live = Live::new(args.format == Format::Human);
     let report = collect(args, &mut live)?;
@@ -112,27 +119,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let verdicts: Vec<(String, String)> = (report.results.iter())
         .map(|r| (r.name.clone(), r.outcome.as_str().to_owned()))
         .collect();
-    let snapshot = args.snapshot.as_deref().or(report.snapshot.as_deref());
-    Ok(status(&report).max(drift(args, snapshot, &verdicts)?))
-}
-
-/// The drift check against `snapshot` (`--snapshot`, else `snapshot:` of netpol.yaml),
-/// or success without one.
-fn drift(
-    args: &Args,
-    snapshot: Option<&std::path::Path>,
-    verdicts: &[(String, String)],
-) -> anyhow::Result<ExitStatus> {
-    match snapshot {
-        Some(file) => crate::cmd::snapshot::drift(
-            &args.input,
-            &args.cluster,
-            file,
-            verdicts,
-            args.format == Format::Human,
-        ),
-        None => Ok(ExitStatus::Success),
-    }
+    let status = status(&report);
+    let snapshot = args.snapshot.clone().or(report.snapshot.clone());
+    let Some(file) = snapshot.filter(|_| status != ExitStatus::Error) else {
+        return Ok(status);
+    };
+    // The drift check reads the same input: the one loaded above, not a second time.
+    let side = crate::cmd::snapshot::Side::from_inputs(crate::workspace::Inputs {
+        map: report.map,
+        model: report.model,
+        profile: report.profile,
+        config: None,
+        diagnostics: Vec::new(),
+        snapshot: None,
+    });
+    let drift = crate::cmd::snapshot::drift(&side, &file, &verdicts, args.format == Format::Human)?;
+    Ok(status.max(drift))
 }
 
 fn color(c: Color) -> bool {
@@ -182,6 +184,7 @@ fn collect(args: &Args, live: &mut Live) -> anyhow::Result<Report> {
         results,
         diagnostics,
         snapshot: inputs.snapshot,
+        profile: inputs.profile,
     })
 }
 
