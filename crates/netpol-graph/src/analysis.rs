@@ -77,6 +77,18 @@ impl<'m> Analysis<'m> {
         crate::facts::ingress_unions(&self.world)
     }
 
+    /// V2: per policy (in [`Analysis::policies`] order) and direction (ingress, egress),
+    /// whether its rules resolve to at least one agent entry on the existing endpoints.
+    pub fn rules_resolve(&self) -> Vec<[bool; 2]> {
+        (self.world.policies.iter())
+            .map(|p| {
+                netpol_manifest::model::Direction::BOTH.map(|d| {
+                    (p.rules(d).iter()).any(|r| crate::rules::vpc::rule_resolves(&self.world, p, r))
+                })
+            })
+            .collect()
+    }
+
     /// The matrix, computed by the class-compressed engine.
     pub fn matrix(&self) -> Matrix {
         let g = crate::engine::connections(&self.world);

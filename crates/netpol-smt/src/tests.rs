@@ -857,6 +857,37 @@ fn agrees_with_graph_on_generated_clusters_vpc_cni() {
     assert!(via > 0, "no pair was connected only through a ClusterIP");
 }
 
+/// V2 on the existing endpoints is decided twice: by the universe (read as constants by the
+/// encoding) and by the graph's `rules/vpc.rs` (the matrix). Until they are one function,
+/// they must agree, policy by policy and direction by direction, on generated clusters
+/// with ClusterIPs, node IPs and hostNetwork pods.
+#[test]
+fn v2_resolution_agrees_with_the_graph() {
+    let cfg = config("apiVersion: netpol.dev/v1alpha1\nkind: Verification\n");
+    let (mut resolved, mut open) = (0, 0);
+    for seed in 0..40 {
+        let (yaml, nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+        let model = load(&yaml);
+        for mode in [EnforcingMode::Standard, EnforcingMode::Strict] {
+            let mut settings = ClusterSettings {
+                cni: Cni::VpcCni,
+                enforcing_mode: mode,
+                ..ClusterSettings::default()
+            };
+            settings.nodes = nodes.clone();
+            let p = Profile::new(&settings);
+            let u = crate::universe::Universe::new(&model, &p, &cfg.verification);
+            let graph = netpol_graph::Analysis::new(&model, &p).rules_resolve();
+            assert_eq!(u.resolves, graph, "seed {seed}, {mode:?}");
+            for r in graph.iter().flatten() {
+                if *r { resolved += 1 } else { open += 1 }
+            }
+        }
+    }
+    // Both answers occur, so the comparison can fail.
+    assert!(resolved > 0 && open > 0, "{resolved} resolved, {open} not");
+}
+
 /// Refuted `deny` assertions under scope any: the counterexample, added to the cluster as
 /// concrete pods, really connects in the graph engine.
 #[test]
