@@ -87,3 +87,62 @@ fn lenient(file: FileId, text: &str) -> Option<(Verification, Vec<Option<Span>>,
         .collect();
     Some((v, spans, assertions))
 }
+
+/// The `lints:` section of the config at `path`, which `load` already put in `map`, as
+/// severity overrides (origin `Config`) and exclude globs. An entry that names no code,
+/// group or `warnings`, or a bad glob, is an `invalid-config` error at the entry.
+pub(crate) fn lints(
+    path: &Path,
+    map: &SourceMap,
+    levels: &mut netpol_lint::Levels,
+    exclude: &mut Vec<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let name = path.display().to_string();
+    let Some(file) = map.files().find(|&f| map.name(f) == name) else {
+        return;
+    };
+    let text = map.text(file);
+    let (docs, _) = yaml::parse_documents(file, text, &yaml::Limits::default());
+    let Some(doc) = docs.into_iter().next() else {
+        return;
+    };
+    let Some(value) = doc.value.get("lints") else {
+        return;
+    };
+    // A section serde refuses is already an invalid-config diagnostic of `read`.
+    let Ok(lints) = serde_json::from_value::<netpol_config::Lints>(value.clone()) else {
+        return;
+    };
+    let bad = |ptr: String, message: String, help: &str| {
+        Diagnostic::new(netpol_diag::Code::InvalidConfig, message)
+            .with_primary(doc.nearest_span_of(&ptr), "here")
+            .with_help(help.to_owned())
+    };
+    for (key, list, level) in [
+        ("deny", &lints.deny, netpol_lint::Level::Deny),
+        ("warn", &lints.warn, netpol_lint::Level::Warn),
+        ("allow", &lints.allow, netpol_lint::Level::Allow),
+    ] {
+        for (i, entry) in list.iter().enumerate() {
+            match entry.parse::<netpol_lint::Target>() {
+                Ok(t) => levels.add_from(netpol_lint::Origin::Config, t, level),
+                Err(why) => diagnostics.push(bad(
+                    format!("/lints/{key}/{i}"),
+                    format!("netpol.yaml: lints.{key}: {why}"),
+                    "see docs/lint.md",
+                )),
+            }
+        }
+    }
+    for (i, glob) in lints.exclude.iter().enumerate() {
+        match netpol_lint::Exclude::new([glob.as_str()]) {
+            Ok(_) => exclude.push(glob.clone()),
+            Err(why) => diagnostics.push(bad(
+                format!("/lints/exclude/{i}"),
+                format!("netpol.yaml: lints.exclude: {why}"),
+                "`*` matches within a folder, `**` across folders, `?` one character, `[ab]` a class",
+            )),
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! Shared diagnostics output: `--format human|short|json` and `--color auto|always|never`.
+//! Shared diagnostics output: `--format human|short|json|sarif|github|junit` and
+//! `--color auto|always|never`.
 //!
 //! Rendering itself is `netpol_diag::render`; this module only decides colour and width
 //! from the terminal and writes the result. Diagnostics go to stdout (they are the
@@ -13,7 +14,8 @@ use netpol_diag::{Diagnostic, Severity, SourceMap};
 /// Output flags every command that prints diagnostics flattens.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OutputArgs {
-    /// Output format: code frames for people, one line each for editors, or JSON.
+    /// Output format: code frames for people, one line each for editors, JSON, or for CI:
+    /// SARIF (code scanning), GitHub workflow commands, JUnit XML.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 
@@ -27,6 +29,9 @@ pub(crate) enum Format {
     Human,
     Short,
     Json,
+    Sarif,
+    Github,
+    Junit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,10 +57,13 @@ pub(crate) fn diagnostics(
             render::human(&mut text, map, diags, &opts).context("rendering diagnostics")?;
         }
         Format::Short => render::short(&mut text, map, diags).context("rendering diagnostics")?,
-        Format::Json => {
-            text = serde_json::to_string_pretty(&render::json(map, diags))
-                .context("serialising diagnostics")?;
-            text.push('\n');
+        Format::Json => text = pretty(&render::json(map, diags))?,
+        Format::Sarif => text = pretty(&render::sarif(map, diags, &sarif_options()))?,
+        Format::Github => render::github(&mut text, map, diags).context("rendering diagnostics")?,
+        Format::Junit => {
+            text = render::junit("netpol lint", map, diags)
+                .map_err(anyhow::Error::msg)
+                .context("serialising JUnit XML")?;
         }
     }
     let mut stdout = io::stdout().lock();
@@ -68,6 +76,24 @@ pub(crate) fn diagnostics(
         writeln!(io::stderr(), "{}", summary(files, diags)).context("writing the summary")?;
     }
     Ok(())
+}
+
+/// What SARIF says about the tool, for `verify` and `lint` alike: help URIs are the
+/// codes' sections of docs/diagnostics.md.
+pub(crate) fn sarif_options() -> render::SarifOptions<'static> {
+    render::SarifOptions {
+        name: "netpol",
+        version: env!("CARGO_PKG_VERSION"),
+        information_uri: "https://github.com/netpol-dev/netpol",
+        help_base: Some("https://github.com/netpol-dev/netpol/blob/main/docs/diagnostics.md"),
+    }
+}
+
+/// Pretty JSON ending in a newline.
+pub(crate) fn pretty(v: &serde_json::Value) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string_pretty(v).context("serialising the report")?;
+    s.push('\n');
+    Ok(s)
 }
 
 pub(crate) fn human_options(color: ColorChoice) -> HumanOptions {

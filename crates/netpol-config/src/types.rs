@@ -35,9 +35,43 @@ pub struct Verification {
     /// Facts about the cluster that the manifests do not carry.
     #[serde(default)]
     pub cluster: ClusterSettings,
+    /// Severities and excludes of `netpol lint` (docs/lint.md); command-line flags
+    /// are laid over them.
+    #[serde(default, skip_serializing_if = "Lints::is_empty")]
+    pub lints: Lints,
     /// The intents to prove, each decided by one solver query.
     #[serde(default)]
     pub assertions: Vec<Assertion>,
+}
+
+/// The `lints:` section. Each list names diagnostic codes, lint groups (`selectors`, `dns`,
+/// `coverage`, `named-ports`, `dead`, `vpc-cni`) or `warnings`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Lints {
+    /// Report these as errors (exit code 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+    /// Report these as warnings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warn: Vec<String>,
+    /// Do not report these. Error codes stay errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Globs of files whose findings are not reported (their objects are still read);
+    /// `*` stays within a folder, `**` crosses folders, and a pattern matches the path as
+    /// netpol prints it or any trailing part of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+impl Lints {
+    pub fn is_empty(&self) -> bool {
+        self.deny.is_empty()
+            && self.warn.is_empty()
+            && self.allow.is_empty()
+            && self.exclude.is_empty()
+    }
 }
 
 /// One intent. Exactly one of `deny`, `allow`, `only` and `isolated` is set.

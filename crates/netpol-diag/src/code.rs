@@ -145,6 +145,9 @@ codes! {
     StrictModeUnselected => "strict-mode-unselected", Warning, "In VPC CNI strict mode, a pod that no NetworkPolicy selects denies all traffic.";
     HostNetworkPeer => "host-network-peer", Warning, "Under VPC CNI, a selector peer matches hostNetwork pods, so it allows their nodes' IPs.";
     DnsPortTcpOnly => "dns-port-tcp-only", Warning, "A rule opens port 53 without a protocol (so TCP only) and not UDP 53.";
+    // Lints: suppressions.
+    UnusedSuppression => "unused-suppression", Note, "A `netpol.dev/allow` annotation names a code that reports nothing in its object.";
+    InvalidSuppression => "invalid-suppression", Warning, "A `netpol.dev/allow` annotation names something that is not a lint code or group, or an error code, which cannot be suppressed.";
 }
 
 impl fmt::Display for Code {

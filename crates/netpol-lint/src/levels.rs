@@ -85,17 +85,46 @@ impl std::str::FromStr for Target {
     }
 }
 
+impl Target {
+    /// Whether the target names this diagnostic (`warnings`: by its current severity).
+    pub(crate) fn names(&self, d: &Diagnostic) -> bool {
+        self.rank(d).is_some()
+    }
+
+    /// How specifically the target names `d`: a code 2, a group 1, `warnings` 0.
+    fn rank(&self, d: &Diagnostic) -> Option<u8> {
+        match self {
+            Target::Code(c) => (*c == d.code).then_some(2),
+            Target::Group(_, codes) => codes.contains(&d.code).then_some(1),
+            Target::Warnings => (d.severity == Severity::Warning).then_some(0),
+        }
+    }
+}
+
+/// Where an override comes from: a command-line flag beats netpol.yaml's `lints:` section
+/// at equal precedence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    Config,
+    Flag,
+}
+
 /// A run's overrides. A code named itself beats its group, a group beats `warnings`; at
-/// equal precedence the strictest level wins. Error codes cannot be lowered: a broken input
-/// stays an error.
+/// equal precedence a flag beats the config, then the strictest level wins. Error codes
+/// cannot be lowered: a broken input stays an error.
 #[derive(Clone, Debug, Default)]
 pub struct Levels {
-    entries: Vec<(Target, Level)>,
+    entries: Vec<(Target, Origin, Level)>,
 }
 
 impl Levels {
+    /// An override from a command-line flag.
     pub fn add(&mut self, target: Target, level: Level) {
-        self.entries.push((target, level));
+        self.add_from(Origin::Flag, target, level);
+    }
+
+    pub fn add_from(&mut self, origin: Origin, target: Target, level: Level) {
+        self.entries.push((target, origin, level));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,16 +133,11 @@ impl Levels {
 
     /// The level in force for a diagnostic, if an override names it.
     fn level(&self, d: &Diagnostic) -> Option<Level> {
-        let rank = |t: &Target| match t {
-            Target::Code(c) => (*c == d.code).then_some(2),
-            Target::Group(_, codes) => codes.contains(&d.code).then_some(1),
-            Target::Warnings => (d.severity == Severity::Warning).then_some(0),
-        };
         self.entries
             .iter()
-            .filter_map(|(t, l)| rank(t).map(|r| (r, *l)))
+            .filter_map(|(t, o, l)| t.rank(d).map(|r| (r, *o, *l)))
             .max()
-            .map(|(_, l)| l)
+            .map(|(_, _, l)| l)
     }
 
     /// Applies the overrides: allowed diagnostics are dropped, the others get the level's
@@ -180,6 +204,37 @@ mod tests {
                 (Code::NoDefaultDeny, Severity::Warning),
                 (Code::DnsUnreachable, Severity::Error),
                 (Code::SyntaxError, Severity::Error),
+            ]
+        );
+    }
+
+    #[test]
+    fn flags_beat_the_config_at_equal_precedence_only() {
+        let mut levels = Levels::default();
+        let cfg =
+            |l: &mut Levels, t: &str, level| l.add_from(Origin::Config, t.parse().unwrap(), level);
+        cfg(&mut levels, "dns-unreachable", Level::Allow);
+        cfg(&mut levels, "no-default-deny", Level::Deny);
+        cfg(&mut levels, "pod-not-isolated", Level::Deny);
+        levels.add("warnings".parse().unwrap(), Level::Deny);
+        levels.add("coverage".parse().unwrap(), Level::Allow);
+        levels.add("no-default-deny".parse().unwrap(), Level::Warn);
+        let mut diags = vec![
+            diag(Code::DnsUnreachable),
+            diag(Code::NoDefaultDeny),
+            diag(Code::PodNotIsolated),
+            diag(Code::UnknownLabelKey),
+        ];
+        levels.apply(&mut diags);
+        let got: Vec<(Code, Severity)> = diags.iter().map(|d| (d.code, d.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                // A flag beats the config on the same code.
+                (Code::NoDefaultDeny, Severity::Warning),
+                // The config's code beats the flags' group.
+                (Code::PodNotIsolated, Severity::Error),
+                (Code::UnknownLabelKey, Severity::Error),
             ]
         );
     }

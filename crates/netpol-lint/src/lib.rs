@@ -5,21 +5,27 @@
 //! for the endpoints of the input; none is a guess from the YAML's shape alone.
 //! The result is sorted with [`Diagnostic::sort`], so the output is deterministic.
 
+mod baseline;
 mod context;
 mod coverage;
 mod dead;
 mod dns;
+mod exclude;
 mod levels;
 mod named_ports;
 mod pitfalls;
 mod selectors;
+mod suppress;
 
 use netpol_diag::{Diagnostic, SourceMap};
 use netpol_graph::Analysis;
 use netpol_manifest::Model;
 
+pub use baseline::Baseline;
 pub use dns::DnsPlatform;
-pub use levels::{GROUPS, Level, Levels, Target};
+pub use exclude::Exclude;
+pub use levels::{GROUPS, Level, Levels, Origin, Target};
+pub use suppress::suppress;
 
 /// What the lints need beyond the model and its analysis.
 #[derive(Clone, Copy, Debug)]

@@ -13,7 +13,7 @@ use netpol_manifest::{LoadOptions, Source};
 
 /// The codes netpol-lint produces, first to last in `Code::ALL`.
 const FIRST: Code = Code::SelectorMatchesNothing;
-const LAST: Code = Code::DnsPortTcpOnly; // lint-skipped lies between them
+const LAST: Code = Code::InvalidSuppression; // lint-skipped lies between them
 
 fn lint_codes() -> Vec<Code> {
     let all = Code::ALL;
@@ -76,7 +76,9 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
     {
         options.what_if_budget = n.parse().expect("what-if budget");
     }
-    let diags = netpol_lint::lint(&loaded.model, &analysis, &map, &options);
+    let mut diags = netpol_lint::lint(&loaded.model, &analysis, &map, &options);
+    netpol_lint::suppress(&loaded.model, &mut diags);
+    Diagnostic::sort(&mut diags);
     (map, diags)
 }
 
@@ -166,4 +168,16 @@ fn duplicates_are_not_also_reported_as_without_effect() {
     let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
     assert!(codes.contains(&Code::DuplicatePolicy), "{codes:?}");
     assert!(!codes.contains(&Code::PolicyWithoutEffect), "{codes:?}");
+}
+
+#[test]
+fn a_used_suppression_drops_the_finding_and_only_in_its_object() {
+    let (_, diags) = run(&dir().join("unused-suppression/negative.yaml"));
+    let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
+    assert!(!codes.contains(&Code::DnsPortTcpOnly), "{codes:?}");
+    assert!(!codes.contains(&Code::UnusedSuppression), "{codes:?}");
+    // A group suppresses each of its codes.
+    let (_, diags) = run(&dir().join("invalid-suppression/negative.yaml"));
+    let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
+    assert!(!codes.contains(&Code::NoDefaultDeny), "{codes:?}");
 }

@@ -189,6 +189,7 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
         diagnostics.append(&mut out.diags);
         items.append(&mut out.items);
         ns_refs.append(&mut out.ns_refs);
+        model.suppressions.append(&mut out.suppressions);
         for kind in out.skipped {
             *skipped.entry(kind).or_default() += 1;
         }

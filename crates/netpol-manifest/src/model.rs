@@ -17,6 +17,10 @@ pub type Labels = BTreeMap<String, String>;
 
 /// The label every namespace carries, set by the API server.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// The annotation that suppresses lint findings on an object (`code[,code]`).
+pub const ALLOW_ANNOTATION: &str = "netpol.dev/allow";
+/// Why the findings are suppressed (free text, optional).
+pub const ALLOW_REASON_ANNOTATION: &str = "netpol.dev/allow-reason";
 
 /// Everything loaded from the inputs. Each list is sorted by its natural key, so that
 /// iterating it is deterministic.
@@ -35,6 +39,23 @@ pub struct Model {
     /// The controller (kind, name) named by the `ownerReferences` of a bare Pod whose
     /// controller is not in the input (a `kubectl get pods` dump), by [`Endpoint::id`].
     pub owners: BTreeMap<String, (String, String)>,
+    /// `netpol.dev/allow` annotations of every modelled object, in input order (file,
+    /// offset).
+    pub suppressions: Vec<Suppression>,
+}
+
+/// The annotation `netpol.dev/allow: code[,code]` on an object: findings of those codes
+/// (or lint groups) inside the object are not reported by `netpol lint`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppression {
+    /// The whole object.
+    pub object: Span,
+    /// The annotation's value.
+    pub span: Span,
+    /// The entries as written, trimmed, empty ones left out.
+    pub codes: Vec<String>,
+    /// `netpol.dev/allow-reason`, when given.
+    pub reason: Option<String>,
 }
 
 impl Model {

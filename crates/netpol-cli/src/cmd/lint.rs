@@ -1,7 +1,12 @@
 //! `netpol lint`: load and validate manifests, run the semantic lints (netpol-lint) on the
-//! same model and profile as `matrix`, print the diagnostics.
+//! same model and profile as `matrix`, and report the diagnostics after suppressions,
+//! severity overrides (netpol.yaml's `lints:` and the flags), excludes and the baseline.
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use netpol_graph::Analysis;
+use netpol_lint::{Baseline, Exclude, Level, Levels};
 
 use crate::cmd::ExitStatus;
 use crate::workspace::{self, Purpose};
@@ -14,7 +19,7 @@ With no PATHS, the `manifests` of netpol.yaml are read, else its folder, else th
 folder. Diagnostics are the command's output and go to stdout; the summary line of the
 human format goes to stderr. The semantic lints (selectors, DNS, coverage, named ports, dead
 policies; docs/diagnostics.md) follow the cluster flags and netpol.yaml's `cluster:` section,
-as `matrix` does.")]
+as `matrix` does. Severities, suppressions, excludes and baselines: docs/lint.md.")]
 pub(crate) struct Args {
     #[command(flatten)]
     input: input::InputArgs,
@@ -24,7 +29,7 @@ pub(crate) struct Args {
     output: report::OutputArgs,
 
     /// Report these as errors: a code, a group (selectors, dns, coverage, named-ports, dead,
-    /// vpc-cni) or `warnings` (repeatable).
+    /// vpc-cni) or `warnings` (repeatable; beats netpol.yaml's `lints:`).
     #[arg(long, value_name = "CODE")]
     deny: Vec<netpol_lint::Target>,
 
@@ -35,9 +40,39 @@ pub(crate) struct Args {
     /// Do not report these (repeatable). Error codes stay errors.
     #[arg(long, value_name = "CODE")]
     allow: Vec<netpol_lint::Target>,
+
+    /// Do not report findings in files matching GLOB; their objects are still read
+    /// (repeatable, added to netpol.yaml's `lints.exclude`).
+    #[arg(long, value_name = "GLOB", value_parser = glob)]
+    exclude: Vec<String>,
+
+    /// Do not report the findings recorded in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+
+    /// Record the findings in FILE as a baseline (replacing it); they are then not reported.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
+}
+
+fn glob(s: &str) -> Result<String, String> {
+    Exclude::new([s]).map(|_| s.to_owned())
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    // Read before the work, so that a missing file is a usage error at once.
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the baseline {}", path.display()))?;
+            Some(
+                Baseline::parse(&text)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("{} is not a netpol baseline", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let inputs = workspace::load(&args.input, &args.cluster, Purpose::Analyse)?;
     let mut diags = inputs.diagnostics;
     let analysis = Analysis::new(&inputs.model, &inputs.profile);
@@ -48,17 +83,35 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         &inputs.map,
         &netpol_lint::Options::default(),
     ));
-    let mut levels = netpol_lint::Levels::default();
+    netpol_lint::suppress(&inputs.model, &mut diags);
+    // The config's `lints:` first, then the flags, which win at equal precedence.
+    let mut levels = Levels::default();
+    let mut globs = Vec::new();
+    if let Some(path) = crate::config::locate(args.cluster.config(), args.input.folder_config()) {
+        crate::config::lints(&path, &inputs.map, &mut levels, &mut globs, &mut diags);
+    }
     for (targets, level) in [
-        (&args.deny, netpol_lint::Level::Deny),
-        (&args.warn, netpol_lint::Level::Warn),
-        (&args.allow, netpol_lint::Level::Allow),
+        (&args.deny, Level::Deny),
+        (&args.warn, Level::Warn),
+        (&args.allow, Level::Allow),
     ] {
         for t in targets {
             levels.add(t.clone(), level);
         }
     }
     levels.apply(&mut diags);
+    globs.extend(args.exclude.iter().cloned());
+    let exclude = Exclude::new(globs.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+    exclude.apply(&inputs.map, &mut diags);
+    if let Some(path) = &args.write_baseline {
+        let text = Baseline::write(&inputs.model, &inputs.map, &diags);
+        std::fs::write(path, &text)
+            .with_context(|| format!("writing the baseline {}", path.display()))?;
+        let written = Baseline::parse(&text).map_err(anyhow::Error::msg)?;
+        written.filter(&inputs.model, &inputs.map, &mut diags);
+    } else if let Some(b) = &baseline {
+        b.filter(&inputs.model, &inputs.map, &mut diags);
+    }
     report::diagnostics(&args.output, &inputs.map, &diags)?;
     Ok(ExitStatus::from_diagnostics(&diags))
 }

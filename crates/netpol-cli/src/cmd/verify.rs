@@ -281,20 +281,10 @@ pub(crate) fn to_json(r: &Report, durations: bool) -> Value {
     json!({"assertions": assertions, "diagnostics": render::json(&r.map, &r.diagnostics)})
 }
 
-/// What SARIF says about the tool, for `verify` and `lint` alike.
-pub(crate) fn sarif_options() -> render::SarifOptions<'static> {
-    render::SarifOptions {
-        name: "netpol",
-        version: env!("CARGO_PKG_VERSION"),
-        information_uri: "https://github.com/netpol-dev/netpol",
-        help_base: Some("https://github.com/netpol-dev/netpol/blob/main/docs/diagnostics.md"),
-    }
-}
-
 /// SARIF 2.1.0 for GitHub code scanning: one result per error or warning diagnostic
 /// (refuted and unknown assertions are error diagnostics).
 pub(crate) fn sarif(r: &Report) -> Value {
-    render::sarif(&r.map, &r.diagnostics, &sarif_options())
+    render::sarif(&r.map, &r.diagnostics, &crate::report::sarif_options())
 }
 
 /// GitHub workflow commands for the diagnostics, then one plain line per assertion (its

@@ -65,7 +65,35 @@ impl Cx<'_> {
         if let Some(labels) = &meta.labels {
             self.labels(obj, labels, "/metadata/labels");
         }
+        self.suppression(obj, meta);
         Some((name, namespace, name_span))
+    }
+
+    /// Records the object's `netpol.dev/allow` annotation, if any.
+    fn suppression(&mut self, obj: &Obj<'_>, meta: &ObjectMeta) {
+        let Some(annotations) = &meta.annotations else {
+            return;
+        };
+        let Some(value) = annotations.get(m::ALLOW_ANNOTATION) else {
+            return;
+        };
+        let codes = value
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let reason = annotations
+            .get(m::ALLOW_REASON_ANNOTATION)
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        let at = format!("/metadata/annotations/{}", escape(m::ALLOW_ANNOTATION));
+        self.out.suppressions.push(m::Suppression {
+            object: obj.near(""),
+            span: obj.near(&at),
+            codes,
+            reason,
+        });
     }
 
     pub(super) fn labels(&mut self, obj: &Obj<'_>, labels: &BTreeMap<String, String>, at: &str) {

@@ -59,6 +59,8 @@ pub(crate) struct FileOut {
     pub(crate) objects: usize,
     /// Kinds of skipped objects, one entry per object, for the summary note.
     pub(crate) skipped: Vec<String>,
+    /// `netpol.dev/allow` annotations of modelled objects.
+    pub(crate) suppressions: Vec<m::Suppression>,
 }
 
 enum Known {

@@ -1,0 +1,99 @@
+//! Inline suppressions: `netpol.dev/allow: code[,code]` on an object drops the findings of
+//! those codes (or lint groups) whose primary label lies inside the object. An entry that
+//! dropped nothing is an `unused-suppression` note, an entry that names no lint (or an
+//! error code, which cannot be suppressed) an `invalid-suppression` warning.
+
+use netpol_diag::{Code, Diagnostic, Severity, Span};
+use netpol_manifest::Model;
+use netpol_manifest::model::{ALLOW_ANNOTATION, Suppression};
+
+use crate::Target;
+
+/// Applies the model's suppressions to `diags`.
+pub fn suppress(model: &Model, diags: &mut Vec<Diagnostic>) {
+    if model.suppressions.is_empty() {
+        return;
+    }
+    // (suppression, entry, target); entries that are not a target are reported now.
+    let mut entries: Vec<(&Suppression, &str, Target)> = Vec::new();
+    let mut found = Vec::new();
+    for s in &model.suppressions {
+        for entry in &s.codes {
+            match parse(entry) {
+                Ok(t) => entries.push((s, entry, t)),
+                Err(why) => found.push(
+                    Diagnostic::new(
+                        Code::InvalidSuppression,
+                        format!("`{ALLOW_ANNOTATION}` names `{entry}`, {why}"),
+                    )
+                    .with_primary(s.span, "in this annotation")
+                    .with_help(
+                        "name lint codes or groups (docs/diagnostics.md), separated by commas",
+                    ),
+                ),
+            }
+        }
+    }
+    let mut used = vec![false; entries.len()];
+    diags.retain(|d| {
+        if d.code.default_severity() == Severity::Error {
+            return true;
+        }
+        let Some(at) = d.primary_span() else {
+            return true;
+        };
+        let mut keep = true;
+        for (i, (s, _, t)) in entries.iter().enumerate() {
+            if inside(at, s.object) && t.names(d) {
+                used[i] = true;
+                keep = false;
+            }
+        }
+        keep
+    });
+    for ((s, entry, _), used) in entries.iter().zip(used) {
+        if !used {
+            let mut d = Diagnostic::new(
+                Code::UnusedSuppression,
+                format!(
+                    "`{ALLOW_ANNOTATION}` names `{entry}`, but this object has no such finding"
+                ),
+            )
+            .with_primary(s.span, "suppresses nothing")
+            .with_help(format!("remove `{entry}` from the annotation"));
+            if let Some(reason) = &s.reason {
+                d = d.with_note(format!("the reason given: {reason}"));
+            }
+            found.push(d);
+        }
+    }
+    diags.extend(found);
+}
+
+fn parse(entry: &str) -> Result<Target, String> {
+    match entry.parse::<Target>() {
+        Ok(Target::Warnings) => Err("which is not a code or group".to_owned()),
+        Ok(Target::Code(c)) if c.default_severity() == Severity::Error => {
+            Err("an error code: errors cannot be suppressed".to_owned())
+        }
+        Ok(t) => Ok(t),
+        Err(_) => {
+            let near = Code::ALL
+                .iter()
+                .map(|c| c.as_str())
+                .chain(crate::GROUPS.iter().map(|(g, _)| *g))
+                .filter(|c| strsim::levenshtein(c, entry) <= 2)
+                .min_by_key(|c| strsim::levenshtein(c, entry));
+            Err(match near {
+                Some(n) => {
+                    format!("which is not a diagnostic code or lint group (did you mean `{n}`?)")
+                }
+                None => "which is not a diagnostic code or lint group".to_owned(),
+            })
+        }
+    }
+}
+
+fn inside(at: Span, object: Span) -> bool {
+    at.file == object.file && at.start >= object.start && at.end <= object.end
+}
