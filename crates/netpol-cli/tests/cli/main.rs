@@ -9,6 +9,7 @@ mod explain;
 mod hardening;
 mod inputs;
 mod lint;
+mod lint_options;
 mod matrix;
 mod matrix_classes;
 mod misc;
