@@ -261,3 +261,51 @@ fn the_schema_rejects_broken_sarif() {
     v["$schema"] = "sarif-2.1.0.json".into();
     assert!(schema.validate(&v).is_err(), "a relative $schema accepted");
 }
+
+/// `netpol lint --format sarif` through the same renderer: valid on a clean example, on
+/// lint warnings and on broken input, with help URIs for every rule.
+#[test]
+fn lint_output_is_valid_sarif() {
+    let schema = Sarif::load();
+    let lint = |dir: &Path, extra: &[&str]| {
+        let res = run_in(dir, &[&["lint", "--format", "sarif"], extra].concat(), b"");
+        let v: Value = serde_json::from_str(&res.stdout)
+            .unwrap_or_else(|e| panic!("sarif is JSON ({e}): {}", res.snapshot()));
+        (res.code, v)
+    };
+    let (code, v) = lint(&root().join("examples/eks-shop"), &[]);
+    assert_eq!(code, Some(0), "{v:#}");
+    schema.assert_valid(&v);
+    assert_clean_uris(&v);
+    let union: Vec<&Value> = results(&v)
+        .iter()
+        .filter(|r| r["ruleId"] == "named-port-union")
+        .collect();
+    assert_eq!(union.len(), 1, "{v:#}");
+    assert_eq!(
+        union[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "shop-policies.yaml"
+    );
+    // Notes (coverage) are not code-scanning alerts.
+    assert!(results(&v).iter().all(|r| r["level"] != "note"), "{v:#}");
+    let rules = v["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    for r in rules {
+        let id = r["id"].as_str().expect("id");
+        assert_eq!(
+            r["helpUri"],
+            format!("https://github.com/netpol-dev/netpol/blob/main/docs/diagnostics.md#{id}"),
+            "{r:#}"
+        );
+    }
+    let tmp = broken_folder();
+    let (code, v) = lint(tmp.path(), &[]);
+    assert_eq!(code, Some(1), "{v:#}");
+    schema.assert_valid(&v);
+    assert_clean_uris(&v);
+    assert!(
+        results(&v).iter().any(|r| r["ruleId"] == "port-out-of-range"),
+        "{v:#}"
+    );
+}
