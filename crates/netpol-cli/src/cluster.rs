@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node, Platform};
 
 /// Semantics and cluster facts (see docs/configuration.md).
 #[derive(Debug, clap::Args)]
@@ -42,6 +42,17 @@ pub(crate) struct ClusterArgs {
     /// A node and its primary IP, as NAME=IP (repeatable); replaces the config's nodes.
     #[arg(long = "node", value_name = "NAME=IP", value_parser = parse_node)]
     nodes: Vec<Node>,
+
+    /// The managed platform: eks (CoreDNS assumed when the input has no DNS Service) or
+    /// eks-auto-mode (DNS on the node, no CoreDNS pods).
+    #[arg(long, value_enum, value_name = "PLATFORM")]
+    platform: Option<PlatformArg>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PlatformArg {
+    Eks,
+    EksAutoMode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -87,6 +98,12 @@ impl ClusterArgs {
         }
         if !self.nodes.is_empty() {
             settings.nodes = self.nodes.clone();
+        }
+        if let Some(p) = self.platform {
+            settings.platform = match p {
+                PlatformArg::Eks => Platform::Eks,
+                PlatformArg::EksAutoMode => Platform::EksAutoMode,
+            };
         }
         settings
     }

@@ -88,31 +88,45 @@ fn lenient(file: FileId, text: &str) -> Option<(Verification, Vec<Option<Span>>,
     Some((v, spans, assertions))
 }
 
-/// The `lints:` section of the config at `path`, which `load` already put in `map`, as
-/// severity overrides (origin `Config`) and exclude globs. An entry that names no code,
-/// group or `warnings`, or a bad glob, is an `invalid-config` error at the entry.
-pub(crate) fn lints(
+/// What `lint` reads from the config beyond what `workspace::load` does.
+#[derive(Debug, Default)]
+pub(crate) struct LintSettings {
+    /// The `lints:` lists as overrides of origin `Config`.
+    pub(crate) levels: netpol_lint::Levels,
+    /// `lints.exclude`.
+    pub(crate) exclude: Vec<String>,
+    /// The `cluster:` section (flags not applied).
+    pub(crate) cluster: ClusterSettings,
+}
+
+/// The `lints:` and `cluster:` sections of the config at `path`, which `load` already put in
+/// `map`. An entry that names no code, group or `warnings`, or a bad glob, is an
+/// `invalid-config` error at the entry; a section serde refuses is already one of `read`.
+pub(crate) fn lint_settings(
     path: &Path,
     map: &SourceMap,
-    levels: &mut netpol_lint::Levels,
-    exclude: &mut Vec<String>,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> LintSettings {
+    let mut out = LintSettings::default();
     let name = path.display().to_string();
     let Some(file) = map.files().find(|&f| map.name(f) == name) else {
-        return;
+        return out;
     };
-    let text = map.text(file);
-    let (docs, _) = yaml::parse_documents(file, text, &yaml::Limits::default());
+    let (docs, _) = yaml::parse_documents(file, map.text(file), &yaml::Limits::default());
     let Some(doc) = docs.into_iter().next() else {
-        return;
+        return out;
     };
-    let Some(value) = doc.value.get("lints") else {
-        return;
-    };
-    // A section serde refuses is already an invalid-config diagnostic of `read`.
-    let Ok(lints) = serde_json::from_value::<netpol_config::Lints>(value.clone()) else {
-        return;
+    if let Some(Ok(c)) = doc
+        .value
+        .get("cluster")
+        .map(|v| serde_json::from_value(v.clone()))
+    {
+        out.cluster = c;
+    }
+    let Some(Ok(lints)) =
+        (doc.value.get("lints")).map(|v| serde_json::from_value::<netpol_config::Lints>(v.clone()))
+    else {
+        return out;
     };
     let bad = |ptr: String, message: String, help: &str| {
         Diagnostic::new(netpol_diag::Code::InvalidConfig, message)
@@ -126,7 +140,7 @@ pub(crate) fn lints(
     ] {
         for (i, entry) in list.iter().enumerate() {
             match entry.parse::<netpol_lint::Target>() {
-                Ok(t) => levels.add_from(netpol_lint::Origin::Config, t, level),
+                Ok(t) => out.levels.add_from(netpol_lint::Origin::Config, t, level),
                 Err(why) => diagnostics.push(bad(
                     format!("/lints/{key}/{i}"),
                     format!("netpol.yaml: lints.{key}: {why}"),
@@ -137,7 +151,7 @@ pub(crate) fn lints(
     }
     for (i, glob) in lints.exclude.iter().enumerate() {
         match netpol_lint::Exclude::new([glob.as_str()]) {
-            Ok(_) => exclude.push(glob.clone()),
+            Ok(_) => out.exclude.push(glob.clone()),
             Err(why) => diagnostics.push(bad(
                 format!("/lints/exclude/{i}"),
                 format!("netpol.yaml: lints.exclude: {why}"),
@@ -145,4 +159,5 @@ pub(crate) fn lints(
             )),
         }
     }
+    out
 }

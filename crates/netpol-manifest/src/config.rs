@@ -46,6 +46,32 @@ impl EnforcingMode {
     }
 }
 
+/// The managed platform that runs the cluster, for what it provides outside the manifests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    /// EKS with the CoreDNS add-on: when the manifests have no DNS Service, the lints assume
+    /// `kube-system/kube-dns` in front of CoreDNS pods (the default).
+    #[default]
+    Eks,
+    /// EKS Auto Mode: DNS is served on each node, without CoreDNS pods, so the DNS lint
+    /// assumes nothing and is off.
+    EksAutoMode,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Eks => "eks",
+            Platform::EksAutoMode => "eks-auto-mode",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Platform::default()
+    }
+}
+
 /// Facts about the cluster that the manifests do not carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -68,6 +94,10 @@ pub struct ClusterSettings {
     /// The cluster's nodes and their primary IPs.
     #[serde(default)]
     pub nodes: Vec<Node>,
+    /// `eks` (default) or `eks-auto-mode`: what the platform runs that the manifests do not
+    /// show (the DNS lint's assumed CoreDNS).
+    #[serde(default, skip_serializing_if = "Platform::is_default")]
+    pub platform: Platform,
 }
 
 /// A node of the cluster.

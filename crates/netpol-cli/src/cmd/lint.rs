@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use netpol_graph::Analysis;
-use netpol_lint::{Baseline, Exclude, Level, Levels};
+use netpol_lint::{Baseline, DnsPlatform, Exclude, Level};
+use netpol_manifest::config::Platform;
 
 use crate::cmd::ExitStatus;
 use crate::workspace::{self, Purpose};
@@ -75,21 +76,29 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     };
     let inputs = workspace::load(&args.input, &args.cluster, Purpose::Analyse)?;
     let mut diags = inputs.diagnostics;
+    let settings = match crate::config::locate(args.cluster.config(), args.input.folder_config()) {
+        Some(path) => crate::config::lint_settings(&path, &inputs.map, &mut diags),
+        None => crate::config::LintSettings::default(),
+    };
+    let options = netpol_lint::Options {
+        dns: match args.cluster.apply(settings.cluster).platform {
+            Platform::Eks => DnsPlatform::CoreDns,
+            Platform::EksAutoMode => DnsPlatform::EksAutoMode,
+        },
+        ..netpol_lint::Options::default()
+    };
     let analysis = Analysis::new(&inputs.model, &inputs.profile);
     diags.extend(analysis.diagnostics().iter().cloned());
     diags.extend(netpol_lint::lint(
         &inputs.model,
         &analysis,
         &inputs.map,
-        &netpol_lint::Options::default(),
+        &options,
     ));
     netpol_lint::suppress(&inputs.model, &mut diags);
     // The config's `lints:` first, then the flags, which win at equal precedence.
-    let mut levels = Levels::default();
-    let mut globs = Vec::new();
-    if let Some(path) = crate::config::locate(args.cluster.config(), args.input.folder_config()) {
-        crate::config::lints(&path, &inputs.map, &mut levels, &mut globs, &mut diags);
-    }
+    let mut levels = settings.levels;
+    let mut globs = settings.exclude;
     for (targets, level) in [
         (&args.deny, Level::Deny),
         (&args.warn, Level::Warn),

@@ -256,3 +256,21 @@ fn ci_formats() {
         junit.stdout
     );
 }
+
+#[test]
+fn eks_auto_mode_switches_off_the_assumed_coredns() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = APP.replace(
+        "egress: [{ports: [{port: 53}]}, {ports: [{port: 53, protocol: UDP}]}]",
+        "egress: [{ports: [{port: 443}]}]",
+    );
+    write(tmp.path(), &[("ns.yaml", NAMESPACE), ("app.yaml", &app)]);
+    let dns = |extra: &[&str]| short(tmp.path(), extra).stdout.contains("dns-unreachable");
+    assert!(dns(&[]));
+    assert!(!dns(&["--platform", "eks-auto-mode"]));
+    let config = format!("{CONFIG}cluster:\n  platform: eks-auto-mode\n");
+    write(tmp.path(), &[("netpol.yaml", &config)]);
+    assert!(!dns(&[]));
+    // The flag overrides the config.
+    assert!(dns(&["--platform", "eks"]));
+}

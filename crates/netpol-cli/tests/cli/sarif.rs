@@ -305,7 +305,9 @@ fn lint_output_is_valid_sarif() {
     schema.assert_valid(&v);
     assert_clean_uris(&v);
     assert!(
-        results(&v).iter().any(|r| r["ruleId"] == "port-out-of-range"),
+        results(&v)
+            .iter()
+            .any(|r| r["ruleId"] == "port-out-of-range"),
         "{v:#}"
     );
 }
