@@ -54,7 +54,10 @@ fn suppressions_are_kept_with_their_spans() {
     assert_eq!(s[0].codes, ["coverage", "no-default-deny"]);
     assert_eq!(s[0].reason, None);
     assert_eq!(map.snippet(s[0].span), "\" coverage ,, no-default-deny \"");
-    assert!(map.snippet(s[0].object).starts_with("apiVersion: v1\nkind: Namespace"));
+    assert!(
+        map.snippet(s[0].object)
+            .starts_with("apiVersion: v1\nkind: Namespace")
+    );
     assert_eq!(s[1].codes, ["dns"]);
     assert_eq!(s[1].reason.as_deref(), Some("DNS is on the node"));
     assert_eq!(map.snippet(s[1].span), "dns");
