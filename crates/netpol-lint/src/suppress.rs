@@ -3,30 +3,32 @@
 //! dropped nothing is an `unused-suppression` note, an entry that names no lint (or an
 //! error code, which cannot be suppressed) an `invalid-suppression` warning.
 
-use netpol_diag::{Code, Diagnostic, Severity, Span};
+use netpol_diag::{Code, Diagnostic, Severity, SourceMap, Span};
 use netpol_manifest::Model;
 use netpol_manifest::model::{ALLOW_ANNOTATION, Suppression};
 
 use crate::Target;
 
-/// Applies the model's suppressions to `diags`.
-pub fn suppress(model: &Model, diags: &mut Vec<Diagnostic>) {
+/// Applies the model's suppressions to `diags`. `map` holds the manifests' text, to point
+/// at one entry of an annotation.
+pub fn suppress(model: &Model, map: &SourceMap, diags: &mut Vec<Diagnostic>) {
     if model.suppressions.is_empty() {
         return;
     }
-    // (suppression, entry, target); entries that are not a target are reported now.
-    let mut entries: Vec<(&Suppression, &str, Target)> = Vec::new();
+    // (suppression, entry, its span, target); entries that are not a target are reported now.
+    let mut entries: Vec<(&Suppression, &str, Span, Target)> = Vec::new();
     let mut found = Vec::new();
     for s in &model.suppressions {
-        for entry in &s.codes {
+        let spans = entry_spans(map, s);
+        for (entry, at) in s.codes.iter().zip(spans) {
             match parse(entry) {
-                Ok(t) => entries.push((s, entry, t)),
+                Ok(t) => entries.push((s, entry, at, t)),
                 Err(why) => found.push(
                     Diagnostic::new(
                         Code::InvalidSuppression,
                         format!("`{ALLOW_ANNOTATION}` names `{entry}`, {why}"),
                     )
-                    .with_primary(s.span, "in this annotation")
+                    .with_primary(at, "in this annotation")
                     .with_help(
                         "name lint codes or groups (docs/diagnostics.md), separated by commas",
                     ),
@@ -43,7 +45,7 @@ pub fn suppress(model: &Model, diags: &mut Vec<Diagnostic>) {
             return true;
         };
         let mut keep = true;
-        for (i, (s, _, t)) in entries.iter().enumerate() {
+        for (i, (s, _, _, t)) in entries.iter().enumerate() {
             if inside(at, s.object) && t.names(d) {
                 used[i] = true;
                 keep = false;
@@ -51,7 +53,7 @@ pub fn suppress(model: &Model, diags: &mut Vec<Diagnostic>) {
         }
         keep
     });
-    for ((s, entry, _), used) in entries.iter().zip(used) {
+    for ((s, entry, at, _), used) in entries.iter().zip(used) {
         if !used {
             let mut d = Diagnostic::new(
                 Code::UnusedSuppression,
@@ -59,7 +61,7 @@ pub fn suppress(model: &Model, diags: &mut Vec<Diagnostic>) {
                     "`{ALLOW_ANNOTATION}` names `{entry}`, but this object has no such finding"
                 ),
             )
-            .with_primary(s.span, "suppresses nothing")
+            .with_primary(*at, "suppresses nothing")
             .with_help(format!("remove `{entry}` from the annotation"));
             if let Some(reason) = &s.reason {
                 d = d.with_note(format!("the reason given: {reason}"));
@@ -92,6 +94,26 @@ fn parse(entry: &str) -> Result<Target, String> {
             })
         }
     }
+}
+
+/// The span of each entry inside the annotation's value, found in order in its source
+/// text; the whole value where the source spells an entry differently (escapes, folding).
+fn entry_spans(map: &SourceMap, s: &Suppression) -> Vec<Span> {
+    let text = map.snippet(s.span);
+    let mut from = 0;
+    s.codes
+        .iter()
+        .map(
+            |entry| match text.get(from..).and_then(|t| t.find(entry.as_str())) {
+                Some(i) => {
+                    let start = s.span.start as usize + from + i;
+                    from += i + entry.len();
+                    Span::new(s.span.file, start, start + entry.len())
+                }
+                None => s.span,
+            },
+        )
+        .collect()
 }
 
 fn inside(at: Span, object: Span) -> bool {

@@ -77,7 +77,7 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
         options.what_if_budget = n.parse().expect("what-if budget");
     }
     let mut diags = netpol_lint::lint(&loaded.model, &analysis, &map, &options);
-    netpol_lint::suppress(&loaded.model, &mut diags);
+    netpol_lint::suppress(&loaded.model, &map, &mut diags);
     Diagnostic::sort(&mut diags);
     (map, diags)
 }

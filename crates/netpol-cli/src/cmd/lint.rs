@@ -95,7 +95,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         &inputs.map,
         &options,
     ));
-    netpol_lint::suppress(&inputs.model, &mut diags);
+    netpol_lint::suppress(&inputs.model, &inputs.map, &mut diags);
     // The config's `lints:` first, then the flags, which win at equal precedence.
     let mut levels = settings.levels;
     let mut globs = settings.exclude;
