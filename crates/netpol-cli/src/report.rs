@@ -44,11 +44,13 @@ pub(crate) enum ColorChoice {
 /// Width of human output when stdout is not a terminal.
 const DEFAULT_WIDTH: usize = 100;
 
-/// Prints `diags` to stdout in the chosen format, then (human format) a summary to stderr.
+/// Prints `diags` to stdout in the chosen format, then (human format) a summary to stderr,
+/// followed by `; {more}` when given (what a baseline hid).
 pub(crate) fn diagnostics(
     args: &OutputArgs,
     map: &SourceMap,
     diags: &[Diagnostic],
+    more: Option<&str>,
 ) -> anyhow::Result<()> {
     let mut text = String::new();
     match args.format {
@@ -73,7 +75,8 @@ pub(crate) fn diagnostics(
         .context("writing diagnostics to stdout")?;
     if args.format == Format::Human {
         let files = map.files().count();
-        writeln!(io::stderr(), "{}", summary(files, diags)).context("writing the summary")?;
+        let more = more.map(|m| format!("; {m}")).unwrap_or_default();
+        writeln!(io::stderr(), "{}{more}", summary(files, diags)).context("writing the summary")?;
     }
     Ok(())
 }

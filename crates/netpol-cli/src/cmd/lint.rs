@@ -112,15 +112,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     globs.extend(args.exclude.iter().cloned());
     let exclude = Exclude::new(globs.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
     exclude.apply(&inputs.map, &mut diags);
+    // What the human summary says the baseline hid.
+    let mut hidden = None;
     if let Some(path) = &args.write_baseline {
         let text = Baseline::write(&inputs.model, &inputs.map, &diags);
         std::fs::write(path, &text)
             .with_context(|| format!("writing the baseline {}", path.display()))?;
         let written = Baseline::parse(&text).map_err(anyhow::Error::msg)?;
-        written.filter(&inputs.model, &inputs.map, &mut diags);
-    } else if let Some(b) = &baseline {
-        b.filter(&inputs.model, &inputs.map, &mut diags);
+        let n = written.filter(&inputs.model, &inputs.map, &mut diags);
+        hidden = Some(format!("{n} recorded in {}", path.display()));
+    } else if let (Some(b), Some(path)) = (&baseline, &args.baseline) {
+        let n = b.filter(&inputs.model, &inputs.map, &mut diags);
+        hidden = Some(format!("{n} more in the baseline {}", path.display()));
     }
-    report::diagnostics(&args.output, &inputs.map, &diags)?;
+    report::diagnostics(&args.output, &inputs.map, &diags, hidden.as_deref())?;
     Ok(ExitStatus::from_diagnostics(&diags))
 }

@@ -214,6 +214,20 @@ fn a_baseline_survives_inserted_lines_and_reports_only_new_findings() {
         "{}",
         res.stdout
     );
+    // The human summary says how many findings the baseline hid.
+    let human = run_in(
+        tmp.path(),
+        &["lint", "ns.yaml", "app.yaml", "--baseline", "base.json"],
+        b"",
+    );
+    let hidden = base.matches("\"code\"").count();
+    assert!(
+        human
+            .stderr
+            .contains(&format!("; {hidden} more in the baseline base.json")),
+        "{}",
+        human.snapshot()
+    );
     // Without it, all findings.
     assert!(short(tmp.path(), &files).stdout.lines().count() > 4);
     let missing = short(
