@@ -33,6 +33,10 @@ pub struct ServiceAccess {
     /// as if some future backend declared the name with that number (for proofs over every
     /// possible pod). A superset of `ports`.
     pub ports_widened: PortSet,
+    /// V10: the part of `ports` not in `ports_certain` because a selector peer's port maps
+    /// to a Service port chosen by whichever backend the controller meets first: `verify`
+    /// answers `unknown` where the verdict turns on it.
+    pub ports_unsure: PortSet,
 }
 
 /// V5, grouped: egress rules with the same peers and ports (the same `to` and `ports`
@@ -43,9 +47,9 @@ pub struct ServiceAccess {
 pub struct ServiceAccessGroup {
     /// (index into [`crate::Analysis::policies`], index into its egress rules), sorted.
     pub rules: Vec<(usize, usize)>,
-    /// (Service index into `model.services`, [ports, ports_certain, ports_widened]) as in
-    /// [`ServiceAccess`], sorted by Service.
-    pub services: Vec<(usize, [PortSet; 3])>,
+    /// (Service index into `model.services`, [ports, ports_certain, ports_widened,
+    /// ports_unsure]) as in [`ServiceAccess`], sorted by Service.
+    pub services: Vec<(usize, [PortSet; 4])>,
 }
 
 /// V4 and V6 facts of one endpoint of the model.
@@ -69,13 +73,14 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
             out.extend(
                 g.services
                     .iter()
-                    .map(|(service, [ports, certain, widened])| ServiceAccess {
+                    .map(|(service, [ports, certain, widened, unsure])| ServiceAccess {
                         service: *service,
                         policy,
                         rule,
                         ports: ports.clone(),
                         ports_certain: certain.clone(),
                         ports_widened: widened.clone(),
+                        ports_unsure: unsure.clone(),
                     }),
             );
         }
@@ -161,9 +166,9 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                 }
                 continue;
             }
-            let hits: Vec<(usize, [PortSet; 3])> = {
-                // Per Service: [may, certain, widened] ports.
-                let mut hits: BTreeMap<usize, [PortSet; 3]> = BTreeMap::new();
+            let hits: Vec<(usize, [PortSet; 4])> = {
+                // Per Service: [may, certain, widened, unsure] ports.
+                let mut hits: BTreeMap<usize, [PortSet; 4]> = BTreeMap::new();
                 let mut add = |si: usize, peer: Option<&PeerMatch>| {
                     let svc = &w.model.services[si];
                     let at = |backends, addresses| {
@@ -181,6 +186,11 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                         e[0].union_with(&ports);
                         e[1].union_with(&certain);
                         e[2].union_with(&widened);
+                        if matches!(peer, Some(PeerMatch::Pods { .. })) {
+                            // V10: for a selector peer, ports it may but need not admit
+                            // turn on the backend the controller meets first.
+                            e[3].union_with(&ports.difference(&certain));
+                        }
                     }
                 };
                 match &rule.peers {
@@ -238,7 +248,12 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                         }
                     }
                 }
-                hits.into_iter().collect()
+                hits.into_iter()
+                    .map(|(si, mut e)| {
+                        e[3] = e[3].difference(&e[1]);
+                        (si, e)
+                    })
+                    .collect()
             };
             // A group that admits nothing still takes its key (its rules are skipped).
             by_rule.insert(key, out.len());

@@ -24,6 +24,7 @@
 //! | V6 hostNetwork peers | `vpc::node_expanded`, `vpc::node_ports` |
 //! | V7 named ports | `vpc::ingress_union_ports`, `vpc::egress_cidr_ports` |
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
+//! | V10 Service port mapping | `services::selector_peer_ports` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
@@ -105,6 +106,11 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("V8", &[("netpol-graph/src/ports.rs", "all")]),
+    // svcport: V10, V12, V13.
+    (
+        "V10",
+        &[("netpol-graph/src/rules/services.rs", "selector_peer_ports")],
+    ),
 ];
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ pub(crate) struct Svc {
     pub(crate) access_certain: Vec<Access>,
     /// `access` with named rule ports widened over future backends (scope any deny/only).
     pub(crate) access_widened: Vec<Access>,
+    /// V10: Service ports some rule admits only if the controller meets the right backend
+    /// first (`caveats::unknown_by_backend_order`).
+    pub(crate) unsure: PortSet,
 }
 
 /// Everything the encoder needs, computed once.
@@ -445,9 +448,11 @@ fn services(
     ns_index: &dyn Fn(&str) -> Option<usize>,
 ) -> (Vec<Svc>, Vec<Vec<(usize, usize)>>) {
     let mut by_service: BTreeMap<usize, [Vec<Access>; 3]> = BTreeMap::new();
+    let mut unsure: BTreeMap<usize, PortSet> = BTreeMap::new();
     let mut groups = Vec::new();
     for (g, group) in analysis.service_access_groups().into_iter().enumerate() {
-        for (service, [ports, certain, widened]) in group.services {
+        for (service, [ports, certain, widened, maybe]) in group.services {
+            unsure.entry(service).or_default().union_with(&maybe);
             let e = by_service.entry(service).or_default();
             if !ports.is_empty() {
                 e[0].push((g, ports));
@@ -471,6 +476,7 @@ fn services(
                 access,
                 access_certain,
                 access_widened,
+                unsure: unsure.remove(&i).unwrap_or_default(),
             })
         })
         .collect();

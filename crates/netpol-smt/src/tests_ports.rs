@@ -1,0 +1,128 @@
+//! `verify` on the Service port mapping (V10): proofs the old, generous mapping gave and
+//! the controller refutes, and `unknown` where the mapping turns on which backend the
+//! controller meets first.
+
+use netpol_diag::SourceMap;
+use netpol_graph::Profile;
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode};
+use netpol_manifest::model::Protocol;
+
+use crate::config::parse_config;
+use crate::tests::load;
+use crate::*;
+
+fn profile(cni: Cni) -> Profile {
+    Profile::new(&ClusterSettings {
+        cni,
+        enforcing_mode: EnforcingMode::Standard,
+        ..ClusterSettings::default()
+    })
+}
+
+fn run(model: &netpol_manifest::Model, cni: Cni, assertions: &str) -> Vec<Outcome> {
+    let text =
+        format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n{assertions}");
+    let mut map = SourceMap::new();
+    let file = map.add("netpol.yaml", text.clone());
+    let (c, d) = parse_config(file, &text);
+    assert!(d.is_empty(), "{d:?}");
+    let v = verify(model, &profile(cni), &c.expect("config"), &Options::default());
+    v.results.into_iter().map(|r| r.outcome).collect()
+}
+
+fn fixture(name: &str) -> netpol_manifest::Model {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reach")
+        .join(name);
+    load(&std::fs::read_to_string(path).expect("fixture"))
+}
+
+/// V10, the range slot: the rule allows api's pods on 8080-8090 only, but NPC maps the
+/// range's start 8080 to the first Service port with that target, 80, and opens the
+/// ClusterIP slot [80, 8090], which covers Service port 443 -> api:9443. The old mapping
+/// (Service ports whose targetPort lies in the range) proved this `deny`.
+#[test]
+fn v10_range_slot_refutes_a_deny_the_old_mapping_proved() {
+    let model = fixture("vpc-service-port-mapping.yaml");
+    let assertions = r#"  - name: no-admin
+    scope: existing
+    deny: {from: {workload: x/client}, to: {workload: svc/api}, ports: ["TCP/9443"]}
+  - name: direct-range
+    scope: existing
+    allow: {from: {workload: x/client}, to: {workload: svc/api}, ports: ["TCP/8085"]}
+"#;
+    let vpc = run(&model, Cni::VpcCni, assertions);
+    let Outcome::Refuted(cx) = &vpc[0] else {
+        panic!("{:?}", vpc[0])
+    };
+    // The counterexample names the mechanism: the ClusterIP's port 443.
+    assert_eq!(cx.via, Some(("svc/api[Service]".to_owned(), 443)));
+    assert_eq!((cx.protocol, cx.port), (Some(Protocol::Tcp), Some(9443)));
+    assert_eq!(vpc[1], Outcome::Proved);
+    let up = run(&model, Cni::Upstream, assertions);
+    assert_eq!(up, [Outcome::Proved, Outcome::Proved]);
+}
+
+/// Two backends name port 7000 differently, and the Service maps each name to its own
+/// port: which Service port NPC opens depends on the backend it meets first. The peer's
+/// `DoesNotExist` matches the Service's selector but not the backends, so the ClusterIP
+/// is the only path: neither `deny` nor `allow` is decidable.
+const ORDER: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: client, labels: {app: client}}
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: z, name: multi-a, labels: {app: multi, track: a}}
+spec: {containers: [{name: c, image: i, ports: [{name: a, containerPort: 7000}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: z, name: multi-b, labels: {app: multi, track: b}}
+spec: {containers: [{name: c, image: i, ports: [{name: NAME_B, containerPort: 7000}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {namespace: z, name: multi}
+spec: {clusterIP: 172.20.1.3, selector: {app: multi}, ports: [{name: a, port: 81, targetPort: a}, {name: b, port: 82, targetPort: b}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: x, name: client}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: z}}, podSelector: {matchLabels: {app: multi}, matchExpressions: [{key: track, operator: DoesNotExist}]}}]
+    ports: [{port: 7000}]
+"#;
+
+#[test]
+fn v10_first_backend_choice_is_unknown() {
+    let assertions = r#"  - name: deny
+    scope: existing
+    deny: {from: {workload: x/client}, to: {workload: z/multi-a}, ports: ["TCP/7000"]}
+  - name: allow
+    scope: existing
+    allow: {from: {workload: x/client}, to: {workload: z/multi-a}, ports: ["TCP/7000"]}
+"#;
+    let model = load(&ORDER.replace("NAME_B", "b"));
+    let got = run(&model, Cni::VpcCni, assertions);
+    for o in &got {
+        let Outcome::Unknown(why) = o else {
+            panic!("{got:?}")
+        };
+        assert!(why.contains("z/multi[Service]") && why.contains("first"), "{why}");
+    }
+    // When both backends name the port `a`, every choice is Service port 81: decided.
+    let model = load(&ORDER.replace("NAME_B", "a"));
+    let got = run(&model, Cni::VpcCni, assertions);
+    assert!(matches!(got[0], Outcome::Refuted(_)), "{got:?}");
+    assert_eq!(got[1], Outcome::Proved);
+    // Upstream: no ClusterIP path, and the peer matches neither pod.
+    let got = run(&model, Cni::Upstream, assertions);
+    assert_eq!(got[0], Outcome::Proved);
+    assert!(matches!(got[1], Outcome::Refuted(_)), "{got:?}");
+}
