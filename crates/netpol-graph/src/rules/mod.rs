@@ -28,6 +28,7 @@
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod ipblocks;
 pub(crate) mod peers;
 pub(crate) mod services;
 pub(crate) mod switches;
