@@ -8,7 +8,7 @@ use netpol_manifest::model::{Direction, Service};
 use crate::ip::Block;
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, Provenance, resolve_ports};
 use crate::ports::PortSet;
-use crate::rules::ipblocks::{self, OnNodes};
+use crate::rules::ipblocks;
 use crate::rules::vpc::{Addresses, Backends};
 use crate::rules::{switches, vpc};
 use crate::world::{Ep, EpKind, World};
@@ -119,7 +119,7 @@ fn peer_matches(w: &World<'_>, peer: &PeerMatch, at: &Ep, e: &Ep) -> bool {
     match peer {
         PeerMatch::Pods { .. } => w.direct_match(peer, e) || vpc::node_expanded(w, peer, e),
         PeerMatch::IpBlock { cidr, except, .. } => {
-            !ipblocks::block_dropped(&w.profile, at, cidr.network(), OnNodes::Every)
+            !ipblocks::block_dropped(&w.profile, at, cidr.network())
                 && w.ipblock_matches(&Block::new(*cidr, except), e)
         }
     }
@@ -312,7 +312,7 @@ fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, src: &Ep, svc: &Service
     let mut res = PortSet::empty();
     for peer in peers {
         if let PeerMatch::IpBlock { cidr, .. } = peer
-            && ipblocks::block_dropped(&w.profile, src, cidr.network(), OnNodes::Every)
+            && ipblocks::block_dropped(&w.profile, src, cidr.network())
         {
             continue;
         }

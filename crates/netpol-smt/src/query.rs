@@ -237,7 +237,16 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
     f.push(enc.distinct(&s, &d));
     f.push(enc.ports_formula(ports, &proto, &port));
     let mut eg = enc.direction(&s, &d, Direction::Egress, &proto, &port, false);
-    let ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
+    let mut ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
+    // V12: a node key that an `except` denies overrides every rule and the exemption.
+    for (t, x, y, dir) in [
+        (&mut eg, &s, &d, Direction::Egress),
+        (&mut ing, &d, &s, Direction::Ingress),
+    ] {
+        let denied = enc.node_key_denied(x, y, dir);
+        t.allowed = Bool::and(&[t.allowed.clone(), denied.not()]);
+        t.allowed_direct = t.allowed.clone();
+    }
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
     let (via, via_classes) = enc.via_services(&s, &d, &proto, &port);
     if !via.is_empty() {

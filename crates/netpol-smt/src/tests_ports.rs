@@ -1,6 +1,6 @@
 //! `verify` on the Service port mapping (V10): proofs the old, generous mapping gave and
 //! the controller refutes, and `unknown` where the mapping turns on which backend the
-//! controller meets first.
+//! controller meets first; ipBlocks at the node's address (V12).
 
 use netpol_diag::SourceMap;
 use netpol_graph::Profile;
@@ -20,13 +20,17 @@ fn profile(cni: Cni) -> Profile {
 }
 
 fn run(model: &netpol_manifest::Model, cni: Cni, assertions: &str) -> Vec<Outcome> {
+    run_on(model, &profile(cni), assertions)
+}
+
+fn run_on(model: &netpol_manifest::Model, p: &Profile, assertions: &str) -> Vec<Outcome> {
     let text =
         format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n{assertions}");
     let mut map = SourceMap::new();
     let file = map.add("netpol.yaml", text.clone());
     let (c, d) = parse_config(file, &text);
     assert!(d.is_empty(), "{d:?}");
-    let v = verify(model, &profile(cni), &c.expect("config"), &Options::default());
+    let v = verify(model, p, &c.expect("config"), &Options::default());
     v.results.into_iter().map(|r| r.outcome).collect()
 }
 
@@ -124,5 +128,74 @@ fn v10_first_backend_choice_is_unknown() {
     // Upstream: no ClusterIP path, and the peer matches neither pod.
     let got = run(&model, Cni::Upstream, assertions);
     assert_eq!(got[0], Outcome::Proved);
+    assert!(matches!(got[1], Outcome::Refuted(_)), "{got:?}");
+}
+
+fn with_nodes(cni: Cni) -> Profile {
+    let node = |name: &str, ip: &str| netpol_manifest::config::Node {
+        name: name.to_owned(),
+        ip: ip.parse().expect("ip"),
+    };
+    let mut p = profile(cni);
+    p.nodes = vec![node("n1", "10.0.1.0"), node("n2", "10.0.1.1")];
+    p
+}
+
+/// V12 only removes allows: each `allow` here was proved by the old code (and is upstream)
+/// and the agent refutes it. api runs on n1 (10.0.1.0): its egress block 10.0.1.0/24 has
+/// n1's address, so the agent drops it there; its ingress `except: [10.0.1.0/32]` is n1's
+/// /32, whose deny-all key overwrites n1's exemption. worker, same policy on n2, keeps both.
+#[test]
+fn v12_node_ip_blocks_refute_allows_the_old_code_proved() {
+    let model = fixture("vpc-node-ip-ipblock.yaml");
+    let assertions = r#"  - name: api-to-cache
+    scope: existing
+    allow: {from: {workload: x/api}, to: {workload: x/cache}, ports: ["TCP/6379"]}
+  - name: n1-to-api
+    scope: existing
+    allow: {from: {ipBlock: {cidr: 10.0.1.0/32}}, to: {workload: x/api}, ports: ["TCP/8080"]}
+  - name: worker-to-cache
+    scope: existing
+    allow: {from: {workload: x/worker}, to: {workload: x/cache}, ports: ["TCP/6379"]}
+  - name: n2-to-api
+    scope: existing
+    allow: {from: {ipBlock: {cidr: 10.0.1.1/32}}, to: {workload: x/api}, ports: ["TCP/8080"]}
+"#;
+    let vpc = run_on(&model, &with_nodes(Cni::VpcCni), assertions);
+    assert!(matches!(vpc[0], Outcome::Refuted(_)), "{vpc:?}");
+    assert!(matches!(vpc[1], Outcome::Refuted(_)), "{vpc:?}");
+    assert_eq!(vpc[2..], [Outcome::Proved, Outcome::Proved]);
+    let up = run_on(&model, &with_nodes(Cni::Upstream), assertions);
+    assert_eq!(up, [Outcome::Proved, Outcome::Proved, Outcome::Proved, Outcome::Proved]);
+    // The counterexample of n1-to-api shows n1's address at api, which runs on n1.
+    let Outcome::Refuted(cx) = &vpc[1] else {
+        unreachable!()
+    };
+    assert_eq!(cx.destination.node.as_deref(), Some("n1"), "{cx:#?}");
+}
+
+/// A workload whose pods may run on either node: the matrix keeps the block (a replica on
+/// n2 has it), `verify` cannot prove the `allow` (a replica on n1 does not).
+#[test]
+fn v12_replica_on_the_node_is_enough_to_refute_allow() {
+    let yaml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/reach/vpc-node-ip-ipblock.yaml"),
+    )
+    .expect("fixture")
+    .replace(
+        "metadata: {namespace: x, name: api, labels: {app: api}}\nspec: {containers: [{name: c, image: i}], nodeName: n1}\nstatus: {podIP: 10.0.1.50, hostIP: 10.0.1.0}",
+        "metadata: {namespace: x, name: api, labels: {app: api}}\nspec: {containers: [{name: c, image: i}]}",
+    );
+    let model = load(&yaml);
+    let p = with_nodes(Cni::VpcCni);
+    let m = netpol_graph::Analysis::new(&model, &p).matrix();
+    assert!(m.ports("x/api", "x/cache").contains(Protocol::Tcp, 6379));
+    let got = run_on(
+        &model,
+        &p,
+        "  - name: a\n    scope: existing\n    allow: {from: {workload: x/api}, to: {workload: x/cache}, ports: [\"TCP/6379\"]}\n  - name: d\n    scope: existing\n    deny: {from: {workload: x/api}, to: {workload: x/cache}, ports: [\"TCP/6379\"]}\n",
+    );
+    assert!(matches!(got[0], Outcome::Refuted(_)), "{got:?}");
     assert!(matches!(got[1], Outcome::Refuted(_)), "{got:?}");
 }

@@ -11,7 +11,7 @@ use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, 
 use crate::ip::Block;
 use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
-use crate::rules::ipblocks::{self, OnNodes};
+use crate::rules::ipblocks;
 use crate::rules::{switches, vpc};
 
 impl Engine<'_, '_> {
@@ -280,7 +280,7 @@ impl Engine<'_, '_> {
                             for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
                                 for en in rule_entries {
                                     if en.block.is_some_and(|a| {
-                                        ipblocks::block_dropped(&w.profile, e, a, OnNodes::Every)
+                                        ipblocks::block_dropped(&w.profile, e, a)
                                     }) {
                                         continue;
                                     }

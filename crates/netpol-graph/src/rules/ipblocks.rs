@@ -15,41 +15,13 @@ use crate::world::ep::Ep;
 
 use super::switches;
 
-/// How sure a node must be: the matrix counts a replica elsewhere (`Every` node the pod may
-/// run on must be affected), an `allow` proof may not (`Some` node suffices).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OnNodes {
-    Every,
-    Some,
-}
-
-/// The primary IPs of the nodes `at` may run on, if the rule applies (empty otherwise).
-fn node_ips<'p>(profile: &'p Profile, at: &'p Ep) -> impl Iterator<Item = IpAddr> + 'p {
-    let on = switches::node_ip_blocks(profile);
-    at.runs_on
-        .iter()
-        .filter(move |_| on)
-        .map(|&n| profile.nodes[n].ip)
-}
-
-fn holds(on: OnNodes, mut ips: impl Iterator<Item = IpAddr>, f: impl Fn(IpAddr) -> bool) -> bool {
-    match on {
-        OnNodes::Every => {
-            let mut any = false;
-            let all = ips.all(|ip| {
-                any = true;
-                f(ip)
-            });
-            any && all
-        }
-        OnNodes::Some => ips.any(f),
-    }
-}
-
-/// V12: whether the agent drops the ipBlock with address `addr` (its network address, as
-/// netpol stores it) at pod `at`: `at` runs on a node whose primary IP it is.
-pub(crate) fn block_dropped(profile: &Profile, at: &Ep, addr: IpAddr, on: OnNodes) -> bool {
-    holds(on, node_ips(profile, at), |ip| ip == addr)
+/// V12 for the matrix: whether the agent drops the ipBlock with address `addr` (its
+/// network address, as netpol stores it) at pod `at`: every node `at` may run on has that
+/// primary IP (a replica elsewhere keeps it; `verify` decides per node).
+pub(crate) fn block_dropped(profile: &Profile, at: &Ep, addr: IpAddr) -> bool {
+    switches::node_ip_blocks(profile)
+        && !at.runs_on.is_empty()
+        && at.runs_on.iter().all(|&n| profile.nodes[n].ip == addr)
 }
 
 /// V12: the nodes (indices into `profile.nodes`) among those `at` may run on whose /32 is

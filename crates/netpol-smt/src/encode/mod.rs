@@ -15,6 +15,7 @@ mod assertion;
 mod ip;
 mod isolation;
 mod labels;
+mod node_ips;
 mod nodes;
 mod rules;
 mod services;
