@@ -199,3 +199,53 @@ fn v12_replica_on_the_node_is_enough_to_refute_allow() {
     assert!(matches!(got[0], Outcome::Refuted(_)), "{got:?}");
     assert!(matches!(got[1], Outcome::Refuted(_)), "{got:?}");
 }
+
+/// Agreement with the graph on the V10 and V12 fixtures, pair by pair under scope
+/// existing: a `deny` is proved exactly when the graph connects nothing (an `unknown` is
+/// allowed only where the graph connects: V10's first-backend choice).
+#[test]
+fn v10_v12_fixtures_agree_with_the_graph() {
+    use std::fmt::Write as _;
+    let ports = [80, 443, 6379, 7000, 8080, 8085, 9090, 9443];
+    let mut connected = 0;
+    for (file, p) in [
+        ("vpc-service-port-mapping.yaml", profile(Cni::VpcCni)),
+        ("vpc-node-ip-ipblock.yaml", with_nodes(Cni::VpcCni)),
+        ("vpc-node-ip-ipblock.yaml", with_nodes(Cni::Upstream)),
+    ] {
+        let model = fixture(file);
+        let analysis = netpol_graph::Analysis::new(&model, &p);
+        let ids: Vec<String> = model.endpoints.iter().map(|e| e.id()).collect();
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for a in &ids {
+            for b in ids.iter().filter(|b| *b != a) {
+                for n in ports {
+                    let _ = writeln!(
+                        text,
+                        "  - name: \"{a} -> {b} {n}\"\n    scope: existing\n    deny: {{from: {{workload: \"{a}\"}}, to: {{workload: \"{b}\"}}, ports: [\"TCP/{n}\"]}}"
+                    );
+                    let connects = crate::tests_services::graph_connects(
+                        &model,
+                        &analysis,
+                        a,
+                        b,
+                        Protocol::Tcp,
+                        n,
+                    );
+                    connected += usize::from(connects);
+                    expected.push(connects);
+                }
+            }
+        }
+        let got = run_on(&model, &p, &text);
+        for (i, (o, connects)) in got.iter().zip(&expected).enumerate() {
+            let ok = match o {
+                Outcome::Proved => !connects,
+                Outcome::Refuted(_) | Outcome::Unknown(_) => *connects,
+            };
+            assert!(ok, "{file} assertion {i}: smt {o:?}, graph connects {connects}");
+        }
+    }
+    assert!(connected > 10);
+}

@@ -25,6 +25,7 @@
 //! | V7 named ports | `vpc::ingress_union_ports`, `vpc::egress_cidr_ports` |
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
 //! | V10 Service port mapping | `services::selector_peer_ports` |
+//! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
@@ -111,6 +112,13 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
     (
         "V10",
         &[("netpol-graph/src/rules/services.rs", "selector_peer_ports")],
+    ),
+    (
+        "V12",
+        &[
+            ("netpol-graph/src/rules/ipblocks.rs", "block_dropped"),
+            ("netpol-graph/src/rules/ipblocks.rs", "node_key_denied"),
+        ],
     ),
 ];
 
