@@ -294,3 +294,30 @@ pub(crate) fn node_facts(w: &World<'_>) -> Vec<(String, NodeFacts)> {
         })
         .collect()
 }
+
+/// V13: the address keys of one enforced endpoint and direction with more than 24 slots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotFacts {
+    /// The endpoint's id (a model endpoint).
+    pub endpoint: String,
+    pub direction: netpol_manifest::model::Direction,
+    pub keys: Vec<crate::TruncatedKey>,
+}
+
+/// V13 for every model endpoint and direction that has a truncated key, sorted by id.
+pub(crate) fn truncated_slots(w: &World<'_>) -> Vec<SlotFacts> {
+    let mut out = Vec::new();
+    for e in w.eps.iter().filter(|e| matches!(e.kind, EpKind::Workload(_))) {
+        for dir in netpol_manifest::model::Direction::BOTH {
+            let keys = crate::rules::slots::truncated_keys(w, e, dir);
+            if !keys.is_empty() {
+                out.push(SlotFacts {
+                    endpoint: e.info.id.clone(),
+                    direction: dir,
+                    keys,
+                });
+            }
+        }
+    }
+    out
+}

@@ -249,3 +249,43 @@ fn v10_v12_fixtures_agree_with_the_graph() {
     }
     assert!(connected > 10);
 }
+
+/// V13: web's /32 at db has 27 port slots, so which survive is unknown: an `allow` that
+/// needs one is `unknown` (never proved, as it was before V13), while a `deny` stands.
+/// With 24 slots the same `allow` is proved.
+#[test]
+fn v13_allow_that_needs_a_truncated_slot_is_unknown() {
+    let model = fixture("vpc-port-slots.yaml");
+    let assertions = r#"  - name: allow-8001
+    scope: existing
+    allow: {from: {workload: x/web}, to: {workload: x/db}, ports: ["TCP/8001"]}
+  - name: allow-9050
+    allow: {from: {workload: x/web}, to: {workload: x/db}, ports: ["TCP/9050"]}
+  - name: deny-7000
+    deny: {from: {workload: x/web}, to: {workload: x/db}, ports: ["TCP/7000"]}
+  - name: allow-7000
+    scope: existing
+    allow: {from: {workload: x/web}, to: {workload: x/db}, ports: ["TCP/7000"]}
+"#;
+    let vpc = run(&model, Cni::VpcCni, assertions);
+    for o in &vpc[..2] {
+        let Outcome::Unknown(why) = o else {
+            panic!("{vpc:?}")
+        };
+        assert!(why.contains("27 distinct port slots") && why.contains("x/db"), "{why}");
+    }
+    assert_eq!(vpc[2], Outcome::Proved);
+    // Denied for sure (no slot matches): a real refutation.
+    assert!(matches!(vpc[3], Outcome::Refuted(_)), "{vpc:?}");
+    let up = run(&model, Cni::Upstream, assertions);
+    assert_eq!(up[..3], [Outcome::Proved, Outcome::Proved, Outcome::Proved]);
+    // 24 slots: nothing is truncated.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reach/vpc-port-slots.yaml");
+    let yaml = std::fs::read_to_string(path).expect("fixture");
+    let cut = &yaml[..yaml
+        .find("  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000")
+        .expect("cut")];
+    let model = load(&cut.replace("{port: 8024},\n            {port: 8025}]", "{port: 8024}]"));
+    assert_eq!(run(&model, Cni::VpcCni, assertions)[0], Outcome::Proved);
+}

@@ -32,6 +32,7 @@
 pub(crate) mod ipblocks;
 pub(crate) mod peers;
 pub(crate) mod services;
+pub(crate) mod slots;
 pub(crate) mod switches;
 pub(crate) mod vpc;
 

@@ -3,7 +3,8 @@
 
 mod build;
 mod classes;
-mod fixtures;
+pub(crate) mod fixtures;
+mod slots;
 mod prop;
 mod rules;
 mod scale;

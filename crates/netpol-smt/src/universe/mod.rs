@@ -108,6 +108,9 @@ pub(crate) struct Universe {
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
     /// `policy-not-modelled` warnings: policies the proofs ignore.
     pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
+    /// V13: per existing enforced endpoint (index into `eps`) and direction, the address
+    /// keys with more than 24 port slots (`encode/slots.rs`).
+    pub(crate) truncated: Vec<(usize, Direction, Vec<netpol_graph::TruncatedKey>)>,
     /// V5 paths grouped into rule classes (`encode/services.rs`); `false` builds one
     /// disjunct per Service port and rule, the plain encoding the tests compare against.
     pub(crate) via_classes: bool,
@@ -305,8 +308,15 @@ impl Universe {
             services,
             rep: Vec::new(),
             members: BTreeMap::new(),
+            truncated: Vec::new(),
             via_classes: true,
         };
+        u.truncated = (analysis.truncated_slots().into_iter())
+            .filter_map(|f| {
+                let j = u.eps.binary_search_by(|e| e.id.as_str().cmp(&f.endpoint)).ok()?;
+                Some((j, f.direction, f.keys))
+            })
+            .collect();
         u.resolves = (0..u.policies.len())
             .map(|i| {
                 Direction::BOTH.map(|d| {
