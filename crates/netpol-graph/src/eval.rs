@@ -317,7 +317,14 @@ fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, src: &Ep, svc: &Service
             continue;
         }
         let at = Backends::Existing;
-        res.union_with(&vpc::service_peer_ports(w, rule, Some(peer), svc, at, Addresses::Certain));
+        res.union_with(&vpc::service_peer_ports(
+            w,
+            rule,
+            Some(peer),
+            svc,
+            at,
+            Addresses::Certain,
+        ));
     }
     res
 }

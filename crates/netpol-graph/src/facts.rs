@@ -73,15 +73,17 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
             out.extend(
                 g.services
                     .iter()
-                    .map(|(service, [ports, certain, widened, unsure])| ServiceAccess {
-                        service: *service,
-                        policy,
-                        rule,
-                        ports: ports.clone(),
-                        ports_certain: certain.clone(),
-                        ports_widened: widened.clone(),
-                        ports_unsure: unsure.clone(),
-                    }),
+                    .map(
+                        |(service, [ports, certain, widened, unsure])| ServiceAccess {
+                            service: *service,
+                            policy,
+                            rule,
+                            ports: ports.clone(),
+                            ports_certain: certain.clone(),
+                            ports_widened: widened.clone(),
+                            ports_unsure: unsure.clone(),
+                        },
+                    ),
             );
         }
     }
@@ -306,10 +308,31 @@ pub struct SlotFacts {
 
 /// V13 for every model endpoint and direction that has a truncated key, sorted by id.
 pub(crate) fn truncated_slots(w: &World<'_>) -> Vec<SlotFacts> {
+    use crate::rules::slots;
     let mut out = Vec::new();
-    for e in w.eps.iter().filter(|e| matches!(e.kind, EpKind::Workload(_))) {
+    let mut by_ns: BTreeMap<&str, Vec<&crate::ir::LoweredPolicy>> = BTreeMap::new();
+    for p in &w.policies {
+        by_ns.entry(p.namespace.as_str()).or_default().push(p);
+    }
+    for e in w
+        .eps
+        .iter()
+        .filter(|e| matches!(e.kind, EpKind::Workload(_)))
+    {
+        let Some(policies) = e.info.namespace.as_deref().and_then(|ns| by_ns.get(ns)) else {
+            continue;
+        };
         for dir in netpol_manifest::model::Direction::BOTH {
-            let keys = crate::rules::slots::truncated_keys(w, e, dir);
+            // Cheap bound first: most namespaces never reach 25 entries in all.
+            if policies
+                .iter()
+                .map(|p| slots::entries(p, dir))
+                .sum::<usize>()
+                <= 24
+            {
+                continue;
+            }
+            let keys = slots::truncated_keys(w, policies, e, dir);
             if !keys.is_empty() {
                 out.push(SlotFacts {
                     endpoint: e.info.id.clone(),

@@ -26,9 +26,9 @@ mod universe;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_services;
-#[cfg(test)]
 mod tests_ports;
+#[cfg(test)]
+mod tests_services;
 
 use std::time::{Duration, Instant};
 

@@ -140,9 +140,11 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
         SatResult::Sat => match s.get_model() {
-            Some(m) => match q.truncation.iter().find(|(b, _)| {
-                m.eval(b, true).and_then(|v| v.as_bool()) == Some(true)
-            }) {
+            Some(m) => match q
+                .truncation
+                .iter()
+                .find(|(b, _)| m.eval(b, true).and_then(|v| v.as_bool()) == Some(true))
+            {
                 // V13: allowed, unless the agent dropped the slot it needs.
                 Some((_, why)) => Outcome::Unknown(why.clone()),
                 None => Outcome::Refuted(Box::new(decode(u, &mut q, &m, a))),

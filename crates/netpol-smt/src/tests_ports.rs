@@ -118,7 +118,10 @@ fn v10_first_backend_choice_is_unknown() {
         let Outcome::Unknown(why) = o else {
             panic!("{got:?}")
         };
-        assert!(why.contains("z/multi[Service]") && why.contains("first"), "{why}");
+        assert!(
+            why.contains("z/multi[Service]") && why.contains("first"),
+            "{why}"
+        );
     }
     // When both backends name the port `a`, every choice is Service port 81: decided.
     let model = load(&ORDER.replace("NAME_B", "a"));
@@ -166,7 +169,15 @@ fn v12_node_ip_blocks_refute_allows_the_old_code_proved() {
     assert!(matches!(vpc[1], Outcome::Refuted(_)), "{vpc:?}");
     assert_eq!(vpc[2..], [Outcome::Proved, Outcome::Proved]);
     let up = run_on(&model, &with_nodes(Cni::Upstream), assertions);
-    assert_eq!(up, [Outcome::Proved, Outcome::Proved, Outcome::Proved, Outcome::Proved]);
+    assert_eq!(
+        up,
+        [
+            Outcome::Proved,
+            Outcome::Proved,
+            Outcome::Proved,
+            Outcome::Proved
+        ]
+    );
     // The counterexample of n1-to-api shows n1's address at api, which runs on n1.
     let Outcome::Refuted(cx) = &vpc[1] else {
         unreachable!()
@@ -244,7 +255,10 @@ fn v10_v12_fixtures_agree_with_the_graph() {
                 Outcome::Proved => !connects,
                 Outcome::Refuted(_) | Outcome::Unknown(_) => *connects,
             };
-            assert!(ok, "{file} assertion {i}: smt {o:?}, graph connects {connects}");
+            assert!(
+                ok,
+                "{file} assertion {i}: smt {o:?}, graph connects {connects}"
+            );
         }
     }
     assert!(connected > 10);
@@ -272,7 +286,10 @@ fn v13_allow_that_needs_a_truncated_slot_is_unknown() {
         let Outcome::Unknown(why) = o else {
             panic!("{vpc:?}")
         };
-        assert!(why.contains("27 distinct port slots") && why.contains("x/db"), "{why}");
+        assert!(
+            why.contains("27 distinct port slots") && why.contains("x/db"),
+            "{why}"
+        );
     }
     assert_eq!(vpc[2], Outcome::Proved);
     // Denied for sure (no slot matches): a real refutation.

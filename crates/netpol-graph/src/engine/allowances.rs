@@ -279,9 +279,10 @@ impl Engine<'_, '_> {
                             }
                             for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
                                 for en in rule_entries {
-                                    if en.block.is_some_and(|a| {
-                                        ipblocks::block_dropped(&w.profile, e, a)
-                                    }) {
+                                    if en
+                                        .block
+                                        .is_some_and(|a| ipblocks::block_dropped(&w.profile, e, a))
+                                    {
                                         continue;
                                     }
                                     let mut en = en.clone();
@@ -324,7 +325,7 @@ impl Engine<'_, '_> {
     /// A class-set without the classes `gone` (sorted).
     fn without(&mut self, set: &SetRef, gone: &[u32]) -> SetRef {
         if gone.is_empty() {
-            return set.clone();
+            return *set;
         }
         let members: Vec<u32> = match set {
             SetRef::All => (0..self.classes.len() as u32).collect(),

@@ -41,7 +41,11 @@ pub(crate) fn node_key_denied<'a>(
         for r in p.rules(dir) {
             for peer in r.peers.iter().flatten() {
                 if let PeerMatch::IpBlock { except, .. } = peer {
-                    excepts.extend(except.iter().filter(|x| x.prefix_len() == x.max_prefix_len()));
+                    excepts.extend(
+                        except
+                            .iter()
+                            .filter(|x| x.prefix_len() == x.max_prefix_len()),
+                    );
                 }
             }
         }
@@ -61,7 +65,10 @@ pub(crate) fn denied_node<'a>(
     policies: impl IntoIterator<Item = &'a LoweredPolicy>,
     dir: Direction,
 ) -> Option<&'a str> {
-    match (node_key_denied(profile, at, policies, dir).as_slice(), &at.runs_on[..]) {
+    match (
+        node_key_denied(profile, at, policies, dir).as_slice(),
+        &at.runs_on[..],
+    ) {
         ([n], [m]) if n == m => Some(profile.nodes[*n].name.as_str()),
         _ => None,
     }

@@ -26,6 +26,7 @@
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
 //! | V10 Service port mapping | `services::selector_peer_ports` |
 //! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
+//! | V13 24 port slots per key | `slots::truncated_keys` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
@@ -120,6 +121,10 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
             ("netpol-graph/src/rules/ipblocks.rs", "block_dropped"),
             ("netpol-graph/src/rules/ipblocks.rs", "node_key_denied"),
         ],
+    ),
+    (
+        "V13",
+        &[("netpol-graph/src/rules/slots.rs", "truncated_keys")],
     ),
 ];
 

@@ -64,12 +64,10 @@ pub(crate) fn selector_peer_ports(
         if from == Backends::AnyFuture && listen_port(svc, proto, &q).is_none() {
             // A new backend may declare the name with any number (or name the number).
             cands.extend(svc.ports.iter().enumerate().filter_map(|(i, sp)| {
-                let fits = match (&q, &sp.target_port) {
-                    (Query::Name(_), PortRef::Number(_)) | (Query::Number(_), PortRef::Name(_)) => {
-                        true
-                    }
-                    _ => false,
-                };
+                let fits = matches!(
+                    (&q, &sp.target_port),
+                    (Query::Name(_), PortRef::Number(_)) | (Query::Number(_), PortRef::Name(_))
+                );
                 (sp.protocol == proto && fits).then_some(i)
             }));
         }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ipnet::IpNet;
 use netpol_manifest::model::{ContainerPort, Direction, Protocol};
 
-use crate::ir::{LoweredRule, PeerMatch, PortSpec, resolve_ports};
+use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, resolve_ports};
 use crate::ports::PortSet;
 use crate::world::{Ep, World};
 
@@ -40,21 +40,33 @@ pub struct TruncatedKey {
     pub uncertain: PortSet,
 }
 
+/// The number of port entries of a policy's `dir` rules (a port-less rule counts one): a
+/// bound on the slots any key can get from it.
+pub(crate) fn entries(p: &LoweredPolicy, dir: Direction) -> usize {
+    (p.rules(dir).iter())
+        .map(|r| r.ports.as_ref().map_or(1, Vec::len))
+        .sum()
+}
+
 /// One slot: protocol (`None`: the catch-all of a port-less entry), port, end.
 type Slot = (Option<Protocol>, u16, u16);
 
 /// V13: the keys with more than 24 slots at `at` in `dir` (none when the rule does not
-/// apply, or at most 24 port entries are in play at all).
-pub(crate) fn truncated_keys(w: &World<'_>, at: &Ep, dir: Direction) -> Vec<TruncatedKey> {
+/// apply, or at most 24 port entries are in play at all). `candidates`: the policies of
+/// `at`'s namespace.
+pub(crate) fn truncated_keys(
+    w: &World<'_>,
+    candidates: &[&LoweredPolicy],
+    at: &Ep,
+    dir: Direction,
+) -> Vec<TruncatedKey> {
     if !switches::port_slots_limited(&w.profile) || !w.enforced(at) {
         return Vec::new();
     }
-    let policies: Vec<_> = w.policies.iter().filter(|p| w.selects(p, at)).collect();
-    let entries: usize = (policies.iter())
-        .flat_map(|p| p.rules(dir))
-        .map(|r| r.ports.as_ref().map_or(1, Vec::len))
-        .sum();
-    if entries <= SLOTS {
+    let policies: Vec<_> = (candidates.iter().copied())
+        .filter(|p| w.selects(p, at))
+        .collect();
+    if policies.iter().map(|p| entries(p, dir)).sum::<usize>() <= SLOTS {
         return Vec::new();
     }
     let mut keys: BTreeMap<SlotKey, BTreeSet<Slot>> = BTreeMap::new();
@@ -73,7 +85,9 @@ pub(crate) fn truncated_keys(w: &World<'_>, at: &Ep, dir: Direction) -> Vec<Trun
             match &rule.peers {
                 None => {
                     let all = IpNet::V4(Default::default());
-                    keys.entry(SlotKey::Cidr(all)).or_default().extend(cidr_slots());
+                    keys.entry(SlotKey::Cidr(all))
+                        .or_default()
+                        .extend(cidr_slots());
                 }
                 Some(peers) => {
                     for peer in peers {
@@ -145,8 +159,9 @@ fn covers(s: &Slot) -> PortSet {
 /// The ports `m` slots cover with `n - m >= 24` (`n` the key's slots, `m >= 1`).
 fn uncertain(slots: &BTreeSet<Slot>) -> PortSet {
     let n = slots.len();
-    if slots.iter().any(|s| s.0.is_none()) && n - 1 >= SLOTS {
-        // A catch-all may itself be dropped: nothing on this key is certain.
+    if slots.iter().any(|s| s.0.is_none()) {
+        // The catch-all may itself be dropped (n > 24 and it is one slot): nothing on this
+        // key is certain, ICMP included (taken as a whole, over-approximated).
         return PortSet::all();
     }
     let mut out = PortSet::empty();
@@ -163,10 +178,16 @@ fn uncertain(slots: &BTreeSet<Slot>) -> PortSet {
         let cuts: Vec<u32> = cuts.into_iter().collect();
         for pair in cuts.windows(2) {
             let (lo, hi) = (pair[0], pair[1] - 1);
-            let Ok(port) = u16::try_from(lo) else { continue };
+            let Ok(port) = u16::try_from(lo) else {
+                continue;
+            };
             let m = sets.iter().filter(|s| s.contains(proto, port)).count();
             if m >= 1 && n - m >= SLOTS {
-                out.union_with(&PortSet::range(proto, port, u16::try_from(hi).unwrap_or(u16::MAX)));
+                out.union_with(&PortSet::range(
+                    proto,
+                    port,
+                    u16::try_from(hi).unwrap_or(u16::MAX),
+                ));
             }
         }
     }

@@ -4,10 +4,10 @@
 mod build;
 mod classes;
 pub(crate) mod fixtures;
-mod slots;
 mod prop;
 mod rules;
 mod scale;
+mod slots;
 
 use crate::{Analysis, Matrix, Profile};
 use netpol_manifest::Model;

@@ -28,7 +28,10 @@ fn v13_more_than_24_slots_make_their_ports_uncertain() {
     let m = load(&yaml);
     let f = facts(&m);
     assert_eq!(f.len(), 1, "{f:#?}");
-    assert_eq!((f[0].endpoint.as_str(), f[0].direction), ("x/db", Direction::Ingress));
+    assert_eq!(
+        (f[0].endpoint.as_str(), f[0].direction),
+        ("x/db", Direction::Ingress)
+    );
     let k = &f[0].keys[0];
     assert_eq!((&k.key, k.slots), (&SlotKey::Endpoint("x/web".into()), 27));
     for p in [8001, 8025, 9000, 9050, 9100] {
@@ -37,9 +40,14 @@ fn v13_more_than_24_slots_make_their_ports_uncertain() {
     assert!(!k.uncertain.contains(TCP, 7000));
     assert!(Analysis::new(&m, &upstream()).truncated_slots().is_empty());
     let cut = |from: &str| yaml[..yaml.find(from).expect("cut")].to_owned();
-    let m = load(&cut("  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000"));
+    let m = load(&cut(
+        "  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000",
+    ));
     let f = facts(&m);
     assert!(f[0].keys[0].uncertain.contains(TCP, 8001), "{f:#?}");
-    let m = load(&cut("  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000").replace("{port: 8024},\n            {port: 8025}]", "{port: 8024}]"));
+    let m = load(
+        &cut("  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000")
+            .replace("{port: 8024},\n            {port: 8025}]", "{port: 8024}]"),
+    );
     assert!(facts(&m).is_empty());
 }

@@ -45,7 +45,9 @@ impl Encoder<'_> {
             };
             for k in keys {
                 let (inside, name) = match &k.key {
-                    SlotKey::Cidr(IpNet::V4(c)) => (self.in_block(y, &c.trunc(), &[]), c.to_string()),
+                    SlotKey::Cidr(IpNet::V4(c)) => {
+                        (self.in_block(y, &c.trunc(), &[]), c.to_string())
+                    }
                     SlotKey::Cidr(IpNet::V6(_)) => continue,
                     SlotKey::Endpoint(id) => {
                         let Ok(q) = u.eps.binary_search_by(|e| e.id.as_str().cmp(id)) else {

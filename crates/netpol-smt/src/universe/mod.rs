@@ -313,7 +313,10 @@ impl Universe {
         };
         u.truncated = (analysis.truncated_slots().into_iter())
             .filter_map(|f| {
-                let j = u.eps.binary_search_by(|e| e.id.as_str().cmp(&f.endpoint)).ok()?;
+                let j = u
+                    .eps
+                    .binary_search_by(|e| e.id.as_str().cmp(&f.endpoint))
+                    .ok()?;
                 Some((j, f.direction, f.keys))
             })
             .collect();
