@@ -33,6 +33,7 @@ pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};
 pub use rules::peers::peer_selects;
+pub use rules::services::{Target, dnat_target};
 pub use rules::slots::{SlotKey, TruncatedKey};
 pub use rules::vpc::rule_may_resolve;
 pub use world::{EndpointInfo, EndpointType};

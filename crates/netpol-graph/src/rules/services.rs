@@ -4,7 +4,7 @@
 //! (docs/semantics.md V10). V5 ([`super::vpc::service_peer_ports`]) decides *whether* a peer
 //! admits the ClusterIP; this decides *on which Service ports*.
 
-use netpol_manifest::model::{ContainerPort, PortRef, Protocol, Service};
+use netpol_manifest::model::{ContainerPort, PortRef, Protocol, Service, ServicePort};
 
 use crate::ir::{LoweredRule, PortMatch, PortSpec};
 use crate::ports::PortSet;
@@ -97,6 +97,25 @@ pub(crate) fn selector_peer_ports(
         out.certain.union_with(&common);
     }
     out
+}
+
+/// Where a Service port leads on a backend (kube-proxy's DNAT, V5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A numeric `targetPort`: that port on every backend.
+    Number(u16),
+    /// A named `targetPort`: the backend's first container port with that name and the
+    /// Service port's protocol (none: the backend is not reached).
+    Named(&'a str, Protocol),
+}
+
+/// V5: where Service port `sp` leads on a backend. The one decision both engines read: the
+/// graph on concrete backends ([`super::vpc::target_on`]), the SMT encoding on a symbolic one.
+pub fn dnat_target(sp: &ServicePort) -> Target<'_> {
+    match &sp.target_port {
+        PortRef::Number(n) => Target::Number(*n),
+        PortRef::Name(name) => Target::Named(name, sp.protocol),
+    }
 }
 
 /// The port an entry is looked up by: a number (a range's start) or a name.

@@ -2,9 +2,7 @@
 //! pods that do not exist yet. Each reads its
 //! profile switch through [`super::switches`], so under `upstream` each is a no-op.
 
-use netpol_manifest::model::{
-    Direction, Labels, NAMESPACE_NAME_LABEL, PortRef, Service, ServicePort,
-};
+use netpol_manifest::model::{Direction, Labels, NAMESPACE_NAME_LABEL, Service, ServicePort};
 
 use crate::ip::{Block, Cover};
 use crate::ir::{
@@ -305,12 +303,12 @@ pub(crate) fn backends<'w>(w: &'w World<'_>, svc: &Service) -> &'w [usize] {
 
 /// V5: the number a Service port's `targetPort` has on one backend.
 pub(crate) fn target_on(w: &World<'_>, sp: &ServicePort, backend: &Ep) -> Option<u16> {
-    match &sp.target_port {
-        PortRef::Number(n) => Some(*n),
-        PortRef::Name(name) => w
+    match services::dnat_target(sp) {
+        services::Target::Number(n) => Some(n),
+        services::Target::Named(name, proto) => w
             .container_ports(backend)
             .iter()
-            .find(|cp| cp.protocol == sp.protocol && cp.name.as_deref() == Some(name.as_str()))
+            .find(|cp| cp.protocol == proto && cp.name.as_deref() == Some(name))
             .map(|cp| cp.port),
     }
 }

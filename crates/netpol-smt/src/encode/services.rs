@@ -12,8 +12,8 @@
 
 use std::collections::BTreeMap;
 
+use netpol_graph::Target;
 use netpol_graph::ir::Provenance;
-use netpol_manifest::model::PortRef;
 use z3::ast::{BV, Bool, Int};
 
 use super::{Encoder, NamedMode, Side, Via, ViaClass, proto_index};
@@ -136,9 +136,10 @@ impl Encoder<'_> {
                         classes.len() - 1
                     }
                 };
-                let target = match &sp.target_port {
-                    PortRef::Number(t) => port.eq(BV::from_u64(u64::from(*t), 16)),
-                    PortRef::Name(n) => Self::named_on(d, n, sp.protocol, port),
+                // Where kube-proxy sends the Service port: the graph decides it.
+                let target = match netpol_graph::dnat_target(sp) {
+                    Target::Number(t) => port.eq(BV::from_u64(u64::from(t), 16)),
+                    Target::Named(n, p) => Self::named_on(d, n, p, port),
                 };
                 let term = Bool::and(&[
                     backend.clone(),
