@@ -4,6 +4,9 @@
 //! (docs/semantics.md V10). V5 ([`super::vpc::service_peer_ports`]) decides *whether* a peer
 //! admits the ClusterIP; this decides *on which Service ports*.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
 use netpol_manifest::model::{ContainerPort, PortRef, Protocol, Service, ServicePort};
 
 use crate::ir::{LoweredRule, PortMatch, PortSpec};
@@ -37,7 +40,10 @@ pub(crate) fn selector_peer_ports(
         out.certain = out.may.clone();
         return out;
     };
-    let pods = npc_backends(w, svc);
+    // Only a fallback or the bypass check needs the backends (a selectorless Service's
+    // are every pod of its namespace).
+    let cell = OnceCell::new();
+    let pods = || cell.get_or_init(|| npc_backends(w, svc)).as_ref();
     for m in list {
         let proto = m.protocol;
         let q = match &m.port {
@@ -56,7 +62,7 @@ pub(crate) fn selector_peer_ports(
         // the one the first backend that resolves the entry gives (informer order: unknown).
         let mut cands: Vec<usize> = match listen_port(svc, proto, &q) {
             Some(i) => vec![i],
-            None => pods
+            None => pods()
                 .iter()
                 .filter_map(|&b| listen_port_on(svc, w.container_ports(&w.eps[b]), proto, &q))
                 .collect(),
@@ -173,7 +179,13 @@ fn listen_port_on(
 /// Service port with that number has a named targetPort, and some backend's first
 /// container port of that name has a number no numeric entry of the rule allows, the entry
 /// is dropped for this ClusterIP.
-fn bypassed(w: &World<'_>, svc: &Service, pods: &[usize], i: usize, list: &[PortMatch]) -> bool {
+fn bypassed<'p>(
+    w: &World<'_>,
+    svc: &Service,
+    pods: &dyn Fn() -> &'p [usize],
+    i: usize,
+    list: &[PortMatch],
+) -> bool {
     let matched = &svc.ports[i];
     let named = svc.ports.iter().find_map(|sp| match &sp.target_port {
         PortRef::Name(t) if sp.port == matched.port && sp.protocol == matched.protocol => Some(t),
@@ -182,7 +194,7 @@ fn bypassed(w: &World<'_>, svc: &Service, pods: &[usize], i: usize, list: &[Port
     let Some(t) = named else {
         return false;
     };
-    pods.iter().any(|&b| {
+    pods().iter().any(|&b| {
         w.container_ports(&w.eps[b])
             .iter()
             .find(|c| c.protocol == matched.protocol && c.name.as_deref() == Some(t.as_str()))
@@ -218,12 +230,16 @@ fn slot_of(svc: &Service, proto: Protocol, start: u16, end: Option<u16>) -> Port
 
 /// The pods NPC falls back on: the Service's backends, or every pod of its namespace when
 /// the Service has no selector (`labels.Set(nil).AsSelector()` selects everything).
-fn npc_backends(w: &World<'_>, svc: &Service) -> Vec<usize> {
+fn npc_backends<'w>(w: &'w World<'_>, svc: &Service) -> Cow<'w, [usize]> {
     if svc.selector.is_some() {
-        return backends(w, svc).to_vec();
+        return Cow::Borrowed(backends(w, svc));
     }
-    (w.eps.iter().enumerate())
-        .filter(|(_, e)| e.is_pod() && e.info.namespace.as_deref() == Some(svc.namespace.as_str()))
-        .map(|(i, _)| i)
-        .collect()
+    Cow::Owned(
+        (w.eps.iter().enumerate())
+            .filter(|(_, e)| {
+                e.is_pod() && e.info.namespace.as_deref() == Some(svc.namespace.as_str())
+            })
+            .map(|(i, _)| i)
+            .collect(),
+    )
 }
