@@ -306,3 +306,56 @@ fn v13_allow_that_needs_a_truncated_slot_is_unknown() {
     let model = load(&cut.replace("{port: 8024},\n            {port: 8025}]", "{port: 8024}]"));
     assert_eq!(run(&model, Cni::VpcCni, assertions)[0], Outcome::Proved);
 }
+
+/// V13 agreement: for every port around the fixture's slots, `allow web -> db` is refuted
+/// where the matrix has no edge, `unknown` where the graph's facts call the port
+/// uncertain, and proved otherwise; with 24 slots, proved wherever allowed.
+#[test]
+fn v13_verdicts_agree_with_the_graph_facts() {
+    use std::fmt::Write as _;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reach/vpc-port-slots.yaml");
+    let full = std::fs::read_to_string(path).expect("fixture");
+    // 24 slots: the second rule and port 8025 gone.
+    let cut = &full[..full
+        .find("  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000")
+        .expect("cut")];
+    let fewer = cut.replace("{port: 8024},\n            {port: 8025}]", "{port: 8024}]");
+    let ports = [
+        7000, 8000, 8001, 8013, 8025, 8026, 8999, 9000, 9050, 9100, 9101,
+    ];
+    let mut unknown = 0;
+    for yaml in [full.clone(), fewer] {
+        let model = load(&yaml);
+        let p = profile(Cni::VpcCni);
+        let analysis = netpol_graph::Analysis::new(&model, &p);
+        let facts = analysis.truncated_slots();
+        let mut text = String::new();
+        for n in ports {
+            let _ = writeln!(
+                text,
+                "  - name: \"{n}\"\n    scope: existing\n    allow: {{from: {{workload: x/web}}, to: {{workload: x/db}}, ports: [\"TCP/{n}\"]}}"
+            );
+        }
+        let got = run_on(&model, &p, &text);
+        for (n, o) in ports.iter().zip(&got) {
+            let allowed = analysis
+                .matrix()
+                .ports("x/web", "x/db")
+                .contains(Protocol::Tcp, *n);
+            let unsure = facts.iter().any(|f| {
+                f.keys
+                    .iter()
+                    .any(|k| k.uncertain.contains(Protocol::Tcp, *n))
+            });
+            let ok = match o {
+                Outcome::Proved => allowed && !unsure,
+                Outcome::Unknown(_) => allowed && unsure,
+                Outcome::Refuted(_) => !allowed,
+            };
+            unknown += usize::from(matches!(o, Outcome::Unknown(_)));
+            assert!(ok, "TCP/{n}: {o:?}, allowed {allowed}, uncertain {unsure}");
+        }
+    }
+    assert!(unknown > 0);
+}
