@@ -33,6 +33,9 @@ pub struct ServiceAccess {
     /// as if some future backend declared the name with that number (for proofs over every
     /// possible pod). A superset of `ports`.
     pub ports_widened: PortSet,
+    /// V10: the part of `ports_certain` that no pod created later can change (no backend
+    /// decides it): what an `allow` under scope any may rely on.
+    pub ports_stable: PortSet,
     /// V10: the part of `ports` not in `ports_certain` because a selector peer's port maps
     /// to a Service port chosen by whichever backend the controller meets first: `verify`
     /// answers `unknown` where the verdict turns on it.
@@ -48,8 +51,8 @@ pub struct ServiceAccessGroup {
     /// (index into [`crate::Analysis::policies`], index into its egress rules), sorted.
     pub rules: Vec<(usize, usize)>,
     /// (Service index into `model.services`, [ports, ports_certain, ports_widened,
-    /// ports_unsure]) as in [`ServiceAccess`], sorted by Service.
-    pub services: Vec<(usize, [PortSet; 4])>,
+    /// ports_unsure, ports_stable]) as in [`ServiceAccess`], sorted by Service.
+    pub services: Vec<(usize, [PortSet; 5])>,
 }
 
 /// V4 and V6 facts of one endpoint of the model.
@@ -70,21 +73,18 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
     let mut out = Vec::new();
     for g in service_access_groups(w) {
         for &(policy, rule) in &g.rules {
-            out.extend(
-                g.services
-                    .iter()
-                    .map(
-                        |(service, [ports, certain, widened, unsure])| ServiceAccess {
-                            service: *service,
-                            policy,
-                            rule,
-                            ports: ports.clone(),
-                            ports_certain: certain.clone(),
-                            ports_widened: widened.clone(),
-                            ports_unsure: unsure.clone(),
-                        },
-                    ),
-            );
+            out.extend(g.services.iter().map(
+                |(service, [ports, certain, widened, unsure, stable])| ServiceAccess {
+                    service: *service,
+                    policy,
+                    rule,
+                    ports: ports.clone(),
+                    ports_certain: certain.clone(),
+                    ports_widened: widened.clone(),
+                    ports_unsure: unsure.clone(),
+                    ports_stable: stable.clone(),
+                },
+            ));
         }
     }
     out.sort_by_key(|a| (a.service, a.policy, a.rule));
@@ -168,9 +168,9 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                 }
                 continue;
             }
-            let hits: Vec<(usize, [PortSet; 4])> = {
-                // Per Service: [may, certain, widened, unsure] ports.
-                let mut hits: BTreeMap<usize, [PortSet; 4]> = BTreeMap::new();
+            let hits: Vec<(usize, [PortSet; 5])> = {
+                // Per Service: [may, certain, widened, unsure, stable] ports.
+                let mut hits: BTreeMap<usize, [PortSet; 5]> = BTreeMap::new();
                 let mut add = |si: usize, peer: Option<&PeerMatch>| {
                     let svc = &w.model.services[si];
                     let at = |backends, addresses| {
@@ -178,6 +178,7 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                     };
                     let ports = at(Backends::Existing, Addresses::Possible);
                     let certain = at(Backends::Existing, Addresses::Certain);
+                    let stable = at(Backends::Existing, Addresses::Stable);
                     let widened = if has_named {
                         at(Backends::AnyFuture, Addresses::Possible)
                     } else {
@@ -188,6 +189,7 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                         e[0].union_with(&ports);
                         e[1].union_with(&certain);
                         e[2].union_with(&widened);
+                        e[4].union_with(&stable);
                         if matches!(peer, Some(PeerMatch::Pods { .. })) {
                             // V10: for a selector peer, ports it may but need not admit
                             // turn on the backend the controller meets first.

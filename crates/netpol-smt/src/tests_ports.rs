@@ -128,6 +128,15 @@ fn v10_first_backend_choice_is_unknown() {
     let got = run(&model, Cni::VpcCni, assertions);
     assert!(matches!(got[0], Outcome::Refuted(_)), "{got:?}");
     assert_eq!(got[1], Outcome::Proved);
+    // Under scope any a backend created later may name the port otherwise and be met
+    // first (or trip the bypass check): the allow is not proved.
+    let any = assertions.replace(
+        "  - name: allow\n    scope: existing",
+        "  - name: allow\n    scope: any",
+    );
+    assert_ne!(any, assertions);
+    let got = run(&model, Cni::VpcCni, &any);
+    assert!(!matches!(got[1], Outcome::Proved), "{got:?}");
     // Upstream: no ClusterIP path, and the peer matches neither pod.
     let got = run(&model, Cni::Upstream, assertions);
     assert_eq!(got[0], Outcome::Proved);

@@ -22,6 +22,10 @@ pub(crate) struct Admitted {
     pub(crate) may: PortSet,
     /// The ports it admits whichever backend it meets first.
     pub(crate) certain: PortSet,
+    /// The part of `certain` that no pod created later can change: mapped without the
+    /// backends (a matching `targetPort`, or no `port`), so neither a new first backend
+    /// nor the bypass check can move it.
+    pub(crate) stable: PortSet,
 }
 
 /// V10 for a selector peer that admits `svc` (V5): the Service ports the rule's port
@@ -38,6 +42,7 @@ pub(crate) fn selector_peer_ports(
             out.may.union_with(&PortSet::port(sp.protocol, sp.port));
         }
         out.certain = out.may.clone();
+        out.stable = out.may.clone();
         return out;
     };
     // Only a fallback or the bypass check needs the backends (a selectorless Service's
@@ -52,6 +57,7 @@ pub(crate) fn selector_peer_ports(
                 let all = slot_of(svc, proto, 0, Some(u16::MAX));
                 out.may.union_with(&all);
                 out.certain.union_with(&all);
+                out.stable.union_with(&all);
                 continue;
             }
             // A range is looked up by its start port only.
@@ -60,14 +66,15 @@ pub(crate) fn selector_peer_ports(
         };
         // The Service ports the entry may map to: the first whose targetPort matches, else
         // the one the first backend that resolves the entry gives (informer order: unknown).
-        let mut cands: Vec<usize> = match listen_port(svc, proto, &q) {
+        let direct = listen_port(svc, proto, &q);
+        let mut cands: Vec<usize> = match direct {
             Some(i) => vec![i],
             None => pods()
                 .iter()
                 .filter_map(|&b| listen_port_on(svc, w.container_ports(&w.eps[b]), proto, &q))
                 .collect(),
         };
-        if from == Backends::AnyFuture && listen_port(svc, proto, &q).is_none() {
+        if from == Backends::AnyFuture && direct.is_none() {
             // A new backend may declare the name with any number (or name the number).
             cands.extend(svc.ports.iter().enumerate().filter_map(|(i, sp)| {
                 let fits = matches!(
@@ -99,6 +106,11 @@ pub(crate) fn selector_peer_ports(
         for o in &outcomes {
             out.may.union_with(o);
             common = common.intersect(o);
+        }
+        if direct.is_some() {
+            // A numeric target never triggers the bypass check (ports are unique by number
+            // and protocol), and a named query never has it.
+            out.stable.union_with(&common);
         }
         out.certain.union_with(&common);
     }

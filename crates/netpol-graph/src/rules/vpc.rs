@@ -232,6 +232,9 @@ pub(crate) enum Addresses {
     /// Also when it covers part of it, and ports some choice admits (`deny` and `only`
     /// proofs).
     Possible,
+    /// As `Certain`, without the Service ports a pod created later could change (V10: a
+    /// new backend met first, or one the bypass check trips on): `allow` under scope any.
+    Stable,
 }
 
 /// V5 for one peer (`None`: an omitted `to`).
@@ -284,6 +287,7 @@ pub(crate) fn service_peer_ports(
                 res = match addresses {
                     Addresses::Certain => got.certain,
                     Addresses::Possible => got.may,
+                    Addresses::Stable => got.stable,
                 };
             }
         }

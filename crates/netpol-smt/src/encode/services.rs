@@ -13,6 +13,8 @@
 use std::collections::BTreeMap;
 
 use netpol_graph::Target;
+
+use crate::config::Scope;
 use netpol_graph::ir::Provenance;
 use z3::ast::{BV, Bool, Int};
 
@@ -49,7 +51,11 @@ impl Encoder<'_> {
             if d.candidate_ns.binary_search(&svc.ns).is_err() {
                 continue;
             }
-            let access = if self.allow {
+            let access = if self.allow && self.scope == Scope::Any {
+                // V10: a pod created later may become the backend the controller meets
+                // first, or trip the bypass check.
+                &svc.access_stable
+            } else if self.allow {
                 &svc.access_certain
             } else if self.named == NamedMode::Widened {
                 &svc.access_widened
