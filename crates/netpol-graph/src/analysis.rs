@@ -53,6 +53,11 @@ impl<'m> Analysis<'m> {
         }
     }
 
+    /// V13: the address keys with more than 24 port slots, by endpoint and direction.
+    pub fn truncated_slots(&self) -> Vec<crate::SlotFacts> {
+        crate::facts::truncated_slots(&self.world)
+    }
+
     /// V5 for other engines: which egress rules admit which Service ClusterIPs, on which
     /// Service ports (empty outside VPC CNI); rules with `to` and `ports` omitted are left
     /// out, since they admit every destination directly. See [`crate::ServiceAccess`].

@@ -3,11 +3,13 @@
 //! use it as the oracle for the class-compressed engine. It is deliberately simple and
 //! scans everything; never use it for the whole matrix of a large cluster.
 
-use netpol_manifest::model::Direction;
+use netpol_manifest::model::{Direction, Service};
 
 use crate::ip::Block;
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, Provenance, resolve_ports};
 use crate::ports::PortSet;
+use crate::rules::ipblocks;
+use crate::rules::vpc::{Addresses, Backends};
 use crate::rules::{switches, vpc};
 use crate::world::{Ep, EpKind, World};
 
@@ -112,11 +114,14 @@ fn counted_policies<'w>(w: &'w World<'_>, b: &Basis, dir: Direction) -> Vec<&'w 
         .collect()
 }
 
-/// Whether a peer matches the other end `e` (not a Service).
-fn peer_matches(w: &World<'_>, peer: &PeerMatch, e: &Ep) -> bool {
+/// Whether a peer of a rule enforced at `at` matches the other end `e` (not a Service).
+fn peer_matches(w: &World<'_>, peer: &PeerMatch, at: &Ep, e: &Ep) -> bool {
     match peer {
         PeerMatch::Pods { .. } => w.direct_match(peer, e) || vpc::node_expanded(w, peer, e),
-        PeerMatch::IpBlock { cidr, except, .. } => w.ipblock_matches(&Block::new(*cidr, except), e),
+        PeerMatch::IpBlock { cidr, except, .. } => {
+            !ipblocks::block_dropped(&w.profile, at, cidr.network())
+                && w.ipblock_matches(&Block::new(*cidr, except), e)
+        }
     }
 }
 
@@ -148,15 +153,22 @@ fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVer
         Basis::StrictDefaultDeny => return v,
         Basis::Isolated { .. } => {}
     }
+    let counted = counted_policies(w, &v.basis, dir);
+    // V12: an `except` at the node's /32 denies that node's address outright.
+    if let Some(node) = ipblocks::denied_node(&w.profile, at, counted.iter().copied(), dir)
+        && other.carries.iter().any(|c| c == node)
+    {
+        return v;
+    }
     if let Some(node) = vpc::node_exempt(w, at, other, dir) {
         v.node_exemption = Some(node.to_owned());
         v.allowed = PortSet::all();
     }
-    for p in counted_policies(w, &v.basis, dir) {
+    for p in counted {
         for rule in p.rules(dir) {
             let ports = match dir {
                 Direction::Ingress => ingress_rule(w, p, rule, at, other, &mut v.dropped),
-                Direction::Egress => egress_rule(w, rule, other, &mut v.dropped),
+                Direction::Egress => egress_rule(w, rule, at, other, &mut v.dropped),
             };
             if let Some(ports) = ports {
                 v.allowed.union_with(&ports);
@@ -186,7 +198,7 @@ fn ingress_rule(
     };
     let matched = match &rule.peers {
         None => true,
-        Some(peers) => peers.iter().any(|peer| peer_matches(w, peer, src)),
+        Some(peers) => peers.iter().any(|peer| peer_matches(w, peer, dst, src)),
     };
     matched.then_some(ports)
 }
@@ -195,6 +207,7 @@ fn ingress_rule(
 fn egress_rule(
     w: &World<'_>,
     rule: &LoweredRule,
+    src: &Ep,
     dst: &Ep,
     dropped: &mut Vec<Provenance>,
 ) -> Option<PortSet> {
@@ -210,7 +223,7 @@ fn egress_rule(
     };
     let mut res: Option<PortSet> = None;
     for peer in peers {
-        if !peer_matches(w, peer, dst) {
+        if !peer_matches(w, peer, src, dst) {
             continue;
         }
         let ports = match peer {
@@ -254,7 +267,7 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         Basis::Isolated { .. } => {
             for p in counted_policies(w, &v.basis, Direction::Egress) {
                 for rule in &p.egress {
-                    let ports = vpc::service_rule_ports(w, rule, svc);
+                    let ports = service_rule_ports(w, rule, src, svc);
                     if !ports.is_empty() {
                         v.allowed.union_with(&ports);
                         v.rules.push((rule.provenance, ports));
@@ -288,6 +301,32 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         }
     }
     (v, res)
+}
+
+/// V5 at `src`: the Service ports a rule admits toward `svc`, without the ipBlocks the
+/// agent drops on `src`'s node (V12).
+fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, src: &Ep, svc: &Service) -> PortSet {
+    let Some(peers) = &rule.peers else {
+        return vpc::service_rule_ports(w, rule, svc);
+    };
+    let mut res = PortSet::empty();
+    for peer in peers {
+        if let PeerMatch::IpBlock { cidr, .. } = peer
+            && ipblocks::block_dropped(&w.profile, src, cidr.network())
+        {
+            continue;
+        }
+        let at = Backends::Existing;
+        res.union_with(&vpc::service_peer_ports(
+            w,
+            rule,
+            Some(peer),
+            svc,
+            at,
+            Addresses::Certain,
+        ));
+    }
+    res
 }
 
 /// Whether the pair is modelled (S8): distinct, at least one end a pod or workload, and a

@@ -109,7 +109,7 @@ pub(crate) fn explain(
         directions.push(direction(w, src, &eg, verdict_of));
         let svc = &w.model.services[si];
         notes.push(format!(
-            "egress is checked against the ClusterIP of {} before DNAT (V5); the edge keeps the Service ports whose targetPort ingress at some backend allows",
+            "egress is checked against the ClusterIP of {} before DNAT (V5), on the Service ports the controller maps a selector rule's ports to (V10); the edge keeps the Service ports whose targetPort ingress at some backend allows",
             dst.info.id
         ));
         let backends = vpc::backends(w, svc);

@@ -33,6 +33,13 @@ pub struct ServiceAccess {
     /// as if some future backend declared the name with that number (for proofs over every
     /// possible pod). A superset of `ports`.
     pub ports_widened: PortSet,
+    /// V10: the part of `ports_certain` that no pod created later can change (no backend
+    /// decides it): what an `allow` under scope any may rely on.
+    pub ports_stable: PortSet,
+    /// V10: the part of `ports` not in `ports_certain` because a selector peer's port maps
+    /// to a Service port chosen by whichever backend the controller meets first: `verify`
+    /// answers `unknown` where the verdict turns on it.
+    pub ports_unsure: PortSet,
 }
 
 /// V5, grouped: egress rules with the same peers and ports (the same `to` and `ports`
@@ -43,9 +50,9 @@ pub struct ServiceAccess {
 pub struct ServiceAccessGroup {
     /// (index into [`crate::Analysis::policies`], index into its egress rules), sorted.
     pub rules: Vec<(usize, usize)>,
-    /// (Service index into `model.services`, [ports, ports_certain, ports_widened]) as in
-    /// [`ServiceAccess`], sorted by Service.
-    pub services: Vec<(usize, [PortSet; 3])>,
+    /// (Service index into `model.services`, [ports, ports_certain, ports_widened,
+    /// ports_unsure, ports_stable]) as in [`ServiceAccess`], sorted by Service.
+    pub services: Vec<(usize, [PortSet; 5])>,
 }
 
 /// V4 and V6 facts of one endpoint of the model.
@@ -66,18 +73,18 @@ pub(crate) fn service_access(w: &World<'_>) -> Vec<ServiceAccess> {
     let mut out = Vec::new();
     for g in service_access_groups(w) {
         for &(policy, rule) in &g.rules {
-            out.extend(
-                g.services
-                    .iter()
-                    .map(|(service, [ports, certain, widened])| ServiceAccess {
-                        service: *service,
-                        policy,
-                        rule,
-                        ports: ports.clone(),
-                        ports_certain: certain.clone(),
-                        ports_widened: widened.clone(),
-                    }),
-            );
+            out.extend(g.services.iter().map(
+                |(service, [ports, certain, widened, unsure, stable])| ServiceAccess {
+                    service: *service,
+                    policy,
+                    rule,
+                    ports: ports.clone(),
+                    ports_certain: certain.clone(),
+                    ports_widened: widened.clone(),
+                    ports_unsure: unsure.clone(),
+                    ports_stable: stable.clone(),
+                },
+            ));
         }
     }
     out.sort_by_key(|a| (a.service, a.policy, a.rule));
@@ -161,9 +168,9 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                 }
                 continue;
             }
-            let hits: Vec<(usize, [PortSet; 3])> = {
-                // Per Service: [may, certain, widened] ports.
-                let mut hits: BTreeMap<usize, [PortSet; 3]> = BTreeMap::new();
+            let hits: Vec<(usize, [PortSet; 5])> = {
+                // Per Service: [may, certain, widened, unsure, stable] ports.
+                let mut hits: BTreeMap<usize, [PortSet; 5]> = BTreeMap::new();
                 let mut add = |si: usize, peer: Option<&PeerMatch>| {
                     let svc = &w.model.services[si];
                     let at = |backends, addresses| {
@@ -171,6 +178,7 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                     };
                     let ports = at(Backends::Existing, Addresses::Possible);
                     let certain = at(Backends::Existing, Addresses::Certain);
+                    let stable = at(Backends::Existing, Addresses::Stable);
                     let widened = if has_named {
                         at(Backends::AnyFuture, Addresses::Possible)
                     } else {
@@ -181,6 +189,12 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                         e[0].union_with(&ports);
                         e[1].union_with(&certain);
                         e[2].union_with(&widened);
+                        e[4].union_with(&stable);
+                        if matches!(peer, Some(PeerMatch::Pods { .. })) {
+                            // V10: for a selector peer, ports it may but need not admit
+                            // turn on the backend the controller meets first.
+                            e[3].union_with(&ports.difference(&certain));
+                        }
                     }
                 };
                 match &rule.peers {
@@ -238,7 +252,12 @@ pub(crate) fn service_access_groups(w: &World<'_>) -> Vec<ServiceAccessGroup> {
                         }
                     }
                 }
-                hits.into_iter().collect()
+                hits.into_iter()
+                    .map(|(si, mut e)| {
+                        e[3] = e[3].difference(&e[1]);
+                        (si, e)
+                    })
+                    .collect()
             };
             // A group that admits nothing still takes its key (its rules are skipped).
             by_rule.insert(key, out.len());
@@ -278,4 +297,52 @@ pub(crate) fn node_facts(w: &World<'_>) -> Vec<(String, NodeFacts)> {
             )
         })
         .collect()
+}
+
+/// V13: the address keys of one enforced endpoint and direction with more than 24 slots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotFacts {
+    /// The endpoint's id (a model endpoint).
+    pub endpoint: String,
+    pub direction: netpol_manifest::model::Direction,
+    pub keys: Vec<crate::TruncatedKey>,
+}
+
+/// V13 for every model endpoint and direction that has a truncated key, sorted by id.
+pub(crate) fn truncated_slots(w: &World<'_>) -> Vec<SlotFacts> {
+    use crate::rules::slots;
+    let mut out = Vec::new();
+    let mut by_ns: BTreeMap<&str, Vec<&crate::ir::LoweredPolicy>> = BTreeMap::new();
+    for p in &w.policies {
+        by_ns.entry(p.namespace.as_str()).or_default().push(p);
+    }
+    for e in w
+        .eps
+        .iter()
+        .filter(|e| matches!(e.kind, EpKind::Workload(_)))
+    {
+        let Some(policies) = e.info.namespace.as_deref().and_then(|ns| by_ns.get(ns)) else {
+            continue;
+        };
+        for dir in netpol_manifest::model::Direction::BOTH {
+            // Cheap bound first: most namespaces never reach 25 entries in all.
+            if policies
+                .iter()
+                .map(|p| slots::entries(p, dir))
+                .sum::<usize>()
+                <= 24
+            {
+                continue;
+            }
+            let keys = slots::truncated_keys(w, policies, e, dir);
+            if !keys.is_empty() {
+                out.push(SlotFacts {
+                    endpoint: e.info.id.clone(),
+                    direction: dir,
+                    keys,
+                });
+            }
+        }
+    }
+    out
 }

@@ -147,6 +147,8 @@ impl PeerMatch {
 pub struct PortMatch {
     pub protocol: Protocol,
     pub port: PortSpec,
+    /// The written `endPort` (V10 reads it: a ClusterIP slot runs to it).
+    pub end_port: Option<u16>,
     pub span: Span,
 }
 
@@ -298,6 +300,7 @@ fn lower_port(p: &PolicyPort) -> PortMatch {
     PortMatch {
         protocol: p.protocol,
         port,
+        end_port: p.end_port,
         span: p.span,
     }
 }

@@ -42,6 +42,9 @@ pub struct Flags {
     /// V7: ingress named ports resolve over all the policy's targets (rule dropped when
     /// nothing resolves); egress named ports are dropped for ipBlock peers and omitted `to`.
     pub named_ports_vpc: bool,
+    /// V12: an ipBlock whose address is the node's IP is dropped on that node, and an
+    /// `except` equal to the node's /32 denies the node in that direction.
+    pub node_ip_blocks: bool,
 }
 
 impl Flags {
@@ -62,6 +65,7 @@ impl Flags {
                 cluster_ip_egress: true,
                 host_network_peers: true,
                 named_ports_vpc: true,
+                node_ip_blocks: true,
             },
         }
     }

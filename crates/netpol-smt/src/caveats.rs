@@ -108,7 +108,9 @@ pub(crate) fn limitation_diagnostic(
 ///   Service `port`, which may map to any `targetPort`;
 /// - a pod selector with `NotIn`/`DoesNotExist`: a Service selector can satisfy it while
 ///   its backends (with more labels) do not;
-/// - a named port: it matches a numeric `targetPort` when any backend declares the name.
+/// - a named port: it matches a numeric `targetPort` when any backend declares the name;
+/// - a port range (V10): the ClusterIP slot runs from the matched Service port to
+///   `endPort`, so it admits other Service ports of a new Service, whatever their target.
 fn admits_new_service(
     profile: &netpol_graph::Profile,
     r: &netpol_graph::ir::LoweredRule,
@@ -124,6 +126,11 @@ fn admits_new_service(
         .iter()
         .flatten()
         .any(|m| matches!(m.port, PortSpec::Named(_)));
+    let ranged = r
+        .ports
+        .iter()
+        .flatten()
+        .any(|m| matches!(m.port, PortSpec::Range(lo, hi) if hi > lo));
     let Some(peers) = &r.peers else {
         // Without ports it admits every pod directly already; a Service adds nothing.
         return (numeric && r.ports.is_some())
@@ -153,6 +160,11 @@ fn admits_new_service(
                     *span,
                     "a named port matches a numeric targetPort through any backend",
                 ))
+            } else if ranged {
+                Some((
+                    *span,
+                    "a port range admits every Service port from the matched one up to endPort",
+                ))
             } else {
                 None
             }
@@ -162,4 +174,35 @@ fn admits_new_service(
 
 fn overlaps(a: &ipnet::IpNet, b: &ipnet::IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// V10: NPC maps a rule's port to the Service port that the first backend it meets
+/// resolves (informer order), so when backends resolve it differently the agent's verdict
+/// is not knowable offline. A refutation that goes through such a Service port, or an
+/// `allow` refuted where a Service of the destination's namespace has such a port, is
+/// `unknown`: only the ports every choice admits count for `allow`, all of them for
+/// `deny`, and neither side is then a fact about the cluster.
+pub(crate) fn unknown_by_backend_order(u: &Universe, a: &Assertion, outcome: Outcome) -> Outcome {
+    let Outcome::Refuted(cx) = &outcome else {
+        return outcome;
+    };
+    let unsure = |s: &crate::universe::Svc, port: u16| match cx.protocol {
+        Some(p) => s.unsure.contains(p, port),
+        None => !s.unsure.is_empty(),
+    };
+    let hit = match &cx.via {
+        Some((id, port)) => u.services.iter().find(|s| &s.id == id && unsure(s, *port)),
+        None if a.allow.is_some() => u.services.iter().find(|s| {
+            !s.unsure.is_empty()
+                && cx.destination.namespace.as_deref() == Some(u.namespaces[s.ns].0.as_str())
+        }),
+        None => None,
+    };
+    match hit {
+        Some(s) => Outcome::Unknown(format!(
+            "it turns on which backend of {} the controller meets first when it maps a rule's port to a Service port (docs/semantics.md V10)",
+            s.id
+        )),
+        None => outcome,
+    }
 }

@@ -140,7 +140,15 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
         SatResult::Sat => match s.get_model() {
-            Some(m) => Outcome::Refuted(Box::new(decode(u, &mut q, &m, a))),
+            Some(m) => match q
+                .truncation
+                .iter()
+                .find(|(b, _)| m.eval(b, true).and_then(|v| v.as_bool()) == Some(true))
+            {
+                // V13: allowed, unless the agent dropped the slot it needs.
+                Some((_, why)) => Outcome::Unknown(why.clone()),
+                None => Outcome::Refuted(Box::new(decode(u, &mut q, &m, a))),
+            },
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
     };
@@ -195,6 +203,7 @@ fn one_sided(assertions: Vec<Bool>, dst: Side, proto: Int, port: BV) -> Query {
         traces: Vec::new(),
         via: Vec::new(),
         via_classes: Vec::new(),
+        truncation: Vec::new(),
     }
 }
 
@@ -237,7 +246,16 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
     f.push(enc.distinct(&s, &d));
     f.push(enc.ports_formula(ports, &proto, &port));
     let mut eg = enc.direction(&s, &d, Direction::Egress, &proto, &port, false);
-    let ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
+    let mut ing = enc.direction(&d, &s, Direction::Ingress, &proto, &port, true);
+    // V12: a node key that an `except` denies overrides every rule and the exemption.
+    for (t, x, y, dir) in [
+        (&mut eg, &s, &d, Direction::Egress),
+        (&mut ing, &d, &s, Direction::Ingress),
+    ] {
+        let denied = enc.node_key_denied(x, y, dir);
+        t.allowed = Bool::and(&[t.allowed.clone(), denied.not()]);
+        t.allowed_direct = t.allowed.clone();
+    }
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
     let (via, via_classes) = enc.via_services(&s, &d, &proto, &port);
     if !via.is_empty() {
@@ -246,7 +264,23 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         eg.allowed = Bool::or(&ways);
     }
     let allowed = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
+    // V13: an `allow` is proved only without slots the agent may drop.
+    let truncation = match a.kind() {
+        Kind::Allow => {
+            let mut t = enc.truncation(&s, &d, Direction::Egress, &proto, &port);
+            t.extend(enc.truncation(&d, &s, Direction::Ingress, &proto, &port));
+            // Only a connection that is otherwise allowed turns on the slots.
+            t.into_iter()
+                .map(|(b, why)| (Bool::and(&[b, allowed.clone()]), why))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     f.push(match a.kind() {
+        Kind::Allow if !truncation.is_empty() => {
+            let unsure: Vec<Bool> = truncation.iter().map(|(b, _)| b.clone()).collect();
+            Bool::and(&[allowed, Bool::or(&unsure).not()]).not()
+        }
         Kind::Allow => allowed.not(),
         _ => allowed,
     });
@@ -259,5 +293,6 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         traces: vec![eg, ing],
         via,
         via_classes,
+        truncation,
     }
 }

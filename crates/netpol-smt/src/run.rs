@@ -14,7 +14,7 @@ use netpol_manifest::Model;
 
 use crate::caveats::{
     LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, service_limit,
-    unknown_under_tiers,
+    unknown_by_backend_order, unknown_under_tiers,
 };
 use crate::config::{Assertion, ParsedConfig};
 use crate::query::{Limit, decide};
@@ -204,6 +204,7 @@ fn one(
             outcome
         }
     };
+    let outcome = unknown_by_backend_order(u, a, outcome);
     let mut outcome = unknown_under_tiers(u, outcome);
     if limited(limit, a, &outcome) {
         outcome = Outcome::Unknown(LIMITED_REASON.to_owned());

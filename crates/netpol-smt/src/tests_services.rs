@@ -3,6 +3,7 @@
 //! verdicts agree with the graph engine, pair by pair; under both scopes the class
 //! encoding agrees with the plain one (one disjunct per Service port and rule). Also: the
 //! time limit holds end to end on a cluster whose plain encoding takes longer to build.
+//! The rules include V10's cases: a range slot, and two Service ports with one target.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ const APPS: [&str; 4] = ["web", "api", "db", "dns"];
 /// `to` (with and without ports), selectors with numeric and named ports, ipBlocks over the
 /// whole Service range and over everything. (No block covers part of the range: the graph
 /// oracle counts only what is certain there.)
-const EGRESS: [&str; 8] = [
+const EGRESS: [&str; 9] = [
     "{}",
     "{ports: [{port: 80}]}",
     "{ports: [{port: 8000}, {port: 53, protocol: UDP}]}",
@@ -53,6 +54,8 @@ const EGRESS: [&str; 8] = [
     "{to: [{ipBlock: {cidr: 172.20.0.0/16}}], ports: [{port: 5432}]}",
     "{to: [{ipBlock: {cidr: 0.0.0.0/0}}], ports: [{port: 80}, {port: 9100}]}",
     "{to: [{namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}], ports: [{port: 5432}]}",
+    // V10: the start 5432 picks the Service port, and the slot runs to 8000 (-> 8080).
+    "{to: [{podSelector: {matchLabels: {app: db}}}], ports: [{port: 5432, endPort: 8000}]}",
 ];
 
 const INGRESS: [&str; 5] = [
@@ -63,12 +66,13 @@ const INGRESS: [&str; 5] = [
     "{from: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: [{port: 53, protocol: UDP}]}",
 ];
 
-const SERVICE_PORTS: [&str; 5] = [
+const SERVICE_PORTS: [&str; 6] = [
     "{port: 80, targetPort: http}",
     "{port: 80, targetPort: 8080}",
     "{port: 5432, targetPort: 5432}",
     "{port: 8000, targetPort: 8080}",
     "{port: 53, targetPort: 53, protocol: UDP}",
+    "{port: 8080, targetPort: 8080}",
 ];
 
 /// Three namespaces (dev, prod, prod), each app a Deployment with a Service, and a few

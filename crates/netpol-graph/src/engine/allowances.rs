@@ -11,6 +11,7 @@ use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, 
 use crate::ip::Block;
 use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
+use crate::rules::ipblocks;
 use crate::rules::{switches, vpc};
 
 impl Engine<'_, '_> {
@@ -239,7 +240,15 @@ impl Engine<'_, '_> {
                         Allowance::All
                     } else {
                         let mut entries = Vec::new();
-                        if !e.runs_on.is_empty() && switches::exempts_node(&w.profile, dir) {
+                        let counted = sel.iter().map(|&i| &w.policies[i]).filter(|p| {
+                            switches::unlisted_rules_enforced(&w.profile)
+                                || p.policy_types.contains(dir)
+                        });
+                        let denied = ipblocks::denied_node(&w.profile, e, counted, dir);
+                        if !e.runs_on.is_empty()
+                            && switches::exempts_node(&w.profile, dir)
+                            && denied.is_none()
+                        {
                             let names: BTreeSet<&str> = e
                                 .runs_on
                                 .iter()
@@ -258,6 +267,7 @@ impl Engine<'_, '_> {
                                 set: SetRef::Id(id),
                                 ports: EntryPorts::Fixed(PortSet::all()),
                                 services: Arc::from([]),
+                                block: None,
                             });
                         }
                         for &i in sel {
@@ -269,6 +279,12 @@ impl Engine<'_, '_> {
                             }
                             for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
                                 for en in rule_entries {
+                                    if en
+                                        .block
+                                        .is_some_and(|a| ipblocks::block_dropped(&w.profile, e, a))
+                                    {
+                                        continue;
+                                    }
                                     let mut en = en.clone();
                                     // Upstream ingress resolves named ports on the target.
                                     if dir == Direction::Ingress
@@ -283,6 +299,15 @@ impl Engine<'_, '_> {
                                 }
                             }
                         }
+                        if let Some(node) = denied {
+                            // V12: the node's key denies its address outright.
+                            let gone: Vec<u32> = (0..n as u32)
+                                .filter(|&k| self.rep(k).carries.iter().any(|c| c == node))
+                                .collect();
+                            for en in &mut entries {
+                                en.set = self.without(&en.set, &gone);
+                            }
+                        }
                         Allowance::Entries(entries)
                     }
                 };
@@ -295,6 +320,22 @@ impl Engine<'_, '_> {
         self.ingress = ingress;
         self.egress = egress;
         self.invert();
+    }
+
+    /// A class-set without the classes `gone` (sorted).
+    fn without(&mut self, set: &SetRef, gone: &[u32]) -> SetRef {
+        if gone.is_empty() {
+            return *set;
+        }
+        let members: Vec<u32> = match set {
+            SetRef::All => (0..self.classes.len() as u32).collect(),
+            SetRef::Id(id) => self.sets[*id as usize].clone(),
+        };
+        let kept: Vec<u32> = members
+            .into_iter()
+            .filter(|c| gone.binary_search(c).is_err())
+            .collect();
+        SetRef::Id(self.intern(kept))
     }
 
     pub(super) fn invert(&mut self) {
@@ -398,6 +439,7 @@ impl Engine<'_, '_> {
                             set: SetRef::All,
                             ports,
                             services: Arc::from([]),
+                            block: None,
                         });
                     }
                     Some(peers) => {
@@ -409,6 +451,7 @@ impl Engine<'_, '_> {
                                 set,
                                 ports: ports.clone(),
                                 services: Arc::from([]),
+                                block: block_addr(peer),
                             });
                         }
                     }
@@ -433,6 +476,7 @@ impl Engine<'_, '_> {
                             set: SetRef::All,
                             ports: cidr_ports(),
                             services: self.services_for(rule, None),
+                            block: None,
                         });
                     }
                     Some(peers) => {
@@ -464,6 +508,7 @@ impl Engine<'_, '_> {
                                 set,
                                 ports,
                                 services,
+                                block: block_addr(peer),
                             });
                         }
                     }
@@ -474,5 +519,13 @@ impl Engine<'_, '_> {
             entries,
             resolves && switches::unlisted_rules_enforced(&w.profile),
         )
+    }
+}
+
+/// V12: the address of an ipBlock peer, which the agent drops on the node with that IP.
+fn block_addr(peer: &PeerMatch) -> Option<std::net::IpAddr> {
+    match peer {
+        PeerMatch::IpBlock { cidr, .. } => Some(cidr.network()),
+        PeerMatch::Pods { .. } => None,
     }
 }

@@ -51,6 +51,8 @@ struct Entry {
     /// Shared: an address peer can admit thousands of Services, and entries are cloned
     /// per class.
     services: Arc<[(u32, PortSet)]>,
+    /// V12: an ipBlock peer's address: the agent drops the entry on the node with that IP.
+    block: Option<std::net::IpAddr>,
 }
 
 /// The entries of one rule, and whether it resolves to an agent entry (V2).

@@ -24,10 +24,16 @@
 //! | V6 hostNetwork peers | `vpc::node_expanded`, `vpc::node_ports` |
 //! | V7 named ports | `vpc::ingress_union_ports`, `vpc::egress_cidr_ports` |
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
+//! | V10 Service port mapping | `services::selector_peer_ports` |
+//! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
+//! | V13 24 port slots per key | `slots::truncated_keys` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod ipblocks;
 pub(crate) mod peers;
+pub(crate) mod services;
+pub(crate) mod slots;
 pub(crate) mod switches;
 pub(crate) mod vpc;
 
@@ -104,6 +110,22 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("V8", &[("netpol-graph/src/ports.rs", "all")]),
+    // svcport: V10, V12, V13.
+    (
+        "V10",
+        &[("netpol-graph/src/rules/services.rs", "selector_peer_ports")],
+    ),
+    (
+        "V12",
+        &[
+            ("netpol-graph/src/rules/ipblocks.rs", "block_dropped"),
+            ("netpol-graph/src/rules/ipblocks.rs", "node_key_denied"),
+        ],
+    ),
+    (
+        "V13",
+        &[("netpol-graph/src/rules/slots.rs", "truncated_keys")],
+    ),
 ];
 
 #[cfg(test)]

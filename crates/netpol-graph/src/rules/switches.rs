@@ -19,6 +19,18 @@ pub(crate) fn unlisted_rules_enforced(profile: &Profile) -> bool {
     profile.flags.rules_outside_policy_types
 }
 
+/// V12: whether the agent drops ipBlocks at the node's address and lets an `except` at the
+/// node's /32 deny the node ([`super::ipblocks`]).
+pub(crate) fn node_ip_blocks(profile: &Profile) -> bool {
+    profile.flags.node_ip_blocks
+}
+
+/// V13: whether the agent keeps at most 24 port slots per address key
+/// ([`super::slots`]). The same VPC CNI agent as V12.
+pub(crate) fn port_slots_limited(profile: &Profile) -> bool {
+    profile.flags.node_ip_blocks
+}
+
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they
 /// cover part of them).
 pub(crate) fn ipblocks_match_workloads(profile: &Profile) -> bool {

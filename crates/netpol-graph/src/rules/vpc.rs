@@ -2,9 +2,7 @@
 //! pods that do not exist yet. Each reads its
 //! profile switch through [`super::switches`], so under `upstream` each is a no-op.
 
-use netpol_manifest::model::{
-    ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, PortRef, Service, ServicePort,
-};
+use netpol_manifest::model::{Direction, Labels, NAMESPACE_NAME_LABEL, Service, ServicePort};
 
 use crate::ip::{Block, Cover};
 use crate::ir::{
@@ -14,6 +12,7 @@ use crate::ports::PortSet;
 use crate::profile::Profile;
 use crate::world::{Ep, EpKind, World};
 
+use super::services;
 use super::switches::{self, cluster_ip_cover, runs_on};
 
 /// V2: whether a rule resolves to at least one entry of the agent's map (so that it
@@ -213,23 +212,29 @@ pub(crate) fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, svc: &Servic
     }
 }
 
-/// Which backends a named rule port may resolve on to match a numeric `targetPort` (V5).
+/// Which backends the controller may resolve a rule port on (V10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Backends {
     /// The Service's backends in the manifests (the matrix).
     Existing,
-    /// Also any future backend, which may declare the name with any number (proofs over
-    /// every possible pod).
+    /// Also any future backend, which may declare any name or number (proofs over every
+    /// possible pod).
     AnyFuture,
 }
 
-/// Which ClusterIPs missing from the manifests an ipBlock admits (V3).
+/// Which ClusterIPs missing from the manifests an ipBlock admits (V3), and which Service
+/// ports count when the controller's choice depends on which backend it meets first (V10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Addresses {
-    /// Only when it covers the whole range they come from (the matrix, `allow` proofs).
+    /// Only when it covers the whole range they come from, and only ports every choice
+    /// admits (the matrix, `allow` proofs).
     Certain,
-    /// Also when it covers part of it (`deny` and `only` proofs).
+    /// Also when it covers part of it, and ports some choice admits (`deny` and `only`
+    /// proofs).
     Possible,
+    /// As `Certain`, without the Service ports a pod created later could change (V10: a
+    /// new backend met first, or one the bypass check trips on): `allow` under scope any.
+    Stable,
 }
 
 /// V5 for one peer (`None`: an omitted `to`).
@@ -277,66 +282,17 @@ pub(crate) fn service_peer_ports(
             if w.in_scope(namespaces, &svc.namespace)
                 && pods.as_ref().is_none_or(|s| s.matches(labels))
             {
-                for sp in &svc.ports {
-                    if target_port_matches(w, rule, svc, sp, backends) {
-                        res.union_with(&PortSet::port(sp.protocol, sp.port));
-                    }
-                }
+                // V10: the controller maps the rule's ports to Service ports.
+                let got = services::selector_peer_ports(w, rule, svc, backends);
+                res = match addresses {
+                    Addresses::Certain => got.certain,
+                    Addresses::Possible => got.may,
+                    Addresses::Stable => got.stable,
+                };
             }
         }
     }
     res
-}
-
-/// V5: whether a rule's ports match a Service port through its `targetPort`.
-fn target_port_matches(
-    w: &World<'_>,
-    rule: &LoweredRule,
-    svc: &Service,
-    sp: &ServicePort,
-    from: Backends,
-) -> bool {
-    let Some(list) = rule.ports.as_deref() else {
-        return true;
-    };
-    list.iter().any(|m| {
-        if m.protocol != sp.protocol {
-            return false;
-        }
-        match (&m.port, &sp.target_port) {
-            (PortSpec::All, _) => true,
-            (PortSpec::Range(lo, hi), PortRef::Number(t)) => lo <= t && t <= hi,
-            (PortSpec::Named(n), PortRef::Name(t)) => n == t,
-            // Fallbacks through the backends' container ports: the rule's name resolves to
-            // the numeric targetPort, or the named targetPort resolves into the rule's range.
-            (PortSpec::Named(n), PortRef::Number(t)) => {
-                from == Backends::AnyFuture
-                    || declares(w, svc, sp, |cp| {
-                        cp.port == *t && cp.name.as_deref() == Some(n)
-                    })
-            }
-            (PortSpec::Range(lo, hi), PortRef::Name(t)) => {
-                from == Backends::AnyFuture
-                    || declares(w, svc, sp, |cp| {
-                        (*lo..=*hi).contains(&cp.port) && cp.name.as_deref() == Some(t)
-                    })
-            }
-        }
-    })
-}
-
-/// Whether some backend of `svc` declares a container port of `sp`'s protocol with `pred`.
-fn declares(
-    w: &World<'_>,
-    svc: &Service,
-    sp: &ServicePort,
-    pred: impl Fn(&ContainerPort) -> bool,
-) -> bool {
-    backends(w, svc).iter().any(|&b| {
-        w.container_ports(&w.eps[b])
-            .iter()
-            .any(|cp| cp.protocol == sp.protocol && pred(cp))
-    })
 }
 
 /// V5: the endpoints that back a Service (see `World::compute_backends`).
@@ -351,12 +307,12 @@ pub(crate) fn backends<'w>(w: &'w World<'_>, svc: &Service) -> &'w [usize] {
 
 /// V5: the number a Service port's `targetPort` has on one backend.
 pub(crate) fn target_on(w: &World<'_>, sp: &ServicePort, backend: &Ep) -> Option<u16> {
-    match &sp.target_port {
-        PortRef::Number(n) => Some(*n),
-        PortRef::Name(name) => w
+    match services::dnat_target(sp) {
+        services::Target::Number(n) => Some(n),
+        services::Target::Named(name, proto) => w
             .container_ports(backend)
             .iter()
-            .find(|cp| cp.protocol == sp.protocol && cp.name.as_deref() == Some(name.as_str()))
+            .find(|cp| cp.protocol == proto && cp.name.as_deref() == Some(name))
             .map(|cp| cp.port),
     }
 }

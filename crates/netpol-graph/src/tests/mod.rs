@@ -3,10 +3,11 @@
 
 mod build;
 mod classes;
-mod fixtures;
+pub(crate) mod fixtures;
 mod prop;
 mod rules;
 mod scale;
+mod slots;
 
 use crate::{Analysis, Matrix, Profile};
 use netpol_manifest::Model;

@@ -395,29 +395,34 @@ fn v5_cluster_ip_egress() {
     assert!(!up.iter().any(|l| l.contains("[Service]")));
 }
 
-/// V5 fallback (vpc-cni-semantics.md §1.3 "Service port mapping": the NP port is resolved
-/// on the backing pods' container ports and mapped back to the Service port): a numeric
-/// rule port matches a named targetPort when a backend declares that name with a number in
-/// the rule's range.
+/// V10 fallback (NPC `getMatchingServicePort`, `LookupListenPortFromPodSpec`): a numeric
+/// rule port matches a named targetPort when a backend's container port with that number
+/// has the name; a range is looked up by its start port only, so a range that merely
+/// contains the backend's number does not match (it did under the old V5 reading).
 #[test]
-fn v5_numeric_port_matches_named_target_port_through_backends() {
+fn v10_numeric_port_matches_named_target_port_through_backends() {
     let mut m = behind_web_service(PortRef::Name("http".into()));
     let mut p = declared(policy("x", "egress", sel(&[("app", "a")])), false, true);
     p.egress = vec![rule(
         vec![pods_peer(None, Some(sel(&[("app", "b")])))],
-        vec![port_range(TCP, 8000, 8100)],
+        vec![port(TCP, 8080)],
     )];
     m.policies.push(p.clone());
     let v = matrix_lines(&finish(m.clone()), &vpc());
     assert!(has(&v, "x/a -> x/web[Service]: TCP/80"), "{v:#?}");
-    // A range that misses the backend's number does not match.
-    p.egress[0].ports = vec![port(TCP, 9000)];
-    m.policies = vec![p];
-    let v = matrix_lines(&finish(m), &vpc());
+    // A range is looked up by its start: 8000 is not the backend's `http`.
+    p.egress[0].ports = vec![port_range(TCP, 8000, 8100)];
+    m.policies = vec![p.clone()];
+    let v = matrix_lines(&finish(m.clone()), &vpc());
     assert!(
         !v.iter().any(|l| l.starts_with("x/a -> x/web[Service]")),
         "{v:#?}"
     );
+    // A range starting at the backend's number resolves.
+    p.egress[0].ports = vec![port_range(TCP, 8080, 8100)];
+    m.policies = vec![p];
+    let v = matrix_lines(&finish(m), &vpc());
+    assert!(has(&v, "x/a -> x/web[Service]: TCP/80"), "{v:#?}");
 }
 
 #[test]

@@ -93,7 +93,7 @@ impl Encoder<'_> {
             for (ri, r) in p.rules(d).iter().enumerate() {
                 let m = match d {
                     Direction::Ingress => self.ingress_rule(*pi, ri, r, x, y, proto, port),
-                    Direction::Egress => self.egress_rule(r, y, proto, port),
+                    Direction::Egress => self.egress_rule(r, x, y, proto, port),
                 };
                 let t = Bool::and(&[sel.clone(), m]);
                 allow.push(t.clone());

@@ -15,10 +15,12 @@ mod assertion;
 mod ip;
 mod isolation;
 mod labels;
+mod node_ips;
 mod nodes;
 mod rules;
 mod services;
 mod side;
+mod slots;
 
 use std::cell::Cell;
 use std::time::Instant;
@@ -99,6 +101,9 @@ pub(crate) struct Query {
     pub(crate) via: Vec<Via>,
     /// V5: the rule classes the paths refer to.
     pub(crate) via_classes: Vec<ViaClass>,
+    /// V13 (`allow` only): conditions under which the connection needs a port slot the
+    /// agent may drop, with the reason; a model that meets one is no counterexample.
+    pub(crate) truncation: Vec<(Bool, String)>,
 }
 
 /// What decoding evaluates for one direction at one side.

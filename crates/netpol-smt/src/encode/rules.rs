@@ -103,7 +103,10 @@ impl Encoder<'_> {
         let peers = match &r.peers {
             None => Bool::from_bool(true),
             Some(list) => {
-                let v: Vec<Bool> = list.iter().map(|p| self.peer_match(p, src)).collect();
+                let v: Vec<Bool> = list
+                    .iter()
+                    .map(|p| Bool::and(&[self.peer_match(p, src), self.peer_kept(p, dst)]))
+                    .collect();
                 Bool::or(&v)
             }
         };
@@ -130,7 +133,22 @@ impl Encoder<'_> {
         Bool::and(&[peers, ports])
     }
 
-    pub(super) fn egress_rule(&self, r: &LoweredRule, dst: &Side, proto: &Int, port: &BV) -> Bool {
+    /// V12: a peer of a rule enforced at `x` that the agent keeps there.
+    fn peer_kept(&self, p: &PeerMatch, x: &Side) -> Bool {
+        match p {
+            PeerMatch::IpBlock { cidr, .. } => self.block_kept(x, cidr),
+            PeerMatch::Pods { .. } => Bool::from_bool(true),
+        }
+    }
+
+    pub(super) fn egress_rule(
+        &self,
+        r: &LoweredRule,
+        src: &Side,
+        dst: &Side,
+        proto: &Int,
+        port: &BV,
+    ) -> Bool {
         let vpc = self.u.profile.flags.named_ports_vpc;
         let on_dst = || Self::port_entries(r, proto, port, &|n, p| Self::named_on(dst, n, p, port));
         // V7 egress: named ports are dropped for ipBlock peers and an omitted `to`.
@@ -153,7 +171,7 @@ impl Encoder<'_> {
                                 self.node_or_dst_ports(r, p, dst, &on_dst, proto, port)
                             }
                         };
-                        Bool::and(&[self.peer_match(p, dst), ports])
+                        Bool::and(&[self.peer_match(p, dst), self.peer_kept(p, src), ports])
                     })
                     .collect();
                 Bool::or(&v)

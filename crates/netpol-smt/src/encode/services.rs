@@ -12,8 +12,10 @@
 
 use std::collections::BTreeMap;
 
+use netpol_graph::Target;
+
+use crate::config::Scope;
 use netpol_graph::ir::Provenance;
-use netpol_manifest::model::PortRef;
 use z3::ast::{BV, Bool, Int};
 
 use super::{Encoder, NamedMode, Side, Via, ViaClass, proto_index};
@@ -49,7 +51,11 @@ impl Encoder<'_> {
             if d.candidate_ns.binary_search(&svc.ns).is_err() {
                 continue;
             }
-            let access = if self.allow {
+            let access = if self.allow && self.scope == Scope::Any {
+                // V10: a pod created later may become the backend the controller meets
+                // first, or trip the bypass check.
+                &svc.access_stable
+            } else if self.allow {
                 &svc.access_certain
             } else if self.named == NamedMode::Widened {
                 &svc.access_widened
@@ -136,9 +142,10 @@ impl Encoder<'_> {
                         classes.len() - 1
                     }
                 };
-                let target = match &sp.target_port {
-                    PortRef::Number(t) => port.eq(BV::from_u64(u64::from(*t), 16)),
-                    PortRef::Name(n) => Self::named_on(d, n, sp.protocol, port),
+                // Where kube-proxy sends the Service port: the graph decides it.
+                let target = match netpol_graph::dnat_target(sp) {
+                    Target::Number(t) => port.eq(BV::from_u64(u64::from(t), 16)),
+                    Target::Named(n, p) => Self::named_on(d, n, p, port),
                 };
                 let term = Bool::and(&[
                     backend.clone(),

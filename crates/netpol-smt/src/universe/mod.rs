@@ -59,6 +59,12 @@ pub(crate) struct Svc {
     pub(crate) access_certain: Vec<Access>,
     /// `access` with named rule ports widened over future backends (scope any deny/only).
     pub(crate) access_widened: Vec<Access>,
+    /// `access_certain` without what a pod created later could change (V10): what an
+    /// `allow` under scope any may rely on.
+    pub(crate) access_stable: Vec<Access>,
+    /// V10: Service ports some rule admits only if the controller meets the right backend
+    /// first (`caveats::unknown_by_backend_order`).
+    pub(crate) unsure: PortSet,
 }
 
 /// Everything the encoder needs, computed once.
@@ -105,6 +111,9 @@ pub(crate) struct Universe {
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
     /// `policy-not-modelled` warnings: policies the proofs ignore.
     pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
+    /// V13: per existing enforced endpoint (index into `eps`) and direction, the address
+    /// keys with more than 24 port slots (`encode/slots.rs`).
+    pub(crate) truncated: Vec<(usize, Direction, Vec<netpol_graph::TruncatedKey>)>,
     /// V5 paths grouped into rule classes (`encode/services.rs`); `false` builds one
     /// disjunct per Service port and rule, the plain encoding the tests compare against.
     pub(crate) via_classes: bool,
@@ -302,8 +311,18 @@ impl Universe {
             services,
             rep: Vec::new(),
             members: BTreeMap::new(),
+            truncated: Vec::new(),
             via_classes: true,
         };
+        u.truncated = (analysis.truncated_slots().into_iter())
+            .filter_map(|f| {
+                let j = u
+                    .eps
+                    .binary_search_by(|e| e.id.as_str().cmp(&f.endpoint))
+                    .ok()?;
+                Some((j, f.direction, f.keys))
+            })
+            .collect();
         u.resolves = (0..u.policies.len())
             .map(|i| {
                 Direction::BOTH.map(|d| {
@@ -444,10 +463,12 @@ fn services(
     analysis: &netpol_graph::Analysis<'_>,
     ns_index: &dyn Fn(&str) -> Option<usize>,
 ) -> (Vec<Svc>, Vec<Vec<(usize, usize)>>) {
-    let mut by_service: BTreeMap<usize, [Vec<Access>; 3]> = BTreeMap::new();
+    let mut by_service: BTreeMap<usize, [Vec<Access>; 4]> = BTreeMap::new();
+    let mut unsure: BTreeMap<usize, PortSet> = BTreeMap::new();
     let mut groups = Vec::new();
     for (g, group) in analysis.service_access_groups().into_iter().enumerate() {
-        for (service, [ports, certain, widened]) in group.services {
+        for (service, [ports, certain, widened, maybe, stable]) in group.services {
+            unsure.entry(service).or_default().union_with(&maybe);
             let e = by_service.entry(service).or_default();
             if !ports.is_empty() {
                 e[0].push((g, ports));
@@ -456,23 +477,30 @@ fn services(
                 e[1].push((g, certain));
             }
             e[2].push((g, widened));
+            if !stable.is_empty() {
+                e[3].push((g, stable));
+            }
         }
         groups.push(group.rules);
     }
     let mut out: Vec<Svc> = by_service
         .into_iter()
-        .filter_map(|(i, [access, access_certain, access_widened])| {
-            let s = &model.services[i];
-            Some(Svc {
-                id: format!("{}/{}[Service]", s.namespace, s.name),
-                ns: ns_index(&s.namespace)?,
-                selector: s.selector.clone(),
-                ports: s.ports.clone(),
-                access,
-                access_certain,
-                access_widened,
-            })
-        })
+        .filter_map(
+            |(i, [access, access_certain, access_widened, access_stable])| {
+                let s = &model.services[i];
+                Some(Svc {
+                    id: format!("{}/{}[Service]", s.namespace, s.name),
+                    ns: ns_index(&s.namespace)?,
+                    selector: s.selector.clone(),
+                    ports: s.ports.clone(),
+                    access,
+                    access_certain,
+                    access_widened,
+                    access_stable,
+                    unsure: unsure.remove(&i).unwrap_or_default(),
+                })
+            },
+        )
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     (out, groups)

@@ -1,0 +1,257 @@
+//! V10: which Service ports an egress selector peer admits on a ClusterIP, mapped from the
+//! rule's ports exactly as the controller (NPC v1.1.7) maps them: `getMatchingServicePort`,
+//! `LookupServiceListenPort`, `LookupListenPortFromPodSpec`, `hasTargetPortBypass`
+//! (docs/semantics.md V10). V5 ([`super::vpc::service_peer_ports`]) decides *whether* a peer
+//! admits the ClusterIP; this decides *on which Service ports*.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use netpol_manifest::model::{ContainerPort, PortRef, Protocol, Service, ServicePort};
+
+use crate::ir::{LoweredRule, PortMatch, PortSpec};
+use crate::ports::PortSet;
+use crate::world::World;
+
+use super::vpc::{Backends, backends};
+
+/// The Service ports a rule admits on one ClusterIP.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Admitted {
+    /// Every port the controller may admit, whichever backend it meets first.
+    pub(crate) may: PortSet,
+    /// The ports it admits whichever backend it meets first.
+    pub(crate) certain: PortSet,
+    /// The part of `certain` that no pod created later can change: mapped without the
+    /// backends (a matching `targetPort`, or no `port`), so neither a new first backend
+    /// nor the bypass check can move it.
+    pub(crate) stable: PortSet,
+}
+
+/// V10 for a selector peer that admits `svc` (V5): the Service ports the rule's port
+/// entries map to. `from` says whether pods that do not exist yet may be backends.
+pub(crate) fn selector_peer_ports(
+    w: &World<'_>,
+    rule: &LoweredRule,
+    svc: &Service,
+    from: Backends,
+) -> Admitted {
+    let mut out = Admitted::default();
+    let Some(list) = rule.ports.as_deref() else {
+        for sp in &svc.ports {
+            out.may.union_with(&PortSet::port(sp.protocol, sp.port));
+        }
+        out.certain = out.may.clone();
+        out.stable = out.may.clone();
+        return out;
+    };
+    // Only a fallback or the bypass check needs the backends (a selectorless Service's
+    // are every pod of its namespace).
+    let cell = OnceCell::new();
+    let pods = || cell.get_or_init(|| npc_backends(w, svc)).as_ref();
+    for m in list {
+        let proto = m.protocol;
+        let q = match &m.port {
+            // No `port`: every port of the protocol on the ClusterIP.
+            PortSpec::All => {
+                let all = slot_of(svc, proto, 0, Some(u16::MAX));
+                out.may.union_with(&all);
+                out.certain.union_with(&all);
+                out.stable.union_with(&all);
+                continue;
+            }
+            // A range is looked up by its start port only.
+            PortSpec::Range(lo, _) => Query::Number(*lo),
+            PortSpec::Named(n) => Query::Name(n),
+        };
+        // The Service ports the entry may map to: the first whose targetPort matches, else
+        // the one the first backend that resolves the entry gives (informer order: unknown).
+        let direct = listen_port(svc, proto, &q);
+        let mut cands: Vec<usize> = match direct {
+            Some(i) => vec![i],
+            None => pods()
+                .iter()
+                .filter_map(|&b| listen_port_on(svc, w.container_ports(&w.eps[b]), proto, &q))
+                .collect(),
+        };
+        if from == Backends::AnyFuture && direct.is_none() {
+            // A new backend may declare the name with any number (or name the number).
+            cands.extend(svc.ports.iter().enumerate().filter_map(|(i, sp)| {
+                let fits = matches!(
+                    (&q, &sp.target_port),
+                    (Query::Name(_), PortRef::Number(_)) | (Query::Number(_), PortRef::Name(_))
+                );
+                (sp.protocol == proto && fits).then_some(i)
+            }));
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        // Each outcome: the slot the chosen Service port opens, or nothing when the
+        // bypass check drops the entry (numeric entries only).
+        let outcomes: Vec<PortSet> = cands
+            .iter()
+            .map(|&i| {
+                let numeric = matches!(q, Query::Number(_));
+                if numeric && bypassed(w, svc, &pods, i, list) {
+                    PortSet::empty()
+                } else {
+                    slot_of(svc, proto, svc.ports[i].port, m.end_port)
+                }
+            })
+            .collect();
+        let Some(first) = outcomes.first() else {
+            continue;
+        };
+        let mut common = first.clone();
+        for o in &outcomes {
+            out.may.union_with(o);
+            common = common.intersect(o);
+        }
+        if direct.is_some() {
+            // A numeric target never triggers the bypass check (ports are unique by number
+            // and protocol), and a named query never has it.
+            out.stable.union_with(&common);
+        }
+        out.certain.union_with(&common);
+    }
+    out
+}
+
+/// Where a Service port leads on a backend (kube-proxy's DNAT, V5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A numeric `targetPort`: that port on every backend.
+    Number(u16),
+    /// A named `targetPort`: the backend's first container port with that name and the
+    /// Service port's protocol (none: the backend is not reached).
+    Named(&'a str, Protocol),
+}
+
+/// V5: where Service port `sp` leads on a backend. The one decision both engines read: the
+/// graph on concrete backends ([`super::vpc::target_on`]), the SMT encoding on a symbolic one.
+pub fn dnat_target(sp: &ServicePort) -> Target<'_> {
+    match &sp.target_port {
+        PortRef::Number(n) => Target::Number(*n),
+        PortRef::Name(name) => Target::Named(name, sp.protocol),
+    }
+}
+
+/// The port an entry is looked up by: a number (a range's start) or a name.
+enum Query<'a> {
+    Number(u16),
+    Name(&'a str),
+}
+
+/// `LookupServiceListenPort`: the first Service port of `proto` whose `targetPort` has the
+/// query's type and value.
+fn listen_port(svc: &Service, proto: Protocol, q: &Query<'_>) -> Option<usize> {
+    svc.ports.iter().position(|sp| {
+        sp.protocol == proto
+            && match (q, &sp.target_port) {
+                (Query::Number(n), PortRef::Number(t)) => n == t,
+                (Query::Name(n), PortRef::Name(t)) => *n == t.as_str(),
+                _ => false,
+            }
+    })
+}
+
+/// `LookupContainerPortAndName` then `LookupListenPortFromPodSpec` on one backend: the query
+/// resolved on the pod's container ports (a name to the first port with that name; a
+/// number to the first port with that number, or to itself unnamed), then the first
+/// Service port whose named targetPort is that name or whose numeric targetPort is that
+/// number.
+fn listen_port_on(
+    svc: &Service,
+    cps: &[ContainerPort],
+    proto: Protocol,
+    q: &Query<'_>,
+) -> Option<usize> {
+    let (number, name) = match q {
+        Query::Name(n) => {
+            let cp = cps
+                .iter()
+                .find(|c| c.protocol == proto && c.name.as_deref() == Some(*n))?;
+            (cp.port, Some(*n))
+        }
+        Query::Number(p) => {
+            let cp = cps.iter().find(|c| c.protocol == proto && c.port == *p);
+            (*p, cp.and_then(|c| c.name.as_deref()))
+        }
+    };
+    svc.ports.iter().position(|sp| {
+        sp.protocol == proto
+            && match &sp.target_port {
+                PortRef::Name(t) => name == Some(t.as_str()),
+                PortRef::Number(t) => *t == number,
+            }
+    })
+}
+
+/// `hasTargetPortBypass`: the Service port `i` was matched for a numeric entry; when the
+/// Service port with that number has a named targetPort, and some backend's first
+/// container port of that name has a number no numeric entry of the rule allows, the entry
+/// is dropped for this ClusterIP.
+fn bypassed<'p>(
+    w: &World<'_>,
+    svc: &Service,
+    pods: &dyn Fn() -> &'p [usize],
+    i: usize,
+    list: &[PortMatch],
+) -> bool {
+    let matched = &svc.ports[i];
+    let named = svc.ports.iter().find_map(|sp| match &sp.target_port {
+        PortRef::Name(t) if sp.port == matched.port && sp.protocol == matched.protocol => Some(t),
+        _ => None,
+    });
+    let Some(t) = named else {
+        return false;
+    };
+    pods().iter().any(|&b| {
+        w.container_ports(&w.eps[b])
+            .iter()
+            .find(|c| c.protocol == matched.protocol && c.name.as_deref() == Some(t.as_str()))
+            .is_some_and(|cp| !numeric_allowed(cp.port, cp.protocol, list))
+    })
+}
+
+/// `isNumericPortAllowed`: whether a numeric entry of the rule allows the port (a port-less
+/// entry allows all; named entries are ignored).
+fn numeric_allowed(port: u16, proto: Protocol, list: &[PortMatch]) -> bool {
+    list.iter().any(|m| {
+        m.protocol == proto
+            && match m.port {
+                PortSpec::All => true,
+                PortSpec::Range(lo, hi) => (lo..=hi).contains(&port),
+                PortSpec::Named(_) => false,
+            }
+    })
+}
+
+/// The Service ports of `proto` that the agent's slot `[start, end]` (just `start` without
+/// `endPort`, or when `endPort` is below it) admits on the ClusterIP.
+fn slot_of(svc: &Service, proto: Protocol, start: u16, end: Option<u16>) -> PortSet {
+    let end = end.unwrap_or(start).max(start);
+    let mut res = PortSet::empty();
+    for sp in &svc.ports {
+        if sp.protocol == proto && (start..=end).contains(&sp.port) {
+            res.union_with(&PortSet::port(proto, sp.port));
+        }
+    }
+    res
+}
+
+/// The pods NPC falls back on: the Service's backends, or every pod of its namespace when
+/// the Service has no selector (`labels.Set(nil).AsSelector()` selects everything).
+fn npc_backends<'w>(w: &'w World<'_>, svc: &Service) -> Cow<'w, [usize]> {
+    if svc.selector.is_some() {
+        return Cow::Borrowed(backends(w, svc));
+    }
+    Cow::Owned(
+        (w.eps.iter().enumerate())
+            .filter(|(_, e)| {
+                e.is_pod() && e.info.namespace.as_deref() == Some(svc.namespace.as_str())
+            })
+            .map(|(i, _)| i)
+            .collect(),
+    )
+}

@@ -1,0 +1,195 @@
+//! V13: at most 24 port slots per address key (NPA `pkg/utils/utils.go` `ComputeTrieValue`,
+//! `pkg/fwruleprocessor/fw_rule_processor.go` `mergeDuplicateL4Info`, `tc.v4ingress.bpf.c`
+//! `MAX_PORT_PROTOCOL`, NPA c8619c05). The agent keeps the distinct (protocol, port,
+//! endPort) entries of one key (a CIDR, or a peer pod's /32) for one pod and direction in
+//! a Go map, and writes the first 24 it iterates: beyond 24, which survive is unknown.
+//! Truncation only removes allows, so `deny` proofs stand; an `allow` that needs a slot of
+//! such a key is certain only when fewer than 24 of the key's slots miss it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+use netpol_manifest::model::{ContainerPort, Direction, Protocol};
+
+use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, resolve_ports};
+use crate::ports::PortSet;
+use crate::world::{Ep, World};
+
+use super::switches;
+
+/// The agent's slots per key.
+const SLOTS: usize = 24;
+
+/// An address key of the agent's map.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SlotKey {
+    /// An ipBlock's CIDR, or `0.0.0.0/0` for an omitted peer list.
+    Cidr(IpNet),
+    /// The /32 of every pod of an endpoint (a selector peer).
+    Endpoint(String),
+}
+
+/// A key with more than 24 distinct slots at one pod and direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruncatedKey {
+    pub key: SlotKey,
+    /// The number of distinct slots.
+    pub slots: usize,
+    /// The ports some slot allows but that truncation may drop (at least 24 slots miss
+    /// them): an `allow` on them is not certain.
+    pub uncertain: PortSet,
+}
+
+/// The number of port entries of a policy's `dir` rules (a port-less rule counts one): a
+/// bound on the slots any key can get from it.
+pub(crate) fn entries(p: &LoweredPolicy, dir: Direction) -> usize {
+    (p.rules(dir).iter())
+        .map(|r| r.ports.as_ref().map_or(1, Vec::len))
+        .sum()
+}
+
+/// One slot: protocol (`None`: the catch-all of a port-less entry), port, end.
+type Slot = (Option<Protocol>, u16, u16);
+
+/// V13: the keys with more than 24 slots at `at` in `dir` (none when the rule does not
+/// apply, or at most 24 port entries are in play at all). `candidates`: the policies of
+/// `at`'s namespace.
+pub(crate) fn truncated_keys(
+    w: &World<'_>,
+    candidates: &[&LoweredPolicy],
+    at: &Ep,
+    dir: Direction,
+) -> Vec<TruncatedKey> {
+    if !switches::port_slots_limited(&w.profile) || !w.enforced(at) {
+        return Vec::new();
+    }
+    let policies: Vec<_> = (candidates.iter().copied())
+        .filter(|p| w.selects(p, at))
+        .collect();
+    if policies.iter().map(|p| entries(p, dir)).sum::<usize>() <= SLOTS {
+        return Vec::new();
+    }
+    let mut keys: BTreeMap<SlotKey, BTreeSet<Slot>> = BTreeMap::new();
+    for p in policies {
+        // Ingress named ports resolve over every pod the policy selects (V7).
+        let subjects: Vec<&[ContainerPort]> = match dir {
+            Direction::Ingress => (w.eps.iter())
+                .filter(|e| w.subject_matches(p, e))
+                .map(|e| w.container_ports(e))
+                .collect(),
+            Direction::Egress => Vec::new(),
+        };
+        for rule in p.rules(dir) {
+            // Toward an address, named ports are dropped on egress (V7).
+            let cidr_slots = || slots_of(rule, &subjects);
+            match &rule.peers {
+                None => {
+                    let all = IpNet::V4(Default::default());
+                    keys.entry(SlotKey::Cidr(all))
+                        .or_default()
+                        .extend(cidr_slots());
+                }
+                Some(peers) => {
+                    for peer in peers {
+                        match peer {
+                            PeerMatch::IpBlock { cidr, .. } => {
+                                let k = SlotKey::Cidr(*cidr);
+                                keys.entry(k).or_default().extend(cidr_slots());
+                            }
+                            PeerMatch::Pods { .. } => {
+                                for e in w.eps.iter().filter(|e| w.direct_match(peer, e)) {
+                                    let slots = match dir {
+                                        Direction::Ingress => slots_of(rule, &subjects),
+                                        Direction::Egress => {
+                                            slots_of(rule, &[w.container_ports(e)])
+                                        }
+                                    };
+                                    let k = SlotKey::Endpoint(e.info.id.clone());
+                                    keys.entry(k).or_default().extend(slots);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    keys.into_iter()
+        .filter(|(_, s)| s.len() > SLOTS)
+        .map(|(key, s)| TruncatedKey {
+            key,
+            slots: s.len(),
+            uncertain: uncertain(&s),
+        })
+        .collect()
+}
+
+/// The slots of a rule: numeric entries as written, named ones resolved on each of `on`.
+fn slots_of(rule: &LoweredRule, on: &[&[ContainerPort]]) -> Vec<Slot> {
+    let Some(list) = rule.ports.as_deref() else {
+        return vec![(None, 0, 0)];
+    };
+    let mut out = Vec::new();
+    for m in list {
+        match &m.port {
+            PortSpec::All => out.push((Some(m.protocol), 0, 0)),
+            PortSpec::Range(lo, _) => out.push((Some(m.protocol), *lo, m.end_port.unwrap_or(0))),
+            PortSpec::Named(_) => {
+                for ports in on {
+                    let set = resolve_ports(Some(std::slice::from_ref(m)), ports);
+                    for &(lo, hi) in set.ranges(m.protocol) {
+                        out.extend((lo..=hi).map(|p| (Some(m.protocol), p, 0)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The ports a slot covers.
+fn covers(s: &Slot) -> PortSet {
+    match *s {
+        (None, _, _) => PortSet::all(),
+        (Some(p), 0, _) => PortSet::protocol(p),
+        (Some(p), lo, end) => PortSet::range(p, lo, end.max(lo)),
+    }
+}
+
+/// The ports `m` slots cover with `n - m >= 24` (`n` the key's slots, `m >= 1`).
+fn uncertain(slots: &BTreeSet<Slot>) -> PortSet {
+    let n = slots.len();
+    if slots.iter().any(|s| s.0.is_none()) {
+        // The catch-all may itself be dropped (n > 24 and it is one slot): nothing on this
+        // key is certain, ICMP included (taken as a whole, over-approximated).
+        return PortSet::all();
+    }
+    let mut out = PortSet::empty();
+    for proto in Protocol::ALL {
+        // Breakpoints of the slots of this protocol (and catch-alls, which cover it).
+        let mut cuts: BTreeSet<u32> = BTreeSet::from([0, 65536]);
+        let sets: Vec<PortSet> = slots.iter().map(covers).collect();
+        for s in &sets {
+            for &(lo, hi) in s.ranges(proto) {
+                cuts.insert(u32::from(lo));
+                cuts.insert(u32::from(hi) + 1);
+            }
+        }
+        let cuts: Vec<u32> = cuts.into_iter().collect();
+        for pair in cuts.windows(2) {
+            let (lo, hi) = (pair[0], pair[1] - 1);
+            let Ok(port) = u16::try_from(lo) else {
+                continue;
+            };
+            let m = sets.iter().filter(|s| s.contains(proto, port)).count();
+            if m >= 1 && n - m >= SLOTS {
+                out.union_with(&PortSet::range(
+                    proto,
+                    port,
+                    u16::try_from(hi).unwrap_or(u16::MAX),
+                ));
+            }
+        }
+    }
+    out
+}

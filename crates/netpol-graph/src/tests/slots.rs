@@ -1,0 +1,53 @@
+//! VPC CNI agent limits: V13's 24 port slots per address key.
+
+use netpol_manifest::model::{Direction, Protocol};
+
+use super::build::*;
+use crate::Analysis;
+
+const TCP: Protocol = Protocol::Tcp;
+
+/// V13: web's /32 at db has 27 slots (25 ports, a range and a port inside it); every port
+/// some slot allows is missed by at least 24 others, so none is certain; with 25 slots
+/// (the second rule gone) a single port is missed by exactly 24: still uncertain; with 24,
+/// nothing is truncated.
+#[test]
+fn v13_more_than_24_slots_make_their_ports_uncertain() {
+    use crate::rules::slots::SlotKey;
+    let path = crate::tests::fixtures::reach_dir().join("vpc-port-slots.yaml");
+    let yaml = std::fs::read_to_string(path).expect("fixture");
+    let load = |yaml: &str| {
+        let mut map = netpol_diag::SourceMap::new();
+        let src = netpol_manifest::Source::Bytes {
+            name: "t.yaml".to_owned(),
+            bytes: yaml.as_bytes().to_vec(),
+        };
+        netpol_manifest::load(&[src], &Default::default(), &mut map).model
+    };
+    let facts = |m: &netpol_manifest::Model| Analysis::new(m, &vpc()).truncated_slots();
+    let m = load(&yaml);
+    let f = facts(&m);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        (f[0].endpoint.as_str(), f[0].direction),
+        ("x/db", Direction::Ingress)
+    );
+    let k = &f[0].keys[0];
+    assert_eq!((&k.key, k.slots), (&SlotKey::Endpoint("x/web".into()), 27));
+    for p in [8001, 8025, 9000, 9050, 9100] {
+        assert!(k.uncertain.contains(TCP, p), "{p}");
+    }
+    assert!(!k.uncertain.contains(TCP, 7000));
+    assert!(Analysis::new(&m, &upstream()).truncated_slots().is_empty());
+    let cut = |from: &str| yaml[..yaml.find(from).expect("cut")].to_owned();
+    let m = load(&cut(
+        "  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000",
+    ));
+    let f = facts(&m);
+    assert!(f[0].keys[0].uncertain.contains(TCP, 8001), "{f:#?}");
+    let m = load(
+        &cut("  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000")
+            .replace("{port: 8024},\n            {port: 8025}]", "{port: 8024}]"),
+    );
+    assert!(facts(&m).is_empty());
+}
