@@ -236,11 +236,13 @@ fn git(dir: &std::path::Path, args: &[&str]) {
     );
 }
 
+/// The "done when": `netpol diff --git HEAD~1..HEAD -- examples/` in a clone, and
+/// `--fail-on added` exits 1 exactly when the range widens access.
 #[test]
 fn git_ranges_read_both_sides_from_the_repository() {
     let repo = tempfile::tempdir().expect("tempdir");
     let shop = shop_copy();
-    let k8s = repo.path().join("k8s");
+    let k8s = repo.path().join("examples");
     std::fs::create_dir(&k8s).expect("mkdir");
     for e in std::fs::read_dir(shop.path()).expect("read") {
         let e = e.expect("entry");
@@ -259,7 +261,7 @@ fn git_ranges_read_both_sides_from_the_repository() {
     .expect("copy");
     let res = super::run_in(
         repo.path(),
-        &["diff", "--git", "HEAD~1..HEAD", "--", "k8s"],
+        &["diff", "--git", "HEAD~1..HEAD", "--", "examples/"],
         b"",
     );
     assert_eq!(res.code, Some(0), "{}", res.stderr);
@@ -272,16 +274,32 @@ fn git_ranges_read_both_sides_from_the_repository() {
     let fail = |range: &str| {
         super::run_in(
             repo.path(),
-            &["diff", "--fail-on", "added", "--git", range, "--", "k8s"],
+            &[
+                "diff",
+                "--fail-on",
+                "added",
+                "--git",
+                range,
+                "--",
+                "examples/",
+            ],
             b"",
         )
         .code
     };
     assert_eq!(fail("HEAD~1..HEAD"), Some(1));
     assert_eq!(fail("HEAD~1.."), Some(1), "B defaults to HEAD");
-    assert_eq!(fail("HEAD..HEAD~1"), Some(0));
+    assert_eq!(fail("HEAD..HEAD~1"), Some(0), "narrowing is no new access");
+    // A commit that changes no connectivity (a comment) passes the gate too.
+    let pol = k8s.join("shop-policies.yaml");
+    git(repo.path(), &["checkout", "-q", "--", "."]);
+    let text = std::fs::read_to_string(&pol).expect("policies");
+    std::fs::write(&pol, format!("# reviewed\n{text}")).expect("write");
+    git(repo.path(), &["commit", "-qam", "comment"]);
+    assert_eq!(fail("HEAD~1..HEAD"), Some(0), "a comment opens nothing");
+    assert_eq!(fail("HEAD~2..HEAD"), Some(1));
     // From the subfolder, paths are relative to it.
-    let sub = super::run_in(&k8s, &["diff", "--git", "HEAD~1..HEAD"], b"");
+    let sub = super::run_in(&k8s, &["diff", "--git", "HEAD~2..HEAD"], b"");
     assert!(
         sub.stdout.starts_with("3 new flows"),
         "{}{}",
@@ -290,7 +308,7 @@ fn git_ranges_read_both_sides_from_the_repository() {
     );
     let bad = super::run_in(
         repo.path(),
-        &["diff", "--git", "nope..HEAD", "--", "k8s"],
+        &["diff", "--git", "nope..HEAD", "--", "examples"],
         b"",
     );
     assert_eq!(bad.code, Some(2));
