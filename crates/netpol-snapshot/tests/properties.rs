@@ -119,7 +119,11 @@ fn check_set_difference(ma: &Model, mb: &Model, p: &Profile, what: &str) {
         }
     }
     assert_eq!(got, want, "{what}");
-    assert_eq!(d.has_new_access(), want.values().any(|(o, n)| adds(o, n)), "{what}");
+    assert_eq!(
+        d.has_new_access(),
+        want.values().any(|(o, n)| adds(o, n)),
+        "{what}"
+    );
 }
 
 /// Whether `o` to `n` allows something new (a new pair or a new port).
@@ -151,7 +155,12 @@ fn diff_is_the_set_difference_of_the_matrices() {
         }
         // Unrelated clusters: every pair differs.
         let c = load(&synth::generate(&SynthConfig::tiny(seed + 500)));
-        check_set_difference(&ma, &c, &profiles()[0], &format!("seed {seed} vs {}", seed + 500));
+        check_set_difference(
+            &ma,
+            &c,
+            &profiles()[0],
+            &format!("seed {seed} vs {}", seed + 500),
+        );
     }
     // The generated pairs do differ: the property is not about empty diffs.
     assert!(changed >= SEEDS as usize, "only {changed} pairs differ");
@@ -177,7 +186,11 @@ fn snapshots_round_trip_through_their_text() {
             let text = s.render();
             let back = Snapshot::parse(&text).expect("parses");
             assert_eq!(back, s, "seed {seed}: parse gives the snapshot back");
-            assert_eq!(back.render(), text, "seed {seed}: parse then render is byte-identical");
+            assert_eq!(
+                back.render(),
+                text,
+                "seed {seed}: parse then render is byte-identical"
+            );
         }
     }
     // A realistic cluster too: named ports, Services, ipBlocks, infrastructure namespaces.
@@ -236,7 +249,11 @@ fn class_names_survive_an_unrelated_namespace() {
                     kept += 1;
                 }
             }
-            assert!(kept * 2 >= a.classes.len(), "{what}: {kept} of {} kept", a.classes.len());
+            assert!(
+                kept * 2 >= a.classes.len(),
+                "{what}: {kept} of {} kept",
+                a.classes.len()
+            );
         }
     }
 }
