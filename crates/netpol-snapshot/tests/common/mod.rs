@@ -9,7 +9,7 @@ use netpol_manifest::{LoadOptions, Model, Source};
 use netpol_snapshot::{Change, Diff, Snapshot};
 
 /// The model of `yaml`, which must load without errors.
-pub fn load(yaml: &str) -> Model {
+pub(crate) fn load(yaml: &str) -> Model {
     let mut map = SourceMap::new();
     let loaded = netpol_manifest::load(
         &[Source::Bytes {
@@ -25,7 +25,7 @@ pub fn load(yaml: &str) -> Model {
 }
 
 /// Both profiles, with pod and Service ranges so that every section shows up.
-pub fn profiles() -> [Profile; 2] {
+pub(crate) fn profiles() -> [Profile; 2] {
     [Cni::VpcCni, Cni::Upstream].map(|cni| {
         Profile::new(&ClusterSettings {
             cni,
@@ -36,26 +36,26 @@ pub fn profiles() -> [Profile; 2] {
     })
 }
 
-pub fn matrix(model: &Model, profile: &Profile) -> Matrix {
+pub(crate) fn matrix(model: &Model, profile: &Profile) -> Matrix {
     Analysis::new(model, profile).matrix()
 }
 
 /// The snapshot of a model, with the exposure of new pods.
-pub fn snapshot(model: &Model, profile: &Profile) -> Snapshot {
+pub(crate) fn snapshot(model: &Model, profile: &Profile) -> Snapshot {
     let mut s = Snapshot::new(&matrix(model, profile), profile, &[]);
     s.add_exposure(model, profile);
     s
 }
 
 /// The snapshot of a YAML text, under VPC CNI.
-pub fn snap(yaml: &str) -> Snapshot {
+pub(crate) fn snap(yaml: &str) -> Snapshot {
     let [vpc, _] = profiles();
     snapshot(&load(yaml), &vpc)
 }
 
 /// The flows of a diff as `+ pod FROM -> TO PORTS` lines (`~` with `OLD => NEW`), one per
 /// flow group, with `(N pairs)` when more than one.
-pub fn lines(d: &Diff) -> Vec<String> {
+pub(crate) fn lines(d: &Diff) -> Vec<String> {
     d.flows
         .iter()
         .map(|f| {
