@@ -1,4 +1,5 @@
-//! Renderers: human (miette), short (one line each), and JSON.
+//! Renderers: human (miette), short (one line each), JSON, and the CI formats: SARIF
+//! ([`sarif`]), GitHub workflow commands ([`github`]) and JUnit XML ([`junit`]).
 //!
 //! Every renderer prints diagnostics in [`Diagnostic::sort`] order whatever order it is
 //! given, so output never depends on how a caller collected them ([`human_in_order`] is the
@@ -148,6 +149,13 @@ pub fn json(map: &SourceMap, diags: &[Diagnostic]) -> Value {
         })
         .collect();
     Value::Array(items)
+}
+
+/// File name, line and column of a diagnostic's primary label.
+fn start(map: &SourceMap, d: &Diagnostic) -> Option<(String, u32, u32)> {
+    let s = clamp(map, d.primary_span()?);
+    let lc = map.start(s);
+    Some((map.name(s.file).to_owned(), lc.line, lc.col))
 }
 
 fn sorted(diags: &[Diagnostic]) -> Vec<Diagnostic> {
@@ -384,8 +392,15 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 }
 
+pub mod github;
+pub mod junit;
+pub mod sarif;
 #[cfg(test)]
 mod tests;
 mod window;
+
+pub use github::github;
+pub use junit::junit;
+pub use sarif::{SarifOptions, sarif};
 
 use window::Window;

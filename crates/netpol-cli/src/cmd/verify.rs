@@ -281,217 +281,73 @@ pub(crate) fn to_json(r: &Report, durations: bool) -> Value {
     json!({"assertions": assertions, "diagnostics": render::json(&r.map, &r.diagnostics)})
 }
 
-fn location(map: &SourceMap, d: &Diagnostic) -> Option<(String, u32, u32)> {
-    let s = d.primary_span()?;
-    let lc = map.start(s);
-    Some((map.name(s.file).to_owned(), lc.line, lc.col))
+/// What SARIF says about the tool, for `verify` and `lint` alike.
+pub(crate) fn sarif_options() -> render::SarifOptions<'static> {
+    render::SarifOptions {
+        name: "netpol",
+        version: env!("CARGO_PKG_VERSION"),
+        information_uri: "https://github.com/netpol-dev/netpol",
+        help_base: Some("https://github.com/netpol-dev/netpol/blob/main/docs/diagnostics.md"),
+    }
 }
 
 /// SARIF 2.1.0 for GitHub code scanning: one result per error or warning diagnostic
 /// (refuted and unknown assertions are error diagnostics).
 pub(crate) fn sarif(r: &Report) -> Value {
-    let mut rules: Vec<&str> = r.diagnostics.iter().map(|d| d.code.as_str()).collect();
-    rules.sort_unstable();
-    rules.dedup();
-    let results: Vec<Value> = r
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity != netpol_diag::Severity::Note)
-        .map(|d| {
-            let mut v = json!({
-                "ruleId": d.code.as_str(),
-                "level": match d.severity {
-                    netpol_diag::Severity::Error => "error",
-                    netpol_diag::Severity::Warning => "warning",
-                    netpol_diag::Severity::Note => "note",
-                },
-                "message": {"text": sarif_text(d)},
-            });
-            if let Some((file, line, col)) = location(&r.map, d) {
-                v["locations"] = json!([{"physicalLocation": {
-                    "artifactLocation": {"uri": sarif_uri(&file)},
-                    "region": {"startLine": line, "startColumn": col},
-                }}]);
-            }
-            v
-        })
-        .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "netpol",
-                "informationUri": "https://github.com/netpol-dev/netpol",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules.iter().map(|id| json!({
-                    "id": id,
-                    "shortDescription": {"text": id.parse::<netpol_diag::Code>().map(|c| c.description()).unwrap_or("")},
-                })).collect::<Vec<_>>(),
-            }},
-            "results": results,
-            // Columns count characters (SARIF's default is UTF-16 code units).
-            "columnKind": "unicodeCodePoints",
-        }],
-    })
+    render::sarif(&r.map, &r.diagnostics, &sarif_options())
 }
 
-/// A file name as a SARIF `artifactLocation.uri`: a relative reference without `./` or
-/// empty segments and with forward slashes (code scanning resolves it against the
-/// repository root), or a `file:` URI for an absolute path; every byte outside RFC 3986's
-/// unreserved set and `!$&'()*+,;=@/` is percent-encoded (spaces, `#`, `%`, `:`, non-ASCII).
-fn sarif_uri(name: &str) -> String {
-    let name = if cfg!(windows) {
-        name.replace('\\', "/")
-    } else {
-        name.to_owned()
-    };
-    let absolute = name.starts_with('/');
-    // A Windows drive (`C:/x`) keeps its colon: `file:///C:/x`.
-    let drive = name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
-        && name.as_bytes().get(1..3) == Some(b":/");
-    let segments: Vec<&str> = name
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
-    let mut out = String::new();
-    if absolute || drive {
-        out.push_str("file:///");
-    }
-    for (i, seg) in segments.iter().enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        if i == 0 && drive {
-            out.push_str(seg);
-            continue;
-        }
-        for b in seg.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=@".contains(&b) {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    if out.is_empty() { ".".to_owned() } else { out }
-}
-
-fn sarif_text(d: &Diagnostic) -> String {
-    let mut s = d.message.clone();
-    for n in &d.notes {
-        s.push('\n');
-        s.push_str(n);
-    }
-    s
-}
-
-/// GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`, then one
-/// plain line per assertion. Every field is escaped by the runner's rules
-/// (`github_data`, `github_property`), so no input (an assertion name, a file name) can
-/// break a line and forge a command of its own.
+/// GitHub workflow commands for the diagnostics, then one plain line per assertion (its
+/// name escaped, so it cannot forge a command).
 pub(crate) fn github(r: &Report) -> String {
-    let esc_data = github_data;
-    let esc_prop = github_property;
     let mut out = String::new();
-    for d in &r.diagnostics {
-        let level = match d.severity {
-            netpol_diag::Severity::Error => "error",
-            netpol_diag::Severity::Warning => "warning",
-            netpol_diag::Severity::Note => "notice",
-        };
-        let mut props = Vec::new();
-        if let Some((file, line, col)) = location(&r.map, d) {
-            props.push(format!("file={}", esc_prop(&file)));
-            props.push(format!("line={line}"));
-            props.push(format!("col={col}"));
-        }
-        props.push(format!("title={}", esc_prop(d.code.as_str())));
-        out.push_str(&format!(
-            "::{level} {}::{}\n",
-            props.join(","),
-            esc_data(&sarif_text(d))
-        ));
-    }
+    render::github(&mut out, &r.map, &r.diagnostics).expect("writing to a String");
     for a in &r.results {
         out.push_str(&format!(
             "{} {} ({})\n",
             mark(&a.outcome),
-            esc_data(&a.name),
+            render::github::escape_data(&a.name),
             a.outcome.as_str()
         ));
     }
     out
 }
 
-/// A workflow command's message (or any line the runner reads): `%`, CR and LF escaped.
-fn github_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// A workflow command's property value: as data, and `:` and `,` too.
-fn github_property(s: &str) -> String {
-    github_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
 /// JUnit XML: one test case per assertion.
 pub(crate) fn junit(r: &Report) -> anyhow::Result<String> {
-    use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
-    let mut suite = TestSuite::new("netpol verify");
-    for a in &r.results {
-        let status = match &a.outcome {
-            Outcome::Proved => TestCaseStatus::success(),
-            Outcome::Refuted(cx) => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                let what = match &cx.source {
-                    Some(src) => format!(
-                        "{} -> {} on {}",
-                        src.describe(),
-                        cx.destination.describe(),
-                        cx.port_string()
-                    ),
-                    None => format!("{} is not isolated", cx.destination.describe()),
-                };
-                s.set_message(format!("refuted: {what}"));
-                s.set_type("refuted");
-                s
+    use render::junit::{Case, Outcome as JOutcome};
+    let cases = (r.results.iter())
+        .map(|a| {
+            let outcome = match &a.outcome {
+                Outcome::Proved => JOutcome::Passed,
+                Outcome::Refuted(cx) => {
+                    let what = match &cx.source {
+                        Some(src) => format!(
+                            "{} -> {} on {}",
+                            src.describe(),
+                            cx.destination.describe(),
+                            cx.port_string()
+                        ),
+                        None => format!("{} is not isolated", cx.destination.describe()),
+                    };
+                    JOutcome::Failed {
+                        message: format!("refuted: {what}"),
+                        kind: "refuted".to_owned(),
+                    }
+                }
+                Outcome::Unknown(reason) => JOutcome::Errored {
+                    message: format!("unknown: {reason}"),
+                    kind: "unknown".to_owned(),
+                },
+            };
+            Case {
+                name: a.name.clone(),
+                classname: "netpol.verify".to_owned(),
+                outcome,
             }
-            Outcome::Unknown(reason) => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                s.set_message(format!("unknown: {reason}"));
-                s.set_type("unknown");
-                s
-            }
-        };
-        let mut tc = TestCase::new(a.name.clone(), status);
-        tc.set_classname("netpol.verify");
-        suite.add_test_case(tc);
-    }
-    let mut report = JReport::new("netpol");
-    report.add_test_suite(suite);
-    report.to_string().context("serialising JUnit XML")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sarif_uri;
-
-    #[test]
-    fn sarif_uris_are_clean_references() {
-        assert_eq!(sarif_uri("netpol.yaml"), "netpol.yaml");
-        assert_eq!(sarif_uri("./k8s/a.yaml"), "k8s/a.yaml");
-        assert_eq!(sarif_uri("././k8s//./a.yaml"), "k8s/a.yaml");
-        assert_eq!(sarif_uri("../up/a.yaml"), "../up/a.yaml");
-        assert_eq!(
-            sarif_uri("k8s/bad port#1%.yaml"),
-            "k8s/bad%20port%231%25.yaml"
-        );
-        assert_eq!(sarif_uri("a:b/é.yaml"), "a%3Ab/%C3%A9.yaml");
-        assert_eq!(sarif_uri("/tmp/x y/a.yaml"), "file:///tmp/x%20y/a.yaml");
-        assert_eq!(sarif_uri("C:/k8s/a.yaml"), "file:///C:/k8s/a.yaml");
-        assert_eq!(sarif_uri("Cé/a"), "C%C3%A9/a");
-        assert_eq!(sarif_uri("./"), ".");
-    }
+        })
+        .collect();
+    render::junit::cases("netpol", vec![("netpol verify".to_owned(), cases)])
+        .map_err(anyhow::Error::msg)
+        .context("serialising JUnit XML")
 }

@@ -490,3 +490,35 @@ fn frames_show_control_characters_as_question_marks() {
     assert!(out.contains(" 1 │ a: 1 # ?[2J??x\n"), "{out}");
     assert!(out.contains("[c.yaml:2:7]"), "{out}");
 }
+
+/// The CI formats on one case: sorted, notes left out of SARIF and JUnit, help URIs from
+/// the code, a clean file as a passing JUnit case, a forged command escaped.
+#[test]
+fn ci_formats() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    map.add("clean.yaml", "kind: Namespace\n");
+    let diags = [
+        Diagnostic::new(Code::PortOutOfRange, "port 80800 is outside 1-65535")
+            .with_primary(find(f, POLICY, "80800", 0), "this port")
+            .with_note("a note\n::error::forged"),
+        Diagnostic::new(Code::UnsupportedKind, "ConfigMap shop/x is not modelled")
+            .with_primary(find(f, POLICY, "kind", 0), ""),
+        Diagnostic::new(Code::EmptyInput, "<stdin> holds no Kubernetes object"),
+    ];
+    let opts = SarifOptions {
+        name: "netpol",
+        version: "0.0.0",
+        information_uri: "https://example.invalid/netpol",
+        help_base: Some("https://example.invalid/docs/diagnostics.md"),
+    };
+    let mut out = serde_json::to_string_pretty(&sarif(&map, &diags, &opts)).expect("json");
+    out.push_str("\n---- github ----\n");
+    let mut gh = String::new();
+    github(&mut gh, &map, &diags).expect("writing to a String");
+    assert!(gh.lines().all(|l| !l.starts_with("::error::forged")));
+    out.push_str(&gh);
+    out.push_str("---- junit ----\n");
+    out.push_str(&junit("netpol", &map, &diags).expect("junit"));
+    insta::assert_snapshot!(out);
+}
