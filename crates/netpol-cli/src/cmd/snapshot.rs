@@ -192,16 +192,6 @@ pub(crate) fn read(
     })
 }
 
-/// The snapshot of the input (see [`read`]), its diagnostics on stderr.
-pub(crate) fn take(
-    input: &input::InputArgs,
-    cluster: &cluster::ClusterArgs,
-    verdicts: bool,
-) -> anyhow::Result<(Snapshot, ExitStatus)> {
-    let side = read(input, cluster, verdicts)?;
-    side.snapshot(&side.analysis())
-}
-
 /// The drift check of `netpol verify --snapshot FILE`: compares the connectivity of
 /// `side` (the input `verify` read, its diagnostics already reported) with FILE. On a
 /// difference it prints the diff, writes FILE.new (or, with `NETPOL_UPDATE_SNAPSHOTS=1`,

@@ -316,3 +316,55 @@ fn git_ranges_read_both_sides_from_the_repository() {
     let up = super::run_in(&k8s, &["diff", "--git", "HEAD~1..HEAD", "--", ".."], b"");
     assert_eq!(up.code, Some(2));
 }
+
+#[test]
+fn dot_and_mermaid_colour_the_changed_edges() {
+    let dir = shop_copy();
+    widen_db(dir.path());
+    let d = s(dir.path());
+    let dot = run(&["diff", "--format", "dot", &d, "examples/eks-shop"]);
+    assert_eq!(dot.code, Some(0), "{}", dot.stderr);
+    assert!(
+        dot.stdout.starts_with("digraph netpol_diff {\n"),
+        "{}",
+        dot.stdout
+    );
+    assert!(
+        dot.stdout
+            .contains("  label=\"0 new flows, 3 removed, 1 changed\";\n")
+    );
+    // Removed: red and dashed; ports changed: orange, old => new.
+    assert!(dot.stdout.contains(
+        "  \"monitoring/prometheus[Deployment]\" -> \"shop/db[Service]\" [label=\"service: TCP/5432\", color=\"#cf222e\", fontcolor=\"#cf222e\", style=dashed];\n"
+    ), "{}", dot.stdout);
+    assert!(dot.stdout.contains(
+        "  \"monitoring/prometheus[Deployment]\" -> \"shop/db[Deployment]\" [label=\"TCP/5432, TCP/9100, TCP/9187 => TCP/9100, TCP/9187\", color=\"#bc4c00\", fontcolor=\"#bc4c00\"];\n"
+    ), "{}", dot.stdout);
+    assert!(dot.stdout.ends_with("}\n"));
+
+    let mm = run(&["diff", "--format", "mermaid", "examples/eks-shop", &d]);
+    assert_eq!(mm.code, Some(0), "{}", mm.stderr);
+    let lines: Vec<&str> = mm.stdout.lines().collect();
+    assert_eq!(lines[0], "flowchart LR");
+    // One edge and one linkStyle per flow, in the same order: added green, changed orange.
+    let edges: Vec<&&str> = lines.iter().filter(|l| l.contains("-->|")).collect();
+    let styles: Vec<&&str> = lines.iter().filter(|l| l.contains("linkStyle")).collect();
+    assert_eq!(edges.len(), 4, "{}", mm.stdout);
+    assert_eq!(styles.len(), 4);
+    assert!(
+        lines.contains(&"  linkStyle 0 stroke:#bc4c00,color:#bc4c00"),
+        "{}",
+        mm.stdout
+    );
+    assert!(lines.contains(&"  linkStyle 1 stroke:#1a7f37,color:#1a7f37"));
+    assert!(mm.stdout.contains("-->|\"service: TCP/5432\"|"));
+    // No change: an empty graph.
+    let none = run(&[
+        "diff",
+        "--format",
+        "mermaid",
+        "examples/eks-shop",
+        "examples/eks-shop",
+    ]);
+    assert_eq!(none.stdout, "flowchart LR\n");
+}

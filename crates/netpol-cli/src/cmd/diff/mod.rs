@@ -15,6 +15,7 @@ use crate::cmd::ExitStatus;
 use crate::{cluster, input};
 
 mod git;
+mod graph;
 
 /// Arguments of `netpol diff`.
 #[derive(Debug, clap::Args)]
@@ -55,6 +56,10 @@ enum DiffFormat {
     Table,
     Json,
     Md,
+    /// Graphviz: the changed flows between classes, coloured by change.
+    Dot,
+    /// A Mermaid flowchart of the changed flows, coloured by change.
+    Mermaid,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -98,6 +103,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         DiffFormat::Table => format!("{}\n{}", d.summary(), table(&d, &why)),
         DiffFormat::Json => serde_json::to_string_pretty(&to_json(&d, &why))? + "\n",
         DiffFormat::Md => markdown(&d, &why),
+        DiffFormat::Dot => graph::dot(&d),
+        DiffFormat::Mermaid => graph::mermaid(&d),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
