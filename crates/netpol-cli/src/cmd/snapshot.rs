@@ -237,6 +237,8 @@ pub(crate) fn drift(
     let new = crate::cmd::diff::Explainer {
         analysis: &analysis,
         map: &side.inputs.map,
+        model: &side.inputs.model,
+        root: None,
     };
     let why = crate::cmd::diff::because(&d, None, Some(new));
     msg.push_str(&crate::cmd::diff::table(&d, &why));

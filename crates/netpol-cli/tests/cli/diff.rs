@@ -287,6 +287,33 @@ fn git_ranges_read_both_sides_from_the_repository() {
         )
         .code
     };
+    // The rules are named by their path in the repository, not in the temporary folder.
+    assert!(
+        res.stdout
+            .contains("    because NetworkPolicy shop/db-ingress ingress rule 0 (examples/shop-policies.yaml:93)\n"),
+        "{}",
+        res.stdout
+    );
+    let gh = super::run_in(
+        repo.path(),
+        &[
+            "diff",
+            "--format",
+            "github",
+            "--git",
+            "HEAD~1..HEAD",
+            "--",
+            "examples/",
+        ],
+        b"",
+    );
+    assert!(
+        gh.stdout.contains(
+            "::warning file=examples/shop-policies.yaml,line=93,col=7,title=flow-added::"
+        ),
+        "{}",
+        gh.stdout
+    );
     assert_eq!(fail("HEAD~1..HEAD"), Some(1));
     assert_eq!(fail("HEAD~1.."), Some(1), "B defaults to HEAD");
     assert_eq!(fail("HEAD..HEAD~1"), Some(0), "narrowing is no new access");
@@ -367,4 +394,87 @@ fn dot_and_mermaid_colour_the_changed_edges() {
         "examples/eks-shop",
     ]);
     assert_eq!(none.stdout, "flowchart LR\n");
+}
+
+#[test]
+fn github_annotates_the_rule_that_opens_or_closes_each_flow() {
+    let dir = shop_copy();
+    widen_db(dir.path());
+    let d = s(dir.path());
+    let policies = dir.path().join("shop-policies.yaml");
+    let res = run(&["diff", "--format", "github", "examples/eks-shop", &d]);
+    assert_eq!(res.code, Some(0), "{}", res.stderr);
+    let lines: Vec<&str> = res.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", res.stdout);
+    // New access: a warning on db-ingress's rule 0 (line 93), the rule behind TCP/5432, not
+    // on the Prometheus scrape rule that allows the other ports of the same pair.
+    let at = format!("::warning file={},line=93,col=7,", policies.display());
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "{at}title=flow-added::new flow: service monitoring/prometheus[Deployment] -> shop/db[Service] TCP/5432%0A"
+        ))),
+        "{}",
+        res.stdout
+    );
+    assert!(lines.iter().any(|l| l.starts_with(&format!(
+        "{at}title=flow-changed::changed flow: pod monitoring/prometheus[Deployment] -> shop/db[Deployment] TCP/9100,TCP/9187 => TCP/5432,TCP/9100,TCP/9187%0A"
+    ))));
+    // A new pod's exposure has no rule to point at: no location.
+    assert!(lines.contains(
+        &"::warning title=flow-added::new flow: exposure new-pod@monitoring -> shop/db[Service] TCP/5432"
+    ));
+    // Lost access: a notice on the same rule of the new side, where the peer went away.
+    let back = run(&["diff", "--format", "github", &d, "examples/eks-shop"]);
+    assert!(
+        back.stdout.lines().any(|l| l.starts_with(
+            "::notice file=examples/eks-shop/shop-policies.yaml,line=93,col=7,title=flow-removed::removed flow: service monitoring/prometheus[Deployment] -> shop/db[Service] TCP/5432%0Abefore: because "
+        )),
+        "{}",
+        back.stdout
+    );
+    assert!(!back.stdout.contains("::warning"), "{}", back.stdout);
+    // --fail-on works the same with any format.
+    let gate = run(&[
+        "diff",
+        "--format",
+        "github",
+        "--fail-on",
+        "added",
+        "examples/eks-shop",
+        &d,
+    ]);
+    assert_eq!(gate.code, Some(1));
+}
+
+#[test]
+fn sarif_holds_the_new_access_on_its_rule() {
+    let dir = shop_copy();
+    widen_db(dir.path());
+    let d = s(dir.path());
+    let res = run(&["diff", "--format", "sarif", "examples/eks-shop", &d]);
+    assert_eq!(res.code, Some(0), "{}", res.stderr);
+    let v: Value = serde_json::from_str(&res.stdout).expect("json");
+    super::sarif::Sarif::load().assert_valid(&v);
+    let results = v["runs"][0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4, "{v:#}");
+    let located: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["locations"].is_array())
+        .collect();
+    assert_eq!(located.len(), 2);
+    for r in &located {
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(
+            loc["artifactLocation"]["uri"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/shop-policies.yaml")),
+            "{r:#}"
+        );
+        assert_eq!(loc["region"]["startLine"], 93);
+    }
+    // Lost access only: notes, which SARIF leaves out.
+    let back = run(&["diff", "--format", "sarif", &d, "examples/eks-shop"]);
+    let v: Value = serde_json::from_str(&back.stdout).expect("json");
+    super::sarif::Sarif::load().assert_valid(&v);
+    assert_eq!(v["runs"][0]["results"], serde_json::json!([]));
 }
