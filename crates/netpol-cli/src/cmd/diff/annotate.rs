@@ -15,11 +15,11 @@ use netpol_snapshot::{Change, Diff, FlowGroup};
 
 use super::{Explainer, Reason, on_new_side};
 
-/// The files the labels point into, copied from either side, and the diagnostics.
+/// The diagnostics, and the files of the new side their labels point into (copied, named
+/// as the because chain names them). `why` is parallel to the flows.
 pub(super) fn diagnostics(
     d: &Diff,
     why: &[Vec<Reason>],
-    old: Option<Explainer<'_>>,
     new: Option<Explainer<'_>>,
 ) -> (SourceMap, Vec<Diagnostic>) {
     let mut out = Out {
@@ -28,21 +28,21 @@ pub(super) fn diagnostics(
     };
     let none = Vec::new();
     let diags = (d.flows.iter().enumerate())
-        .map(|(i, f)| flow(&mut out, f, why.get(i).unwrap_or(&none), old, new))
+        .map(|(i, f)| flow(&mut out, f, why.get(i).unwrap_or(&none), new))
         .collect();
     (out.map, diags)
 }
 
 struct Out {
     map: SourceMap,
-    /// (new side?, file of that side) to the copy's id.
-    files: HashMap<(bool, FileId), FileId>,
+    /// A file of the new side to its copy's id.
+    files: HashMap<FileId, FileId>,
 }
 
 impl Out {
-    /// `span` of a side, as a span of the copy of its file.
-    fn span(&mut self, side: &Explainer<'_>, is_new: bool, span: Span) -> Span {
-        let file = *self.files.entry((is_new, span.file)).or_insert_with(|| {
+    /// `span` of the new side, as a span of the copy of its file.
+    fn span(&mut self, side: &Explainer<'_>, span: Span) -> Span {
+        let file = *self.files.entry(span.file).or_insert_with(|| {
             self.map
                 .add(side.file_name(span.file), side.map.text(span.file).clone())
         });
@@ -50,13 +50,7 @@ impl Out {
     }
 }
 
-fn flow(
-    out: &mut Out,
-    f: &FlowGroup,
-    why: &[Reason],
-    old: Option<Explainer<'_>>,
-    new: Option<Explainer<'_>>,
-) -> Diagnostic {
+fn flow(out: &mut Out, f: &FlowGroup, why: &[Reason], new: Option<Explainer<'_>>) -> Diagnostic {
     let (code, verb) = match f.change {
         Change::Added => (Code::FlowAdded, "new flow"),
         Change::Removed => (Code::FlowRemoved, "removed flow"),
@@ -109,14 +103,14 @@ fn flow(
             } else {
                 "widens this flow"
             };
-            (out.span(&side, true, s), what)
+            (out.span(&side, s), what)
         }),
         // Where the rule that allowed it before is now.
         (false, Some(r), Some(side)) => r
             .rule
             .as_ref()
             .and_then(|(policy, dir, idx)| place(&side, policy, *dir, *idx))
-            .map(|(s, what)| (out.span(&side, true, s), what)),
+            .map(|(s, what)| (out.span(&side, s), what)),
         _ => None,
     };
     if let Some((span, what)) = label {
@@ -126,7 +120,7 @@ fn flow(
     for r in why {
         diag = diag.with_note(format!("{before}because {}", r.text));
     }
-    if !adds && label.is_none() && first.is_some() && old.is_some() {
+    if !adds && label.is_none() && first.is_some_and(|r| r.rule.is_some()) && new.is_some() {
         diag = diag.with_note("the policy that allowed it is gone");
     }
     diag

@@ -112,8 +112,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         DiffFormat::Dot => graph::dot(&d),
         DiffFormat::Mermaid => graph::mermaid(&d),
         DiffFormat::Github | DiffFormat::Sarif => {
-            let (map, diags) =
-                annotate::diagnostics(&d, &why, a.explainer(aa.as_ref()), b.explainer(ab.as_ref()));
+            let (map, diags) = annotate::diagnostics(&d, &why, b.explainer(ab.as_ref()));
             if args.format == DiffFormat::Github {
                 let mut s = String::new();
                 netpol_diag::render::github(&mut s, &map, &diags).expect("writing to a String");
