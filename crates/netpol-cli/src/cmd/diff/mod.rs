@@ -76,33 +76,30 @@ enum FailOn {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
-    // Each side is a snapshot file or manifests (read, kept for the "because" chain). The
-    // two sides are independent: each is read, and then analysed, on a thread of its own.
+    // Each side is a snapshot file or manifests (read, kept for the "because" chain).
     let (a, b) = if let Some(spec) = &args.git {
         let (ra, rb) = git::range(spec)?;
         let (ta, pa) = git::extract(&ra, "old", args.input.paths())?;
         let (tb, pb) = git::extract(&rb, "new", args.input.paths())?;
-        let load = |(paths, root): (&Vec<PathBuf>, &Path)| -> anyhow::Result<Input> {
-            let input = args.input.with_paths(paths.clone());
-            let side = crate::cmd::snapshot::read(&input, &args.cluster, true)?;
-            Ok(Input::Read(Box::new(side), Some(root.to_path_buf())))
+        let load = |paths: Vec<std::path::PathBuf>| {
+            crate::cmd::snapshot::read(&args.input.with_paths(paths), &args.cluster, true)
         };
-        let (a, b) = both((&pa, ta.root()), (&pb, tb.root()), load);
+        let sides = (
+            Input::Read(Box::new(load(pa)?), Some(ta.root().to_path_buf())),
+            Input::Read(Box::new(load(pb)?), Some(tb.root().to_path_buf())),
+        );
         drop((ta, tb));
-        (a?, b?)
+        sides
     } else {
         let [old, new] = args.input.paths() else {
             anyhow::bail!("netpol diff takes exactly two paths, OLD and NEW (or --git A..B)");
         };
-        let (a, b) = both(old, new, |p| side(args, p));
-        (a?, b?)
+        (side(args, old)?, side(args, new)?)
     };
-    let ((aa, sa), (ab, sb)) = std::thread::scope(|s| {
-        let hb = s.spawn(|| b.analysed());
-        (a.analysed(), join(hb.join()))
-    });
-    // Diagnostics are printed here, old side first, never from the threads.
-    let status = a.report(aa.as_ref())?.max(b.report(ab.as_ref())?);
+    let (aa, ab) = (a.analysis(), b.analysis());
+    let (sa, ka) = a.snapshot(aa.as_ref())?;
+    let (sb, kb) = b.snapshot(ab.as_ref())?;
+    let status = ka.max(kb);
     if status == ExitStatus::Error {
         return Ok(status);
     }
@@ -159,28 +156,11 @@ impl Input {
         }
     }
 
-    /// The side's analysis (manifests only) and connectivity; nothing is printed.
-    fn analysed(&self) -> (Option<Analysis<'_>>, Snapshot) {
-        let analysis = self.analysis();
-        let snap = self.connectivity(analysis.as_ref());
-        (analysis, snap)
-    }
-
-    /// The side's connectivity; nothing is printed.
-    fn connectivity(&self, analysis: Option<&Analysis<'_>>) -> Snapshot {
+    fn snapshot(&self, analysis: Option<&Analysis<'_>>) -> anyhow::Result<(Snapshot, ExitStatus)> {
         match (self, analysis) {
-            (Input::Read(side, _), Some(a)) => side.connectivity(a),
-            (Input::File(s), _) => s.clone(),
-            (Input::Read(side, _), None) => side.connectivity(&side.analysis()),
-        }
-    }
-
-    /// Prints the side's loading and analysis diagnostics; the exit status they call for.
-    fn report(&self, analysis: Option<&Analysis<'_>>) -> anyhow::Result<ExitStatus> {
-        match (self, analysis) {
-            (Input::Read(side, _), Some(a)) => side.report(a),
-            (Input::Read(side, _), None) => side.report(&side.analysis()),
-            (Input::File(_), _) => Ok(ExitStatus::Success),
+            (Input::Read(side, _), Some(a)) => side.snapshot(a),
+            (Input::File(s), _) => Ok((s.clone(), ExitStatus::Success)),
+            (Input::Read(side, _), None) => side.snapshot(&side.analysis()),
         }
     }
 
@@ -290,20 +270,6 @@ pub(crate) fn because(
             }
         })
         .collect()
-}
-
-/// `f` of `a` and of `b`, at the same time: `b` on a thread of its own.
-fn both<T: Send, R: Send>(a: T, b: T, f: impl Fn(T) -> R + Sync) -> (R, R) {
-    std::thread::scope(|s| {
-        let hb = s.spawn(|| f(b));
-        let ra = f(a);
-        (ra, join(hb.join()))
-    })
-}
-
-/// A thread's result; its panic (a bug) goes on in this thread.
-fn join<R>(r: std::thread::Result<R>) -> R {
-    r.unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// One side: a snapshot file as it is, else manifests read like any command reads them.
