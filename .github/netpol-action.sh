@@ -34,7 +34,7 @@ install() {
         macOS-ARM64 | Darwin-arm64) target=aarch64-apple-darwin ;;
     esac
     if [ -n "$target" ] && [ -n "${NETPOL_RELEASE_URL:-}" ] &&
-        curl -fsSL "$NETPOL_RELEASE_URL/netpol-$target.tar.gz" | tar -xz -C "$dest" netpol 2>/dev/null; then
+        curl -fsL "$NETPOL_RELEASE_URL/netpol-$target.tar.gz" | tar -xz -C "$dest" netpol 2>/dev/null; then
         echo "netpol: installed the release binary for $target" >&2
     else
         echo "netpol: no release binary for this runner; building from source" >&2

@@ -267,3 +267,108 @@ fn the_action_runs_the_tested_script() {
     let bad = step(Path::new("."), "deploy", &[]);
     assert_eq!(bad.code, Some(2));
 }
+
+/// `install` without NETPOL_BIN: the release binary for the runner when the release has
+/// one (here a `file://` release, so no network), else `cargo install` from the action's
+/// source (here a stub `cargo`); either way the folder goes on GITHUB_PATH.
+#[test]
+fn install_prefers_the_release_binary_then_builds_from_source() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let exe = |path: &Path, body: &str| {
+        std::fs::write(path, format!("#!/usr/bin/env bash\n{body}\n")).expect("write");
+        assert!(
+            Command::new("chmod")
+                .arg("+x")
+                .arg(path)
+                .status()
+                .expect("chmod")
+                .success()
+        );
+    };
+    // A release with a binary for Linux X64 only.
+    let release = t.join("release");
+    std::fs::create_dir(&release).expect("mkdir");
+    exe(&release.join("netpol"), "echo 'netpol 9.9.9 (release)'");
+    let tar = Command::new("tar")
+        .args(["-czf", "netpol-x86_64-unknown-linux-gnu.tar.gz", "netpol"])
+        .current_dir(&release)
+        .status()
+        .expect("tar");
+    assert!(tar.success());
+    // The action's source: a no-op setup, and a `cargo` that "builds" a binary.
+    let source = t.join("source");
+    std::fs::create_dir_all(source.join(".ci")).expect("mkdir");
+    exe(&source.join(".ci/setup"), "echo setup >>\"$CALLS\"");
+    let bin = t.join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    exe(
+        &bin.join("cargo"),
+        "echo \"cargo $*\" >>\"$CALLS\"\nroot=$4\nmkdir -p \"$root/bin\"\nprintf '#!/bin/sh\\necho \"netpol 9.9.9 (source)\"\\n' >\"$root/bin/netpol\"\nchmod +x \"$root/bin/netpol\"",
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |arch: &str, name: &str| {
+        let runner_temp = t.join(name);
+        std::fs::create_dir(&runner_temp).expect("mkdir");
+        let github_path = t.join(format!("{name}.path"));
+        let out = Command::new("bash")
+            .arg(root().join(".github/netpol-action.sh"))
+            .arg("install")
+            .env_remove("NETPOL_BIN")
+            .env("PATH", &path)
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", arch)
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("GITHUB_PATH", &github_path)
+            .env(
+                "NETPOL_RELEASE_URL",
+                format!("file://{}", release.display()),
+            )
+            .env("NETPOL_SOURCE", &source)
+            .env("CALLS", t.join(format!("{name}.calls")))
+            .output()
+            .expect("bash");
+        let added = std::fs::read_to_string(&github_path).expect("GITHUB_PATH written");
+        assert_eq!(
+            added.trim(),
+            runner_temp.join("netpol-bin").display().to_string()
+        );
+        (
+            out,
+            std::fs::read_to_string(t.join(format!("{name}.calls"))).unwrap_or_default(),
+        )
+    };
+    let (out, calls) = run("X64", "x64");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "netpol 9.9.9 (release)\n"
+    );
+    assert_eq!(calls, "", "no build when the release has the binary");
+    // No ARM64 Linux binary in this release: built from the action's source.
+    let (out, calls) = run("ARM64", "arm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "netpol 9.9.9 (source)\n"
+    );
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls[0], "setup");
+    assert!(
+        calls[1].starts_with("cargo install --locked --root ")
+            && calls[1].ends_with(&format!("--path {}/crates/netpol-cli", source.display())),
+        "{calls:?}"
+    );
+}
