@@ -31,7 +31,8 @@ pub(crate) struct Inputs {
     /// The config's and the loader's diagnostics (and `no-objects`), not yet sorted.
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// The config's `snapshot`, relative to the current folder, when it stays inside the
-    /// config's folder (or `--allow-outside-config`).
+    /// config's folder (or `--allow-outside-config`) and no flag changes the config's
+    /// cluster settings.
     pub(crate) snapshot: Option<PathBuf>,
 }
 
@@ -120,22 +121,14 @@ pub(crate) fn load(
     let mut parsed = None;
     let mut snapshot = None;
     if let Some(c) = config {
-        diagnostics.splice(0..0, c.diagnostics);
-        if let Some((entry, span)) = c.parsed.as_ref().and_then(|p| p.snapshot.as_ref()) {
-            let base = base_of(&c.path);
-            let path = join_relative(base, entry);
-            match crate::confine::outside(base, entry, &path) {
-                Some(why) if !cluster.allow_outside_config() => {
-                    diagnostics.push(crate::confine::refused(
-                        "snapshot",
-                        entry,
-                        &why,
-                        Some(*span),
-                    ));
-                }
-                _ => snapshot = Some(path),
-            }
+        match snapshot_of(&c, cluster) {
+            // The snapshot was taken under the config's settings: a run whose flags change
+            // them is a what-if, neither checked against it nor written over it.
+            Ok(_) if settings != c.cluster => {}
+            Ok(path) => snapshot = path,
+            Err(refused) => diagnostics.push(*refused),
         }
+        diagnostics.splice(0..0, c.diagnostics);
         parsed = c.parsed.map(|mut p| {
             p.verification.cluster = settings.clone();
             p
@@ -164,6 +157,28 @@ fn no_objects(purpose: Purpose) -> Diagnostic {
         "give the files or folders with the manifests as PATHS (`-` for stdin), or list them \
          in `manifests` of netpol.yaml",
     )
+}
+
+/// The config's `snapshot` relative to the current folder, or its refusal when it leaves
+/// the config's folder (without `--allow-outside-config`).
+pub(crate) fn snapshot_of(
+    c: &crate::config::Config,
+    cluster: &ClusterArgs,
+) -> Result<Option<PathBuf>, Box<Diagnostic>> {
+    let Some((entry, span)) = c.parsed.as_ref().and_then(|p| p.snapshot.as_ref()) else {
+        return Ok(None);
+    };
+    let base = base_of(&c.path);
+    let path = join_relative(base, entry);
+    match crate::confine::outside(base, entry, &path) {
+        Some(why) if !cluster.allow_outside_config() => Err(Box::new(crate::confine::refused(
+            "snapshot",
+            entry,
+            &why,
+            Some(*span),
+        ))),
+        _ => Ok(Some(path)),
+    }
 }
 
 /// The config's folder, against which its `manifests` are read.

@@ -110,6 +110,10 @@ codes! {
     IpBlockPartialServiceCidr => "ipblock-partial-service-cidr", Warning, "An egress ipBlock covers part of the range a ClusterIP missing from the manifests comes from, so whether it admits the Service depends on its address.";
     PolicyNotModelled => "policy-not-modelled", Warning, "A ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy or ApplicationNetworkPolicy is not modelled yet: the matrix and the proofs ignore it.";
     ConnectionExplained => "connection-explained", Note, "How netpol decided whether one connection is allowed (netpol explain).";
+    // netpol diff.
+    FlowAdded => "flow-added", Warning, "A change opens a connection: new access (netpol diff).";
+    FlowRemoved => "flow-removed", Note, "A change closes a connection: lost access (netpol diff).";
+    FlowChanged => "flow-changed", Warning, "A change alters the ports of a connection; a warning when some port is new (netpol diff).";
     // netpol.yaml and verification.
     InvalidConfig => "invalid-config", Error, "netpol.yaml is not a valid Verification file.";
     ManifestOutsideConfig => "manifest-outside-config", Error, "A `manifests` entry of netpol.yaml leads outside the config's folder; it is not read.";

@@ -22,8 +22,10 @@ Examples:
   netpol snapshot -o - k8s/                         The snapshot on stdout
   netpol verify --snapshot netpol.snap k8s/         Fail (exit 1) when the connectivity drifted
   netpol snapshot --accept -o netpol.snap           Promote the netpol.snap.new verify wrote
+  netpol snapshot --accept                          The same, for the netpol.yaml in force
 
-The file defaults to netpol.snap beside the netpol.yaml in force, else stdout. With a
+The file defaults to the `snapshot:` of the netpol.yaml in force, else netpol.snap beside
+it, else stdout; --accept finds it the same way, reading no manifest. With a
 netpol.yaml, its assertions are proved and their verdicts recorded. Exit codes: 0 written,
 1 error diagnostics in the input (the snapshot is then of what loaded), 2 usage or tool failure.
 See docs/snapshots.md.")]
@@ -44,13 +46,15 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
-    let target = args.output.clone().or_else(|| {
-        crate::config::locate(args.cluster.config(), args.input.folder_config())
-            .map(|c| c.with_file_name("netpol.snap"))
-    });
     if args.accept {
+        let target = match &args.output {
+            Some(o) => Some(o.clone()),
+            None => configured(args)?,
+        };
         let Some(target) = target.filter(|t| t != Path::new("-")) else {
-            anyhow::bail!("--accept needs the snapshot file: give it with -o FILE");
+            anyhow::bail!(
+                "--accept needs the snapshot file: give it with -o FILE, or as `snapshot:` in netpol.yaml"
+            );
         };
         let new = new_path(&target);
         anyhow::ensure!(
@@ -64,10 +68,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         note(&format!("accepted {}\n", target.display()));
         return Ok(ExitStatus::Success);
     }
-    let (snap, status) = take(&args.input, &args.cluster, true)?;
+    let side = read(&args.input, &args.cluster, true)?;
+    let (snap, status) = side.snapshot(&side.analysis())?;
     if status == ExitStatus::Error {
         return Ok(status);
     }
+    let target = match (&args.output, &side.inputs.config) {
+        (Some(o), _) => Some(o.clone()),
+        (None, Some(c)) if c.verification.snapshot.is_some() => side.inputs.snapshot.clone(),
+        (None, _) => crate::config::locate(args.cluster.config(), args.input.folder_config())
+            .map(|c| c.with_file_name("netpol.snap")),
+    };
     let text = snap.render();
     match target {
         Some(t) if t != Path::new("-") => {
@@ -82,6 +93,25 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(status)
+}
+
+/// The snapshot file of the netpol.yaml in force, read without any manifest: its
+/// `snapshot:`, else `netpol.snap` beside it; `None` without a netpol.yaml.
+fn configured(args: &Args) -> anyhow::Result<Option<PathBuf>> {
+    let Some(path) = crate::config::locate(args.cluster.config(), args.input.folder_config())
+    else {
+        return Ok(None);
+    };
+    let mut map = netpol_diag::SourceMap::new();
+    let config = crate::config::read(&path, &mut map, false)?;
+    match workspace::snapshot_of(&config, &args.cluster) {
+        Ok(Some(file)) => Ok(Some(file)),
+        Ok(None) => Ok(Some(path.with_file_name("netpol.snap"))),
+        Err(refused) => {
+            report::diagnostics_to_stderr(&map, &[*refused])?;
+            anyhow::bail!("the `snapshot:` of {} is refused", path.display())
+        }
+    }
 }
 
 /// `FILE.new` beside `FILE`.
@@ -162,16 +192,6 @@ pub(crate) fn read(
     })
 }
 
-/// The snapshot of the input (see [`read`]), its diagnostics on stderr.
-pub(crate) fn take(
-    input: &input::InputArgs,
-    cluster: &cluster::ClusterArgs,
-    verdicts: bool,
-) -> anyhow::Result<(Snapshot, ExitStatus)> {
-    let side = read(input, cluster, verdicts)?;
-    side.snapshot(&side.analysis())
-}
-
 /// The drift check of `netpol verify --snapshot FILE`: compares the connectivity of
 /// `side` (the input `verify` read, its diagnostics already reported) with FILE. On a
 /// difference it prints the diff, writes FILE.new (or, with `NETPOL_UPDATE_SNAPSHOTS=1`,
@@ -217,6 +237,8 @@ pub(crate) fn drift(
     let new = crate::cmd::diff::Explainer {
         analysis: &analysis,
         map: &side.inputs.map,
+        model: &side.inputs.model,
+        root: None,
     };
     let why = crate::cmd::diff::because(&d, None, Some(new));
     msg.push_str(&crate::cmd::diff::table(&d, &why));

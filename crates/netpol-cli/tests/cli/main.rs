@@ -3,6 +3,7 @@
 //! One test binary for every subcommand (ruff, ripgrep). Commands run from the workspace
 //! root so paths in the output are the relative paths given on the command line.
 
+mod ci;
 mod diff;
 mod docs;
 mod explain;

@@ -14,13 +14,13 @@ use super::{root, run_in};
 const SCHEMA_ID: &str = "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json";
 
 /// The compiled SARIF schema.
-struct Sarif {
+pub(super) struct Sarif {
     schemas: boon::Schemas,
     index: boon::SchemaIndex,
 }
 
 impl Sarif {
-    fn load() -> Sarif {
+    pub(super) fn load() -> Sarif {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json");
         let text = std::fs::read_to_string(&path).expect("reading the vendored SARIF schema");
         let doc: Value = serde_json::from_str(&text).expect("the SARIF schema is JSON");
@@ -47,7 +47,7 @@ impl Sarif {
     }
 
     #[track_caller]
-    fn assert_valid(&self, v: &Value) {
+    pub(super) fn assert_valid(&self, v: &Value) {
         if let Err(e) = self.validate(v) {
             panic!("SARIF output does not match the 2.1.0 schema:\n{e}\n{v:#}");
         }

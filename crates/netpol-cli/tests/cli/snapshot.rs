@@ -8,12 +8,16 @@ use netpol_snapshot::Snapshot;
 
 use super::{Run, root, run, run_in};
 
-/// A copy of examples/eks-shop in a temporary folder.
+/// A copy of examples/eks-shop (manifests, netpol.yaml and the committed netpol.snap) in a
+/// temporary folder.
 pub(super) fn shop_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for e in std::fs::read_dir(root().join("examples/eks-shop")).expect("examples/eks-shop") {
         let e = e.expect("entry");
-        if e.path().extension().is_some_and(|x| x == "yaml") {
+        if e.path()
+            .extension()
+            .is_some_and(|x| x == "yaml" || x == "snap")
+        {
             std::fs::copy(e.path(), dir.path().join(e.file_name())).expect("copy");
         }
     }
@@ -145,6 +149,7 @@ fn an_unrelated_namespace_keeps_every_class_name() {
 #[test]
 fn written_beside_the_config_by_default() {
     let dir = shop_copy();
+    std::fs::remove_file(dir.path().join("netpol.snap")).expect("rm");
     let res = run_in(dir.path(), &["snapshot"], b"");
     assert_eq!(res.code, Some(0), "{}", res.stderr);
     assert!(res.stdout.is_empty());
@@ -347,11 +352,113 @@ fn exposure_of_pods_that_do_not_exist_yet() {
     );
 }
 
-/// Adds `snapshot: <entry>` to the copied netpol.yaml.
+/// Sets `snapshot: <entry>` in the copied netpol.yaml.
 fn with_snapshot_key(dir: &Path, entry: &str) {
     let p = dir.join("netpol.yaml");
     let s = std::fs::read_to_string(&p).expect("netpol.yaml");
-    std::fs::write(&p, format!("{s}\nsnapshot: {entry}\n")).expect("write");
+    assert!(
+        s.lines().any(|l| l.starts_with("snapshot: ")),
+        "examples/eks-shop/netpol.yaml lost its snapshot key"
+    );
+    let lines: Vec<String> = (s.lines())
+        .map(|l| match l.starts_with("snapshot: ") {
+            true => format!("snapshot: {entry}"),
+            false => l.to_owned(),
+        })
+        .collect();
+    std::fs::write(&p, lines.join("\n") + "\n").expect("write");
+}
+
+/// Lets the worker reach the RDS subnet on one more port: new access no assertion forbids.
+fn widen_worker(dir: &Path) {
+    let p = dir.join("shop-policies.yaml");
+    let s = std::fs::read_to_string(&p).expect("policies");
+    let old =
+        "            cidr: 10.0.64.0/20\n      ports:\n        - {protocol: TCP, port: 5432}\n";
+    assert!(
+        s.contains(old),
+        "the worker-to-rds policy changed; update this test"
+    );
+    let new = format!("{old}        - {{protocol: TCP, port: 6432}}\n");
+    std::fs::write(&p, s.replace(old, &new)).expect("write");
+}
+
+/// The "done when": the committed snapshot of examples/eks-shop passes; one policy
+/// changed in a copy fails `netpol verify` with a diff naming the rule; `netpol snapshot
+/// --accept`, with nothing but the netpol.yaml in force, makes it pass again.
+#[test]
+fn committed_example_snapshot_drifts_and_accept_restores_it() {
+    let dir = shop_copy();
+    let d = dir.path();
+    let clean = run_in(d, &["verify"], b"");
+    assert_eq!(clean.code, Some(0), "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean
+            .stdout
+            .contains("snapshot netpol.snap: connectivity unchanged"),
+        "{}",
+        clean.stdout
+    );
+    // The committed file is what netpol writes for the example today.
+    let committed = std::fs::read_to_string(d.join("netpol.snap")).expect("netpol.snap");
+    assert_eq!(
+        committed,
+        snapshot_of(d),
+        "examples/eks-shop/netpol.snap is stale"
+    );
+
+    widen_worker(d);
+    let drift = run_in(d, &["verify"], b"");
+    assert_eq!(drift.code, Some(1), "{}{}", drift.stdout, drift.stderr);
+    let table: Vec<&str> = (drift.stdout.lines())
+        .skip_while(|l| !l.starts_with("snapshot netpol.snap: the connectivity drifted"))
+        .collect();
+    assert_eq!(
+        table[..3],
+        [
+            "snapshot netpol.snap: the connectivity drifted: 0 new flows, 0 removed, 1 changed",
+            "~ external shop/worker[Deployment] -> 10.0.64.0/20  TCP/5432 => TCP/5432,TCP/6432",
+            "    because NetworkPolicy shop/worker-to-rds egress rule 0 (./shop-policies.yaml:110)",
+        ],
+        "{}",
+        drift.stdout
+    );
+    assert!(d.join("netpol.snap.new").exists());
+
+    let accept = run_in(d, &["snapshot", "--accept"], b"");
+    assert_eq!(accept.code, Some(0), "{}", accept.stderr);
+    assert_eq!(accept.stderr, "accepted netpol.snap\n");
+    let after = run_in(d, &["verify"], b"");
+    assert_eq!(after.code, Some(0), "{}{}", after.stdout, after.stderr);
+    assert!(after.stdout.contains("connectivity unchanged"));
+}
+
+#[test]
+fn snapshot_writes_and_accepts_the_file_the_key_names() {
+    let dir = shop_copy();
+    let d = dir.path();
+    with_snapshot_key(d, "conn.snap");
+    assert_eq!(run_in(d, &["snapshot"], b"").code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(d.join("conn.snap")).expect("conn.snap"),
+        snapshot_of(d)
+    );
+    widen_worker(d);
+    assert_eq!(run_in(d, &["verify"], b"").code, Some(1));
+    assert!(d.join("conn.snap.new").exists());
+    let accept = run_in(d, &["snapshot", "--accept"], b"");
+    assert_eq!(accept.code, Some(0), "{}", accept.stderr);
+    assert!(!d.join("conn.snap.new").exists());
+    assert_eq!(run_in(d, &["verify"], b"").code, Some(0));
+    // A key outside the config's folder is refused by --accept too.
+    with_snapshot_key(d, "../elsewhere.snap");
+    let refused = run_in(d, &["snapshot", "--accept"], b"");
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("goes up with `..`"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]
@@ -394,5 +501,43 @@ fn a_snapshot_key_outside_the_config_folder_is_refused() {
             .contains("snapshot `../elsewhere.snap` goes up with `..`"),
         "{}",
         res.stdout
+    );
+}
+
+/// The committed snapshot holds under the config's settings: a flag that changes them is a
+/// what-if, neither checked against the snapshot nor written over it.
+#[test]
+fn a_flag_that_changes_the_semantics_leaves_the_snapshot_alone() {
+    let dir = shop_copy();
+    let d = dir.path();
+    let committed = std::fs::read_to_string(d.join("netpol.snap")).expect("netpol.snap");
+    let res = run_in(d, &["verify", "--cni", "upstream"], b"");
+    assert_eq!(res.code, Some(0), "{}{}", res.stdout, res.stderr);
+    assert!(!res.stdout.contains("snapshot"), "{}", res.stdout);
+    let res = run_in(d, &["snapshot", "--cni", "upstream"], b"");
+    assert_eq!(res.code, Some(0), "{}", res.stderr);
+    assert!(res.stdout.contains("semantics cni upstream\n"));
+    assert_eq!(
+        std::fs::read_to_string(d.join("netpol.snap")).expect("netpol.snap"),
+        committed
+    );
+    // A flag equal to the config's setting changes nothing: the check runs.
+    let same = run_in(d, &["verify", "--cni", "vpc-cni"], b"");
+    assert!(
+        same.stdout.contains("connectivity unchanged"),
+        "{}",
+        same.stdout
+    );
+    // `--snapshot FILE` is explicit: it is checked whatever the flags.
+    let explicit = run_in(
+        d,
+        &["verify", "--cni", "upstream", "--snapshot", "netpol.snap"],
+        b"",
+    );
+    assert_eq!(explicit.code, Some(1));
+    assert!(
+        explicit
+            .stdout
+            .contains("! semantics cni: vpc-cni => upstream")
     );
 }

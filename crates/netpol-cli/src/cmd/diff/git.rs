@@ -12,6 +12,13 @@ pub(super) struct Tree {
     root: PathBuf,
 }
 
+impl Tree {
+    /// The folder the side's files are in.
+    pub(super) fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
 impl Drop for Tree {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);

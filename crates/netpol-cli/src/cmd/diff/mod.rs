@@ -3,18 +3,21 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use netpol_diag::SourceMap;
+use netpol_diag::{FileId, SourceMap, Span};
 use netpol_graph::Analysis;
+use netpol_manifest::model::Direction;
 use netpol_snapshot::{Change, Diff, Snapshot};
 use serde_json::json;
 
 use crate::cmd::ExitStatus;
 use crate::{cluster, input};
 
+mod annotate;
 mod git;
+mod graph;
 
 /// Arguments of `netpol diff`.
 #[derive(Debug, clap::Args)]
@@ -55,6 +58,14 @@ enum DiffFormat {
     Table,
     Json,
     Md,
+    /// Graphviz: the changed flows between classes, coloured by change.
+    Dot,
+    /// A Mermaid flowchart of the changed flows, coloured by change.
+    Mermaid,
+    /// GitHub workflow commands: a warning (new access) or notice per flow, on its rule.
+    Github,
+    /// SARIF 2.1.0: a result per flow that adds access, on its rule.
+    Sarif,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -74,8 +85,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             crate::cmd::snapshot::read(&args.input.with_paths(paths), &args.cluster, true)
         };
         let sides = (
-            Input::Read(Box::new(load(pa)?)),
-            Input::Read(Box::new(load(pb)?)),
+            Input::Read(Box::new(load(pa)?), Some(ta.root().to_path_buf())),
+            Input::Read(Box::new(load(pb)?), Some(tb.root().to_path_buf())),
         );
         drop((ta, tb));
         sides
@@ -98,6 +109,20 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         DiffFormat::Table => format!("{}\n{}", d.summary(), table(&d, &why)),
         DiffFormat::Json => serde_json::to_string_pretty(&to_json(&d, &why))? + "\n",
         DiffFormat::Md => markdown(&d, &why),
+        DiffFormat::Dot => graph::dot(&d),
+        DiffFormat::Mermaid => graph::mermaid(&d),
+        DiffFormat::Github | DiffFormat::Sarif => {
+            let (map, diags) = annotate::diagnostics(&d, &why, b.explainer(ab.as_ref()));
+            if args.format == DiffFormat::Github {
+                let mut s = String::new();
+                netpol_diag::render::github(&mut s, &map, &diags).expect("writing to a String");
+                s
+            } else {
+                let log =
+                    netpol_diag::render::sarif(&map, &diags, &crate::report::sarif_options());
+                serde_json::to_string_pretty(&log)? + "\n"
+            }
+        }
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -119,30 +144,33 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
 /// One side of a diff.
 enum Input {
     File(Snapshot),
-    Read(Box<crate::cmd::snapshot::Side>),
+    /// Manifests read, and the `--git` folder they were read from.
+    Read(Box<crate::cmd::snapshot::Side>, Option<PathBuf>),
 }
 
 impl Input {
     fn analysis(&self) -> Option<Analysis<'_>> {
         match self {
             Input::File(_) => None,
-            Input::Read(side) => Some(side.analysis()),
+            Input::Read(side, _) => Some(side.analysis()),
         }
     }
 
     fn snapshot(&self, analysis: Option<&Analysis<'_>>) -> anyhow::Result<(Snapshot, ExitStatus)> {
         match (self, analysis) {
-            (Input::Read(side), Some(a)) => side.snapshot(a),
+            (Input::Read(side, _), Some(a)) => side.snapshot(a),
             (Input::File(s), _) => Ok((s.clone(), ExitStatus::Success)),
-            (Input::Read(side), None) => side.snapshot(&side.analysis()),
+            (Input::Read(side, _), None) => side.snapshot(&side.analysis()),
         }
     }
 
     fn explainer<'a>(&'a self, analysis: Option<&'a Analysis<'a>>) -> Option<Explainer<'a>> {
         match (self, analysis) {
-            (Input::Read(side), Some(analysis)) => Some(Explainer {
+            (Input::Read(side, root), Some(analysis)) => Some(Explainer {
                 analysis,
                 map: &side.inputs.map,
+                model: &side.inputs.model,
+                root: root.as_deref(),
             }),
             _ => None,
         }
@@ -154,12 +182,37 @@ impl Input {
 pub(crate) struct Explainer<'a> {
     pub(crate) analysis: &'a Analysis<'a>,
     pub(crate) map: &'a SourceMap,
+    pub(crate) model: &'a netpol_manifest::Model,
+    /// The temporary folder a `--git` side was read from: file names are shown relative to
+    /// it (as paths in the repository).
+    pub(crate) root: Option<&'a Path>,
+}
+
+/// One link of the "because" chain: its text and, for a rule, where it is written (in the
+/// side's source map).
+#[derive(Clone, Debug)]
+pub(crate) struct Reason {
+    pub(crate) text: String,
+    pub(crate) span: Option<Span>,
+    /// The rule: policy `ns/name`, direction and index.
+    pub(crate) rule: Option<(String, Direction, usize)>,
+    /// The ports the rule allows for the pair.
+    pub(crate) ports: Option<netpol_graph::PortSet>,
 }
 
 impl Explainer<'_> {
+    /// A file's name as shown: relative to the `--git` folder, else as read.
+    pub(crate) fn file_name(&self, file: FileId) -> String {
+        let name = self.map.name(file);
+        match self.root.and_then(|r| Path::new(name).strip_prefix(r).ok()) {
+            Some(rel) => rel.display().to_string(),
+            None => name.to_owned(),
+        }
+    }
+
     /// The rules that allow `from` to reach `to`, each with its place in the manifests; a
     /// direction no rule decides gives its reason instead.
-    fn rules(&self, from: &str, to: &str) -> Vec<String> {
+    fn rules(&self, from: &str, to: &str) -> Vec<Reason> {
         let Some(e) = self.analysis.explain(from, to, None) else {
             return Vec::new();
         };
@@ -167,22 +220,37 @@ impl Explainer<'_> {
         for dir in &e.directions {
             if dir.rules.is_empty() {
                 if let Some(r) = dir.reasons.first() {
-                    out.push(format!(
-                        "{} at {}: {r}",
-                        dir.direction.as_str().to_ascii_lowercase(),
-                        dir.at
-                    ));
+                    out.push(Reason {
+                        text: format!(
+                            "{} at {}: {r}",
+                            dir.direction.as_str().to_ascii_lowercase(),
+                            dir.at
+                        ),
+                        span: None,
+                        rule: None,
+                        ports: None,
+                    });
                 }
                 continue;
             }
             for r in &dir.rules {
                 let span = r.provenance.span;
                 let at = self.map.start(span);
-                out.push(format!("{r} ({}:{})", self.map.name(span.file), at.line));
+                out.push(Reason {
+                    text: format!("{r} ({}:{})", self.file_name(span.file), at.line),
+                    span: Some(span),
+                    rule: Some((r.policy.clone(), r.provenance.direction, r.provenance.rule)),
+                    ports: Some(r.ports.clone()),
+                });
             }
         }
         out
     }
+}
+
+/// Whether a flow's access exists on the new side (added or widened), else the old one.
+pub(crate) fn on_new_side(c: Change) -> bool {
+    c.adds()
 }
 
 /// Per flow group, the rules responsible on the side where the access exists: the new side
@@ -191,15 +259,11 @@ pub(crate) fn because(
     d: &Diff,
     old: Option<Explainer<'_>>,
     new: Option<Explainer<'_>>,
-) -> Vec<Vec<String>> {
+) -> Vec<Vec<Reason>> {
     d.flows
         .iter()
         .map(|f| {
-            let side = if f.change.adds() || f.change == Change::Added {
-                new
-            } else {
-                old
-            };
+            let side = if on_new_side(f.change) { new } else { old };
             match (side, f.pairs.first()) {
                 (Some(x), Some((a, b))) => x.rules(a, b),
                 _ => Vec::new(),
@@ -224,7 +288,7 @@ fn side(args: &Args, path: &Path) -> anyhow::Result<Input> {
     }
     let input = args.input.with_paths(vec![path.to_path_buf()]);
     let side = crate::cmd::snapshot::read(&input, &args.cluster, true)?;
-    Ok(Input::Read(Box::new(side)))
+    Ok(Input::Read(Box::new(side), None))
 }
 
 fn sign(c: Change) -> char {
@@ -245,7 +309,7 @@ fn ports(d: &netpol_snapshot::FlowGroup) -> String {
 
 /// One line per flow group (`+` added, `-` removed, `~` ports changed) with the rules
 /// responsible (`why`, parallel to the flows), then verdicts.
-pub(crate) fn table(d: &Diff, why: &[Vec<String>]) -> String {
+pub(crate) fn table(d: &Diff, why: &[Vec<Reason>]) -> String {
     let mut s = String::new();
     for (i, f) in d.flows.iter().enumerate() {
         let pairs = match f.pairs.len() {
@@ -262,7 +326,7 @@ pub(crate) fn table(d: &Diff, why: &[Vec<String>]) -> String {
             ports(f)
         );
         for r in why.get(i).into_iter().flatten() {
-            let _ = writeln!(s, "    because {r}");
+            let _ = writeln!(s, "    because {}", r.text);
         }
     }
     for (k, (o, n)) in &d.semantics {
@@ -286,7 +350,7 @@ fn change_str(c: Change) -> &'static str {
     }
 }
 
-fn to_json(d: &Diff, why: &[Vec<String>]) -> serde_json::Value {
+fn to_json(d: &Diff, why: &[Vec<Reason>]) -> serde_json::Value {
     let flows: Vec<_> = (d.flows.iter().enumerate())
         .map(|(i, f)| {
             let (widened, narrowed) = match f.change {
@@ -302,7 +366,7 @@ fn to_json(d: &Diff, why: &[Vec<String>]) -> serde_json::Value {
                 "newPorts": f.new_ports.as_ref().map(|p| p.split(',').collect::<Vec<_>>()),
                 "newAccess": widened,
                 "lostAccess": narrowed,
-                "because": why.get(i).cloned().unwrap_or_default(),
+                "because": why.get(i).into_iter().flatten().map(|r| r.text.as_str()).collect::<Vec<_>>(),
                 "pairs": f.pairs.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>(),
             })
         })
@@ -324,7 +388,7 @@ fn to_json(d: &Diff, why: &[Vec<String>]) -> serde_json::Value {
 }
 
 /// A pull-request comment: the summary line, then the details folded.
-fn markdown(d: &Diff, why: &[Vec<String>]) -> String {
+fn markdown(d: &Diff, why: &[Vec<Reason>]) -> String {
     let mut s = format!("**netpol:** {}\n", d.summary());
     if d.is_empty() {
         return s;
@@ -332,7 +396,10 @@ fn markdown(d: &Diff, why: &[Vec<String>]) -> String {
     s.push_str("\n<details><summary>Connectivity changes</summary>\n\n");
     s.push_str("| | kind | from | to | ports | because |\n| --- | --- | --- | --- | --- | --- |\n");
     for (i, f) in d.flows.iter().enumerate() {
-        let why = why.get(i).map(|w| w.join("<br>")).unwrap_or_default();
+        let why = (why.get(i).into_iter().flatten())
+            .map(|r| r.text.as_str())
+            .collect::<Vec<_>>()
+            .join("<br>");
         let _ = writeln!(
             s,
             "| {} | {} | `{}` | `{}` | {} | {} |",
