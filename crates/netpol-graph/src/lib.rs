@@ -33,5 +33,6 @@ pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};
 pub use rules::peers::peer_selects;
+pub use rules::switches;
 pub use rules::vpc::rule_may_resolve;
 pub use world::{EndpointInfo, EndpointType};

@@ -28,7 +28,7 @@
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
 pub(crate) mod peers;
-pub(crate) mod switches;
+pub mod switches;
 pub(crate) mod vpc;
 
 /// Rule id → (file under `crates/`, function) that decides it. The first function named is

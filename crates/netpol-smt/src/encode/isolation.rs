@@ -1,6 +1,7 @@
 //! S2 with V1/V2: which policies select and isolate a side, and one direction of a
 //! connection evaluated at one end (its [`Trace`]).
 
+use netpol_graph::switches;
 use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 
@@ -49,7 +50,7 @@ impl Encoder<'_> {
     /// Whether `x` is isolated in `d` as `isolated` means it (strict default deny included).
     pub(crate) fn isolated(&self, x: &Side, d: Direction) -> Bool {
         let (iso, any, _) = self.isolation(x, d);
-        let strict = self.u.profile.flags.strict_default_deny;
+        let strict = switches::strict_default_deny(&self.u.profile);
         Bool::and(&[
             x.enforced(),
             Bool::or(&[iso, Bool::and(&[Bool::from_bool(strict), any.not()])]),
@@ -68,15 +69,15 @@ impl Encoder<'_> {
     ) -> Trace {
         let u = self.u;
         let (iso, any, selecting) = self.isolation(x, d);
-        let strict = u.profile.flags.strict_default_deny;
-        let vpc = u.profile.flags.rules_outside_policy_types;
+        let strict = switches::strict_default_deny(&u.profile);
+        let vpc = switches::unlisted_rules_enforced(&u.profile);
         let mut allow = vec![
             x.enforced().not(),
             Bool::and(&[any.not(), Bool::from_bool(!strict)]),
             Bool::and(&[any.clone(), iso.not()]),
         ];
         let mut rules = Vec::new();
-        let exempt = if u.profile.flags.exempts_node(d) {
+        let exempt = if switches::exempts_node(&u.profile, d) {
             Bool::and(&[any.clone(), x.enforced(), self.node_exemption(x, y)])
         } else {
             Bool::from_bool(false)

@@ -3,7 +3,6 @@
 //! vocabulary, and the VPC CNI facts that depend only on the existing endpoints (V2 rule
 //! resolution, V7 ingress named-port unions).
 
-mod facts;
 mod vocab;
 
 pub(crate) use vocab::{Vocab, assertion_peers};
@@ -142,7 +141,7 @@ impl Universe {
             analysis.endpoints().map(|e| (e.id.clone(), e.ip)).collect();
         // V3: workload pods take some address of the pod CIDRs, or any address when none is
         // configured.
-        let symbolic = profile.flags.ipblock_matches_workloads;
+        let symbolic = netpol_graph::switches::ipblocks_match_workloads(profile);
         let facts: BTreeMap<String, netpol_graph::NodeFacts> =
             analysis.node_facts().into_iter().collect();
         let mut node_keys: BTreeMap<String, Option<Ipv4Addr>> = profile
@@ -304,17 +303,8 @@ impl Universe {
             members: BTreeMap::new(),
             via_classes: true,
         };
-        u.resolves = (0..u.policies.len())
-            .map(|i| {
-                Direction::BOTH.map(|d| {
-                    let p = &u.policies[i];
-                    p.rules(d)
-                        .iter()
-                        .enumerate()
-                        .any(|(ri, r)| u.rule_resolves(i, ri, r))
-                })
-            })
-            .collect();
+        // V2 is decided by the graph's `rules/vpc.rs`; the encoding reads it as constants.
+        u.resolves = analysis.rules_resolve();
         u.may_resolve = (0..u.policies.len())
             .map(|i| {
                 Direction::BOTH.map(|d| {
