@@ -94,8 +94,6 @@ pub(crate) struct Universe {
     pub(crate) services: Vec<Svc>,
     /// V5: the (policy, egress rule) pairs of each access group of `Svc::access`.
     pub(crate) access_groups: Vec<Vec<(usize, usize)>>,
-    /// V5: the (policy, egress rule) pairs that admit some Service.
-    pub(crate) admits_service: BTreeSet<(usize, usize)>,
     /// Each endpoint's class representative: endpoints with the same projection onto the
     /// vocabulary (namespace, labels, named ports, IP, hostNetwork, bare Pod or not) behave
     /// the same in every query. Endpoints named by an assertion are their own class.
@@ -290,13 +288,6 @@ impl Universe {
             pod_cidrs,
             node_keys,
             node_carriers,
-            admits_service: services
-                .iter()
-                .flat_map(|s| s.access.iter().map(|(g, _)| *g))
-                .collect::<BTreeSet<usize>>()
-                .into_iter()
-                .flat_map(|g| access_groups[g].iter().copied())
-                .collect(),
             access_groups,
             services,
             rep: Vec::new(),
