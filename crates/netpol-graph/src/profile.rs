@@ -42,6 +42,9 @@ pub struct Flags {
     /// V7: ingress named ports resolve over all the policy's targets (rule dropped when
     /// nothing resolves); egress named ports are dropped for ipBlock peers and omitted `to`.
     pub named_ports_vpc: bool,
+    /// V9: pods that share an agent pod identifier (name minus its last `-segment`, per
+    /// namespace) share the union of the policies that select any of them.
+    pub identifier_sharing: bool,
 }
 
 impl Flags {
@@ -62,6 +65,7 @@ impl Flags {
                 cluster_ip_egress: true,
                 host_network_peers: true,
                 named_ports_vpc: true,
+                identifier_sharing: true,
             },
         }
     }

@@ -27,6 +27,7 @@
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod ident;
 pub(crate) mod peers;
 pub mod switches;
 pub(crate) mod vpc;

@@ -86,3 +86,8 @@ pub(crate) fn runs_on(q: &Ep, key: &str) -> bool {
 pub fn named_ports_vpc(profile: &Profile) -> bool {
     profile.flags.named_ports_vpc
 }
+
+/// V9: whether pods that share an agent pod identifier share their policies.
+pub fn shares_identifiers(profile: &Profile) -> bool {
+    profile.flags.identifier_sharing
+}
