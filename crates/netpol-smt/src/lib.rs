@@ -27,6 +27,8 @@ mod universe;
 mod tests;
 #[cfg(test)]
 mod tests_services;
+#[cfg(test)]
+mod tests_ident;
 
 use std::time::{Duration, Instant};
 

@@ -31,7 +31,7 @@ pub(crate) fn load(yaml: &str) -> Model {
     loaded.model
 }
 
-fn config(text: &str) -> ParsedConfig {
+pub(crate) fn config(text: &str) -> ParsedConfig {
     let mut map = SourceMap::new();
     let file = map.add("netpol.yaml", text.to_owned());
     let (c, d) = parse_config(file, text);
@@ -39,7 +39,7 @@ fn config(text: &str) -> ParsedConfig {
     c.expect("config")
 }
 
-fn profile(cni: Cni, mode: EnforcingMode) -> Profile {
+pub(crate) fn profile(cni: Cni, mode: EnforcingMode) -> Profile {
     Profile::new(&ClusterSettings {
         cni,
         enforcing_mode: mode,
@@ -56,7 +56,7 @@ fn outcomes(model: &Model, p: &Profile, cfg: &str) -> Vec<(String, &'static str)
 }
 
 /// The verdicts alone, in assertion order.
-fn verdicts(model: &Model, p: &Profile, cfg: &str) -> Vec<&'static str> {
+pub(crate) fn verdicts(model: &Model, p: &Profile, cfg: &str) -> Vec<&'static str> {
     outcomes(model, p, cfg).into_iter().map(|o| o.1).collect()
 }
 

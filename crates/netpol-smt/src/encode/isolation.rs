@@ -37,14 +37,31 @@ impl Encoder<'_> {
         (Bool::or(&iso), Bool::or(&sel_all), selecting)
     }
 
-    /// Policy `pi` of namespace `n` selects `x` (and policies are enforced at `x`).
+    /// Policy `pi` of namespace `n` selects `x` (and policies are enforced at `x`), or
+    /// applies to `x` through its pod identifier (V9): certainly when `pi` is in the
+    /// range's lower bound, by the free choice [`v9_applies`] when only in the upper one.
     pub(super) fn selected_by(&self, x: &Side, n: usize, pi: usize) -> Bool {
-        Bool::and(&[
+        let mut alts = vec![Bool::and(&[
             x.enforced(),
             x.ns.eq(Int::from_i64(n as i64)),
             x.labels
                 .matches(&self.u.pod_vocab, &self.u.policies[pi].subject),
-        ])
+        ])];
+        for &j in &x.options {
+            let Some(r) = &self.u.ident[j] else {
+                continue;
+            };
+            if self.u.eps[j].ns != n || !r.upper.contains(&pi) || r.own.contains(&pi) {
+                continue;
+            }
+            let is_j = x.kind.eq(Int::from_i64(j as i64));
+            alts.push(if r.lower.contains(&pi) {
+                is_j
+            } else {
+                Bool::and(&[is_j, v9_applies(j, pi)])
+            });
+        }
+        Bool::or(&alts)
     }
 
     /// Whether `x` is isolated in `d` as `isolated` means it (strict default deny included).
@@ -112,6 +129,7 @@ impl Encoder<'_> {
             selecting,
             rules,
             exempt,
+            at_kind: x.kind.clone(),
         }
     }
 }
@@ -123,4 +141,11 @@ pub(crate) fn v2_resolved_later(pi: usize, d: Direction) -> Bool {
         "v2.resolved.{pi}.{}",
         usize::from(d == Direction::Egress)
     ))
+}
+
+/// V9: the order-dependent choice that policy `pi` applies to existing endpoint `j` (a
+/// class representative) through its pod identifier. Free for the solver; `verify` checks a
+/// counterexample again with every choice off (`query.rs`).
+pub(crate) fn v9_applies(j: usize, pi: usize) -> Bool {
+    Bool::new_const(format!("v9.applies.{j}.{pi}"))
 }

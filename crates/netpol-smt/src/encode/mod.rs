@@ -30,7 +30,7 @@ use z3::ast::{BV, Bool, Int};
 use crate::config::{Peer, Scope};
 use crate::universe::Universe;
 
-pub(crate) use isolation::v2_resolved_later;
+pub(crate) use isolation::{v2_resolved_later, v9_applies};
 pub(crate) use labels::LabelVars;
 
 /// `kind` of a future pod.
@@ -116,6 +116,8 @@ pub(crate) struct Trace {
     pub(crate) rules: Vec<(Provenance, Bool)>,
     /// V4: the other end carries the IP of this pod's own node.
     pub(crate) exempt: Bool,
+    /// The side's `kind` (an existing endpoint's index), for V9 in counterexamples.
+    pub(crate) at_kind: Int,
 }
 
 /// V5: one way through a Service's ClusterIP to the destination.

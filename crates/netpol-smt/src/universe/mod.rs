@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
 use netpol_graph::ir::{LoweredPolicy, NamespaceScope, PeerMatch, PortSpec};
-use netpol_graph::{PortSet, Profile};
+use netpol_graph::{IdentifierRange, PortSet, Profile};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     ContainerPort, Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, PortRef, Protocol,
@@ -79,6 +79,11 @@ pub(crate) struct Universe {
     /// V2 under `scope: any`: per policy, whether a direction that does not resolve on the
     /// existing endpoints could resolve once a pod that does not exist yet matches a peer.
     pub(crate) may_resolve: Vec<[bool; 2]>,
+    /// V9, per endpoint: its pod identifier's selecting-policy range, when sharing changes
+    /// its set (from the graph's `rules/ident.rs`).
+    pub(crate) ident: Vec<Option<IdentifierRange>>,
+    /// V9: the free choices, (endpoint, policy) with the policy in `upper` but not `lower`.
+    pub(crate) free: Vec<(usize, usize)>,
     /// V7: per policy and ingress rule, the union of the rule's ports over the existing pods
     /// the policy selects (`None` outside VPC CNI).
     pub(crate) ingress_union: Vec<Vec<Option<PortSet>>>,
@@ -180,6 +185,10 @@ impl Universe {
             });
         }
         eps.sort_by(|a, b| a.id.cmp(&b.id));
+        let ranges: BTreeMap<String, IdentifierRange> =
+            analysis.identifier_ranges().into_iter().collect();
+        let ident: Vec<Option<IdentifierRange>> =
+            eps.iter().map(|e| ranges.get(&e.id).cloned()).collect();
         let node_carriers = (0..eps.len())
             .filter(|&j| eps[j].host_network && !eps[j].carries.is_empty())
             .collect();
@@ -282,6 +291,8 @@ impl Universe {
             ns_vocab,
             port_names,
             resolves: Vec::new(),
+            free: Vec::new(),
+            ident,
             may_resolve: Vec::new(),
             ingress_union: analysis.ingress_unions(),
             known_ips,
@@ -307,6 +318,19 @@ impl Universe {
             })
             .collect();
         u.classes(config);
+        u.free = (0..u.eps.len())
+            .filter(|&j| u.rep[j] == j)
+            .flat_map(|j| {
+                let r = u.ident[j].as_ref();
+                let free = r.map(|r| {
+                    (r.upper.iter())
+                        .filter(|pi| !r.lower.contains(pi))
+                        .copied()
+                        .collect()
+                });
+                free.unwrap_or_else(Vec::new).into_iter().map(move |pi| (j, pi))
+            })
+            .collect();
         u
     }
 
@@ -328,6 +352,7 @@ impl Universe {
             bool,
             Option<usize>,
             (Vec<usize>, Vec<usize>),
+            Option<(Vec<usize>, Vec<usize>)>,
         );
         let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
         let mut rep = Vec::with_capacity(self.eps.len());
@@ -359,6 +384,10 @@ impl Universe {
                 e.kind == EndpointKind::Pod,
                 named.contains(&j).then_some(j),
                 (e.carries.clone(), e.runs_on.clone()),
+                // V9: one selecting-policy range per class.
+                self.ident[j]
+                    .as_ref()
+                    .map(|r| (r.lower.clone(), r.upper.clone())),
             );
             let r = *seen.entry(key).or_insert(j);
             rep.push(r);
@@ -373,7 +402,9 @@ impl Universe {
     /// or (except for `allow`, where an IP-less workload can fail an ipBlock rule) absent.
     pub(crate) fn subsumed(&self, j: usize, allow: bool) -> bool {
         let e = &self.eps[j];
-        !e.host_network && e.ip.is_none() && (e.symbolic_ip || !allow)
+        // V9: a future pod shares no identifier (docs/verify.md), so it does not stand for
+        // one that does.
+        !e.host_network && e.ip.is_none() && (e.symbolic_ip || !allow) && self.ident[j].is_none()
     }
 
     /// S5 on an existing endpoint (hostNetwork pods match only under V6).

@@ -1,0 +1,124 @@
+//! V9 pod identifier sharing in proofs (issue 10 §2.1): the `deny` the old model proved and
+//! the agent refutes, the `allow` direction, and the order-dependent case across nodes.
+
+use netpol_graph::Profile;
+use netpol_manifest::config::{Cni, EnforcingMode, Node};
+use netpol_manifest::model::Direction;
+use netpol_manifest::{LoadOptions, Model, Source};
+
+use crate::tests::{config, profile, verdicts};
+use crate::*;
+
+fn fixture(name: &str) -> Model {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reach")
+        .join(name);
+    let mut map = netpol_diag::SourceMap::new();
+    let loaded = netpol_manifest::load(&[Source::Path(path)], &LoadOptions::default(), &mut map);
+    loaded.model
+}
+
+fn with_nodes(mut p: Profile) -> Profile {
+    p.nodes = ["192.168.1.1", "192.168.1.2"]
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| Node {
+            name: format!("n{}", i + 1),
+            ip: ip.parse().expect("ip"),
+        })
+        .collect();
+    p
+}
+
+fn vpc() -> Profile {
+    with_nodes(profile(Cni::VpcCni, EnforcingMode::Standard))
+}
+
+/// The profile as it was before V9: identifiers not shared.
+fn vpc_before() -> Profile {
+    let mut p = vpc();
+    p.flags.identifier_sharing = false;
+    p
+}
+
+const ASSERTIONS: &str = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: web-not-into-client-a
+    scope: existing
+    deny: {from: {pod: x/web}, to: {pod: x/client-a}, ports: ["TCP/5432"]}
+  - name: web-into-client-c
+    scope: existing
+    allow: {from: {pod: x/web}, to: {pod: x/client-c}, ports: ["TCP/80"]}
+  - name: web-into-client-c-db
+    scope: existing
+    allow: {from: {pod: x/web}, to: {pod: x/client-c}, ports: ["TCP/5432"]}
+  - name: client-c-isolated
+    scope: existing
+    isolated: {pods: {pod: x/client-c}, directions: [Ingress]}
+"#;
+
+#[test]
+fn identifier_sharing_refutes_a_deny_proved_before() {
+    let m = fixture("vpc-identifier-sharing.yaml");
+    let up = with_nodes(profile(Cni::Upstream, EnforcingMode::Standard));
+    let old = ["proved", "proved", "proved", "refuted"];
+    assert_eq!(verdicts(&m, &up, ASSERTIONS), old);
+    assert_eq!(verdicts(&m, &vpc_before(), ASSERTIONS), old);
+    assert_eq!(
+        verdicts(&m, &vpc(), ASSERTIONS),
+        ["refuted", "refuted", "proved", "proved"]
+    );
+    // The counterexample names the mechanism: b-db applies at client-a through client-b.
+    let v = verify(&m, &vpc(), &config(ASSERTIONS), &Options::default());
+    let Outcome::Refuted(cx) = &v.results[0].outcome else {
+        panic!("{:?}", v.results[0].outcome)
+    };
+    let ingress = (cx.directions.iter())
+        .find(|t| t.direction == Direction::Ingress)
+        .expect("ingress trace");
+    assert!(ingress.allowed && ingress.isolated, "{ingress:?}");
+    assert_eq!(
+        ingress.shared_identifier,
+        [(
+            "x/b-db".to_owned(),
+            "x/client-b".to_owned(),
+            "client@x".to_owned()
+        )]
+    );
+    // The allow direction: client-c, selected by nothing, is isolated by its siblings'.
+    let Outcome::Refuted(cx) = &v.results[1].outcome else {
+        panic!("{:?}", v.results[1].outcome)
+    };
+    let ingress = (cx.directions.iter())
+        .find(|t| t.direction == Direction::Ingress)
+        .expect("ingress trace");
+    assert!(!ingress.allowed && ingress.isolated, "{ingress:?}");
+}
+
+/// client-b runs on another node: whether client-a gets b-db's rule depends on the order
+/// of events, so the `deny` is neither proved nor refuted.
+#[test]
+fn identifier_sharing_across_nodes_is_unknown() {
+    let m = fixture("vpc-identifier-sharing-cross-node.yaml");
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: web-not-into-client-a
+    scope: existing
+    deny: {from: {pod: x/web}, to: {pod: x/client-a}, ports: ["TCP/5432"]}
+  - name: web-not-into-client-a-80
+    scope: existing
+    deny: {from: {pod: x/web}, to: {pod: x/client-a}, ports: ["TCP/80"]}
+"#;
+    assert_eq!(verdicts(&m, &vpc_before(), cfg), ["proved", "proved"]);
+    let v = verify(&m, &vpc(), &config(cfg), &Options::default());
+    let Outcome::Unknown(reason) = &v.results[0].outcome else {
+        panic!("{:?}", v.results[0].outcome)
+    };
+    assert!(
+        reason.contains("x/b-db on x/client-a (pod identifier client@x)"),
+        "{reason}"
+    );
+    assert_eq!(v.results[1].outcome, Outcome::Proved);
+}
