@@ -24,6 +24,7 @@
 //! | V6 hostNetwork peers | `vpc::node_expanded`, `vpc::node_ports` |
 //! | V7 named ports | `vpc::ingress_union_ports`, `vpc::egress_cidr_ports` |
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
+//! | V9 pod identifier sharing | `ident::range` with `ident::open_for_some_set` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
@@ -105,6 +106,13 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("V8", &[("netpol-graph/src/ports.rs", "all")]),
+    (
+        "V9",
+        &[
+            ("netpol-graph/src/rules/ident.rs", "range"),
+            ("netpol-graph/src/rules/ident.rs", "open_for_some_set"),
+        ],
+    ),
 ];
 
 #[cfg(test)]
