@@ -1,5 +1,6 @@
 //! V9 pod identifier sharing in proofs (issue 10 §2.1): the `deny` the old model proved and
-//! the agent refutes, the `allow` direction, and the order-dependent case across nodes.
+//! the agent refutes, the `allow` direction, and the order-dependent case across nodes; and
+//! V2 rules that a future target resolves (issue 10 §5).
 
 use netpol_graph::Profile;
 use netpol_manifest::config::{Cni, EnforcingMode, Node};
@@ -121,4 +122,45 @@ assertions:
         "{reason}"
     );
     assert_eq!(v.results[1].outcome, Outcome::Proved);
+}
+
+/// V2 under `scope: any` (issue 10 §5, research §9.1 b): an ingress rule with only a named
+/// port that no target declares resolves nowhere, so `api`'s ingress (missing from
+/// `policyTypes`) is open. A pod created later that the policy selects and that declares
+/// `http` resolves the rule (V7 resolves ingress named ports over the targets) and isolates
+/// ingress at every target.
+#[test]
+fn v2_named_ingress_port_resolved_by_a_future_target() {
+    let m = crate::tests::load(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop, labels: {app: api}}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Egress]
+  egress: [{}]
+  ingress: [{ports: [{port: http}]}]
+"#,
+    );
+    let cfg = |scope: &str| {
+        format!(
+            "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: web-reaches-api\n    scope: {scope}\n    allow: {{from: {{pod: shop/web}}, to: {{pod: shop/api}}, ports: [\"TCP/80\"]}}\n"
+        )
+    };
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    assert_eq!(verdicts(&m, &p, &cfg("existing")), ["proved"]);
+    assert_eq!(verdicts(&m, &p, &cfg("any")), ["refuted"]);
+    let up = profile(Cni::Upstream, EnforcingMode::Standard);
+    assert_eq!(verdicts(&m, &up, &cfg("any")), ["proved"]);
 }

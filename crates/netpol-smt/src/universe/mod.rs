@@ -313,7 +313,7 @@ impl Universe {
                     let p = &u.policies[i];
                     p.rules(d)
                         .iter()
-                        .any(|r| netpol_graph::rule_may_resolve(&u.profile, r, &u.namespaces))
+                        .any(|r| netpol_graph::rule_may_resolve(&u.profile, p, r, &u.namespaces))
                 })
             })
             .collect();
