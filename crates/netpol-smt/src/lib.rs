@@ -26,9 +26,13 @@ mod universe;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_services;
+mod tests_agreement;
 #[cfg(test)]
 mod tests_ident;
+#[cfg(test)]
+mod tests_robust;
+#[cfg(test)]
+mod tests_services;
 
 use std::time::{Duration, Instant};
 

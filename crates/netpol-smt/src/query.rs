@@ -190,13 +190,7 @@ fn check_readable(s: &Solver, q: &Query, until: Instant) -> SatResult {
 /// own and of its siblings on its node only); otherwise it fails only through the order in
 /// which the agent saw pods and policies, and the verdict is `unknown`, naming the
 /// identifiers and policies the first counterexample used.
-fn order_dependent(
-    u: &Universe,
-    s: &Solver,
-    q: &mut Query,
-    a: &Intent,
-    until: Instant,
-) -> Outcome {
+fn order_dependent(u: &Universe, s: &Solver, q: &mut Query, a: &Intent, until: Instant) -> Outcome {
     let Some(first) = s.get_model() else {
         return Outcome::Unknown("the solver returned no model".to_owned());
     };
@@ -212,7 +206,10 @@ fn order_dependent(
         .map(|&(j, pi)| {
             let p = &u.policies[pi];
             let id = u.ident[j].as_ref().map_or("", |r| r.identifier.as_str());
-            format!("{}/{} on {} (pod identifier {id})", p.namespace, p.name, u.eps[j].id)
+            format!(
+                "{}/{} on {} (pod identifier {id})",
+                p.namespace, p.name, u.eps[j].id
+            )
         })
         .collect();
     used.dedup();

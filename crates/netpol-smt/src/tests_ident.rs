@@ -7,7 +7,7 @@ use netpol_manifest::config::{Cni, EnforcingMode, Node};
 use netpol_manifest::model::Direction;
 use netpol_manifest::{LoadOptions, Model, Source};
 
-use crate::tests::{config, profile, verdicts};
+use crate::tests::{config, load, profile, verdicts};
 use crate::*;
 
 fn fixture(name: &str) -> Model {
@@ -163,4 +163,112 @@ spec:
     assert_eq!(verdicts(&m, &p, &cfg("any")), ["refuted"]);
     let up = profile(Cni::Upstream, EnforcingMode::Standard);
     assert_eq!(verdicts(&m, &up, &cfg("any")), ["proved"]);
+}
+
+/// V2 on the existing endpoints has one home, the graph's `rules/vpc.rs::rule_resolves`,
+/// read through `Analysis::rules_resolve`: the verdict follows it. `db` lists only Ingress;
+/// its egress rule names `app: ghost`. With no ghost pod the rule does not resolve, so db's
+/// egress is open; with one it resolves and isolates db's egress (web is not admitted).
+#[test]
+fn v2_resolution_is_read_from_the_graph() {
+    let cluster = |ghost: bool| {
+        let mut y = String::from(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress: [{}]
+  egress: [{to: [{podSelector: {matchLabels: {app: ghost}}}]}]
+"#,
+        );
+        if ghost {
+            y.push_str("---\napiVersion: v1\nkind: Pod\nmetadata: {name: ghost, namespace: shop, labels: {app: ghost}}\nstatus: {podIP: 10.0.0.3}\n");
+        }
+        load(&y)
+    };
+    let cfg = "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: db-reaches-web\n    scope: existing\n    allow: {from: {workload: shop/db}, to: {workload: shop/web}, ports: [\"TCP/80\"]}\n";
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    for (ghost, verdict) in [(false, "proved"), (true, "refuted")] {
+        let m = cluster(ghost);
+        let graph = netpol_graph::Analysis::new(&m, &p).rules_resolve();
+        assert_eq!(graph, [[true, ghost]], "ghost {ghost}");
+        assert_eq!(verdicts(&m, &p, cfg), [verdict], "ghost {ghost}");
+    }
+}
+/// issue 10 §5, V2 under `scope: any` (docs/semantics.md V2): `db` lists only Ingress, and its
+/// egress rule names pods that do not exist, so on the existing pods its egress is open. A
+/// pod labelled `app: ghost` created later resolves the rule and isolates db's egress, so
+/// `allow db -> web` holds for the existing pods only. A peer no pod can ever match keeps
+/// the direction open.
+#[test]
+fn v2_rules_that_future_pods_resolve_refute_allow_under_scope_any() {
+    let cluster = |peer: &str| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{name: shop}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: db, namespace: shop, labels: {{app: db}}}}
+status: {{podIP: 10.0.0.1}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: web, namespace: shop, labels: {{app: web}}}}
+status: {{podIP: 10.0.0.2}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: db, namespace: shop}}
+spec:
+  podSelector: {{matchLabels: {{app: db}}}}
+  policyTypes: [Ingress]
+  ingress: [{{}}]
+  egress: [{{to: [{{podSelector: {peer}}}]}}]
+"#
+        )
+    };
+    let assertions = |scope: &str| {
+        format!(
+            "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: db-reaches-web\n    scope: {scope}\n    allow: {{from: {{workload: shop/db}}, to: {{workload: shop/web}}, ports: [\"TCP/80\"]}}\n"
+        )
+    };
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    let ghost = load(&cluster("{matchLabels: {app: ghost}}"));
+    assert_eq!(verdicts(&ghost, &p, &assertions("existing")), ["proved"]);
+    assert_eq!(verdicts(&ghost, &p, &assertions("any")), ["refuted"]);
+    // The counterexample names the mechanism.
+    let v = verify(&ghost, &p, &config(&assertions("any")), &Options::default());
+    let Outcome::Refuted(cx) = &v.results[0].outcome else {
+        panic!("{:?}", v.results[0].outcome)
+    };
+    let egress = cx
+        .directions
+        .iter()
+        .find(|t| t.direction == Direction::Egress)
+        .expect("egress trace");
+    assert!(egress.isolated && !egress.allowed, "{egress:?}");
+    assert_eq!(egress.isolated_by_new_pod, ["shop/db"]);
+    // Upstream ignores rules of a direction missing from policyTypes.
+    let up = profile(Cni::Upstream, EnforcingMode::Standard);
+    assert_eq!(verdicts(&ghost, &up, &assertions("any")), ["proved"]);
+    let never = load(&cluster(
+        "{matchExpressions: [{key: app, operator: In, values: [ghost]}, {key: app, operator: NotIn, values: [ghost]}]}",
+    ));
+    assert_eq!(verdicts(&never, &p, &assertions("any")), ["proved"]);
 }

@@ -90,7 +90,7 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
             })
             .collect();
         let upper: BTreeSet<usize> = sel.iter().flatten().copied().collect();
-        for (k, &(i, e)) in members.iter().enumerate() {
+        for (k, &(i, _)) in members.iter().enumerate() {
             let me = &w.model.endpoints[i];
             let mut lower: BTreeSet<usize> = sel[k].iter().copied().collect();
             for (m, &(j, _)) in members.iter().enumerate() {
@@ -105,7 +105,6 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
                 .filter(|(m, _)| *m != k)
                 .map(|(m, (_, q))| (q.info.id.clone(), sel[m].clone()))
                 .collect();
-            let _ = e;
             out[i] = Some(IdentifierRange {
                 identifier: format!("{p}@{ns}"),
                 own: sel[k].clone(),

@@ -179,7 +179,10 @@ fn model() -> impl Strategy<Value = Model> {
                 if t.kind != EndpointKind::Pod || t.host_network {
                     continue;
                 }
-                let prefix = t.name.rsplit_once('-').map_or(t.name.clone(), |(p, _)| p.to_owned());
+                let prefix = t
+                    .name
+                    .rsplit_once('-')
+                    .map_or(t.name.clone(), |(p, _)| p.to_owned());
                 t.name = format!("{prefix}-s{j}");
                 t.pod_ip = None;
                 t.labels = [("app", "x"), ("app", "web"), ("tier", "web")][app..=app]
@@ -332,5 +335,8 @@ fn random_clusters_share_pod_identifiers() {
             }
         }
     }
-    assert!(certain > 0 && ranged > 0, "{certain} certain, {ranged} ranged");
+    assert!(
+        certain > 0 && ranged > 0,
+        "{certain} certain, {ranged} ranged"
+    );
 }

@@ -321,14 +321,11 @@ impl Universe {
         u.free = (0..u.eps.len())
             .filter(|&j| u.rep[j] == j)
             .flat_map(|j| {
-                let r = u.ident[j].as_ref();
-                let free = r.map(|r| {
-                    (r.upper.iter())
-                        .filter(|pi| !r.lower.contains(pi))
-                        .copied()
-                        .collect()
-                });
-                free.unwrap_or_else(Vec::new).into_iter().map(move |pi| (j, pi))
+                let free: Vec<usize> = (u.ident[j].iter())
+                    .flat_map(|r| r.upper.iter().filter(|pi| !r.lower.contains(pi)))
+                    .copied()
+                    .collect();
+                free.into_iter().map(move |pi| (j, pi))
             })
             .collect();
         u
