@@ -124,6 +124,32 @@ assertions:
     assert_eq!(v.results[1].outcome, Outcome::Proved);
 }
 
+/// A bare pod named into a StatefulSet's identifier (`kafka-client` beside `kafka`), nodes
+/// unknown: the StatefulSet may inherit `tools-open`'s allow-all ingress, depending on the
+/// order of events, so the `deny` is unknown, not proved; upstream proves it.
+#[test]
+fn identifier_shared_with_a_statefulset() {
+    let m = fixture("vpc-identifier-sharing-statefulset.yaml");
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: outsider-not-into-kafka
+    scope: existing
+    deny: {from: {pod: x/outsider}, to: {workload: x/kafka}, ports: ["TCP/9092"]}
+"#;
+    let up = profile(Cni::Upstream, EnforcingMode::Standard);
+    assert_eq!(verdicts(&m, &up, cfg), ["proved"]);
+    assert_eq!(verdicts(&m, &vpc_before(), cfg), ["proved"]);
+    let v = verify(&m, &vpc(), &config(cfg), &Options::default());
+    let Outcome::Unknown(reason) = &v.results[0].outcome else {
+        panic!("{:?}", v.results[0].outcome)
+    };
+    assert!(
+        reason.contains("x/tools-open on x/kafka[StatefulSet] (pod identifier kafka@x)"),
+        "{reason}"
+    );
+}
+
 /// V2 under `scope: any` (issue 10 §5, research §9.1 b): an ingress rule with only a named
 /// port that no target declares resolves nowhere, so `api`'s ingress (missing from
 /// `policyTypes`) is open. A pod created later that the policy selects and that declares
