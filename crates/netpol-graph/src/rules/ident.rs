@@ -80,13 +80,20 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
         if members.len() < 2 {
             continue;
         }
+        // Replicas of one workload in a dump have one label set: match each set once.
+        let in_ns: Vec<_> = (w.policies.iter()).filter(|p| p.namespace == ns).collect();
+        let mut memo: BTreeMap<&netpol_manifest::model::Labels, Vec<usize>> = BTreeMap::new();
         let sel: Vec<Vec<usize>> = members
             .iter()
             .map(|(_, e)| {
-                (w.policies.iter())
-                    .filter(|p| w.selects(p, e))
-                    .map(|p| p.index)
-                    .collect()
+                (memo.entry(&e.info.labels))
+                    .or_insert_with(|| {
+                        (in_ns.iter())
+                            .filter(|p| w.selects(p, e))
+                            .map(|p| p.index)
+                            .collect()
+                    })
+                    .clone()
             })
             .collect();
         let upper: BTreeSet<usize> = sel.iter().flatten().copied().collect();
@@ -101,8 +108,9 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
             if lower.len() == sel[k].len() && upper.len() == sel[k].len() {
                 continue;
             }
+            // Only the siblings that bring a policy (a big ReplicaSet would be quadratic).
             let siblings = (members.iter().enumerate())
-                .filter(|(m, _)| *m != k)
+                .filter(|(m, _)| *m != k && sel[*m].iter().any(|pi| !sel[k].contains(pi)))
                 .map(|(m, (_, q))| (q.info.id.clone(), sel[m].clone()))
                 .collect();
             out[i] = Some(IdentifierRange {

@@ -106,6 +106,7 @@ pub struct IdentifierRange {
     pub lower: Vec<usize>,
     /// The policies that select any endpoint of the identifier.
     pub upper: Vec<usize>,
-    /// The other endpoints of the identifier (ids, sorted) with the policies selecting each.
+    /// The other endpoints of the identifier that a policy not in `own` selects (ids,
+    /// sorted), with the policies selecting each.
     pub siblings: Vec<(String, Vec<usize>)>,
 }
