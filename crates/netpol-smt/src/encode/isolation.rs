@@ -47,15 +47,12 @@ impl Encoder<'_> {
             x.labels
                 .matches(&self.u.pod_vocab, &self.u.policies[pi].subject),
         ])];
-        for &j in &x.options {
-            let Some(r) = &self.u.ident[j] else {
-                continue;
-            };
-            if self.u.eps[j].ns != n || !r.upper.contains(&pi) || r.own.contains(&pi) {
+        for &(j, certain) in &self.u.shared_by[pi] {
+            if self.u.eps[j].ns != n || x.options.binary_search(&j).is_err() {
                 continue;
             }
             let is_j = x.kind.eq(Int::from_i64(j as i64));
-            alts.push(if r.lower.contains(&pi) {
+            alts.push(if certain {
                 is_j
             } else {
                 Bool::and(&[is_j, v9_applies(j, pi)])

@@ -65,7 +65,7 @@ pub(crate) struct Side {
     /// Namespace indices this side may be in (existing ones), and whether a new one.
     pub(crate) candidate_ns: Vec<usize>,
     pub(crate) new_ns: bool,
-    /// Existing class representatives this side may be.
+    /// Existing class representatives this side may be (sorted).
     pub(crate) options: Vec<usize>,
 }
 

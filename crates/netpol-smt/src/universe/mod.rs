@@ -84,6 +84,9 @@ pub(crate) struct Universe {
     pub(crate) ident: Vec<Option<IdentifierRange>>,
     /// V9: the free choices, (endpoint, policy) with the policy in `upper` but not `lower`.
     pub(crate) free: Vec<(usize, usize)>,
+    /// V9, per policy: the class representatives it applies to only through their pod
+    /// identifier, with whether certainly (in `lower`) or by a free choice.
+    pub(crate) shared_by: Vec<Vec<(usize, bool)>>,
     /// V7: per policy and ingress rule, the union of the rule's ports over the existing pods
     /// the policy selects (`None` outside VPC CNI).
     pub(crate) ingress_union: Vec<Vec<Option<PortSet>>>,
@@ -292,6 +295,7 @@ impl Universe {
             port_names,
             resolves: Vec::new(),
             free: Vec::new(),
+            shared_by: Vec::new(),
             ident,
             may_resolve: Vec::new(),
             ingress_union: analysis.ingress_unions(),
@@ -318,6 +322,14 @@ impl Universe {
             })
             .collect();
         u.classes(config);
+        u.shared_by = vec![Vec::new(); u.policies.len()];
+        for j in (0..u.eps.len()).filter(|&j| u.rep[j] == j) {
+            for r in u.ident[j].iter() {
+                for &pi in r.upper.iter().filter(|pi| !r.own.contains(pi)) {
+                    u.shared_by[pi].push((j, r.lower.contains(&pi)));
+                }
+            }
+        }
         u.free = (0..u.eps.len())
             .filter(|&j| u.rep[j] == j)
             .flat_map(|j| {
