@@ -94,6 +94,16 @@ impl<'m> Analysis<'m> {
             .collect()
     }
 
+    /// V9 for other engines: the endpoints (by id, sorted) whose selecting-policy set
+    /// identifier sharing changes, with its range (empty outside VPC CNI).
+    pub fn identifier_ranges(&self) -> Vec<(String, crate::IdentifierRange)> {
+        (self.world.eps.iter())
+            .filter_map(|e| {
+                crate::rules::ident::shared(&self.world, e).map(|r| (e.info.id.clone(), r.clone()))
+            })
+            .collect()
+    }
+
     /// The matrix, computed by the class-compressed engine.
     pub fn matrix(&self) -> Matrix {
         let g = crate::engine::connections(&self.world);

@@ -10,7 +10,7 @@ use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, Provenance, resolve_ports
 use crate::ports::PortSet;
 use crate::rules::ipblocks;
 use crate::rules::vpc::{Addresses, Backends};
-use crate::rules::{switches, vpc};
+use crate::rules::{ident, switches, vpc};
 use crate::world::{Ep, EpKind, World};
 
 /// Why a direction allows what it allows.
@@ -67,12 +67,9 @@ fn basis(w: &World<'_>, e: &Ep, dir: Direction) -> Basis {
         EpKind::Workload(_) if e.host_network => return Basis::Unenforced(Unenforced::HostNetwork),
         EpKind::Workload(_) => {}
     }
-    let selecting: Vec<usize> = w
-        .policies
-        .iter()
-        .filter(|p| w.selects(p, e))
-        .map(|p| p.index)
-        .collect();
+    // V9: the selecting set is any set in [lower, upper]; the verdict is the most any such
+    // set allows (S2 alone: lower = upper = the policies selecting `e`).
+    let (lower, selecting) = ident::range(w, e);
     if selecting.is_empty() {
         return if switches::strict_default_deny(&w.profile) {
             Basis::StrictDefaultDeny
@@ -80,24 +77,27 @@ fn basis(w: &World<'_>, e: &Ep, dir: Direction) -> Basis {
             Basis::NotSelected
         };
     }
+    let isolates = |i: usize, d: Direction| {
+        let p = &w.policies[i];
+        p.policy_types.contains(d) || p.rules(d).iter().any(|r| vpc::rule_resolves(w, p, r))
+    };
+    if ident::open_for_some_set(w, &lower, &selecting, dir, isolates) {
+        return if lower.is_empty() && !switches::strict_default_deny(&w.profile) {
+            Basis::NotSelected
+        } else {
+            Basis::NotIsolated { selecting }
+        };
+    }
     let listed: Vec<usize> = selecting
         .iter()
         .copied()
         .filter(|&i| w.policies[i].policy_types.contains(dir))
         .collect();
-    let by_rules = listed.is_empty()
-        && selecting.iter().any(|&i| {
-            let p = &w.policies[i];
-            p.rules(dir).iter().any(|r| vpc::rule_resolves(w, p, r))
-        });
-    if listed.is_empty() && !by_rules {
-        Basis::NotIsolated { selecting }
-    } else {
-        Basis::Isolated {
-            selecting,
-            listed,
-            by_rules,
-        }
+    let by_rules = listed.is_empty();
+    Basis::Isolated {
+        selecting,
+        listed,
+        by_rules,
     }
 }
 

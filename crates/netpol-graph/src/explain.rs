@@ -9,8 +9,8 @@ use netpol_manifest::model::{Direction, Protocol};
 use crate::eval::{self, Basis, DirectionVerdict, Unenforced};
 use crate::ir::Provenance;
 use crate::ports::PortSet;
-use crate::rules::{switches, vpc};
-use crate::world::{EndpointInfo, Ep, EpKind, World};
+use crate::rules::{ident, switches, vpc};
+use crate::world::{EndpointInfo, Ep, EpKind, IdentifierRange, World};
 
 /// The answer of [`crate::Analysis::explain`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,6 +202,9 @@ fn direction(
             }
         }
     }
+    if let Some(r) = ident::shared(w, at_ep) {
+        reasons.extend(sharing_reasons(w, at, r, v));
+    }
     if let Some(node) = &v.node_exemption {
         let whose = if at_ep.runs_on.len() > 1 {
             "a node this pod may run on"
@@ -242,6 +245,43 @@ fn direction(
             .collect(),
         reasons,
     }
+}
+
+/// V9: the identifier `at` shares, and for each rule that applies at `at` only through a
+/// sibling, the sibling and the policy that let the traffic in.
+fn sharing_reasons(
+    w: &World<'_>,
+    at: &str,
+    r: &IdentifierRange,
+    v: &DirectionVerdict,
+) -> Vec<String> {
+    let name = |i: usize| format!("{}/{}", w.policies[i].namespace, w.policies[i].name);
+    let siblings: Vec<&str> = r.siblings.iter().map(|(id, _)| id.as_str()).collect();
+    let mut out = vec![format!(
+        "{at} shares the agent's pod identifier {} with {}: the agent enforces one set of rules for the identifier, from every policy that selects any of them (V9)",
+        r.identifier,
+        siblings.join(", ")
+    )];
+    let mut seen = Vec::new();
+    for (p, _) in &v.rules {
+        if r.own.contains(&p.policy) || seen.contains(&p.policy) {
+            continue;
+        }
+        seen.push(p.policy);
+        let sibling = (r.siblings.iter())
+            .find(|(_, sel)| sel.contains(&p.policy))
+            .map_or("a sibling", |(id, _)| id.as_str());
+        let how = if r.lower.contains(&p.policy) {
+            "on this pod's node, so always"
+        } else {
+            "on another or an unknown node, so depending on the order in which pods and policies reached the agent"
+        };
+        out.push(format!(
+            "NetworkPolicy {} applies here through {sibling}, which it selects ({how}; V9)",
+            name(p.policy)
+        ));
+    }
+    out
 }
 
 impl Explanation {

@@ -35,5 +35,6 @@ pub use profile::{Flags, Profile};
 pub use rules::peers::peer_selects;
 pub use rules::services::{Target, dnat_target};
 pub use rules::slots::{SlotKey, TruncatedKey};
+pub use rules::switches;
 pub use rules::vpc::rule_may_resolve;
-pub use world::{EndpointInfo, EndpointType};
+pub use world::{EndpointInfo, EndpointType, IdentifierRange};

@@ -45,6 +45,9 @@ pub struct Flags {
     /// V12: an ipBlock whose address is the node's IP is dropped on that node, and an
     /// `except` equal to the node's /32 denies the node in that direction.
     pub node_ip_blocks: bool,
+    /// V9: pods that share an agent pod identifier (name minus its last `-segment`, per
+    /// namespace) share the union of the policies that select any of them.
+    pub identifier_sharing: bool,
 }
 
 impl Flags {
@@ -66,6 +69,7 @@ impl Flags {
                 host_network_peers: true,
                 named_ports_vpc: true,
                 node_ip_blocks: true,
+                identifier_sharing: true,
             },
         }
     }

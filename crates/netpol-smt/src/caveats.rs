@@ -44,7 +44,7 @@ pub(crate) struct ServiceLimit {
 /// direct one lacks only through an egress rule that [`admits_new_service`]; the first such
 /// rule, if any. It depends on the policies only, so it is found once per run.
 pub(crate) fn service_limit(u: &Universe) -> Option<ServiceLimit> {
-    if !u.profile.flags.cluster_ip_egress {
+    if !netpol_graph::switches::cluster_ip_egress(&u.profile) {
         return None;
     }
     u.policies.iter().enumerate().find_map(|(pi, p)| {

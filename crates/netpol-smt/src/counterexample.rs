@@ -111,6 +111,9 @@ pub struct DirectionTrace {
     /// V2 under `scope: any`: selecting policies whose rules of this direction resolve only
     /// because a pod created later matches one of their peers, which isolates the direction.
     pub isolated_by_new_pod: Vec<String>,
+    /// V9: (policy, sibling, pod identifier) for each selecting policy that applies at this
+    /// end only because it selects a sibling of the same pod identifier.
+    pub shared_identifier: Vec<(String, String, String)>,
 }
 
 /// A concrete connection (or, for `isolated`, a pod) that breaks an assertion.

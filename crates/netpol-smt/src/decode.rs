@@ -100,8 +100,35 @@ fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
     }
 }
 
+/// V9: the selecting policies that apply at the trace's end only through a sibling.
+fn shared_identifier(u: &Universe, m: &Z3Model, t: &Trace) -> Vec<(String, String, String)> {
+    let j = m.eval(&t.at_kind, true).and_then(|v| v.as_i64());
+    let Some(r) = j
+        .and_then(|j| usize::try_from(j).ok())
+        .and_then(|j| u.ident.get(j))
+        .and_then(Option::as_ref)
+    else {
+        return Vec::new();
+    };
+    (t.selecting.iter())
+        .filter(|(pi, b)| !r.own.contains(pi) && eval_bool(m, b))
+        .map(|(pi, _)| {
+            let p = &u.policies[*pi];
+            let sibling = (r.siblings.iter())
+                .find(|(_, sel)| sel.contains(pi))
+                .map_or(String::new(), |(id, _)| id.clone());
+            (
+                format!("{}/{}", p.namespace, p.name),
+                sibling,
+                r.identifier.clone(),
+            )
+        })
+        .collect()
+}
+
 fn decode_trace(u: &Universe, m: &Z3Model, t: &Trace) -> DirectionTrace {
     DirectionTrace {
+        shared_identifier: shared_identifier(u, m, t),
         direction: t.direction,
         at_destination: t.at_dst,
         allowed: eval_bool(m, &t.allowed),

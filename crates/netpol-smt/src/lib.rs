@@ -28,6 +28,12 @@ mod tests;
 #[cfg(test)]
 mod tests_ports;
 #[cfg(test)]
+mod tests_agreement;
+#[cfg(test)]
+mod tests_ident;
+#[cfg(test)]
+mod tests_robust;
+#[cfg(test)]
 mod tests_services;
 
 use std::time::{Duration, Instant};

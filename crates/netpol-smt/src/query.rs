@@ -139,7 +139,7 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
             s.get_reason_unknown()
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
-        SatResult::Sat => match s.get_model() {
+        SatResult::Sat if u.free.is_empty() => match s.get_model() {
             Some(m) => match q
                 .truncation
                 .iter()
@@ -151,6 +151,7 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
             },
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
+        SatResult::Sat => order_dependent(u, &s, &mut q, a, until),
     };
     // Vacuity, only for proofs (a counterexample selects something): the peers alone
     // (without the connection part, the last formula) have no solution.
@@ -190,6 +191,56 @@ fn check_readable(s: &Solver, q: &Query, until: Instant) -> SatResult {
             s.check()
         }
     }
+}
+
+/// V9: the assertion fails for some selecting set an identifier allows. It is refuted
+/// when it fails with every order-dependent choice off (each pod gets the policies of its
+/// own and of its siblings on its node only); otherwise it fails only through the order in
+/// which the agent saw pods and policies, and the verdict is `unknown`, naming the
+/// identifiers and policies the first counterexample used.
+fn order_dependent(u: &Universe, s: &Solver, q: &mut Query, a: &Intent, until: Instant) -> Outcome {
+    let Some(first) = s.get_model() else {
+        return Outcome::Unknown("the solver returned no model".to_owned());
+    };
+    let mut used: Vec<String> = u
+        .free
+        .iter()
+        .filter(|&&(j, pi)| {
+            first
+                .eval(&crate::encode::v9_applies(j, pi), true)
+                .and_then(|b| b.as_bool())
+                .unwrap_or(false)
+        })
+        .map(|&(j, pi)| {
+            let p = &u.policies[pi];
+            let id = u.ident[j].as_ref().map_or("", |r| r.identifier.as_str());
+            format!(
+                "{}/{} on {} (pod identifier {id})",
+                p.namespace, p.name, u.eps[j].id
+            )
+        })
+        .collect();
+    used.dedup();
+    s.push();
+    for &(j, pi) in &u.free {
+        s.assert(crate::encode::v9_applies(j, pi).not());
+    }
+    let outcome = match check_readable(s, q, until) {
+        SatResult::Sat => match s.get_model() {
+            Some(m) => Outcome::Refuted(Box::new(decode(u, q, &m, a))),
+            None => Outcome::Unknown("the solver returned no model".to_owned()),
+        },
+        SatResult::Unsat => Outcome::Unknown(format!(
+            "fails only if the agent applies {} through identifier sharing, which depends on the order in which pods and policies reached nodes (V9)",
+            used.join(", ")
+        )),
+        SatResult::Unknown => Outcome::Unknown(
+            s.get_reason_unknown()
+                .unwrap_or_else(|| "the solver gave up".to_owned()),
+        ),
+    };
+    s.pop(1);
+    outcome
 }
 
 /// A query about one side only (`isolated`, or an impossible body): no source, no traces.

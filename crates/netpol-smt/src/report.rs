@@ -100,6 +100,11 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
                             t.direction, t.direction
                         ));
                     }
+                    for (policy, sibling, ident) in &t.shared_identifier {
+                        d = d.with_note(format!(
+                            "{policy} applies at the {at} through {sibling}, which it selects: both share the VPC CNI agent's pod identifier {ident}, and the agent enforces one set of rules per identifier (V9)"
+                        ));
+                    }
                     for prov in &t.rules {
                         let name = names.get(&prov.policy).cloned().unwrap_or_default();
                         d = d.with_secondary(
@@ -163,6 +168,9 @@ impl Counterexample {
                 "enforced": t.enforced,
                 "isolated": t.isolated,
                 "isolatedByNewPod": t.isolated_by_new_pod,
+                "sharedIdentifier": t.shared_identifier.iter().map(|(policy, sibling, identifier)| serde_json::json!({
+                    "policy": policy, "sibling": sibling, "identifier": identifier,
+                })).collect::<Vec<_>>(),
                 "nodeExempt": t.node_exempt,
                 "selectedBy": t.selecting.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
                 "rules": t.rules.iter().map(|p| {

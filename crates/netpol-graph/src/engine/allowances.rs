@@ -12,7 +12,7 @@ use crate::ip::Block;
 use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
 use crate::rules::ipblocks;
-use crate::rules::{switches, vpc};
+use crate::rules::{ident, switches, vpc};
 
 impl Engine<'_, '_> {
     /// The namespaces a scope picks, among the keys of `index` (pods or Services by
@@ -202,6 +202,15 @@ impl Engine<'_, '_> {
                 }
             }
         }
+        // V9: a class that shares an agent pod identifier takes the range of its selecting
+        // set (the class key keeps members of different ranges apart).
+        let mut lower = selecting.clone();
+        for c in 0..n {
+            if let Some(r) = ident::shared(w, self.rep(c as u32)) {
+                lower[c] = r.lower.clone();
+                selecting[c] = r.upper.clone();
+            }
+        }
         // Lower every rule once: its entries (without the subject), whether it resolves
         // (V2), and whether it was dropped (V7).
         let mut cache = FxHashMap::default();
@@ -231,12 +240,14 @@ impl Engine<'_, '_> {
                         Allowance::All
                     }
                 } else {
-                    let listed = sel
-                        .iter()
-                        .any(|&i| w.policies[i].policy_types.contains(dir));
-                    let by_rules = switches::unlisted_rules_enforced(&w.profile)
-                        && sel.iter().any(|&i| lowered[i][di].iter().any(|r| r.1));
-                    if !listed && !by_rules {
+                    let isolates = |i: usize, d: Direction| {
+                        w.policies[i].policy_types.contains(d)
+                            || (switches::unlisted_rules_enforced(&w.profile)
+                                && lowered[i][usize::from(d == Direction::Egress)]
+                                    .iter()
+                                    .any(|r| r.1))
+                    };
+                    if ident::open_for_some_set(w, &lower[c], sel, dir, isolates) {
                         Allowance::All
                     } else {
                         let mut entries = Vec::new();

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 use super::{Cat, Class, Engine, Inverse};
 use crate::ip::Block;
 use crate::ir::{LoweredPolicy, PeerMatch, PortSpec};
+use crate::rules::ident;
 use crate::world::{Ep, EpKind, World};
 
 /// What the rules and Services look at, the only facts a class key holds.
@@ -41,7 +42,13 @@ fn key_of(w: &World<'_>, e: &Ep, seen: &Seen<'_>) -> String {
     }
     let ns = e.info.namespace.as_deref().unwrap_or("");
     let _ = write!(k, "\0{ns}\0{}\0{:?}\0", e.host_network, e.carries);
-    let selected = (seen.policies.get(ns).into_iter().flatten()).any(|p| w.selects(p, e));
+    let shared = ident::shared(w, e);
+    let selected = shared.is_some_and(|r| !r.upper.is_empty())
+        || (seen.policies.get(ns).into_iter().flatten()).any(|p| w.selects(p, e));
+    if let Some(r) = shared {
+        // V9: members of one class have one selecting-policy range.
+        let _ = write!(k, "I{:?}{:?}\0", r.lower, r.upper);
+    }
     if !selected {
         k.push('-');
     } else if !e.runs_on.is_empty() && e.runs_on.len() == w.profile.nodes.len() {

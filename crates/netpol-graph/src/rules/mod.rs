@@ -24,17 +24,19 @@
 //! | V6 hostNetwork peers | `vpc::node_expanded`, `vpc::node_ports` |
 //! | V7 named ports | `vpc::ingress_union_ports`, `vpc::egress_cidr_ports` |
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
+//! | V9 pod identifier sharing | `ident::range` with `ident::open_for_some_set` |
 //! | V10 Service port mapping | `services::selector_peer_ports` |
 //! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
 //! | V13 24 port slots per key | `slots::truncated_keys` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod ident;
 pub(crate) mod ipblocks;
 pub(crate) mod peers;
 pub(crate) mod services;
 pub(crate) mod slots;
-pub(crate) mod switches;
+pub mod switches;
 pub(crate) mod vpc;
 
 /// Rule id → (file under `crates/`, function) that decides it. The first function named is
@@ -110,7 +112,13 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("V8", &[("netpol-graph/src/ports.rs", "all")]),
-    // svcport: V10, V12, V13.
+    (
+        "V9",
+        &[
+            ("netpol-graph/src/rules/ident.rs", "range"),
+            ("netpol-graph/src/rules/ident.rs", "open_for_some_set"),
+        ],
+    ),
     (
         "V10",
         &[("netpol-graph/src/rules/services.rs", "selector_peer_ports")],

@@ -1,6 +1,7 @@
 //! The profile's switches, read here and nowhere else, and the rules that need no more than
 //! the profile and one endpoint. A leaf: it imports no engine and not the world, so the
-//! world may call it (see [`super`] for the index).
+//! world may call it (see [`super`] for the index). The switches other crates need (the SMT
+//! encoding) are public as `netpol_graph::switches`.
 
 use netpol_manifest::model::{Direction, Service};
 
@@ -9,19 +10,19 @@ use crate::profile::Profile;
 use crate::world::ep::Ep;
 
 /// V1: whether a pod that no policy selects denies everything.
-pub(crate) fn strict_default_deny(profile: &Profile) -> bool {
+pub fn strict_default_deny(profile: &Profile) -> bool {
     profile.flags.strict_default_deny
 }
 
 /// V2: whether rules of a direction missing from `policyTypes` are enforced (when they
 /// resolve, [`super::vpc::rule_resolves`]).
-pub(crate) fn unlisted_rules_enforced(profile: &Profile) -> bool {
+pub fn unlisted_rules_enforced(profile: &Profile) -> bool {
     profile.flags.rules_outside_policy_types
 }
 
 /// V12: whether the agent drops ipBlocks at the node's address and lets an `except` at the
 /// node's /32 deny the node ([`super::ipblocks`]).
-pub(crate) fn node_ip_blocks(profile: &Profile) -> bool {
+pub fn node_ip_blocks(profile: &Profile) -> bool {
     profile.flags.node_ip_blocks
 }
 
@@ -33,7 +34,7 @@ pub(crate) fn port_slots_limited(profile: &Profile) -> bool {
 
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they
 /// cover part of them).
-pub(crate) fn ipblocks_match_workloads(profile: &Profile) -> bool {
+pub fn ipblocks_match_workloads(profile: &Profile) -> bool {
     profile.flags.ipblock_matches_workloads
 }
 
@@ -63,7 +64,7 @@ pub(crate) fn cluster_ip_cover(profile: &Profile, block: Option<&Block>, svc: &S
 }
 
 /// S10/V4: whether an isolated pod always allows its own node in direction `dir`.
-pub(crate) fn exempts_node(profile: &Profile, dir: Direction) -> bool {
+pub fn exempts_node(profile: &Profile, dir: Direction) -> bool {
     profile.flags.exempts_node(dir)
 }
 
@@ -73,7 +74,7 @@ pub(crate) fn node_exemption_egress(profile: &Profile) -> bool {
 }
 
 /// V5: whether egress reaches Service ClusterIPs, so Services are endpoints.
-pub(crate) fn cluster_ip_egress(profile: &Profile) -> bool {
+pub fn cluster_ip_egress(profile: &Profile) -> bool {
     profile.flags.cluster_ip_egress
 }
 
@@ -83,7 +84,7 @@ pub(crate) fn is_cluster_ip_service(s: &Service) -> bool {
 }
 
 /// V6 (S9 when off): whether selector peers match hostNetwork pods.
-pub(crate) fn host_network_peers(profile: &Profile) -> bool {
+pub fn host_network_peers(profile: &Profile) -> bool {
     profile.flags.host_network_peers
 }
 
@@ -94,6 +95,11 @@ pub(crate) fn runs_on(q: &Ep, key: &str) -> bool {
 
 /// V7: whether named ports resolve as the agent does (ingress over every target, egress
 /// dropped toward ipBlocks and an omitted `to`) rather than on each destination (S7).
-pub(crate) fn named_ports_vpc(profile: &Profile) -> bool {
+pub fn named_ports_vpc(profile: &Profile) -> bool {
     profile.flags.named_ports_vpc
+}
+
+/// V9: whether pods that share an agent pod identifier share their policies.
+pub fn shares_identifiers(profile: &Profile) -> bool {
+    profile.flags.identifier_sharing
 }

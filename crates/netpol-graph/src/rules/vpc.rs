@@ -59,22 +59,32 @@ pub(crate) fn rule_resolves(w: &World<'_>, p: &LoweredPolicy, rule: &LoweredRule
     }
 }
 
-/// V2 under `scope: any`: whether a rule could resolve once pods that do not exist yet are
-/// created: some selector peer could match a new pod, in an existing namespace (of
-/// `namespaces`, sorted by name) or a new one; a new pod may declare any named port, so its
-/// ports would resolve too. An omitted peer list or an ipBlock already resolves as far as
-/// it ever will ([`rule_resolves`]).
+/// V2 under `scope: any`: whether a rule of policy `p` could resolve once pods that do not
+/// exist yet are created: some selector peer could match a new pod, in an existing
+/// namespace (of `namespaces`, sorted by name) or a new one; a new pod may declare any named
+/// port, so its ports would resolve too. An ingress rule with a named port also resolves
+/// once a new pod that `p` selects declares the name (V7 resolves it over the targets), even
+/// with an omitted `from` or ipBlock peers. Otherwise an omitted peer list or an ipBlock
+/// already resolves as far as it ever will ([`rule_resolves`]).
 pub fn rule_may_resolve(
     profile: &Profile,
+    p: &LoweredPolicy,
     rule: &LoweredRule,
     namespaces: &[(String, Labels)],
 ) -> bool {
     if !switches::unlisted_rules_enforced(profile) {
         return false;
     }
+    let named = (rule.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_)));
+    let new_target = rule.provenance.direction == Direction::Ingress
+        && named
+        && p.subject.satisfiable(None, &|_| true);
     let Some(peers) = &rule.peers else {
-        return false;
+        return new_target;
     };
+    if new_target && peers.iter().any(|x| matches!(x, PeerMatch::IpBlock { .. })) {
+        return true;
+    }
     let new_name = |v: &str| {
         namespaces
             .binary_search_by(|x| x.0.as_str().cmp(v))

@@ -4,6 +4,7 @@
 mod build;
 mod classes;
 pub(crate) mod fixtures;
+mod ident;
 mod prop;
 mod rules;
 mod scale;

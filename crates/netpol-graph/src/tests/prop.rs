@@ -89,7 +89,8 @@ fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
             if let Some(t) = tier {
                 l.push(("tier", t));
             }
-            let mut e = pod(ns, &format!("p{name}"), &l);
+            // `p0-0`, `p0-2` and `p0-4` share the agent pod identifier `p0` (V9).
+            let mut e = pod(ns, &format!("p{}-{name}", name % 2), &l);
             if flags & 1 == 1 {
                 e.kind = EndpointKind::Deployment;
             } else if flags & 2 == 2 {
@@ -142,8 +143,9 @@ fn model() -> impl Strategy<Value = Model> {
         proptest::collection::vec(pol, 0..6),
         0..3u8,
         proptest::collection::vec((0..7usize, 0..5usize), 0..3),
+        proptest::collection::vec((0..7usize, 0..3usize), 0..3),
     )
-        .prop_map(|(eps, pols, svcs, twins)| {
+        .prop_map(|(eps, pols, svcs, twins, siblings)| {
             let mut m = Model {
                 namespaces: vec![namespace("x", &[("team", "a")]), namespace("y", &[])],
                 ..Model::default()
@@ -169,6 +171,24 @@ fn model() -> impl Strategy<Value = Model> {
                     "10.1.0.9",
                     "192.168.1.77",
                 ][addr]));
+                m.endpoints.push(t);
+            }
+            // V9 siblings: bare pods of another's identifier on its node, with other labels.
+            for (j, (of, app)) in siblings.into_iter().enumerate() {
+                let mut t = m.endpoints[of % m.endpoints.len()].clone();
+                if t.kind != EndpointKind::Pod || t.host_network {
+                    continue;
+                }
+                let prefix = t
+                    .name
+                    .rsplit_once('-')
+                    .map_or(t.name.clone(), |(p, _)| p.to_owned());
+                t.name = format!("{prefix}-s{j}");
+                t.pod_ip = None;
+                t.labels = [("app", "x"), ("app", "web"), ("tier", "web")][app..=app]
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
                 m.endpoints.push(t);
             }
             for (i, (ns, subject, types, ingress, egress)) in pols.into_iter().enumerate() {
@@ -295,4 +315,28 @@ fn engine_matches_evaluator_on_synthetic_clusters() {
             );
         }
     }
+}
+
+/// The random clusters above contain pod identifier collisions that change a pod's
+/// selecting-policy set (V9), both certain (a sibling on the same node) and order-dependent
+/// ones, so the
+/// agreement covers them.
+#[test]
+fn random_clusters_share_pod_identifiers() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut certain, mut ranged) = (0, 0);
+    for _ in 0..300 {
+        let m = model().new_tree(&mut runner).expect("tree").current();
+        for p in profiles() {
+            for (_, r) in Analysis::new(&m, &p).identifier_ranges() {
+                certain += usize::from(r.lower != r.own);
+                ranged += usize::from(r.lower != r.upper);
+            }
+        }
+    }
+    assert!(
+        certain > 0 && ranged > 0,
+        "{certain} certain, {ranged} ranged"
+    );
 }

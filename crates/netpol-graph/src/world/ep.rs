@@ -91,3 +91,22 @@ impl Ep {
         matches!(self.kind, EpKind::Workload(_))
     }
 }
+
+/// V9: the agent pod identifier an endpoint shares with other endpoints, and the range its
+/// effective selecting-policy set lies in: `lower ⊆ S ⊆ upper` (policy indices, sorted).
+/// Present only where sharing changes something (`lower` or `upper` differs from the
+/// policies that select the endpoint itself, `own`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentifierRange {
+    /// `prefix@namespace`, as the agent writes it.
+    pub identifier: String,
+    /// The policies that select the endpoint itself.
+    pub own: Vec<usize>,
+    /// `own` and the policies of the siblings known to run on the endpoint's node.
+    pub lower: Vec<usize>,
+    /// The policies that select any endpoint of the identifier.
+    pub upper: Vec<usize>,
+    /// The other endpoints of the identifier that a policy not in `own` selects (ids,
+    /// sorted), with the policies selecting each.
+    pub siblings: Vec<(String, Vec<usize>)>,
+}

@@ -18,7 +18,7 @@ use crate::rules::switches;
 pub(crate) mod ep;
 mod warnings;
 
-pub use ep::{EndpointInfo, EndpointType};
+pub use ep::{EndpointInfo, EndpointType, IdentifierRange};
 pub(crate) use ep::{Ep, EpKind};
 
 /// The workload a controller reference stands for: a ReplicaSet named
@@ -86,6 +86,9 @@ pub(crate) struct World<'m> {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// V5: per model Service, the endpoints backing it.
     pub(crate) backends: Vec<Vec<usize>>,
+    /// V9, per model endpoint: filled on first use by `rules::ident` (the world does not
+    /// import the rule).
+    pub(crate) ident: std::sync::OnceLock<Vec<Option<IdentifierRange>>>,
 }
 
 impl<'m> World<'m> {
@@ -238,6 +241,7 @@ impl<'m> World<'m> {
             empty_labels: Labels::new(),
             diagnostics: Vec::new(),
             backends: Vec::new(),
+            ident: std::sync::OnceLock::new(),
         };
         world.backends = world.compute_backends();
         world.diagnostics = world.partial_cover_warnings();

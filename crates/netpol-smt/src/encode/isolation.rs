@@ -1,6 +1,7 @@
 //! S2 with V1/V2: which policies select and isolate a side, and one direction of a
 //! connection evaluated at one end (its [`Trace`]).
 
+use netpol_graph::switches;
 use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 
@@ -36,20 +37,34 @@ impl Encoder<'_> {
         (Bool::or(&iso), Bool::or(&sel_all), selecting)
     }
 
-    /// Policy `pi` of namespace `n` selects `x` (and policies are enforced at `x`).
+    /// Policy `pi` of namespace `n` selects `x` (and policies are enforced at `x`), or
+    /// applies to `x` through its pod identifier (V9): certainly when `pi` is in the
+    /// range's lower bound, by the free choice [`v9_applies`] when only in the upper one.
     pub(super) fn selected_by(&self, x: &Side, n: usize, pi: usize) -> Bool {
-        Bool::and(&[
+        let mut alts = vec![Bool::and(&[
             x.enforced(),
             x.ns.eq(Int::from_i64(n as i64)),
             x.labels
                 .matches(&self.u.pod_vocab, &self.u.policies[pi].subject),
-        ])
+        ])];
+        for &(j, certain) in &self.u.shared_by[pi] {
+            if self.u.eps[j].ns != n || x.options.binary_search(&j).is_err() {
+                continue;
+            }
+            let is_j = x.kind.eq(Int::from_i64(j as i64));
+            alts.push(if certain {
+                is_j
+            } else {
+                Bool::and(&[is_j, v9_applies(j, pi)])
+            });
+        }
+        Bool::or(&alts)
     }
 
     /// Whether `x` is isolated in `d` as `isolated` means it (strict default deny included).
     pub(crate) fn isolated(&self, x: &Side, d: Direction) -> Bool {
         let (iso, any, _) = self.isolation(x, d);
-        let strict = self.u.profile.flags.strict_default_deny;
+        let strict = switches::strict_default_deny(&self.u.profile);
         Bool::and(&[
             x.enforced(),
             Bool::or(&[iso, Bool::and(&[Bool::from_bool(strict), any.not()])]),
@@ -68,15 +83,15 @@ impl Encoder<'_> {
     ) -> Trace {
         let u = self.u;
         let (iso, any, selecting) = self.isolation(x, d);
-        let strict = u.profile.flags.strict_default_deny;
-        let vpc = u.profile.flags.rules_outside_policy_types;
+        let strict = switches::strict_default_deny(&u.profile);
+        let vpc = switches::unlisted_rules_enforced(&u.profile);
         let mut allow = vec![
             x.enforced().not(),
             Bool::and(&[any.not(), Bool::from_bool(!strict)]),
             Bool::and(&[any.clone(), iso.not()]),
         ];
         let mut rules = Vec::new();
-        let exempt = if u.profile.flags.exempts_node(d) {
+        let exempt = if switches::exempts_node(&u.profile, d) {
             Bool::and(&[any.clone(), x.enforced(), self.node_exemption(x, y)])
         } else {
             Bool::from_bool(false)
@@ -111,6 +126,7 @@ impl Encoder<'_> {
             selecting,
             rules,
             exempt,
+            at_kind: x.kind.clone(),
         }
     }
 }
@@ -122,4 +138,11 @@ pub(crate) fn v2_resolved_later(pi: usize, d: Direction) -> Bool {
         "v2.resolved.{pi}.{}",
         usize::from(d == Direction::Egress)
     ))
+}
+
+/// V9: the order-dependent choice that policy `pi` applies to existing endpoint `j` (a
+/// class representative) through its pod identifier. Free for the solver; `verify` checks a
+/// counterexample again with every choice off (`query.rs`).
+pub(crate) fn v9_applies(j: usize, pi: usize) -> Bool {
+    Bool::new_const(format!("v9.applies.{j}.{pi}"))
 }

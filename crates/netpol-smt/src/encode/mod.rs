@@ -32,7 +32,7 @@ use z3::ast::{BV, Bool, Int};
 use crate::config::{Peer, Scope};
 use crate::universe::Universe;
 
-pub(crate) use isolation::v2_resolved_later;
+pub(crate) use isolation::{v2_resolved_later, v9_applies};
 pub(crate) use labels::LabelVars;
 
 /// `kind` of a future pod.
@@ -67,7 +67,7 @@ pub(crate) struct Side {
     /// Namespace indices this side may be in (existing ones), and whether a new one.
     pub(crate) candidate_ns: Vec<usize>,
     pub(crate) new_ns: bool,
-    /// Existing class representatives this side may be.
+    /// Existing class representatives this side may be (sorted).
     pub(crate) options: Vec<usize>,
 }
 
@@ -121,6 +121,8 @@ pub(crate) struct Trace {
     pub(crate) rules: Vec<(Provenance, Bool)>,
     /// V4: the other end carries the IP of this pod's own node.
     pub(crate) exempt: Bool,
+    /// The side's `kind` (an existing endpoint's index), for V9 in counterexamples.
+    pub(crate) at_kind: Int,
 }
 
 /// V5: one way through a Service's ClusterIP to the destination.

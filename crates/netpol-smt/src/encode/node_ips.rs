@@ -12,7 +12,7 @@ use super::{Encoder, Side};
 impl Encoder<'_> {
     /// The node keys whose primary IP is `ip` (V12 applies only under VPC CNI).
     fn nodes_at(&self, ip: std::net::IpAddr) -> Vec<usize> {
-        if !self.u.profile.flags.node_ip_blocks {
+        if !netpol_graph::switches::node_ip_blocks(&self.u.profile) {
             return Vec::new();
         }
         (0..self.u.node_keys.len())

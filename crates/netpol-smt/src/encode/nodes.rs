@@ -42,7 +42,7 @@ impl Encoder<'_> {
     pub(super) fn peer_nodes(&self, peer: &PeerMatch) -> BTreeMap<usize, Vec<usize>> {
         let u = self.u;
         let mut out: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        if !u.profile.flags.host_network_peers {
+        if !netpol_graph::switches::host_network_peers(&u.profile) {
             return out;
         }
         for &j in &u.node_carriers {

@@ -29,7 +29,7 @@ impl Encoder<'_> {
                 namespaces, pods, ..
             } => {
                 let mut parts = vec![y.is_pod()];
-                if !u.profile.flags.host_network_peers {
+                if !netpol_graph::switches::host_network_peers(&u.profile) {
                     parts.push(y.host_network.not());
                 }
                 match namespaces {
@@ -149,7 +149,7 @@ impl Encoder<'_> {
         proto: &Int,
         port: &BV,
     ) -> Bool {
-        let vpc = self.u.profile.flags.named_ports_vpc;
+        let vpc = netpol_graph::switches::named_ports_vpc(&self.u.profile);
         let on_dst = || Self::port_entries(r, proto, port, &|n, p| Self::named_on(dst, n, p, port));
         // V7 egress: named ports are dropped for ipBlock peers and an omitted `to`.
         let cidr_ports = || {

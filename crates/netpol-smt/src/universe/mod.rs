@@ -3,7 +3,6 @@
 //! vocabulary, and the VPC CNI facts that depend only on the existing endpoints (V2 rule
 //! resolution, V7 ingress named-port unions).
 
-mod facts;
 mod vocab;
 
 pub(crate) use vocab::{Vocab, assertion_peers};
@@ -13,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
 use netpol_graph::ir::{LoweredPolicy, NamespaceScope, PeerMatch, PortSpec};
-use netpol_graph::{PortSet, Profile};
+use netpol_graph::{IdentifierRange, PortSet, Profile};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     ContainerPort, Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, PortRef, Protocol,
@@ -86,6 +85,14 @@ pub(crate) struct Universe {
     /// V2 under `scope: any`: per policy, whether a direction that does not resolve on the
     /// existing endpoints could resolve once a pod that does not exist yet matches a peer.
     pub(crate) may_resolve: Vec<[bool; 2]>,
+    /// V9, per endpoint: its pod identifier's selecting-policy range, when sharing changes
+    /// its set (from the graph's `rules/ident.rs`).
+    pub(crate) ident: Vec<Option<IdentifierRange>>,
+    /// V9: the free choices, (endpoint, policy) with the policy in `upper` but not `lower`.
+    pub(crate) free: Vec<(usize, usize)>,
+    /// V9, per policy: the class representatives it applies to only through their pod
+    /// identifier, with whether certainly (in `lower`) or by a free choice.
+    pub(crate) shared_by: Vec<Vec<(usize, bool)>>,
     /// V7: per policy and ingress rule, the union of the rule's ports over the existing pods
     /// the policy selects (`None` outside VPC CNI).
     pub(crate) ingress_union: Vec<Vec<Option<PortSet>>>,
@@ -101,8 +108,6 @@ pub(crate) struct Universe {
     pub(crate) services: Vec<Svc>,
     /// V5: the (policy, egress rule) pairs of each access group of `Svc::access`.
     pub(crate) access_groups: Vec<Vec<(usize, usize)>>,
-    /// V5: the (policy, egress rule) pairs that admit some Service.
-    pub(crate) admits_service: BTreeSet<(usize, usize)>,
     /// Each endpoint's class representative: endpoints with the same projection onto the
     /// vocabulary (namespace, labels, named ports, IP, hostNetwork, bare Pod or not) behave
     /// the same in every query. Endpoints named by an assertion are their own class.
@@ -151,7 +156,7 @@ impl Universe {
             analysis.endpoints().map(|e| (e.id.clone(), e.ip)).collect();
         // V3: workload pods take some address of the pod CIDRs, or any address when none is
         // configured.
-        let symbolic = profile.flags.ipblock_matches_workloads;
+        let symbolic = netpol_graph::switches::ipblocks_match_workloads(profile);
         let facts: BTreeMap<String, netpol_graph::NodeFacts> =
             analysis.node_facts().into_iter().collect();
         let mut node_keys: BTreeMap<String, Option<Ipv4Addr>> = profile
@@ -192,6 +197,10 @@ impl Universe {
             });
         }
         eps.sort_by(|a, b| a.id.cmp(&b.id));
+        let ranges: BTreeMap<String, IdentifierRange> =
+            analysis.identifier_ranges().into_iter().collect();
+        let ident: Vec<Option<IdentifierRange>> =
+            eps.iter().map(|e| ranges.get(&e.id).cloned()).collect();
         let node_carriers = (0..eps.len())
             .filter(|&j| eps[j].host_network && !eps[j].carries.is_empty())
             .collect();
@@ -294,19 +303,15 @@ impl Universe {
             ns_vocab,
             port_names,
             resolves: Vec::new(),
+            free: Vec::new(),
+            shared_by: Vec::new(),
+            ident,
             may_resolve: Vec::new(),
             ingress_union: analysis.ingress_unions(),
             known_ips,
             pod_cidrs,
             node_keys,
             node_carriers,
-            admits_service: services
-                .iter()
-                .flat_map(|s| s.access.iter().map(|(g, _)| *g))
-                .collect::<BTreeSet<usize>>()
-                .into_iter()
-                .flat_map(|g| access_groups[g].iter().copied())
-                .collect(),
             access_groups,
             services,
             rep: Vec::new(),
@@ -323,28 +328,37 @@ impl Universe {
                 Some((j, f.direction, f.keys))
             })
             .collect();
-        u.resolves = (0..u.policies.len())
-            .map(|i| {
-                Direction::BOTH.map(|d| {
-                    let p = &u.policies[i];
-                    p.rules(d)
-                        .iter()
-                        .enumerate()
-                        .any(|(ri, r)| u.rule_resolves(i, ri, r))
-                })
-            })
-            .collect();
+        // V2 is decided by the graph's `rules/vpc.rs`; the encoding reads it as constants.
+        u.resolves = analysis.rules_resolve();
         u.may_resolve = (0..u.policies.len())
             .map(|i| {
                 Direction::BOTH.map(|d| {
                     let p = &u.policies[i];
                     p.rules(d)
                         .iter()
-                        .any(|r| netpol_graph::rule_may_resolve(&u.profile, r, &u.namespaces))
+                        .any(|r| netpol_graph::rule_may_resolve(&u.profile, p, r, &u.namespaces))
                 })
             })
             .collect();
         u.classes(config);
+        u.shared_by = vec![Vec::new(); u.policies.len()];
+        for j in (0..u.eps.len()).filter(|&j| u.rep[j] == j) {
+            for r in u.ident[j].iter() {
+                for &pi in r.upper.iter().filter(|pi| !r.own.contains(pi)) {
+                    u.shared_by[pi].push((j, r.lower.contains(&pi)));
+                }
+            }
+        }
+        u.free = (0..u.eps.len())
+            .filter(|&j| u.rep[j] == j)
+            .flat_map(|j| {
+                let free: Vec<usize> = (u.ident[j].iter())
+                    .flat_map(|r| r.upper.iter().filter(|pi| !r.lower.contains(pi)))
+                    .copied()
+                    .collect();
+                free.into_iter().map(move |pi| (j, pi))
+            })
+            .collect();
         u
     }
 
@@ -366,6 +380,7 @@ impl Universe {
             bool,
             Option<usize>,
             (Vec<usize>, Vec<usize>),
+            Option<(Vec<usize>, Vec<usize>)>,
         );
         let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
         let mut rep = Vec::with_capacity(self.eps.len());
@@ -397,6 +412,10 @@ impl Universe {
                 e.kind == EndpointKind::Pod,
                 named.contains(&j).then_some(j),
                 (e.carries.clone(), e.runs_on.clone()),
+                // V9: one selecting-policy range per class.
+                self.ident[j]
+                    .as_ref()
+                    .map(|r| (r.lower.clone(), r.upper.clone())),
             );
             let r = *seen.entry(key).or_insert(j);
             rep.push(r);
@@ -411,7 +430,9 @@ impl Universe {
     /// or (except for `allow`, where an IP-less workload can fail an ipBlock rule) absent.
     pub(crate) fn subsumed(&self, j: usize, allow: bool) -> bool {
         let e = &self.eps[j];
-        !e.host_network && e.ip.is_none() && (e.symbolic_ip || !allow)
+        // V9: a future pod shares no identifier (docs/verify.md), so it does not stand for
+        // one that does.
+        !e.host_network && e.ip.is_none() && (e.symbolic_ip || !allow) && self.ident[j].is_none()
     }
 
     /// S5 on an existing endpoint (hostNetwork pods match only under V6).
