@@ -235,3 +235,55 @@ fn unknown_references(u: &Universe, a: &Assertion) -> Option<(&'static str, Stri
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use netpol_graph::Profile;
+
+    use crate::tests::{config, load};
+    use crate::{Options, verify};
+
+    /// Counterexamples depend on what a Z3 context decided before, so they must not depend
+    /// on how many workers there are or which was free: every job count gives the same
+    /// outcomes, counterexamples included (the shop regression has 11 assertions, 3
+    /// chunks, 2 refuted).
+    #[test]
+    fn outcomes_do_not_depend_on_the_number_of_workers() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/eks-shop-regression");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("example folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml") && !p.ends_with("netpol.yaml"))
+            .collect();
+        names.sort();
+        let yaml: Vec<String> = (names.iter())
+            .map(|p| std::fs::read_to_string(p).expect("manifest"))
+            .collect();
+        let model = load(&yaml.join("\n---\n"));
+        let cfg = config(&std::fs::read_to_string(dir.join("netpol.yaml")).expect("config"));
+        let p = Profile::new(&cfg.verification.cluster);
+        let run = |jobs| {
+            let v = verify(
+                &model,
+                &p,
+                &cfg,
+                &Options {
+                    jobs,
+                    ..Options::default()
+                },
+            );
+            (v.results.iter())
+                .map(|r| format!("{}: {:?}", r.name, r.outcome))
+                .collect::<Vec<_>>()
+        };
+        let one = run(1);
+        assert!(
+            one.iter().filter(|r| r.contains("Refuted")).count() >= 2,
+            "{one:#?}"
+        );
+        for jobs in [2, 3, 1, 2] {
+            assert_eq!(run(jobs), one, "{jobs} workers");
+        }
+    }
+}
