@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use netpol_manifest::model::{Direction, Endpoint, EndpointKind};
 
+use crate::ir::LoweredPolicy;
 use crate::world::{Ep, EpKind, IdentifierRange, World};
 
 use super::switches;
@@ -76,12 +77,16 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
                 .push((i, e));
         }
     }
+    let mut by_ns: BTreeMap<&str, Vec<&LoweredPolicy>> = BTreeMap::new();
+    for p in &w.policies {
+        by_ns.entry(p.namespace.as_str()).or_default().push(p);
+    }
     for ((ns, p), members) in groups {
         if members.len() < 2 {
             continue;
         }
+        let in_ns = by_ns.get(ns.as_str()).map_or(&[][..], Vec::as_slice);
         // Replicas of one workload in a dump have one label set: match each set once.
-        let in_ns: Vec<_> = (w.policies.iter()).filter(|p| p.namespace == ns).collect();
         let mut memo: BTreeMap<&netpol_manifest::model::Labels, Vec<usize>> = BTreeMap::new();
         let sel: Vec<Vec<usize>> = members
             .iter()
