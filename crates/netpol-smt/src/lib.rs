@@ -26,11 +26,11 @@ mod universe;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_ports;
-#[cfg(test)]
 mod tests_agreement;
 #[cfg(test)]
 mod tests_ident;
+#[cfg(test)]
+mod tests_ports;
 #[cfg(test)]
 mod tests_robust;
 #[cfg(test)]

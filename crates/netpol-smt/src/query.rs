@@ -140,15 +140,7 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
         SatResult::Sat if u.free.is_empty() => match s.get_model() {
-            Some(m) => match q
-                .truncation
-                .iter()
-                .find(|(b, _)| m.eval(b, true).and_then(|v| v.as_bool()) == Some(true))
-            {
-                // V13: allowed, unless the agent dropped the slot it needs.
-                Some((_, why)) => Outcome::Unknown(why.clone()),
-                None => Outcome::Refuted(Box::new(decode(u, &mut q, &m, a))),
-            },
+            Some(m) => refuted(u, &mut q, &m, a),
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
         SatResult::Sat => order_dependent(u, &s, &mut q, a, until),
@@ -193,11 +185,23 @@ fn check_readable(s: &Solver, q: &Query, until: Instant) -> SatResult {
     }
 }
 
+/// A model of the query: a counterexample, unless it needs a port slot the agent may drop
+/// (V13: then which slots survive decides).
+fn refuted(u: &Universe, q: &mut Query, m: &z3::Model, a: &Intent) -> Outcome {
+    match (q.truncation.iter())
+        .find(|(b, _)| m.eval(b, true).and_then(|v| v.as_bool()) == Some(true))
+    {
+        Some((_, why)) => Outcome::Unknown(why.clone()),
+        None => Outcome::Refuted(Box::new(decode(u, q, m, a))),
+    }
+}
+
 /// V9: the assertion fails for some selecting set an identifier allows. It is refuted
-/// when it fails with every order-dependent choice off (each pod gets the policies of its
-/// own and of its siblings on its node only); otherwise it fails only through the order in
-/// which the agent saw pods and policies, and the verdict is `unknown`, naming the
-/// identifiers and policies the first counterexample used.
+/// when it fails both with every order-dependent choice off (each pod gets the policies of
+/// its own and of its siblings on its node only) and with every choice on (the union of its
+/// whole identifier): which sets the agent ends up with depends on the order in which it saw
+/// pods and policies, and these are the two ends of the range. Otherwise the verdict is
+/// `unknown`, naming the identifiers and policies the first counterexample used.
 fn order_dependent(u: &Universe, s: &Solver, q: &mut Query, a: &Intent, until: Instant) -> Outcome {
     let Some(first) = s.get_model() else {
         return Outcome::Unknown("the solver returned no model".to_owned());
@@ -225,16 +229,31 @@ fn order_dependent(u: &Universe, s: &Solver, q: &mut Query, a: &Intent, until: I
     for &(j, pi) in &u.free {
         s.assert(crate::encode::v9_applies(j, pi).not());
     }
-    let outcome = match check_readable(s, q, until) {
-        SatResult::Sat => match s.get_model() {
-            Some(m) => Outcome::Refuted(Box::new(decode(u, q, &m, a))),
+    let off = check_readable(s, q, until);
+    let off_model = s.get_model();
+    s.pop(1);
+    s.push();
+    for &(j, pi) in &u.free {
+        s.assert(crate::encode::v9_applies(j, pi));
+    }
+    let on = if off == SatResult::Sat {
+        s.check()
+    } else {
+        SatResult::Unknown
+    };
+    let outcome = match (off, on) {
+        (SatResult::Sat, SatResult::Sat) => match off_model {
+            Some(m) => refuted(u, q, &m, a),
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
-        SatResult::Unsat => Outcome::Unknown(format!(
+        (SatResult::Sat, SatResult::Unsat) => Outcome::Unknown(
+            "fails while the agent applies only the policies certain for each pod identifier, and holds once it applies all of them, which depends on the order in which pods and policies reached nodes (V9)".to_owned(),
+        ),
+        (SatResult::Unsat, _) => Outcome::Unknown(format!(
             "fails only if the agent applies {} through identifier sharing, which depends on the order in which pods and policies reached nodes (V9)",
             used.join(", ")
         )),
-        SatResult::Unknown => Outcome::Unknown(
+        _ => Outcome::Unknown(
             s.get_reason_unknown()
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),

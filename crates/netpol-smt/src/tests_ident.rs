@@ -124,6 +124,45 @@ assertions:
     assert_eq!(v.results[1].outcome, Outcome::Proved);
 }
 
+/// An unselected pod (client-c, on a third node) whose sibling client-a is isolated: with
+/// only its own policies it is open, with the whole identifier's it admits web on 5432
+/// only. A `deny` on port 80 fails at one end of the range and holds at the other, so it is
+/// unknown, not refuted (the check with every choice off alone refuted it).
+#[test]
+fn identifier_sharing_refutes_only_what_fails_at_both_ends() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reach/vpc-identifier-sharing-cross-node.yaml");
+    let text = std::fs::read_to_string(path).expect("fixture");
+    let m = crate::tests::load(&format!(
+        "{text}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: client-c, labels: {{app: client-c}}}}\nspec: {{containers: [{{name: c, image: i}}], nodeName: n3}}\nstatus: {{podIP: 10.0.3.12, hostIP: 192.168.1.3}}\n"
+    ));
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: web-not-into-client-c-80
+    scope: existing
+    deny: {from: {pod: x/web}, to: {pod: x/client-c}, ports: ["TCP/80"]}
+  - name: web-not-into-client-c-5432
+    scope: existing
+    deny: {from: {pod: x/web}, to: {pod: x/client-c}, ports: ["TCP/5432"]}
+  - name: web-into-client-c-80
+    scope: existing
+    allow: {from: {pod: x/web}, to: {pod: x/client-c}, ports: ["TCP/80"]}
+"#;
+    assert_eq!(
+        verdicts(&m, &vpc_before(), cfg),
+        ["refuted", "refuted", "proved"]
+    );
+    let v = verify(&m, &vpc(), &config(cfg), &Options::default());
+    let got: Vec<_> = v.results.iter().map(|r| &r.outcome).collect();
+    assert!(
+        matches!(got[0], Outcome::Unknown(r) if r.contains("holds once it applies all")),
+        "{got:?}"
+    );
+    assert!(matches!(got[1], Outcome::Refuted(_)), "{got:?}");
+    assert!(matches!(got[2], Outcome::Unknown(_)), "{got:?}");
+}
+
 /// A bare pod named into a StatefulSet's identifier (`kafka-client` beside `kafka`), nodes
 /// unknown: the StatefulSet may inherit `tools-open`'s allow-all ingress, depending on the
 /// order of events, so the `deny` is unknown, not proved; upstream proves it.
