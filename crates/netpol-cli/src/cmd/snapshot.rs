@@ -151,7 +151,7 @@ impl Side {
     /// The snapshot of the connectivity; nothing is printed.
     pub(crate) fn connectivity(&self, analysis: &Analysis<'_>) -> Snapshot {
         let mut snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
-        snap.add_exposure(&self.inputs.model, &self.inputs.profile);
+        snap.add_exposure(&self.inputs.model, analysis);
         snap
     }
 
