@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use netpol_graph::Analysis;
 use netpol_manifest::Model;
-use netpol_manifest::model::{Endpoint, EndpointKind, Labels};
+use netpol_manifest::model::{Direction, Endpoint, EndpointKind, Labels};
 
 /// The probe pod's name: parentheses make it a name no manifest can use.
 const PROBE: &str = "(new-pod)";
@@ -36,10 +36,21 @@ pub(crate) fn exposure(model: &Model, base: &Analysis<'_>) -> BTreeMap<(String, 
     }
     let all: Vec<&str> = model.namespaces.iter().map(|n| n.name.as_str()).collect();
     let profile = base.profile();
-    let before = base.rules_resolve();
-    // Usually no probe resolves anything new: one copy with every probe.
     let m = with_probes(model, &all);
     let analysis = Analysis::new(&m, profile);
+    // Only a rule of a direction missing from `policyTypes` can make probes interact (V2);
+    // asking the graph which rules resolve costs a pass over the rules, so only then.
+    let v2 = profile.flags.rules_outside_policy_types
+        && (model.policies.iter()).any(|p| {
+            Direction::BOTH
+                .iter()
+                .any(|&d| !p.policy_types.contains(d) && !p.rules(d).is_empty())
+        });
+    if !v2 {
+        keep(&analysis, &mut out);
+        return out;
+    }
+    let before = base.rules_resolve();
     let now = analysis.rules_resolve();
     let flat = |v: &[[bool; 2]]| v.iter().flatten().copied().collect::<Vec<bool>>();
     let b = flat(&before);
