@@ -114,6 +114,7 @@ codes! {
     FlowAdded => "flow-added", Warning, "A change opens a connection: new access (netpol diff).";
     FlowRemoved => "flow-removed", Note, "A change closes a connection: lost access (netpol diff).";
     FlowChanged => "flow-changed", Warning, "A change alters the ports of a connection; a warning when some port is new (netpol diff).";
+    SnapshotDrift => "snapshot-drift", Error, "The connectivity differs from the committed snapshot (netpol verify); the flows that changed follow as flow-added, flow-removed and flow-changed.";
     // netpol.yaml and verification.
     InvalidConfig => "invalid-config", Error, "netpol.yaml is not a valid Verification file.";
     ManifestOutsideConfig => "manifest-outside-config", Error, "A `manifests` entry of netpol.yaml leads outside the config's folder; it is not read.";

@@ -178,10 +178,15 @@ impl Snapshot {
         }
     }
 
-    /// Adds the exposure of pods that do not exist yet (see `exposure.rs`): one more
-    /// analysis, of a copy of the model with one new pod per namespace.
-    pub fn add_exposure(&mut self, model: &netpol_manifest::Model, profile: &Profile) {
-        self.exposure = exposure::exposure(model, profile);
+    /// Adds the exposure of pods that do not exist yet (see `exposure.rs`): usually one
+    /// more analysis, of a copy of the model with one new pod per namespace. `analysis`
+    /// is that of `model`.
+    pub fn add_exposure(
+        &mut self,
+        model: &netpol_manifest::Model,
+        analysis: &netpol_graph::Analysis<'_>,
+    ) {
+        self.exposure = exposure::exposure(model, analysis);
     }
 }
 

@@ -225,17 +225,13 @@ fn class_names_survive_an_unrelated_namespace() {
         for p in &profiles() {
             let what = format!("seed {seed}, {}", p.cni.as_str());
             let (a, b, c) = (snapshot(&ma, p), snapshot(&mb, p), snapshot(&mc, p));
-            // Nothing but the new namespace's own exposure changes, and no class at all.
-            // (Under VPC CNI the probe pods exist together, so a rule whose peers match
-            // only the new namespace's probe resolves for the other probes too (V2):
-            // exposure rows may move there; docs/snapshots.md says so.)
+            // Nothing but the new namespace's own exposure changes, and no class at all:
+            // a namespace's exposure does not depend on the other namespaces' new pods.
             assert_eq!(a.classes, b.classes, "{what}");
             let d = diff(&a, &b);
-            let vpc = p.is_vpc_cni();
             assert!(
                 (d.flows.iter()).all(|f| f.from_class == "new-pod@zz-unrelated"
-                    || f.to_class == "new-pod@zz-unrelated"
-                    || (vpc && f.section == netpol_snapshot::Section::Exposure)),
+                    || f.to_class == "new-pod@zz-unrelated"),
                 "{what}: {:#?}",
                 common::lines(&d)
             );
@@ -254,6 +250,63 @@ fn class_names_survive_an_unrelated_namespace() {
                 "{what}: {kept} of {} kept",
                 a.classes.len()
             );
+        }
+    }
+}
+
+/// The exposure of `ns` as the model with one new pod in `ns` alone gives it: the oracle.
+fn exposure_alone(model: &Model, p: &Profile, ns: &str) -> BTreeMap<(String, String), String> {
+    use netpol_manifest::model::{Endpoint, EndpointKind, Labels};
+    let mut m = model.clone();
+    let span = m.endpoints.first().map(|e| e.span).expect("a pod");
+    m.endpoints.push(Endpoint::assumed(
+        EndpointKind::Pod,
+        ns,
+        "(new-pod)",
+        Labels::from([("netpol.dev/new-pod".to_owned(), "true".to_owned())]),
+        Vec::new(),
+        span,
+    ));
+    let probe = format!("{ns}/(new-pod)");
+    let name = netpol_snapshot::new_pod(ns);
+    (matrix(&m, p).connections())
+        .filter_map(|c| {
+            let key = match (c.from.id == probe, c.to.id == probe) {
+                (true, false) => (name.clone(), c.to.id.clone()),
+                (false, true) => (c.from.id.clone(), name.clone()),
+                _ => return None,
+            };
+            Some((key, c.ports.to_strings().join(",")))
+        })
+        .collect()
+}
+
+/// Each namespace's exposure is what one new pod there alone would get: the new pods of
+/// other namespaces do not change it (under VPC CNI they could, through V2, when they all
+/// existed in one what-if model). A namespace without pods makes it likelier: only its
+/// new pod can resolve a rule whose peers select it.
+#[test]
+fn exposure_of_a_namespace_is_independent_of_the_others() {
+    for seed in 0..SEEDS {
+        let yaml = synth::generate(&SynthConfig::tiny(seed));
+        for m in [load(&yaml), load(&format!("{yaml}{UNRELATED}"))] {
+            for p in &profiles() {
+                let s = snapshot(&m, p);
+                for ns in &m.namespaces {
+                    let name = netpol_snapshot::new_pod(&ns.name);
+                    let got: BTreeMap<(String, String), String> = (s.exposure.iter())
+                        .filter(|((f, t), _)| *f == name || *t == name)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    assert_eq!(
+                        got,
+                        exposure_alone(&m, p, &ns.name),
+                        "seed {seed}, {}, namespace {}",
+                        p.cni.as_str(),
+                        ns.name
+                    );
+                }
+            }
         }
     }
 }

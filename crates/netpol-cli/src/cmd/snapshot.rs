@@ -151,7 +151,7 @@ impl Side {
     /// The snapshot of the connectivity; nothing is printed.
     pub(crate) fn connectivity(&self, analysis: &Analysis<'_>) -> Snapshot {
         let mut snap = Snapshot::new(&analysis.matrix(), &self.inputs.profile, &self.verdicts);
-        snap.add_exposure(&self.inputs.model, &self.inputs.profile);
+        snap.add_exposure(&self.inputs.model, analysis);
         snap
     }
 
@@ -202,6 +202,28 @@ pub(crate) fn drift(
     verdicts: &[(String, String)],
     to_stdout: bool,
 ) -> anyhow::Result<ExitStatus> {
+    Ok(drift_report(side, file, verdicts, to_stdout)?.status)
+}
+
+/// What a drift check found: its exit status and, when the connectivity drifted, the
+/// diagnostics for a report (`snapshot-drift`, then one `flow-*` per flow group, labelled
+/// in the side's own source map).
+pub(crate) struct Drift {
+    pub(crate) status: ExitStatus,
+    pub(crate) diagnostics: Vec<netpol_diag::Diagnostic>,
+}
+
+/// [`drift`], with the diagnostics.
+pub(crate) fn drift_report(
+    side: &Side,
+    file: &Path,
+    verdicts: &[(String, String)],
+    to_stdout: bool,
+) -> anyhow::Result<Drift> {
+    let done = |status| Drift {
+        status,
+        diagnostics: Vec::new(),
+    };
     let analysis = side.analysis();
     let mut now = side.connectivity(&analysis);
     let text = std::fs::read_to_string(file)
@@ -227,20 +249,20 @@ pub(crate) fn drift(
             file.display()
         ));
         emit(&msg, to_stdout)?;
-        return Ok(ExitStatus::Success);
+        return Ok(done(ExitStatus::Success));
     }
     msg.push_str(&format!(
         "snapshot {}: the connectivity drifted: {}\n",
         file.display(),
         d.summary()
     ));
-    let new = crate::cmd::diff::Explainer {
+    let explainer = crate::cmd::diff::Explainer {
         analysis: &analysis,
         map: &side.inputs.map,
         model: &side.inputs.model,
         root: None,
     };
-    let why = crate::cmd::diff::because(&d, None, Some(new));
+    let why = crate::cmd::diff::because(&d, None, Some(explainer));
     msg.push_str(&crate::cmd::diff::table(&d, &why));
     if update {
         std::fs::write(file, now.render())
@@ -250,7 +272,7 @@ pub(crate) fn drift(
             file.display()
         ));
         emit(&msg, to_stdout)?;
-        return Ok(ExitStatus::Success);
+        return Ok(done(ExitStatus::Success));
     }
     let new = new_path(file);
     std::fs::write(&new, now.render()).with_context(|| format!("writing {}", new.display()))?;
@@ -260,7 +282,26 @@ pub(crate) fn drift(
         file.display()
     ));
     emit(&msg, to_stdout)?;
-    Ok(ExitStatus::Failure)
+    let mut diagnostics = vec![
+        netpol_diag::Diagnostic::new(
+            netpol_diag::Code::SnapshotDrift,
+            format!(
+                "the connectivity differs from the snapshot {}: {}",
+                file.display(),
+                d.summary()
+            ),
+        )
+        .with_help(format!(
+            "review {}, then `netpol snapshot --accept -o {}`",
+            new.display(),
+            file.display()
+        )),
+    ];
+    diagnostics.extend(crate::cmd::diff::annotate::in_place(&d, &why, explainer));
+    Ok(Drift {
+        status: ExitStatus::Failure,
+        diagnostics,
+    })
 }
 
 fn emit(msg: &str, to_stdout: bool) -> anyhow::Result<()> {

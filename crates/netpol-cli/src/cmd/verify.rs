@@ -77,6 +77,8 @@ pub(crate) struct Report {
     pub(crate) snapshot: Option<std::path::PathBuf>,
     /// The semantics the input was read under (the drift check's too).
     pub(crate) profile: netpol_graph::Profile,
+    /// A snapshot was compared (its drift, if any, is among the diagnostics).
+    pub(crate) snapshot_checked: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
@@ -88,6 +90,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         args.deadline.is_none_or(|d| d.is_finite() && d > 0.0),
         "--deadline must be a positive number of seconds"
     );
+    let human = args.format == Format::Human;
     // A drift check alone: a snapshot and no netpol.yaml.
     if let Some(file) = &args.snapshot
         && crate::config::locate(args.cluster.config(), args.input.folder_config()).is_none()
@@ -97,44 +100,83 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         if status == ExitStatus::Error {
             return Ok(status);
         }
-        return crate::cmd::snapshot::drift(&side, file, &[], args.format == Format::Human);
+        if human {
+            return crate::cmd::snapshot::drift(&side, file, &[], true);
+        }
+        let drift = crate::cmd::snapshot::drift_report(&side, file, &[], false)?;
+        let inputs = side.inputs;
+        let report = Report {
+            map: inputs.map,
+            model: inputs.model,
+            results: Vec::new(),
+            diagnostics: drift.diagnostics,
+            snapshot: None,
+            profile: inputs.profile,
+            snapshot_checked: true,
+        };
+        write_out(&render(args, &report, false)?)?;
+        return Ok(status.max(drift.status));
     }
-    let mut live = Live::new(args.format == Format::Human);
-    let report = collect(args, &mut live)?;
+    let mut live = Live::new(human);
+    let mut report = collect(args, &mut live)?;
     if let Some(e) = live.finish() {
         return Err(e).context("writing the report to stdout");
     }
-    let text = match args.format {
-        Format::Human if live.streamed() => human_rest(&report, color(args.color))?,
-        Format::Human => human(&report, color(args.color))?,
-        Format::Json => pretty(&to_json(&report, true))?,
-        Format::Sarif => pretty(&sarif(&report))?,
-        Format::Github => github(&report),
-        Format::Junit => junit(&report)?,
-    };
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("writing the report to stdout")?;
     let verdicts: Vec<(String, String)> = (report.results.iter())
         .map(|r| (r.name.clone(), r.outcome.as_str().to_owned()))
         .collect();
     let status = status(&report);
-    let snapshot = args.snapshot.clone().or(report.snapshot.clone());
-    let Some(file) = snapshot.filter(|_| status != ExitStatus::Error) else {
+    let snapshot =
+        (args.snapshot.clone().or(report.snapshot.clone())).filter(|_| status != ExitStatus::Error);
+    if !human && let Some(file) = &snapshot {
+        // A report format: the drift is part of the report (diagnostics, a JUnit case).
+        let side = drift_side(&mut report);
+        let drift = crate::cmd::snapshot::drift_report(&side, file, &verdicts, false)?;
+        let inputs = side.inputs;
+        (report.map, report.model) = (inputs.map, inputs.model);
+        report.diagnostics.extend(drift.diagnostics);
+        report.snapshot_checked = true;
+        write_out(&render(args, &report, live.streamed())?)?;
+        return Ok(status.max(drift.status));
+    }
+    write_out(&render(args, &report, live.streamed())?)?;
+    let Some(file) = snapshot else {
         return Ok(status);
     };
     // The drift check reads the same input: the one loaded above, not a second time.
-    let side = crate::cmd::snapshot::Side::from_inputs(crate::workspace::Inputs {
-        map: report.map,
-        model: report.model,
-        profile: report.profile,
+    let side = drift_side(&mut report);
+    let drift = crate::cmd::snapshot::drift(&side, &file, &verdicts, true)?;
+    Ok(status.max(drift))
+}
+
+/// The report's input as a snapshot side (moved out; the caller may move it back).
+fn drift_side(report: &mut Report) -> crate::cmd::snapshot::Side {
+    crate::cmd::snapshot::Side::from_inputs(crate::workspace::Inputs {
+        map: std::mem::take(&mut report.map),
+        model: std::mem::take(&mut report.model),
+        profile: report.profile.clone(),
         config: None,
         diagnostics: Vec::new(),
         snapshot: None,
-    });
-    let drift = crate::cmd::snapshot::drift(&side, &file, &verdicts, args.format == Format::Human)?;
-    Ok(status.max(drift))
+    })
+}
+
+fn render(args: &Args, report: &Report, streamed: bool) -> anyhow::Result<String> {
+    Ok(match args.format {
+        Format::Human if streamed => human_rest(report, color(args.color))?,
+        Format::Human => human(report, color(args.color))?,
+        Format::Json => pretty(&to_json(report, true))?,
+        Format::Sarif => pretty(&sarif(report))?,
+        Format::Github => github(report),
+        Format::Junit => junit(report)?,
+    })
+}
+
+fn write_out(text: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing the report to stdout")
 }
 
 fn color(c: Color) -> bool {
@@ -185,6 +227,7 @@ fn collect(args: &Args, live: &mut Live) -> anyhow::Result<Report> {
         diagnostics,
         snapshot: inputs.snapshot,
         profile: inputs.profile,
+        snapshot_checked: false,
     })
 }
 
@@ -306,7 +349,7 @@ pub(crate) fn github(r: &Report) -> String {
 /// JUnit XML: one test case per assertion.
 pub(crate) fn junit(r: &Report) -> anyhow::Result<String> {
     use render::junit::{Case, Outcome as JOutcome};
-    let cases = (r.results.iter())
+    let mut cases: Vec<Case> = (r.results.iter())
         .map(|a| {
             let outcome = match &a.outcome {
                 Outcome::Proved => JOutcome::Passed,
@@ -337,6 +380,20 @@ pub(crate) fn junit(r: &Report) -> anyhow::Result<String> {
             }
         })
         .collect();
+    if r.snapshot_checked {
+        let drift = (r.diagnostics.iter()).find(|d| d.code == Code::SnapshotDrift);
+        cases.push(Case {
+            name: "snapshot".to_owned(),
+            classname: "netpol.verify".to_owned(),
+            outcome: match drift {
+                Some(d) => JOutcome::Failed {
+                    message: d.message.clone(),
+                    kind: "snapshot-drift".to_owned(),
+                },
+                None => JOutcome::Passed,
+            },
+        });
+    }
     render::junit::cases("netpol", vec![("netpol verify".to_owned(), cases)])
         .map_err(anyhow::Error::msg)
         .context("serialising JUnit XML")

@@ -6,6 +6,7 @@
 mod ci;
 mod diff;
 mod docs;
+mod drift_report;
 mod explain;
 mod hardening;
 mod inputs;

@@ -235,7 +235,7 @@ fn drift_check_alone_without_netpol_yaml() {
     assert_eq!(clean.code, Some(0), "{}{}", clean.stdout, clean.stderr);
     widen_db(d);
     let drift = verify(d, &flags);
-    assert_eq!(drift.code, Some(1), "{}", drift.stdout);
+    assert_eq!(drift.code, Some(1), "{}{}", drift.stdout, drift.stderr);
     assert!(drift.stdout.contains("+ service monitoring/prometheus"));
     // Without the flags the semantics differ: that is drift too.
     let other = verify(d, &["."]);
@@ -370,7 +370,7 @@ fn with_snapshot_key(dir: &Path, entry: &str) {
 }
 
 /// Lets the worker reach the RDS subnet on one more port: new access no assertion forbids.
-fn widen_worker(dir: &Path) {
+pub(super) fn widen_worker(dir: &Path) {
     let p = dir.join("shop-policies.yaml");
     let s = std::fs::read_to_string(&p).expect("policies");
     let old =

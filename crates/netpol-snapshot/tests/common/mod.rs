@@ -42,8 +42,9 @@ pub(crate) fn matrix(model: &Model, profile: &Profile) -> Matrix {
 
 /// The snapshot of a model, with the exposure of new pods.
 pub(crate) fn snapshot(model: &Model, profile: &Profile) -> Snapshot {
-    let mut s = Snapshot::new(&matrix(model, profile), profile, &[]);
-    s.add_exposure(model, profile);
+    let a = Analysis::new(model, profile);
+    let mut s = Snapshot::new(&a.matrix(), profile, &[]);
+    s.add_exposure(model, &a);
     s
 }
 

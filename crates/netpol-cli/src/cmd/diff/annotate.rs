@@ -25,23 +25,49 @@ pub(super) fn diagnostics(
     let mut out = Out {
         map: SourceMap::new(),
         files: HashMap::new(),
+        copy: true,
     };
-    let none = Vec::new();
-    let diags = (d.flows.iter().enumerate())
-        .map(|(i, f)| flow(&mut out, f, why.get(i).unwrap_or(&none), new))
-        .collect();
+    let diags = flows(&mut out, d, why, new);
     (out.map, diags)
+}
+
+/// The same diagnostics with their labels in the new side's own source map (`verify`'s
+/// drift check, whose report renders that map).
+pub(crate) fn in_place(d: &Diff, why: &[Vec<Reason>], new: Explainer<'_>) -> Vec<Diagnostic> {
+    let mut out = Out {
+        map: SourceMap::new(),
+        files: HashMap::new(),
+        copy: false,
+    };
+    flows(&mut out, d, why, Some(new))
+}
+
+fn flows(
+    out: &mut Out,
+    d: &Diff,
+    why: &[Vec<Reason>],
+    new: Option<Explainer<'_>>,
+) -> Vec<Diagnostic> {
+    let none = Vec::new();
+    (d.flows.iter().enumerate())
+        .map(|(i, f)| flow(out, f, why.get(i).unwrap_or(&none), new))
+        .collect()
 }
 
 struct Out {
     map: SourceMap,
     /// A file of the new side to its copy's id.
     files: HashMap<FileId, FileId>,
+    /// Copy the new side's files into `map` (else spans stay in the new side's map).
+    copy: bool,
 }
 
 impl Out {
     /// `span` of the new side, as a span of the copy of its file.
     fn span(&mut self, side: &Explainer<'_>, span: Span) -> Span {
+        if !self.copy {
+            return span;
+        }
         let file = *self.files.entry(span.file).or_insert_with(|| {
             self.map
                 .add(side.file_name(span.file), side.map.text(span.file).clone())

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::cmd::ExitStatus;
 use crate::{cluster, input};
 
-mod annotate;
+pub(crate) mod annotate;
 mod git;
 mod graph;
 
