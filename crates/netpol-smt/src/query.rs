@@ -145,8 +145,20 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
                 .iter()
                 .find(|(b, _)| m.eval(b, true).and_then(|v| v.as_bool()) == Some(true))
             {
-                // V13: allowed, unless the agent dropped the slot it needs.
-                Some((_, why)) => Outcome::Unknown(why.clone()),
+                // V13: allowed, unless the agent dropped the slot it needs; V11: the
+                // longest key may decide. A model clear of every such condition refutes.
+                Some((_, why)) => {
+                    let why = why.clone();
+                    let unsure: Vec<Bool> = q.truncation.iter().map(|(b, _)| b.clone()).collect();
+                    s.push();
+                    s.assert(&Bool::or(&unsure).not());
+                    match (s.check(), s.get_model()) {
+                        (SatResult::Sat, Some(m)) => {
+                            Outcome::Refuted(Box::new(decode(u, &mut q, &m, a)))
+                        }
+                        _ => Outcome::Unknown(why),
+                    }
+                }
                 None => Outcome::Refuted(Box::new(decode(u, &mut q, &m, a))),
             },
             None => Outcome::Unknown("the solver returned no model".to_owned()),
@@ -276,12 +288,17 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         }
         _ => Vec::new(),
     };
+    // V11: where the longest-prefix table may decide, neither verdict is certain.
+    let mut truncation = truncation;
+    truncation.extend(enc.bleed(&s, &d, Direction::Egress));
+    truncation.extend(enc.bleed(&d, &s, Direction::Ingress));
+    let unsure: Vec<Bool> = truncation.iter().map(|(b, _)| b.clone()).collect();
     f.push(match a.kind() {
         Kind::Allow if !truncation.is_empty() => {
-            let unsure: Vec<Bool> = truncation.iter().map(|(b, _)| b.clone()).collect();
             Bool::and(&[allowed, Bool::or(&unsure).not()]).not()
         }
         Kind::Allow => allowed.not(),
+        _ if !truncation.is_empty() => Bool::or(&[allowed, Bool::or(&unsure)]),
         _ => allowed,
     });
     Query {

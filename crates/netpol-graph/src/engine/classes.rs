@@ -101,6 +101,12 @@ impl<'w, 'm> Engine<'w, 'm> {
                 for peer in r.peers.iter().flatten() {
                     if let PeerMatch::IpBlock { cidr, except, .. } = peer {
                         blocks.push(Block::new(*cidr, except));
+                        // V11: the longest key of an address depends on every CIDR and
+                        // `except` holding it, not only on the carved-out block.
+                        if crate::rules::switches::except_bleed(&w.profile) && !except.is_empty() {
+                            blocks.push(Block::new(*cidr, &[]));
+                            blocks.extend(except.iter().map(|x| Block::new(*x, &[])));
+                        }
                     }
                 }
             }

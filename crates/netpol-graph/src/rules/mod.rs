@@ -25,11 +25,13 @@
 //! | V7 named ports | `vpc::ingress_union_ports`, `vpc::egress_cidr_ports` |
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
 //! | V10 Service port mapping | `services::selector_peer_ports` |
+//! | V11 ipBlocks merged per CIDR, longest prefix | `cidr_keys::Table::new`, `cidr_keys::decide` |
 //! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
 //! | V13 24 port slots per key | `slots::truncated_keys` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod cidr_keys;
 pub(crate) mod ipblocks;
 pub(crate) mod peers;
 pub(crate) mod services;
@@ -110,6 +112,14 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("V8", &[("netpol-graph/src/ports.rs", "all")]),
+    // bleed: V11.
+    (
+        "V11",
+        &[
+            ("netpol-graph/src/rules/cidr_keys.rs", "Table::new"),
+            ("netpol-graph/src/rules/cidr_keys.rs", "decide"),
+        ],
+    ),
     // svcport: V10, V12, V13.
     (
         "V10",
