@@ -26,6 +26,8 @@ mod universe;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bleed;
+#[cfg(test)]
 mod tests_ports;
 #[cfg(test)]
 mod tests_services;

@@ -266,10 +266,16 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
     ] {
         let denied = enc.node_key_denied(x, y, dir);
         t.allowed = Bool::and(&[t.allowed.clone(), denied.not()]);
+        // V11: between existing endpoints the graph's longest-prefix verdict is exact.
+        for (when, ports) in enc.bleed_exact(x, y, dir, &proto, &port) {
+            t.allowed = when.ite(&ports, &t.allowed);
+        }
         t.allowed_direct = t.allowed.clone();
     }
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
-    let (via, via_classes) = enc.via_services(&s, &d, &proto, &port);
+    let (mut via, via_classes) = enc.via_services(&s, &d, &proto, &port);
+    // V11: at a source with an `except`, the ClusterIP's longest key bounds the way.
+    enc.bleed_via(&s, &mut via);
     if !via.is_empty() {
         let mut ways = vec![eg.allowed.clone()];
         ways.extend(via.iter().map(|v| v.term.clone()));

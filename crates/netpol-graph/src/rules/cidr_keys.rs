@@ -455,37 +455,80 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             if !applies(w, counted.iter().copied(), dir) {
                 continue;
             }
-            let r = region(&address_entries(w, counted, Some(e), dir));
+            let r = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
             if !r.is_empty() {
-                let services = services_in(w, &r, dir);
+                let mut services = Vec::new();
+                let mut service_exact = Vec::new();
+                for si in services_in(w, &r, dir) {
+                    let svc = &w.model.services[si];
+                    let id = format!("{}/{}", svc.namespace, svc.name);
+                    let mut all = PortSet::empty();
+                    for sp in &svc.ports {
+                        all.union_with(&PortSet::port(sp.protocol, sp.port));
+                    }
+                    let mut union = PortSet::empty();
+                    for rule in counted.iter().flat_map(|p| &p.egress) {
+                        union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
+                    }
+                    match decide_service(w, &counted, e, svc) {
+                        // V11 only removes ports here: the exact ports bound the union's.
+                        Some(l) if l.allowed().intersect(&all).difference(&union).is_empty() => {
+                            service_exact.push((id, l.allowed().intersect(&all)));
+                        }
+                        _ => services.push(id),
+                    }
+                }
+                // Exact verdicts toward existing endpoints with one known address, within
+                // a budget (beyond it those pairs stay `unknown`).
+                let mut exact = Vec::new();
+                if w.eps.len() <= EXACT_BUDGET {
+                    for o in w.eps.iter().filter(|o| address(w, o).is_some()) {
+                        if matches!(o.kind, EpKind::Service(_)) {
+                            continue;
+                        }
+                        let v = match dir {
+                            Direction::Ingress => crate::eval::ingress(w, e, o),
+                            Direction::Egress => crate::eval::egress(w, e, o),
+                        };
+                        exact.push((o.info.id.clone(), v.allowed));
+                    }
+                }
                 res.at.push(BleedAt {
                     endpoint: e.info.id.clone(),
                     direction: dir,
                     region: r,
                     services,
+                    service_exact,
+                    exact,
                 });
             }
         }
     }
-    res.any_services = services_in(w, &res.any[1], Direction::Egress);
+    res.any_services = (services_in(w, &res.any[1], Direction::Egress).into_iter())
+        .map(|si| {
+            let svc = &w.model.services[si];
+            format!("{}/{}", svc.namespace, svc.name)
+        })
+        .collect();
     res.at.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
     res
 }
 
-/// The Services whose ClusterIP lies in `region` or is unknown (egress only).
-fn services_in(w: &World<'_>, region: &[IpNet], dir: Direction) -> Vec<String> {
+/// Endpoints of the model beyond which exact V11 verdicts are not listed for `verify`.
+const EXACT_BUDGET: usize = 2_000;
+
+/// The Services whose ClusterIP lies in `region` or is unknown (egress only), by index.
+fn services_in(w: &World<'_>, region: &[IpNet], dir: Direction) -> Vec<usize> {
     if dir != Direction::Egress || region.is_empty() {
         return Vec::new();
     }
-    let mut out: Vec<String> = (w.model.services.iter())
-        .filter(|s| {
+    (w.model.services.iter().enumerate())
+        .filter(|(_, s)| {
             s.cluster_ip
                 .is_none_or(|ip| region.iter().any(|n| n.contains(&ip)))
         })
-        .map(|s| format!("{}/{}", s.namespace, s.name))
-        .collect();
-    out.sort();
-    out
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// V11 facts of one endpoint and direction.
@@ -495,8 +538,15 @@ pub struct BleedAt {
     pub direction: Direction,
     /// Addresses where V11 may decide otherwise than the rules' union.
     pub region: Vec<IpNet>,
-    /// Egress: the Services (`namespace/name`) whose ClusterIP lies there or is unknown.
+    /// Egress: the Services (`namespace/name`) whose ClusterIP lies there or is unknown
+    /// and whose ports V11 changes (or may: unknown ClusterIP).
     pub services: Vec<String>,
+    /// Egress: the Service ports V11 leaves at each other Service whose ClusterIP lies
+    /// in the region (a subset of what the rules' union admits there).
+    pub service_exact: Vec<(String, PortSet)>,
+    /// The direction's verdict toward each existing endpoint with one known address
+    /// (by id): `verify` takes it as is.
+    pub exact: Vec<(String, PortSet)>,
 }
 
 /// V11 facts (see [`bleed_facts`]).
