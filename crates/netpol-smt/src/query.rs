@@ -267,12 +267,15 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         let denied = enc.node_key_denied(x, y, dir);
         t.allowed = Bool::and(&[t.allowed.clone(), denied.not()]);
         // V11: between existing endpoints the graph's longest-prefix verdict is exact.
-        for (when, ports) in enc.bleed_exact(x, y, dir, &proto, &port) {
+        let mut exact = enc.bleed_external(x, y, dir, &proto, &port);
+        exact.extend(enc.bleed_exact(x, y, dir, &proto, &port));
+        for (when, ports) in exact {
             t.allowed = when.ite(&ports, &t.allowed);
         }
         t.allowed_direct = t.allowed.clone();
     }
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
+    let direct = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
     let (mut via, via_classes) = enc.via_services(&s, &d, &proto, &port);
     // V11: at a source with an `except`, the ClusterIP's longest key bounds the way.
     enc.bleed_via(&s, &mut via);
@@ -298,6 +301,19 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
     let mut truncation = truncation;
     truncation.extend(enc.bleed(&s, &d, Direction::Egress));
     truncation.extend(enc.bleed(&d, &s, Direction::Ingress));
+    let (adds, maybe) = enc.bleed_services(&s, &d);
+    for (b, why) in adds {
+        truncation.push((Bool::and(&[b, direct.clone().not()]), why));
+    }
+    for (at, why, ids) in maybe {
+        let ways: Vec<Bool> = (via.iter())
+            .filter(|v| ids.contains(&enc.u.services[v.service].id))
+            .map(|v| v.term.clone())
+            .collect();
+        if !ways.is_empty() {
+            truncation.push((Bool::and(&[at, Bool::or(&ways)]), why));
+        }
+    }
     let unsure: Vec<Bool> = truncation.iter().map(|(b, _)| b.clone()).collect();
     f.push(match a.kind() {
         Kind::Allow if !truncation.is_empty() => {

@@ -86,11 +86,16 @@ fn v11_refutes_an_allow_and_a_deny_the_union_proved() {
     assert_eq!(vpc[3], Outcome::Proved, "internet");
     // Outside every except and cut key the union decides: a real refutation.
     assert!(matches!(vpc[4], Outcome::Refuted(_)), "{:?}", vpc[4]);
-    // An address the graph does not pin, inside the except: not decided.
-    let Outcome::Unknown(why) = &vpc[5] else {
+    // An external address inside the except: the deny-all key 10.1.0.0/16 decides.
+    let Outcome::Refuted(cx) = &vpc[5] else {
         panic!("private-external: {:?}", vpc[5])
     };
-    assert!(why.contains("V11") && why.contains("x/app"), "{why}");
+    assert_eq!(cx.destination.ip, Some("10.1.200.1".parse().unwrap()));
+    assert_eq!(
+        up[5],
+        Outcome::Proved,
+        "the union admits it through 10.0.0.0/8"
+    );
 }
 
 /// V11 agreement on the fixture: every pair of pods on the ports the policy names, `deny`

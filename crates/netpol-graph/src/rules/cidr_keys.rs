@@ -285,9 +285,51 @@ pub(crate) fn own_ports(
     res
 }
 
+/// The addresses the agent may look up for `other`, and whether any of them (true) or
+/// every one (false) must allow: one known IP; a hostNetwork workload's node IPs (any);
+/// a pod without a known IP, one address per piece of the pod ranges that the table's
+/// keys cut (every, as V3 matches such pods only when a block covers all pod ranges).
+/// `None` when nothing is known.
+pub(crate) fn samples(
+    w: &World<'_>,
+    other: &Ep,
+    table: &[KeyEntry],
+) -> Option<(Vec<IpAddr>, bool)> {
+    if let Some(a) = address(w, other) {
+        return Some((vec![a], true));
+    }
+    if other.host_network {
+        let ips: Vec<IpAddr> = w.carried_ips(other).collect();
+        return (!ips.is_empty()).then_some((ips, true));
+    }
+    if !other.is_pod() || !switches::ipblocks_match_workloads(&w.profile) {
+        return None;
+    }
+    let ranges = w.profile.pod_ranges();
+    let mut nets: Vec<IpNet> = ranges.to_vec();
+    for e in table {
+        nets.push(e.cidr);
+        nets.extend(e.except.iter().copied());
+    }
+    let inside: Vec<crate::ip::Interval> = ranges
+        .iter()
+        .map(|r| crate::ip::Interval::of_net(*r))
+        .collect();
+    let addrs: Vec<IpAddr> = crate::ip::partition(&nets)
+        .into_iter()
+        .filter(|iv| {
+            inside
+                .iter()
+                .any(|r| r.v6 == iv.v6 && r.lo <= iv.lo && iv.hi <= r.hi)
+        })
+        .map(|iv| iv.bounds().0)
+        .collect();
+    (!addrs.is_empty()).then_some((addrs, false))
+}
+
 /// V11 at `at` in `dir` toward `other`: the ports the longest key holding `other`'s address
-/// allows, with that key; `None` when V11 does not apply or the address is unknown (then
-/// the rules decide as S4/S6 say).
+/// allows, with that key (the first address's); `None` when V11 does not apply or nothing
+/// is known of the address (then the rules decide as S4/S6 say).
 pub(crate) fn decide(
     w: &World<'_>,
     counted: &[&LoweredPolicy],
@@ -298,9 +340,23 @@ pub(crate) fn decide(
     if !applies(w, counted.iter().copied(), dir) {
         return None;
     }
-    let addr = address(w, other)?;
-    let table = Table::new(&address_table(w, counted, at, dir));
-    Some(table.decide(addr, own_ports(w, counted, at, other, dir)))
+    let entries = address_table(w, counted, at, dir);
+    let (addrs, any) = samples(w, other, &entries)?;
+    let table = Table::new(&entries);
+    let own = own_ports(w, counted, at, other, dir);
+    let mut res: Option<Lpm> = None;
+    for a in addrs {
+        let d = table.decide(a, own.clone());
+        res = Some(match res {
+            None => d,
+            Some(mut r) => {
+                let (x, y) = (r.allowed(), d.allowed());
+                r.ports = KeyPorts::Allow(if any { x.union(&y) } else { x.intersect(&y) });
+                r
+            }
+        });
+    }
+    res
 }
 
 /// V11 at `src`'s egress toward Service `svc`'s ClusterIP: the Service ports its longest
@@ -459,6 +515,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             if !r.is_empty() {
                 let mut services = Vec::new();
                 let mut service_exact = Vec::new();
+                let mut services_maybe = Vec::new();
                 for si in services_in(w, &r, dir) {
                     let svc = &w.model.services[si];
                     let id = format!("{}/{}", svc.namespace, svc.name);
@@ -475,14 +532,16 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
                         Some(l) if l.allowed().intersect(&all).difference(&union).is_empty() => {
                             service_exact.push((id, l.allowed().intersect(&all)));
                         }
-                        _ => services.push(id),
+                        Some(_) => services.push(id),
+                        None => services_maybe.push(id),
                     }
                 }
                 // Exact verdicts toward existing endpoints with one known address, within
                 // a budget (beyond it those pairs stay `unknown`).
                 let mut exact = Vec::new();
                 if w.eps.len() <= EXACT_BUDGET {
-                    for o in w.eps.iter().filter(|o| address(w, o).is_some()) {
+                    let table = address_table(w, &counted, e, dir);
+                    for o in w.eps.iter().filter(|o| samples(w, o, &table).is_some()) {
                         if matches!(o.kind, EpKind::Service(_)) {
                             continue;
                         }
@@ -493,25 +552,76 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
                         exact.push((o.info.id.clone(), v.allowed));
                     }
                 }
+                let (table, unsure_nodes) = full_table(w, &counted, e, dir);
                 res.at.push(BleedAt {
                     endpoint: e.info.id.clone(),
                     direction: dir,
                     region: r,
                     services,
+                    services_maybe,
                     service_exact,
                     exact,
+                    table,
+                    unsure_nodes,
                 });
             }
         }
     }
-    res.any_services = (services_in(w, &res.any[1], Direction::Egress).into_iter())
-        .map(|si| {
-            let svc = &w.model.services[si];
-            format!("{}/{}", svc.namespace, svc.name)
-        })
-        .collect();
+    for si in services_in(w, &res.any[1], Direction::Egress) {
+        let svc = &w.model.services[si];
+        let id = format!("{}/{}", svc.namespace, svc.name);
+        match svc.cluster_ip {
+            Some(_) => res.any_services.push(id),
+            None => res.any_services_maybe.push(id),
+        }
+    }
     res.at.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
     res
+}
+
+/// `at`'s whole table in `dir` for addresses outside pods: the address keys, the /32 of
+/// each existing pod a selector peer matches, and the node key (V4) when `at` runs on one
+/// known node and no `except` overwrites it (V12); `None` ports deny everything. With
+/// several possible nodes their /32s are returned apart: which one is the node key is
+/// not known.
+#[allow(clippy::type_complexity)]
+fn full_table(
+    w: &World<'_>,
+    counted: &[&LoweredPolicy],
+    at: &Ep,
+    dir: Direction,
+) -> (Vec<(IpNet, Option<PortSet>)>, Vec<IpNet>) {
+    let t = Table::new(&address_table(w, counted, at, dir));
+    let mut keys: BTreeMap<IpNet, Option<PortSet>> = (t.keys.iter())
+        .map(|(k, (p, _))| {
+            let p = match p {
+                KeyPorts::Allow(p) => Some(p.clone()),
+                KeyPorts::DenyAll => None,
+            };
+            (*k, p)
+        })
+        .collect();
+    for o in w.eps.iter().filter(|o| o.is_pod()) {
+        let Some(a) = o.info.ip else { continue };
+        if let Some(own) = own_ports(w, counted, at, o, dir) {
+            keys.insert(IpNet::from(a), Some(t.decide(a, Some(own)).allowed()));
+        }
+    }
+    let mut unsure = Vec::new();
+    if switches::exempts_node(&w.profile, dir) {
+        for &n in at.runs_on.iter() {
+            let key = IpNet::from(w.profile.nodes[n].ip);
+            if matches!(keys.get(&key), Some(None)) {
+                continue; // V12: the except's deny-all key overwrites the node key
+            }
+            if at.runs_on.len() == 1 {
+                keys.insert(key, Some(PortSet::all()));
+            } else {
+                unsure.push(key);
+            }
+        }
+    }
+    (keys.into_iter().collect(), unsure)
 }
 
 /// Endpoints of the model beyond which exact V11 verdicts are not listed for `verify`.
@@ -523,9 +633,14 @@ fn services_in(w: &World<'_>, region: &[IpNet], dir: Direction) -> Vec<usize> {
         return Vec::new();
     }
     (w.model.services.iter().enumerate())
-        .filter(|(_, s)| {
-            s.cluster_ip
-                .is_none_or(|ip| region.iter().any(|n| n.contains(&ip)))
+        .filter(|(_, s)| match s.cluster_ip {
+            Some(ip) => region.iter().any(|n| n.contains(&ip)),
+            // V3: an unknown ClusterIP comes from the Service ranges.
+            None => (w.profile.service_ranges().iter()).any(|r| {
+                region
+                    .iter()
+                    .any(|n| n.contains(&r.network()) || r.contains(&n.network()))
+            }),
         })
         .map(|(i, _)| i)
         .collect()
@@ -538,15 +653,22 @@ pub struct BleedAt {
     pub direction: Direction,
     /// Addresses where V11 may decide otherwise than the rules' union.
     pub region: Vec<IpNet>,
-    /// Egress: the Services (`namespace/name`) whose ClusterIP lies there or is unknown
-    /// and whose ports V11 changes (or may: unknown ClusterIP).
+    /// Egress: the Services (`namespace/name`) whose ClusterIP lies there and where V11
+    /// adds ports the rules' union does not admit.
     pub services: Vec<String>,
+    /// Egress: the Services without a known ClusterIP while the region meets the Service
+    /// range: V11 may take ports the union certainly admits (an `allow` at risk).
+    pub services_maybe: Vec<String>,
     /// Egress: the Service ports V11 leaves at each other Service whose ClusterIP lies
     /// in the region (a subset of what the rules' union admits there).
     pub service_exact: Vec<(String, PortSet)>,
-    /// The direction's verdict toward each existing endpoint with one known address
+    /// The direction's verdict toward each existing endpoint whose addresses are known
     /// (by id): `verify` takes it as is.
     pub exact: Vec<(String, PortSet)>,
+    /// The whole table for addresses outside pods (`None`: deny-all key).
+    pub table: Vec<(IpNet, Option<PortSet>)>,
+    /// Node /32s that may or may not be the node key (the pod may run on several nodes).
+    pub unsure_nodes: Vec<IpNet>,
 }
 
 /// V11 facts (see [`bleed_facts`]).
@@ -558,6 +680,8 @@ pub struct ExceptBleed {
     pub any: [Vec<IpNet>; 2],
     /// The Services of `any[1]` (egress), as [`BleedAt::services`].
     pub any_services: Vec<String>,
+    /// As [`BleedAt::services_maybe`], for a pod created later.
+    pub any_services_maybe: Vec<String>,
 }
 
 #[cfg(test)]

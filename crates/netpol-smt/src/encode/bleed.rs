@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 
+use super::ip::in_net;
 use super::rules::portset_formula;
 
 use super::{Encoder, FUTURE, Side};
@@ -64,6 +65,38 @@ impl Encoder<'_> {
         out
     }
 
+    /// V11 at existing `x` in `d` toward an address outside pods: the longest key of the
+    /// graph's whole table decides, as (condition, allowed) pairs.
+    pub(crate) fn bleed_external(
+        &self,
+        x: &Side,
+        y: &Side,
+        d: Direction,
+        proto: &Int,
+        port: &BV,
+    ) -> Vec<(Bool, Bool)> {
+        let mut out = Vec::new();
+        for b in self.u.bleed.at.iter().filter(|b| b.direction == d) {
+            let Some(at) = self.is_class(x, &b.endpoint) else {
+                continue;
+            };
+            let mut keys: Vec<&(IpNet, Option<netpol_graph::PortSet>)> = b.table.iter().collect();
+            keys.sort_by_key(|(k, _)| k.prefix_len());
+            let mut acc = Bool::from_bool(false);
+            for (k, ports) in keys {
+                let IpNet::V4(k) = k else { continue };
+                let val = match ports {
+                    Some(p) => portset_formula(p, proto, port),
+                    None => Bool::from_bool(false),
+                };
+                acc = in_net(&y.ip, &k.trunc()).ite(&val, &acc);
+            }
+            let when = Bool::and(&[at, y.is_pod().not(), y.has_ip.clone()]);
+            out.push((when, acc));
+        }
+        out
+    }
+
     /// V11 at existing `x` toward a ClusterIP: the Service ports the longest key leaves,
     /// which bound the ways through it (`via`).
     pub(crate) fn bleed_via(&self, x: &Side, via: &mut [super::Via]) {
@@ -100,53 +133,104 @@ impl Encoder<'_> {
         let u = self.u;
         let di = usize::from(d == Direction::Egress);
         let mut out = Vec::new();
-        let mut add =
-            |at: Bool, region: &[IpNet], services: &[String], exact: &[Bool], whom: String| {
-                if region.is_empty() {
-                    return;
-                }
-                let mut toward = vec![Bool::and(&[
-                    self.in_region(y, region),
-                    Bool::or(exact).not(),
-                ])];
-                for id in services {
-                    let want = format!("{id}[Service]");
-                    if let Some(svc) = u.services.iter().find(|s| s.id == want) {
-                        toward.push(self.backs(y, svc));
-                    }
-                }
-                out.push((
-                    Bool::and(&[at, Bool::or(&toward)]),
-                    format!("at {whom}, {WHY}"),
-                ));
-            };
         for b in u.bleed.at.iter().filter(|b| b.direction == d) {
-            let Ok(j) = u.eps.binary_search_by(|e| e.id.as_str().cmp(&b.endpoint)) else {
+            let Some(at) = self.is_class(x, &b.endpoint) else {
                 continue;
             };
-            let r = u.rep.get(j).copied().unwrap_or(j);
-            if !x.options.contains(&r) {
-                continue;
-            }
-            let at = x.kind.eq(Int::from_i64(r as i64));
             let exact: Vec<Bool> = (b.exact.iter())
                 .filter_map(|(id, _)| self.is_class(y, id))
                 .collect();
-            add(at, &b.region, &b.services, &exact, b.endpoint.clone());
+            // Addresses outside pods are decided by `bleed_external`, but for node IPs
+            // that may or may not be the node key.
+            let mut toward = vec![Bool::and(&[
+                y.is_pod(),
+                self.in_region(y, &b.region),
+                Bool::or(&exact).not(),
+            ])];
+            let nodes: Vec<Bool> = (b.unsure_nodes.iter())
+                .filter_map(|n| match n {
+                    IpNet::V4(n) => Some(in_net(&y.ip, n)),
+                    IpNet::V6(_) => None,
+                })
+                .collect();
+            if !nodes.is_empty() {
+                toward.push(Bool::and(&[y.is_pod().not(), Bool::or(&nodes)]));
+            }
+            out.push((
+                Bool::and(&[at, Bool::or(&toward)]),
+                format!("at {}, {WHY}", b.endpoint),
+            ));
+        }
+        if !u.bleed.any[di].is_empty() {
+            let future = x.kind.eq(Int::from_i64(FUTURE));
+            out.push((
+                Bool::and(&[future, self.in_region(y, &u.bleed.any[di])]),
+                format!("at a pod created later, {WHY}"),
+            ));
+        }
+        out
+    }
+
+    /// V11 at `x`'s egress toward the ClusterIPs `y` backs: where the longest key may add
+    /// ports the rules' union does not (or the ClusterIP is unknown). Only a way through
+    /// the ClusterIP depends on it; `query.rs` ands these with "not directly allowed".
+    /// Second list: Services without a known ClusterIP, which matter only to an `allow`
+    /// that a way through them proves (with their ids, for `query.rs`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn bleed_services(
+        &self,
+        x: &Side,
+        y: &Side,
+    ) -> (Vec<(Bool, String)>, Vec<(Bool, String, Vec<String>)>) {
+        let u = self.u;
+        let mut out = Vec::new();
+        let mut maybe = Vec::new();
+        let mut push = |at: Bool, adds: &[String], unknown: &[String], whom: &str| {
+            let backs = self.backing(y, adds);
+            if !backs.is_empty() {
+                out.push((
+                    Bool::and(&[at.clone(), Bool::or(&backs)]),
+                    format!("at {whom}, through a ClusterIP {WHY}"),
+                ));
+            }
+            if self.allow && !unknown.is_empty() {
+                maybe.push((
+                    at,
+                    format!("at {whom}, through a ClusterIP not known in advance {WHY}"),
+                    unknown.iter().map(|id| format!("{id}[Service]")).collect(),
+                ));
+            }
+        };
+        for b in u
+            .bleed
+            .at
+            .iter()
+            .filter(|b| b.direction == Direction::Egress)
+        {
+            let Some(at) = self.is_class(x, &b.endpoint) else {
+                continue;
+            };
+            push(at, &b.services, &b.services_maybe, &b.endpoint);
         }
         let future = x.kind.eq(Int::from_i64(FUTURE));
-        let services = if d == Direction::Egress {
-            u.bleed.any_services.as_slice()
-        } else {
-            &[]
-        };
-        add(
+        push(
             future,
-            &u.bleed.any[di],
-            services,
-            &[],
-            "a pod created later".to_owned(),
+            &u.bleed.any_services,
+            &u.bleed.any_services_maybe,
+            "a pod created later",
         );
+        (out, maybe)
+    }
+
+    /// `y` backs one of the Services (`namespace/name`).
+    fn backing(&self, y: &Side, services: &[String]) -> Vec<Bool> {
+        let mut out = Vec::new();
+        for id in services {
+            let want = format!("{id}[Service]");
+            if let Some(svc) = self.u.services.iter().find(|s| s.id == want) {
+                out.push(self.backs(y, svc));
+            }
+        }
         out
     }
 }
