@@ -65,6 +65,10 @@ fn key_of(w: &World<'_>, e: &Ep, seen: &Seen<'_>) -> String {
             let _ = write!(k, "\0B{i}");
         }
     }
+    // V11 decides a pod without a known IP over the pod ranges, one with an IP at its IP.
+    if e.info.ip.is_none() && crate::rules::switches::except_bleed(&w.profile) {
+        k.push_str("\0?");
+    }
     k
 }
 
