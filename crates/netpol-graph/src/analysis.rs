@@ -60,7 +60,7 @@ impl<'m> Analysis<'m> {
 
     /// V11: where the longest-prefix table may decide otherwise than the rules' union.
     pub fn except_bleed(&self) -> crate::ExceptBleed {
-        crate::rules::cidr_keys::bleed_facts(&self.world)
+        crate::rules::cidr_facts::bleed_facts(&self.world)
     }
 
     /// V5 for other engines: which egress rules admit which Service ClusterIPs, on which

@@ -151,7 +151,7 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
                     let why = why.clone();
                     let unsure: Vec<Bool> = q.truncation.iter().map(|(b, _)| b.clone()).collect();
                     s.push();
-                    s.assert(&Bool::or(&unsure).not());
+                    s.assert(Bool::or(&unsure).not());
                     match (s.check(), s.get_model()) {
                         (SatResult::Sat, Some(m)) => {
                             Outcome::Refuted(Box::new(decode(u, &mut q, &m, a)))

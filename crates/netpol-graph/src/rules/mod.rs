@@ -31,6 +31,7 @@
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod cidr_facts;
 pub(crate) mod cidr_keys;
 pub(crate) mod ipblocks;
 pub(crate) mod peers;
