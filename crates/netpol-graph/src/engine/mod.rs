@@ -14,7 +14,6 @@
 mod allowances;
 mod classes;
 mod joins;
-mod lpm;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -12,7 +12,6 @@
 //! ClusterIP paths).
 
 mod assertion;
-mod bleed;
 mod ip;
 mod isolation;
 mod labels;
