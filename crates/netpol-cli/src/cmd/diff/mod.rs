@@ -118,8 +118,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
                 netpol_diag::render::github(&mut s, &map, &diags).expect("writing to a String");
                 s
             } else {
-                let log =
-                    netpol_diag::render::sarif(&map, &diags, &crate::report::sarif_options());
+                let log = netpol_diag::render::sarif(&map, &diags, &crate::report::sarif_options());
                 serde_json::to_string_pretty(&log)? + "\n"
             }
         }
