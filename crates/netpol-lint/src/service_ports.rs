@@ -16,7 +16,8 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         return;
     }
     let groups = cx.analysis.service_access_groups();
-    // (policy, rule) -> the Services it admits, with [may, certain, widened, unsure, stable].
+    // (policy, rule) -> its group, whose Services come with [may, certain, widened, unsure,
+    // stable] ports.
     let mut admitted: HashMap<(usize, usize), usize> = HashMap::new();
     for (g, group) in groups.iter().enumerate() {
         for &pr in &group.rules {
@@ -56,7 +57,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                             })
                         })
                         .collect();
-                    remapped(cx, p, ri, rule, svc, &bs, ports, out);
+                    remapped(p, ri, rule, svc, &bs, ports, out);
                 }
             }
             let blocks: Vec<_> = rule
@@ -119,9 +120,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 /// V10: the Service ports a selector rule admits on the ClusterIP, against those whose
 /// targetPort (on the backends the rule's peers match) the rule names.
-#[allow(clippy::too_many_arguments)]
 fn remapped(
-    cx: &Context<'_>,
     p: &netpol_manifest::model::Policy,
     ri: usize,
     rule: &Rule,
@@ -130,7 +129,6 @@ fn remapped(
     ports: &[PortSet; 5],
     out: &mut Vec<Diagnostic>,
 ) {
-    let _ = cx;
     if backends.is_empty() {
         return;
     }
