@@ -24,14 +24,21 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             admitted.insert(pr, g);
         }
     }
-    let backends = |svc: &Service| -> Vec<&Endpoint> {
-        let Some(sel) = svc.selector.as_ref().filter(|s| !s.is_empty()) else {
-            return Vec::new();
-        };
-        cx.endpoints_of(&svc.namespace)
-            .filter(|e| sel.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
-            .collect()
-    };
+    // Each Service's backends, computed once (rules repeat Services many times).
+    let all_backends: Vec<Vec<&Endpoint>> = (cx.model.services.iter())
+        .map(|svc| {
+            let Some(sel) = svc.selector.as_ref().filter(|s| !s.is_empty()) else {
+                return Vec::new();
+            };
+            cx.endpoints_of(&svc.namespace)
+                .filter(|e| sel.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
+                .collect()
+        })
+        .collect();
+    // Only backends with a known pod IP can be covered by an ipBlock.
+    let with_ip: Vec<usize> = (0..cx.model.services.len())
+        .filter(|&si| all_backends[si].iter().any(|b| b.pod_ip.is_some()))
+        .collect();
     for (pi, p) in cx.model.policies.iter().enumerate() {
         for (ri, rule) in p.egress.iter().enumerate() {
             let selectors_only = rule.peers.iter().all(|x| matches!(x, Peer::Pods { .. }));
@@ -39,8 +46,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             if selectors_only && !rule.peers.is_empty() && !rule.ports.is_empty() {
                 for (si, ports) in services.into_iter().flatten() {
                     let svc = &cx.model.services[*si];
-                    let bs: Vec<&Endpoint> = backends(svc)
-                        .into_iter()
+                    let bs: Vec<&Endpoint> = (all_backends[*si].iter().copied())
                         .filter(|b| {
                             rule.peers.iter().any(|peer| match peer {
                                 Peer::Pods {
@@ -68,7 +74,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                     Peer::Pods { .. } => None,
                 })
                 .collect();
-            if blocks.is_empty() {
+            if blocks.is_empty() || with_ip.is_empty() {
                 continue;
             }
             // Services the rule admits on some port are fine.
@@ -78,11 +84,12 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                         .is_ok_and(|i| !l[i].1[0].is_empty())
                 })
             };
-            for (si, svc) in cx.model.services.iter().enumerate() {
+            for &si in &with_ip {
+                let svc = &cx.model.services[si];
                 if svc.headless || svc.service_type == "ExternalName" || admits(si) {
                     continue;
                 }
-                let hit = backends(svc).into_iter().find_map(|b| {
+                let hit = all_backends[si].iter().find_map(|b| {
                     let ip = b.pod_ip?;
                     let block = blocks.iter().find(|bl| {
                         bl.cidr.contains(&ip) && !bl.except.iter().any(|x| x.contains(&ip))
