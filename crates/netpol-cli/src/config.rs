@@ -27,11 +27,43 @@ pub(crate) struct Config {
 /// The config in force: `--config`, else the `netpol.yaml` of the single folder given as
 /// PATHS, else `./netpol.yaml`, if present. The settings belong to the manifests they sit
 /// with, so the input folder's file wins over the current folder's.
+/// A `netpol.yaml` found by name (not given with `--config`) that is a Kubernetes manifest
+/// (a NetworkPolicy saved as `netpol.yaml`, common in policy repositories) is not the
+/// config: it is read as a manifest.
 pub(crate) fn locate(explicit: Option<&Path>, folder_config: Option<PathBuf>) -> Option<PathBuf> {
     let default = Path::new("netpol.yaml");
     match explicit {
         Some(path) => Some(path.to_path_buf()),
-        None => folder_config.or_else(|| default.is_file().then(|| default.to_path_buf())),
+        None => folder_config.filter(|p| !is_manifest(p)).or_else(|| {
+            (default.is_file() && !is_manifest(default)).then(|| default.to_path_buf())
+        }),
+    }
+}
+
+/// Whether a file's first document has an `apiVersion` and a `kind` that are not netpol's (a
+/// Kubernetes object; a mistyped config keeps one of them). Large or unreadable files are
+/// left to the config reader, which reports them.
+fn is_manifest(path: &Path) -> bool {
+    const MAX: u64 = 1 << 20;
+    if std::fs::metadata(path).map_or(true, |m| m.len() > MAX) {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return false;
+    };
+    let mut map = SourceMap::default();
+    let file = map.add("netpol.yaml", String::new());
+    let (docs, _) = yaml::parse_documents(file, text, &yaml::Limits::default());
+    let Some(doc) = docs.first() else {
+        return false;
+    };
+    let field = |k: &str| doc.value.get(k).and_then(|v| v.as_str());
+    match (field("apiVersion"), field("kind")) {
+        (Some(api), Some(kind)) => !api.starts_with("netpol.dev/") && kind != "Verification",
+        _ => false,
     }
 }
 

@@ -6,7 +6,8 @@ use netpol_graph::Analysis;
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     ContainerPort, Direction, Endpoint, EndpointKind, Labels, NAMESPACE_NAME_LABEL, Namespace,
-    PortRef, Protocol, Service, ServicePort,
+    Operator, Policy, PolicyTypes, PortRef, Protocol, Requirement, Rule, Selector, Service,
+    ServicePort,
 };
 
 use crate::context::{Context, policy_name};
@@ -189,7 +190,10 @@ fn dns_service(model: &Model) -> Option<&Service> {
 }
 
 /// The model plus EKS's default DNS: the kube-dns Service and, unless the input has them,
-/// CoreDNS pods. `span` is only a placeholder; no diagnostic points at these objects.
+/// CoreDNS pods. Assumed CoreDNS pods accept every connection: their policies are not in
+/// the input either, and a cluster whose CoreDNS refused its pods (strict mode without a
+/// CoreDNS policy) would resolve nothing at all, so only the pod's own egress is checked.
+/// `span` is only a placeholder; no diagnostic points at these objects.
 fn with_default_dns(model: &Model, span: Span) -> Model {
     let mut m = model.clone();
     if m.namespace(DNS_NS).is_none() {
@@ -237,6 +241,32 @@ fn with_default_dns(model: &Model, span: Span) -> Model {
             span,
         ));
         m.endpoints.sort_by_key(Endpoint::id);
+        let selects_coredns = Selector {
+            requirements: vec![Requirement {
+                key: DNS_LABEL.0.to_owned(),
+                operator: Operator::In,
+                values: vec![DNS_LABEL.1.to_owned()],
+            }],
+            span: None,
+        };
+        m.policies.push(Policy {
+            namespace: DNS_NS.to_owned(),
+            name: "netpol-assumed-coredns".to_owned(),
+            span,
+            pod_selector: selects_coredns,
+            policy_types: PolicyTypes {
+                ingress: true,
+                egress: false,
+            },
+            policy_types_declared: true,
+            policy_types_span: None,
+            ingress: vec![Rule {
+                span,
+                peers: Vec::new(),
+                ports: Vec::new(),
+            }],
+            egress: Vec::new(),
+        });
     }
     m.services.push(svc);
     m.services

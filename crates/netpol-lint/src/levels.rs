@@ -52,6 +52,9 @@ pub const GROUPS: &[(&str, &[Code])] = &[
             Code::RulesOutsidePolicyTypes,
             Code::StrictModeUnselected,
             Code::HostNetworkPeer,
+            Code::ServicePortRemapped,
+            Code::ServiceViaPodIpblock,
+            Code::PortSlotsTruncated,
         ],
     ),
 ];

@@ -15,6 +15,8 @@ mod levels;
 mod named_ports;
 mod pitfalls;
 mod selectors;
+mod service_ports;
+mod slots;
 mod suppress;
 
 use netpol_diag::{Diagnostic, SourceMap};
@@ -62,6 +64,8 @@ pub fn lint(
     dns::lint(&cx, options.dns, &mut out);
     coverage::lint(&cx, &mut out);
     pitfalls::lint(&cx, &mut out);
+    service_ports::lint(&cx, &mut out);
+    slots::lint(&cx, &mut out);
     dead::lint(&cx, &reported, options.what_if_budget, &mut out);
     Diagnostic::sort(&mut out);
     out

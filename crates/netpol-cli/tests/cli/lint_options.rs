@@ -288,3 +288,36 @@ fn eks_auto_mode_switches_off_the_assumed_coredns() {
     // The flag overrides the config.
     assert!(dns(&["--platform", "eks"]));
 }
+
+/// np-guard's corpus and many policy repositories save a NetworkPolicy as `netpol.yaml`:
+/// found by name, it is a manifest, not a broken config.
+#[test]
+fn a_network_policy_named_netpol_yaml_is_a_manifest() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let deny = "\
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {namespace: shop, name: deny-all}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+";
+    write(
+        tmp.path(),
+        &[
+            ("ns.yaml", NAMESPACE),
+            ("app.yaml", APP),
+            ("netpol.yaml", deny),
+        ],
+    );
+    let folder = tmp.path().to_str().expect("utf-8");
+    for run in [short(tmp.path(), &[]), short(tmp.path(), &[folder])] {
+        assert!(!run.stdout.contains("invalid-config"), "{}", run.stdout);
+        // The policy is read: api is isolated for ingress too.
+        assert!(!run.stdout.contains("is not isolated"), "{}", run.stdout);
+    }
+    // A mistyped config is still the config, and reported.
+    write(
+        tmp.path(),
+        &[("netpol.yaml", "apiVersion: v1alpha1\nkind: Verification\n")],
+    );
+    assert!(short(tmp.path(), &[]).stdout.contains("invalid-config"));
+}

@@ -310,4 +310,21 @@ fn lint_output_is_valid_sarif() {
             .any(|r| r["ruleId"] == "port-out-of-range"),
         "{v:#}"
     );
+    // The VPC CNI pitfall lints of V5, V10 and V13 reach SARIF like every other code.
+    for code in [
+        "service-port-remapped",
+        "service-via-pod-ipblock",
+        "port-slots-truncated",
+    ] {
+        let dir = root().join("testdata/lint").join(code);
+        let file = dir.join("positive.yaml");
+        let (_, v) = lint(&dir, &[file.to_str().expect("utf-8")]);
+        schema.assert_valid(&v);
+        assert!(
+            results(&v)
+                .iter()
+                .any(|r| r["ruleId"] == code && r["level"] == "warning"),
+            "{code}: {v:#}"
+        );
+    }
 }
