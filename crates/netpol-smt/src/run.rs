@@ -80,39 +80,49 @@ pub(crate) fn verify_with(
     let mut affected = Vec::new();
     std::thread::scope(|sc| {
         let (tx, rx) = mpsc::channel();
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (u, next, limit) = (&u, &next, limit.as_ref());
-            sc.spawn(move || {
-                loop {
-                    let c = next.fetch_add(1, Ordering::Relaxed);
-                    if c >= chunks {
+        let (u, next, limit) = (&u, &next, limit.as_ref());
+        let work = move |tx: mpsc::Sender<_>| {
+            loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= chunks {
+                    return;
+                }
+                let mut i = c * chunk;
+                let end = (i + chunk).min(n);
+                // A fresh context per chunk, and again after an interrupt, which may
+                // stay in it.
+                while i < end {
+                    let sent = z3::with_z3_config(&z3::Config::new(), || {
+                        while i < end {
+                            let (r, interrupted) = one(model, u, config, i, options, limit);
+                            i += 1;
+                            if tx.send((i - 1, r)).is_err() {
+                                return false;
+                            }
+                            if interrupted {
+                                break;
+                            }
+                        }
+                        true
+                    });
+                    if !sent {
                         return;
                     }
-                    let mut i = c * chunk;
-                    let end = (i + chunk).min(n);
-                    // A fresh context per chunk, and again after an interrupt, which may
-                    // stay in it.
-                    while i < end {
-                        let sent = z3::with_z3_config(&z3::Config::new(), || {
-                            while i < end {
-                                let (r, interrupted) = one(model, u, config, i, options, limit);
-                                i += 1;
-                                if tx.send((i - 1, r)).is_err() {
-                                    return false;
-                                }
-                                if interrupted {
-                                    break;
-                                }
-                            }
-                            true
-                        });
-                        if !sent {
-                            return;
-                        }
-                    }
                 }
-            });
+            }
+        };
+        for _ in 0..jobs {
+            let tx2 = tx.clone();
+            // Z3 recurses over deep terms (long ite chains, wide disjunctions) on the
+            // calling thread's stack, so workers get a large one (reserved, not committed).
+            let spawned = std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(sc, move || work(tx2));
+            if spawned.is_err() {
+                // No thread to be had: decide what is left here (the channel is unbounded).
+                work(tx.clone());
+                break;
+            }
         }
         drop(tx);
         let mut emitted = 0;
@@ -141,6 +151,9 @@ pub(crate) fn verify_with(
     }
     out
 }
+
+/// The stack of a verify worker: Z3 needs deep recursion on long terms.
+const WORKER_STACK: usize = 512 << 20;
 
 /// How many consecutive assertions share one Z3 context (see [`verify_each`]).
 const CONTEXT_CHUNK: usize = 4;
