@@ -7,8 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::root;
 use super::snapshot::{shop_copy, widen_db};
+use super::{git, root};
 
 struct Out {
     code: Option<i32>,
@@ -32,26 +32,6 @@ fn step(dir: &Path, name: &str, env: &[(&str, &str)]) -> Out {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=netpol",
-            "-c",
-            "user.email=netpol@example.com",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A repository whose `k8s/` is examples/eks-shop (with its snapshot), then a commit that

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::run;
 use super::snapshot::{shop_copy, widen_db};
+use super::{git, run};
 
 fn s(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
@@ -214,25 +214,6 @@ fn external_ranges_are_compared_by_address_not_by_id() {
         ])
         .code,
         Some(1)
-    );
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=netpol",
-            "-c",
-            "user.email=netpol@example.com",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

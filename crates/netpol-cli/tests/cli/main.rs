@@ -79,3 +79,25 @@ fn run_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
 fn run(args: &[&str]) -> Run {
     run_in(&root(), args, b"")
 }
+
+/// Runs git in `dir` with a fixed identity and returns its trimmed stdout (tests that build
+/// throwaway repositories).
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=netpol",
+            "-c",
+            "user.email=netpol@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
