@@ -72,8 +72,7 @@ pub(crate) fn verify_with(
     // slower). What Z3 answers depends on what the context saw before, so the chunks are
     // fixed by assertion index, never by which worker is free: the output is the same
     // whatever the number of cores or the scheduling.
-    let chunk = CONTEXT_CHUNK;
-    let chunks = n.div_ceil(chunk);
+    let chunks = n.div_ceil(CONTEXT_CHUNK);
     let jobs = jobs.min(chunks.max(1));
     let next = AtomicUsize::new(0);
     let mut pending: BTreeMap<usize, (AssertionResult, Vec<Diagnostic>)> = BTreeMap::new();
@@ -87,8 +86,8 @@ pub(crate) fn verify_with(
                 if c >= chunks {
                     return;
                 }
-                let mut i = c * chunk;
-                let end = (i + chunk).min(n);
+                let mut i = c * CONTEXT_CHUNK;
+                let end = (i + CONTEXT_CHUNK).min(n);
                 // A fresh context per chunk, and again after an interrupt, which may
                 // stay in it.
                 while i < end {
