@@ -57,10 +57,25 @@ pub(crate) fn check_classes(m: &Matrix) -> Result<(), String> {
         let e = &m.endpoints[i];
         (std::mem::discriminant(&e.kind), e.has_replicas())
     };
+    // The ports between two members of a class: one set for the whole class, free for a
+    // lone pod (it has no peer inside its class).
+    let internal = |x: &crate::Class| match x.members[..] {
+        [a, b, ..] => Some(at(a.index(), b.index())),
+        [a] if cat(a.index()).1 => Some(at(a.index(), a.index())),
+        _ => None,
+    };
     for (i, x) in c.classes.iter().enumerate() {
         for y in &c.classes[i + 1..] {
             let (a, b) = (x.members[0].index(), y.members[0].index());
             if cat(a) != cat(b) {
+                continue;
+            }
+            // One class has one set of ports between any two of its members.
+            let between = at(a, b);
+            if [internal(x), internal(y)]
+                .iter()
+                .any(|q| q.as_ref().is_some_and(|q| *q != between))
+            {
                 continue;
             }
             let swap = |v: usize| match v {
