@@ -82,6 +82,7 @@ codes! {
     UnsupportedKind => "unsupported-kind", Note, "An object of a kind netpol does not model was skipped.";
     CreatesPods => "creates-pods", Warning, "An operator's object (such as a Prometheus) runs pods that netpol cannot see.";
     PodNotRunning => "pod-not-running", Note, "A Pod that no controller owns has finished (status.phase Succeeded or Failed), so it is not an endpoint.";
+    InvalidPodIp => "invalid-pod-ip", Warning, "A Pod's address (status.podIP, or the vpc.amazonaws.com/pod-ips annotation) is not an IP address, so the pod's address is taken as unknown.";
     UnsupportedApiVersion => "unsupported-api-version", Warning, "A known kind uses an API version netpol does not read.";
     DuplicateObject => "duplicate-object", Error, "The same object (kind, namespace, name) appears twice.";
     DuplicateKey => "duplicate-key", Error, "A YAML mapping or JSON object repeats a key.";

@@ -48,6 +48,9 @@ pub struct Flags {
     /// V9: pods that share an agent pod identifier (name minus its last `-segment`, per
     /// namespace) share the union of the policies that select any of them.
     pub identifier_sharing: bool,
+    /// V14: a pod without `status.podIP` has the address of its
+    /// `vpc.amazonaws.com/pod-ips` annotation.
+    pub pod_ip_annotation: bool,
 }
 
 impl Flags {
@@ -70,6 +73,7 @@ impl Flags {
                 named_ports_vpc: true,
                 node_ip_blocks: true,
                 identifier_sharing: true,
+                pod_ip_annotation: true,
             },
         }
     }

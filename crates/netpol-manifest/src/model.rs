@@ -141,6 +141,9 @@ pub struct Endpoint {
     pub host_network: bool,
     /// `status.podIP` of a bare Pod. Workload pods have no IP until they run.
     pub pod_ip: Option<IpAddr>,
+    /// The `vpc.amazonaws.com/pod-ips` annotation of a bare Pod: the address VPC CNI's IPAM
+    /// gave it, written before the kubelet reports `status.podIP` (V14 reads it).
+    pub annotated_ip: Option<IpAddr>,
     /// `status.hostIP` of a bare Pod.
     pub host_ip: Option<IpAddr>,
     /// `spec.nodeName`, when set.
@@ -169,6 +172,7 @@ impl Endpoint {
             ports,
             host_network: false,
             pod_ip: None,
+            annotated_ip: None,
             host_ip: None,
             node_name: None,
             span,

@@ -38,6 +38,9 @@ fn write_summary(s: &mut String, model: &Model) -> std::fmt::Result {
         if let Some(ip) = e.pod_ip {
             write!(s, " ip={ip}")?;
         }
+        if let Some(ip) = e.annotated_ip {
+            write!(s, " annotatedIP={ip}")?;
+        }
         if let Some(ip) = e.host_ip {
             write!(s, " hostIP={ip}")?;
         }

@@ -177,6 +177,7 @@ impl Counterexample {
                         ports: e.ports.clone(),
                         host_network: false,
                         pod_ip: e.ip.map(IpAddr::V4),
+                        annotated_ip: None,
                         host_ip: None,
                         node_name: e.node.clone(),
                         span,

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use netpol_manifest::model::{ContainerPort, Direction, Labels, Protocol};
+use netpol_manifest::model::{ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Protocol};
 use z3::Model as Z3Model;
 use z3::ast::{BV, Bool, Int};
 
@@ -204,6 +204,23 @@ pub(crate) fn decode(u: &Universe, q: &mut Query, m: &Z3Model, a: &Intent) -> Co
         && let Some(other) = u.members.get(&j).and_then(|m| m.get(1))
     {
         src.endpoint = EndpointRef::Existing(u.eps[*other].id.clone());
+    }
+    // Two new namespaces of unmentioned names ("any other value") with different labels are
+    // two namespaces: give them two names.
+    if let Some(src) = &mut source
+        && src.new_namespace
+        && destination.new_namespace
+        && src.namespace == destination.namespace
+        && src.namespace_labels != destination.namespace_labels
+    {
+        let mentioned = u.ns_vocab.keys.get(NAMESPACE_NAME_LABEL);
+        let mut name = format!("{}-2", destination.namespace.as_deref().unwrap_or_default());
+        while mentioned.is_some_and(|v| v.contains(&name)) {
+            name.push_str("-2");
+        }
+        src.namespace_labels
+            .insert(NAMESPACE_NAME_LABEL.to_owned(), name.clone());
+        src.namespace = Some(name);
     }
     let proto = eval_int(m, &q.proto);
     let protocol = match proto {

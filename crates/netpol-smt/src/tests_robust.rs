@@ -132,3 +132,116 @@ fn cluster_scoped_policies_make_verdicts_unknown() {
     assert_eq!(with_tier.len(), alone.len());
     assert!(with_tier.iter().all(|o| *o == "unknown"), "{with_tier:?}");
 }
+
+/// A namespace has one set of labels (issue 10 §5): two sides pinned to one new namespace
+/// with different labels cannot both exist, so the `deny` holds (it was refuted with a
+/// counterexample that gave `ghost` two label sets). Two new namespaces whose names the
+/// assertion leaves open are two namespaces, and the counterexample names them apart.
+#[test]
+fn a_new_namespace_has_one_label_set() {
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    let cfg = config(
+        r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: one-namespace
+    deny: {from: {namespace: ghost, namespaceSelector: {matchLabels: {team: a}}}, to: {namespace: ghost, namespaceSelector: {matchLabels: {team: b}}}}
+  - name: two-namespaces
+    deny: {from: {namespaceSelector: {matchLabels: {team: a}}}, to: {namespaceSelector: {matchLabels: {team: b}}}}
+  - name: same-labels
+    deny: {from: {namespace: ghost, namespaceSelector: {matchLabels: {team: a}}}, to: {namespace: ghost}}
+"#,
+    );
+    let v = verify(&load(SHOP), &p, &cfg, &Options::default());
+    assert_eq!(
+        v.results[0].outcome,
+        Outcome::Proved,
+        "{:?}",
+        v.results[0].outcome
+    );
+    let Outcome::Refuted(cx) = &v.results[1].outcome else {
+        panic!("{:?}", v.results[1].outcome);
+    };
+    let src = cx.source.as_ref().expect("source");
+    assert!(src.new_namespace && cx.destination.new_namespace);
+    assert_ne!(src.namespace, cx.destination.namespace);
+    assert_eq!(
+        src.namespace_labels
+            .get(netpol_manifest::model::NAMESPACE_NAME_LABEL),
+        src.namespace.as_ref()
+    );
+    // Pinned to one new namespace, both ends carry its one label set.
+    let Outcome::Refuted(cx) = &v.results[2].outcome else {
+        panic!("{:?}", v.results[2].outcome);
+    };
+    let src = cx.source.as_ref().expect("source");
+    assert_eq!(src.namespace_labels, cx.destination.namespace_labels);
+}
+
+/// V14: a pod without `status.podIP` is at the address of its `vpc.amazonaws.com/pod-ips`
+/// annotation under VPC CNI. Before, its address was symbolic in `podCIDRs`, so with the
+/// annotated address outside them (a secondary VPC CIDR) a `deny` was proved that the
+/// controller does not enforce.
+#[test]
+fn v14_the_annotated_address_is_the_pods() {
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: db, labels: {app: db}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: batch, labels: {app: batch}, annotations: {vpc.amazonaws.com/pod-ips: 100.64.5.7}}
+spec: {containers: [{name: c, image: i}]}
+status: {phase: Pending}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: x, name: db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{ipBlock: {cidr: 100.64.5.0/24}}]}]
+"#;
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: batch-cannot-reach-db
+    scope: existing
+    deny: {from: {namespace: x, podSelector: {matchLabels: {app: batch}}}, to: {namespace: x, podSelector: {matchLabels: {app: db}}}}
+  - name: batch-reaches-db
+    scope: existing
+    allow: {from: {namespace: x, podSelector: {matchLabels: {app: batch}}}, to: {namespace: x, podSelector: {matchLabels: {app: db}}}, ports: ["TCP/5432"]}
+"#;
+    let model = load(yaml);
+    let with_cidrs = |cni| {
+        netpol_graph::Profile::new(&netpol_manifest::config::ClusterSettings {
+            cni,
+            pod_cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
+            ..Default::default()
+        })
+    };
+    let v = verify(
+        &model,
+        &with_cidrs(Cni::VpcCni),
+        &config(cfg),
+        &Options::default(),
+    );
+    let Outcome::Refuted(cx) = &v.results[0].outcome else {
+        panic!("{:?}", v.results[0].outcome);
+    };
+    let src = cx.source.as_ref().expect("source");
+    assert_eq!(src.ip, Some("100.64.5.7".parse().expect("ip")));
+    assert_eq!(v.results[1].outcome, Outcome::Proved);
+    // Upstream reads only the status: the address is unknown within podCIDRs.
+    let v = verify(
+        &model,
+        &with_cidrs(Cni::Upstream),
+        &config(cfg),
+        &Options::default(),
+    );
+    assert_eq!(v.results[0].outcome, Outcome::Proved);
+    assert_eq!(v.results[1].outcome.as_str(), "refuted");
+}

@@ -28,6 +28,7 @@
 //! | V10 Service port mapping | `services::selector_peer_ports` |
 //! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
 //! | V13 24 port slots per key | `slots::truncated_keys` |
+//! | V14 pod address from the `pod-ips` annotation | `switches::pod_ip` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
@@ -134,6 +135,7 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         "V13",
         &[("netpol-graph/src/rules/slots.rs", "truncated_keys")],
     ),
+    ("V14", &[("netpol-graph/src/rules/switches.rs", "pod_ip")]),
 ];
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! world may call it (see [`super`] for the index). The switches other crates need (the SMT
 //! encoding) are public as `netpol_graph::switches`.
 
-use netpol_manifest::model::{Direction, Service};
+use std::net::IpAddr;
+
+use netpol_manifest::model::{Direction, Endpoint, Service};
 
 use crate::ip::{Block, Cover};
 use crate::profile::Profile;
@@ -30,6 +32,13 @@ pub fn node_ip_blocks(profile: &Profile) -> bool {
 /// ([`super::slots`]). The same VPC CNI agent as V12.
 pub(crate) fn port_slots_limited(profile: &Profile) -> bool {
     profile.flags.node_ip_blocks
+}
+
+/// V14: a pod's address: `status.podIP`, else (VPC CNI) its `vpc.amazonaws.com/pod-ips`
+/// annotation, which the controller reads when the status has none (NPC `GetPodIP`).
+pub fn pod_ip(profile: &Profile, e: &Endpoint) -> Option<IpAddr> {
+    e.pod_ip
+        .or(e.annotated_ip.filter(|_| profile.flags.pod_ip_annotation))
 }
 
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they

@@ -72,6 +72,7 @@ pub(crate) fn pod(ns: &str, name: &str, l: &[(&str, &str)]) -> Endpoint {
         ports: Vec::new(),
         host_network: false,
         pod_ip: None,
+        annotated_ip: None,
         host_ip: None,
         node_name: None,
         span: span(),

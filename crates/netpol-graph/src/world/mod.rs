@@ -116,7 +116,7 @@ impl<'m> World<'m> {
         let all_nodes: Arc<[usize]> = (0..profile.nodes.len()).collect();
         for (i, e) in model.endpoints.iter().enumerate() {
             let placement = Placement::of(e, &index);
-            let mut ip = e.pod_ip;
+            let mut ip = crate::rules::switches::pod_ip(profile, e);
             if e.host_network {
                 ip = ip.or(e.host_ip).or(match &placement {
                     Placement::Node(n) => Some(profile.nodes[*n].ip),

@@ -15,6 +15,9 @@ use super::{Cx, Item, Obj, ObjKey, Payload, controller};
 use crate::model as m;
 use crate::validate;
 
+/// The annotation in which VPC CNI's IPAM records the address it gave a pod.
+const POD_IPS_ANNOTATION: &str = "vpc.amazonaws.com/pod-ips";
+
 impl Cx<'_> {
     pub(super) fn pod(&mut self, obj: &Obj<'_>, value: &Value) {
         let Some(pod) = self.typed::<corev1::Pod>(obj, value, "Pod") else {
@@ -52,6 +55,23 @@ impl Cx<'_> {
             );
             return;
         }
+        let pod_ip = self.address(
+            obj,
+            status.and_then(|s| s.pod_ip.as_deref()),
+            "/status/podIP",
+        );
+        // V14: VPC CNI's IPAM writes the address it gave the pod here before the kubelet
+        // reports it; the controller reads it when the status has none.
+        let annotated_ip = match pod_ip {
+            Some(_) => None,
+            None => self.address(
+                obj,
+                (pod.metadata.annotations.as_ref())
+                    .and_then(|a| a.get(POD_IPS_ANNOTATION))
+                    .map(String::as_str),
+                "/metadata/annotations/vpc.amazonaws.com~1pod-ips",
+            ),
+        };
         let ip = |s: Option<&String>| s.and_then(|s| s.parse::<IpAddr>().ok());
         let endpoint = m::Endpoint {
             kind: m::EndpointKind::Pod,
@@ -60,7 +80,8 @@ impl Cx<'_> {
             labels: pod.metadata.labels.clone().unwrap_or_default(),
             ports,
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
-            pod_ip: ip(status.and_then(|s| s.pod_ip.as_ref())).filter(|_| !finished),
+            pod_ip: pod_ip.filter(|_| !finished),
+            annotated_ip: annotated_ip.filter(|_| !finished),
             host_ip: ip(status.and_then(|s| s.host_ip.as_ref())).filter(|_| !finished),
             node_name: spec.and_then(|s| s.node_name.clone()),
             span: obj.near(""),
@@ -140,6 +161,7 @@ impl Cx<'_> {
             ports,
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
             pod_ip: None,
+            annotated_ip: None,
             host_ip: None,
             node_name: spec.and_then(|s| s.node_name.clone()),
             span: obj.near(""),
@@ -156,6 +178,26 @@ impl Cx<'_> {
                 owner: controller(&meta),
             },
         });
+    }
+
+    /// An address field of a bare Pod: none when absent or empty, a warning when it is not
+    /// one IP address (the API server stores any string).
+    fn address(&mut self, obj: &Obj<'_>, value: Option<&str>, at: &str) -> Option<IpAddr> {
+        let value = value.filter(|v| !v.is_empty())?;
+        let parsed = value.parse::<IpAddr>().ok();
+        if parsed.is_none() {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidPodIp,
+                    format!(
+                        "`{value}` is not an IP address; the pod's address is taken as unknown"
+                    ),
+                )
+                .with_primary(obj.near(at), "not an IP address")
+                .with_help("give one IPv4 or IPv6 address, as the kubelet and VPC CNI write it"),
+            );
+        }
+        parsed
     }
 
     pub(super) fn container_ports(

@@ -74,6 +74,7 @@ impl Encoder<'_> {
             .collect();
         let same = s.kind.eq(&d.kind);
         Bool::and(&[
+            self.one_label_set(s, d),
             same.implies(Bool::and(&[
                 Bool::or(&bare).not(),
                 s.kind.eq(Int::from_i64(EXTERNAL)).not(),
@@ -91,6 +92,40 @@ impl Encoder<'_> {
             ])
             .not(),
         ])
+    }
+
+    /// A namespace has one set of labels: two sides in new namespaces of the same name (a
+    /// name the query mentions) are in one namespace. Two unmentioned names ("any other
+    /// value") may be two namespaces; the counterexample then names them apart.
+    fn one_label_set(&self, s: &Side, d: &Side) -> Bool {
+        if !(s.new_ns && d.new_ns) {
+            return Bool::from_bool(true);
+        }
+        let (Some((_, s_has, s_name)), Some((_, d_has, d_name))) = (
+            s.nsl.get(NAMESPACE_NAME_LABEL),
+            d.nsl.get(NAMESPACE_NAME_LABEL),
+        ) else {
+            return Bool::from_bool(true);
+        };
+        let new = Int::from_i64(self.u.namespaces.len() as i64);
+        let other = self
+            .u
+            .ns_vocab
+            .keys
+            .get(NAMESPACE_NAME_LABEL)
+            .map_or(0, Vec::len) as i64;
+        let one_namespace = Bool::and(&[
+            s.ns.eq(&new),
+            d.ns.eq(&new),
+            s_has.clone(),
+            d_has.clone(),
+            s_name.eq(d_name),
+            s_name.lt(Int::from_i64(other)),
+        ]);
+        let equal: Vec<Bool> = (s.nsl.vars.iter().zip(&d.nsl.vars))
+            .map(|((_, sh, sv), (_, dh, dv))| Bool::and(&[sh.eq(dh), sh.implies(sv.eq(dv))]))
+            .collect();
+        one_namespace.implies(Bool::and(&equal))
     }
 
     /// The assertion's port set over (proto, port).
