@@ -51,6 +51,9 @@ pub struct Flags {
     /// V14: a pod without `status.podIP` has the address of its
     /// `vpc.amazonaws.com/pod-ips` annotation.
     pub pod_ip_annotation: bool,
+    /// S6, one reading `verify --robust` checks under `upstream`: ipBlocks match no pod
+    /// address (the specification leaves it to the CNI; some identify pods otherwise).
+    pub ipblocks_skip_pods: bool,
 }
 
 impl Flags {
@@ -74,6 +77,7 @@ impl Flags {
                 node_ip_blocks: true,
                 identifier_sharing: true,
                 pod_ip_annotation: true,
+                ipblocks_skip_pods: false,
             },
         }
     }

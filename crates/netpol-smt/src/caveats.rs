@@ -31,6 +31,19 @@ pub(crate) fn unknown_under_tiers(u: &Universe, outcome: Outcome) -> Outcome {
     ))
 }
 
+/// The encoding's addresses are IPv4 (`encode/ip.rs`): an IPv6 pod would take an IPv4
+/// address in the solver, and an IPv6 ipBlock would match none of it, so with any IPv6
+/// address in the cluster no verdict is exact. Until the encoding has both families, such a
+/// verdict is `unknown` (docs/verify.md, "IPv6").
+pub(crate) fn unknown_with_ipv6(u: &Universe, outcome: Outcome) -> Outcome {
+    match (&u.ipv6, &outcome) {
+        (None, _) | (_, Outcome::Unknown(_)) => outcome,
+        (Some(what), _) => Outcome::Unknown(format!(
+            "{what}, and verify does not model IPv6 addresses yet (the matrix does)"
+        )),
+    }
+}
+
 /// A rule through which a Service created later could open a path (see
 /// [`admits_new_service`]): the policy, the peer's span and why.
 pub(crate) struct ServiceLimit {

@@ -57,6 +57,9 @@ pub struct Options {
     pub deadline: Option<Instant>,
     /// Assertions decided at once; 0 means one per available core.
     pub jobs: usize,
+    /// Prove only what also holds under the other readings of the profile
+    /// (`netpol_graph::switches::robust_readings`); otherwise `unknown`.
+    pub robust: bool,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             timeout: Duration::from_secs(30),
             deadline: None,
             jobs: 0,
+            robust: false,
         }
     }
 }

@@ -14,7 +14,7 @@ use netpol_manifest::Model;
 
 use crate::caveats::{
     LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, service_limit,
-    unknown_by_backend_order, unknown_under_tiers,
+    unknown_by_backend_order, unknown_under_tiers, unknown_with_ipv6,
 };
 use crate::config::{Assertion, ParsedConfig};
 use crate::query::{Limit, decide};
@@ -41,7 +41,56 @@ pub fn verify_each(
     options: &Options,
     each: &mut dyn FnMut(&AssertionResult),
 ) -> Verified {
-    verify_with(model, profile, config, options, true, each)
+    let readings = match options.robust {
+        true => netpol_graph::switches::robust_readings(profile),
+        false => Vec::new(),
+    };
+    if readings.is_empty() {
+        return verify_with(model, profile, config, options, true, each);
+    }
+    let mut out = verify_with(model, profile, config, options, true, &mut |_| {});
+    for (name, other) in &readings {
+        let alt = verify_with(model, other, config, options, true, &mut |_| {});
+        for (r, a) in out.results.iter_mut().zip(alt.results) {
+            r.duration += a.duration;
+            r.outcome = robust(
+                std::mem::replace(&mut r.outcome, Outcome::Proved),
+                a.outcome,
+                name,
+            );
+        }
+    }
+    for r in &out.results {
+        each(r);
+    }
+    out
+}
+
+/// `--robust`: a proof stands only when the other reading proves it too; a refutation or
+/// `unknown` of the profile's own reading stands as it is.
+fn robust(own: Outcome, other: Outcome, reading: &str) -> Outcome {
+    match (own, other) {
+        (Outcome::Proved, Outcome::Proved) => Outcome::Proved,
+        (Outcome::Proved, Outcome::Refuted(cx)) => {
+            let (from, to) = (cx.source.as_ref(), &cx.destination);
+            let path = match from {
+                Some(s) => format!(
+                    "{} -> {} on {}",
+                    s.describe(),
+                    to.describe(),
+                    cx.port_string()
+                ),
+                None => format!("{} is not isolated", to.describe()),
+            };
+            Outcome::Unknown(format!(
+                "it holds as netpol reads the profile, but not under {reading}: {path}"
+            ))
+        }
+        (Outcome::Proved, Outcome::Unknown(why)) => Outcome::Unknown(format!(
+            "it holds as netpol reads the profile, and is undecided under {reading}: {why}"
+        )),
+        (own, _) => own,
+    }
 }
 
 /// [`verify_each`]; `via_classes: false` selects the plain V5 encoding (tests compare the
@@ -217,7 +266,7 @@ fn one(
         }
     };
     let outcome = unknown_by_backend_order(u, a, outcome);
-    let mut outcome = unknown_under_tiers(u, outcome);
+    let mut outcome = unknown_with_ipv6(u, unknown_under_tiers(u, outcome));
     if limited(limit, a, &outcome) {
         outcome = Outcome::Unknown(LIMITED_REASON.to_owned());
     }

@@ -280,6 +280,33 @@ fn agrees_with_graph_on_generated_clusters_vpc_cni() {
         "V9 refuted, proved, unknown: {v9:?}"
     );
 }
+/// The readings `--robust` adds (V2 off under vpc-cni; ipBlocks matching every pod address,
+/// or none, under upstream) agree between the engines too.
+#[test]
+fn agrees_with_graph_under_the_robust_readings() {
+    let mut differ = std::collections::BTreeMap::new();
+    // Seeds whose matrices each reading changes (the check below holds them to it).
+    for seed in [3, 12, 13] {
+        let (yaml, _) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+        let model = load(&yaml);
+        for p in [
+            profile(Cni::Upstream, EnforcingMode::Standard),
+            profile(Cni::VpcCni, EnforcingMode::Standard),
+        ] {
+            let own = netpol_graph::Analysis::new(&model, &p)
+                .matrix()
+                .connection_count();
+            for (name, reading) in netpol_graph::switches::robust_readings(&p) {
+                agreement(seed, &reading);
+                let other = netpol_graph::Analysis::new(&model, &reading).matrix();
+                *differ.entry(name).or_insert(0) += usize::from(other.connection_count() != own);
+            }
+        }
+    }
+    // Each reading changes some cluster's matrix, so the agreement covers what it changes.
+    assert!(differ.values().all(|&n| n > 0), "{differ:?}");
+}
+
 /// Refuted `deny` assertions under scope any: the counterexample, added to the cluster as
 /// concrete pods, really connects in the graph engine.
 #[test]

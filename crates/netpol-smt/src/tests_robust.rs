@@ -245,3 +245,203 @@ assertions:
     assert_eq!(v.results[0].outcome, Outcome::Proved);
     assert_eq!(v.results[1].outcome.as_str(), "refuted");
 }
+
+/// The encoding's addresses are IPv4: an IPv6 pod took an IPv4 address in the solver, so a
+/// `deny` into a pod whose IPv6 ipBlock admits the source was proved. With an IPv6 address
+/// in the cluster every verdict is `unknown`, naming it; IPv4 clusters are unaffected.
+#[test]
+fn ipv6_addresses_make_verdicts_unknown() {
+    let pods = |db: &str, web: &str, block: &str| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: x, name: db, labels: {{app: db}}}}
+spec: {{containers: [{{name: c, image: i}}]}}
+status: {{podIP: "{db}"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: x, name: web, labels: {{app: web}}}}
+spec: {{containers: [{{name: c, image: i}}]}}
+status: {{podIP: "{web}"}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{namespace: x, name: db}}
+spec:
+  podSelector: {{matchLabels: {{app: db}}}}
+  policyTypes: [Ingress]
+  ingress: [{{from: [{{ipBlock: {{cidr: "{block}"}}}}], ports: [{{port: 5432}}]}}]
+"#
+        )
+    };
+    let cfg = r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: web-cannot-reach-db
+    scope: existing
+    deny: {from: {namespace: x, podSelector: {matchLabels: {app: web}}}, to: {namespace: x, podSelector: {matchLabels: {app: db}}}, ports: ["TCP/5432"]}
+"#;
+    for cni in [Cni::VpcCni, Cni::Upstream] {
+        let p = profile(cni, EnforcingMode::Standard);
+        let v6 = load(&pods(
+            "2600:1f14:abcd::10",
+            "2600:1f14:abcd::20",
+            "2600:1f14:abcd::/64",
+        ));
+        let v = verify(&v6, &p, &config(cfg), &Options::default());
+        assert!(
+            matches!(&v.results[0].outcome, Outcome::Unknown(r) if r.contains("x/db has address 2600:1f14:abcd::10")),
+            "{:?}",
+            v.results[0].outcome
+        );
+        let v4 = load(&pods("10.0.0.10", "10.0.0.20", "10.0.0.0/24"));
+        let v = verify(&v4, &p, &config(cfg), &Options::default());
+        assert_eq!(v.results[0].outcome.as_str(), "refuted");
+    }
+}
+
+/// `--robust` under vpc-cni: V2 makes db's egress rule (outside `policyTypes`) isolate it,
+/// so `deny db -> web` holds today; once the controller respects `policyTypes` (open NPC
+/// PR #229) it fails. Robust, the proof is `unknown` naming the reading; a refutation and
+/// a proof that holds either way are unchanged.
+#[test]
+fn robust_proofs_hold_under_the_pending_controller_change() {
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: db, labels: {app: db}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: cache, labels: {app: cache}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.11}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: web, labels: {app: web}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.12}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: x, name: db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
+  egress: [{to: [{podSelector: {matchLabels: {app: cache}}}]}]
+"#;
+    let cfg = config(
+        r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: db-cannot-reach-web
+    scope: existing
+    deny: {from: {namespace: x, podSelector: {matchLabels: {app: db}}}, to: {namespace: x, podSelector: {matchLabels: {app: web}}}}
+  - name: web-reaches-db
+    scope: existing
+    allow: {from: {namespace: x, podSelector: {matchLabels: {app: web}}}, to: {namespace: x, podSelector: {matchLabels: {app: db}}}, ports: ["TCP/5432"]}
+  - name: cache-cannot-reach-db
+    scope: existing
+    deny: {from: {namespace: x, podSelector: {matchLabels: {app: cache}}}, to: {namespace: x, podSelector: {matchLabels: {app: db}}}}
+"#,
+    );
+    let p = profile(Cni::VpcCni, EnforcingMode::Standard);
+    let model = load(yaml);
+    let plain = verify(&model, &p, &cfg, &Options::default());
+    let names: Vec<&str> = plain.results.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(names, ["proved", "proved", "proved"]);
+    let robust = Options {
+        robust: true,
+        ..Options::default()
+    };
+    let v = verify(&model, &p, &cfg, &robust);
+    assert!(
+        matches!(&v.results[0].outcome, Outcome::Unknown(r) if r.contains("PR #229") && r.contains("x/db")),
+        "{:?}",
+        v.results[0].outcome
+    );
+    assert_eq!(v.results[1].outcome, Outcome::Proved);
+    assert_eq!(v.results[2].outcome, Outcome::Proved);
+}
+
+/// `--robust` under upstream: whether an ipBlock matches a pod's address is left to the
+/// CNI. A `deny` proved because a workload's unknown address is taken to be outside the
+/// block, and an `allow` proved because a bare Pod's address is inside it, are `unknown`.
+#[test]
+fn robust_upstream_proofs_do_not_lean_on_ipblocks_matching_pods() {
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: db, labels: {app: db}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: x, name: web, labels: {app: web}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.0.12}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {namespace: x, name: batch}
+spec:
+  selector: {matchLabels: {app: batch}}
+  template:
+    metadata: {labels: {app: batch}}
+    spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: x, name: db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/16}}]}]
+"#;
+    let cfg = config(
+        r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: batch-cannot-reach-db
+    scope: existing
+    deny: {from: {namespace: x, podSelector: {matchLabels: {app: batch}}}, to: {namespace: x, podSelector: {matchLabels: {app: db}}}}
+  - name: web-reaches-db
+    scope: existing
+    allow: {from: {namespace: x, podSelector: {matchLabels: {app: web}}}, to: {namespace: x, podSelector: {matchLabels: {app: db}}}, ports: ["TCP/5432"]}
+"#,
+    );
+    let p = netpol_graph::Profile::new(&netpol_manifest::config::ClusterSettings {
+        cni: Cni::Upstream,
+        pod_cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
+        ..Default::default()
+    });
+    let model = load(yaml);
+    let plain = verify(&model, &p, &cfg, &Options::default());
+    assert!(
+        plain.results.iter().all(|r| r.outcome == Outcome::Proved),
+        "{:?}",
+        plain.results
+    );
+    let robust = Options {
+        robust: true,
+        ..Options::default()
+    };
+    let v = verify(&model, &p, &cfg, &robust);
+    assert!(
+        matches!(&v.results[0].outcome, Outcome::Unknown(r) if r.contains("every pod address")),
+        "{:?}",
+        v.results[0].outcome
+    );
+    assert!(
+        matches!(&v.results[1].outcome, Outcome::Unknown(r) if r.contains("no pod address")),
+        "{:?}",
+        v.results[1].outcome
+    );
+}

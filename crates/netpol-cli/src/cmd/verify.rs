@@ -37,6 +37,12 @@ pub(crate) struct Args {
     #[arg(long, value_name = "SECONDS")]
     deadline: Option<f64>,
 
+    /// Prove an assertion only when it also holds under the other readings of the profile:
+    /// vpc-cni once its controller respects policyTypes (open PR #229); upstream with
+    /// ipBlocks matching every pod address, and none (docs/verify.md, "Robust proofs").
+    #[arg(long)]
+    robust: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -208,6 +214,7 @@ fn collect(args: &Args, live: &mut Live) -> anyhow::Result<Report> {
         let opts = Options {
             timeout: Duration::from_secs_f64(args.timeout.min(1e6)),
             deadline,
+            robust: args.robust,
             ..Options::default()
         };
         live.start(parsed.verification.assertions.len());

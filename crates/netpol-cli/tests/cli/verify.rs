@@ -270,3 +270,32 @@ fn human_verdict_lines_come_first_in_order() {
     // No progress line in a pipe.
     assert!(!res.stderr.contains("assertions decided"), "{}", res.stderr);
 }
+
+/// `--robust`: the eks-shop intents hold under every reading; a `deny` that leans on V2
+/// (db's egress rule outside `policyTypes` isolates it) is `unknown` (exit 1), naming the
+/// pending controller change, while a plain run proves it.
+#[test]
+fn robust_proves_only_what_holds_under_every_reading() {
+    let (code, v) = json("examples/eks-shop", &["--robust"]);
+    assert_eq!(code, Some(0));
+    assert!(verdicts(&v).iter().all(|(_, r)| r == "proved"), "{v}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("db.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {namespace: x, name: db, labels: {app: db}}\nspec: {containers: [{name: c, image: i}]}\nstatus: {podIP: 10.0.0.10}\n---\napiVersion: v1\nkind: Pod\nmetadata: {namespace: x, name: web, labels: {app: web}}\nspec: {containers: [{name: c, image: i}]}\nstatus: {podIP: 10.0.0.12}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {namespace: x, name: db}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  policyTypes: [Ingress]\n  ingress: [{}]\n  egress: [{to: [{podSelector: {matchLabels: {app: db}}}]}]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("netpol.yaml"),
+        "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: db-cannot-reach-web\n    scope: existing\n    deny: {from: {namespace: x, podSelector: {matchLabels: {app: db}}}, to: {namespace: x, podSelector: {matchLabels: {app: web}}}}\n",
+    )
+    .expect("write");
+    let plain = run_in(tmp.path(), &["verify", "--format", "json"], b"");
+    assert_eq!(plain.code, Some(0), "{}", plain.stdout);
+    let robust = run_in(tmp.path(), &["verify", "--robust", "--format", "json"], b"");
+    assert_eq!(robust.code, Some(1), "{}", robust.stdout);
+    let v: Value = serde_json::from_str(&robust.stdout).expect("json");
+    assert_eq!(v["assertions"][0]["result"], "unknown");
+    let reason = v["assertions"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("PR #229"), "{v}");
+}

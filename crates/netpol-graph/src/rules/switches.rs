@@ -41,6 +41,44 @@ pub fn pod_ip(profile: &Profile, e: &Endpoint) -> Option<IpAddr> {
         .or(e.annotated_ip.filter(|_| profile.flags.pod_ip_annotation))
 }
 
+/// S6: whether an ipBlock can match a pod's own address (hostNetwork pods have their
+/// node's, which always can).
+pub fn ipblocks_match_pods(profile: &Profile) -> bool {
+    !profile.flags.ipblocks_skip_pods
+}
+
+/// The other readings under which `verify --robust` proves an assertion only if it holds
+/// too, each with a name for the reason: what an open upstream change or the freedom the
+/// specification leaves could make of the same policies (docs/semantics.md, "Readings").
+pub fn robust_readings(profile: &Profile) -> Vec<(&'static str, Profile)> {
+    let with = |change: fn(&mut crate::profile::Flags)| {
+        let mut p = profile.clone();
+        change(&mut p.flags);
+        p
+    };
+    if profile.flags.rules_outside_policy_types {
+        // V2 is what NPC v1.1.7 does; its open PR #229 would drop the rules of a direction
+        // missing from `policyTypes`.
+        vec![(
+            "the VPC CNI controller once it respects policyTypes (open PR #229)",
+            with(|f| f.rules_outside_policy_types = false),
+        )]
+    } else if profile.flags.ipblock_matches_workloads {
+        Vec::new()
+    } else {
+        vec![
+            (
+                "a CNI that matches ipBlocks to every pod address, known or not",
+                with(|f| f.ipblock_matches_workloads = true),
+            ),
+            (
+                "a CNI that matches ipBlocks to no pod address",
+                with(|f| f.ipblocks_skip_pods = true),
+            ),
+        ]
+    }
+}
+
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they
 /// cover part of them).
 pub fn ipblocks_match_workloads(profile: &Profile) -> bool {

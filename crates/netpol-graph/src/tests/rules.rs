@@ -136,6 +136,22 @@ fn v3_ipblock_matches_pod_ip_and_workloads_through_pod_cidrs() {
         a.diagnostics()[0].code,
         netpol_diag::Code::IpBlockPartialPodCidr
     );
+    // The readings `verify --robust` adds under upstream: every pod address matches (the
+    // workload through podCIDRs, as under VPC CNI), or none does (a's own address either).
+    let mut prof = upstream();
+    prof.pod_cidrs = vec!["10.0.0.0/20".parse().expect("cidr")];
+    let readings = crate::switches::robust_readings(&prof);
+    assert_eq!(readings.len(), 2);
+    let every = matrix_lines(&m, &readings[0].1);
+    assert!(has(&every, "x/a -> x/b: TCP/80"), "{every:#?}");
+    assert!(has(&every, "x/w[Deployment] -> x/b: TCP/80"), "{every:#?}");
+    let none = matrix_lines(&m, &readings[1].1);
+    assert!(
+        !none
+            .iter()
+            .any(|l| l.ends_with("-> x/b: TCP/80") && l.starts_with("x/")),
+        "{none:#?}"
+    );
 }
 
 #[test]

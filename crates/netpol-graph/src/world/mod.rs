@@ -309,6 +309,11 @@ impl<'m> World<'m> {
         match e.kind {
             EpKind::External(iv) => block.cover(&iv) == Cover::Full,
             EpKind::Service(_) => false,
+            EpKind::Workload(_)
+                if !e.host_network && !switches::ipblocks_match_pods(&self.profile) =>
+            {
+                false
+            }
             EpKind::Node(_) | EpKind::Workload(_) => match e.info.ip {
                 Some(ip) => block.contains_ip(ip),
                 // A hostNetwork workload has its nodes' IPs (a DaemonSet: every node's).

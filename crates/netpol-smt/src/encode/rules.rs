@@ -21,7 +21,16 @@ impl Encoder<'_> {
                             ipnet::IpNet::V6(_) => None,
                         })
                         .collect();
-                    self.in_block(y, c, &ex)
+                    let inside = self.in_block(y, c, &ex);
+                    if netpol_graph::switches::ipblocks_match_pods(&u.profile) {
+                        inside
+                    } else {
+                        // A pod's own address never matches; a hostNetwork pod's is its node's.
+                        Bool::and(&[
+                            inside,
+                            Bool::or(&[y.is_pod().not(), y.host_network.clone()]),
+                        ])
+                    }
                 }
                 ipnet::IpNet::V6(_) => Bool::from_bool(false),
             },

@@ -116,6 +116,9 @@ pub(crate) struct Universe {
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
     /// `policy-not-modelled` warnings: policies the proofs ignore.
     pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
+    /// The first IPv6 address or range of the cluster, described: the encoding's addresses
+    /// are IPv4, so with one no verdict is exact (`caveats::unknown_with_ipv6`).
+    pub(crate) ipv6: Option<String>,
     /// V13: per existing enforced endpoint (index into `eps`) and direction, the address
     /// keys with more than 24 port slots (`encode/slots.rs`).
     pub(crate) truncated: Vec<(usize, Direction, Vec<netpol_graph::TruncatedKey>)>,
@@ -129,6 +132,35 @@ fn v4(ip: Option<IpAddr>) -> Option<Ipv4Addr> {
         Some(IpAddr::V4(a)) => Some(a),
         _ => None,
     }
+}
+
+/// The first IPv6 address or range among the endpoints (by id), the configured nodes, the
+/// pod and Service ranges and the ClusterIPs, described for a reason.
+fn first_ipv6(
+    model: &Model,
+    profile: &Profile,
+    infos: &BTreeMap<String, Option<IpAddr>>,
+) -> Option<String> {
+    let endpoint = infos.iter().find_map(|(id, ip)| match ip {
+        Some(IpAddr::V6(a)) => Some(format!("{id} has address {a}")),
+        _ => None,
+    });
+    let node = || {
+        (profile.nodes.iter())
+            .find(|n| n.ip.is_ipv6())
+            .map(|n| format!("node {} has address {}", n.name, n.ip))
+    };
+    let range = || {
+        (profile.pod_cidrs.iter().chain(&profile.service_cidr))
+            .find(|n| matches!(n, ipnet::IpNet::V6(_)))
+            .map(|n| format!("the cluster range {n} is IPv6"))
+    };
+    let service = || {
+        (model.services.iter())
+            .find_map(|s| s.cluster_ip.filter(IpAddr::is_ipv6).map(|ip| (s, ip)))
+            .map(|(s, ip)| format!("Service {}/{} has ClusterIP {ip}", s.namespace, s.name))
+    };
+    endpoint.or_else(node).or_else(range).or_else(service)
 }
 
 impl Universe {
@@ -286,6 +318,7 @@ impl Universe {
                 ipnet::IpNet::V6(_) => None,
             })
             .collect();
+        let ipv6 = first_ipv6(model, profile, &infos);
         let unmodelled = analysis
             .diagnostics()
             .iter()
@@ -293,6 +326,7 @@ impl Universe {
             .cloned()
             .collect();
         let mut u = Universe {
+            ipv6,
             unmodelled,
             profile: profile.clone(),
             namespaces,
