@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node, Platform};
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node, Platform, Release};
 
 /// Semantics and cluster facts (see docs/configuration.md).
 #[derive(Debug, clap::Args)]
@@ -47,6 +47,16 @@ pub(crate) struct ClusterArgs {
     /// eks-auto-mode (DNS on the node, no CoreDNS pods).
     #[arg(long, value_enum, value_name = "PLATFORM")]
     platform: Option<PlatformArg>,
+
+    /// The VPC CNI network policy agent release, such as v1.4.1 (default: the newest netpol
+    /// has read); replaces the config's `vpcCni.agentVersion`.
+    #[arg(long, value_name = "VERSION")]
+    vpc_cni_agent_version: Option<Release>,
+
+    /// The VPC CNI network policy controller release, such as v1.1.7 (default: the newest
+    /// netpol has read); replaces the config's `vpcCni.controllerVersion`.
+    #[arg(long, value_name = "VERSION")]
+    vpc_cni_controller_version: Option<Release>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -104,6 +114,12 @@ impl ClusterArgs {
                 PlatformArg::Eks => Platform::Eks,
                 PlatformArg::EksAutoMode => Platform::EksAutoMode,
             };
+        }
+        if let Some(v) = &self.vpc_cni_agent_version {
+            settings.vpc_cni.agent_version = Some(v.clone());
+        }
+        if let Some(v) = &self.vpc_cni_controller_version {
+            settings.vpc_cni.controller_version = Some(v.clone());
         }
         settings
     }

@@ -5,7 +5,7 @@
 //! engines only ever read the flags, so each deviation can be tested on its own.
 
 use ipnet::IpNet;
-use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node, Release};
 use netpol_manifest::model::Direction;
 
 /// The semantics in force, derived from the cluster settings.
@@ -20,6 +20,9 @@ pub struct Profile {
     /// Node names and primary IPs; node endpoints exist only when this is non-empty.
     pub nodes: Vec<Node>,
     pub flags: Flags,
+    /// Under `vpc-cni`: the agent and controller releases (`cluster.vpcCni`, else the
+    /// newest netpol models), read by `rules::versions`.
+    pub releases: Option<(Release, Release)>,
 }
 
 /// One switch per VPC CNI deviation; all off is the upstream specification.
@@ -92,6 +95,14 @@ impl Profile {
             service_cidr: settings.service_cidr,
             nodes: settings.nodes.clone(),
             flags: Flags::for_cni(settings.cni, settings.enforcing_mode),
+            releases: (settings.cni == Cni::VpcCni).then(|| {
+                let v = &settings.vpc_cni;
+                (
+                    (v.agent_version.clone()).unwrap_or(crate::rules::versions::NEWEST_AGENT),
+                    (v.controller_version.clone())
+                        .unwrap_or(crate::rules::versions::NEWEST_CONTROLLER),
+                )
+            }),
         }
     }
 

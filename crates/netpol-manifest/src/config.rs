@@ -98,6 +98,73 @@ pub struct ClusterSettings {
     /// show (the DNS lint's assumed CoreDNS).
     #[serde(default, skip_serializing_if = "Platform::is_default")]
     pub platform: Platform,
+    /// The VPC CNI network policy agent and controller releases (default: the newest netpol
+    /// has read; docs/semantics.md, "Versions").
+    #[serde(default, skip_serializing_if = "VpcCniVersions::is_default")]
+    pub vpc_cni: VpcCniVersions,
+}
+
+/// `cluster.vpcCni`: which releases enforce the policies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VpcCniVersions {
+    /// The node agent (aws-network-policy-agent), such as `v1.4.1` (VPC CNI v1.23.0 ships it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub agent_version: Option<Release>,
+    /// The controller (amazon-network-policy-controller-k8s), such as `v1.1.7`. It runs in the
+    /// EKS control plane, so users cannot pin it; see `verify --robust`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub controller_version: Option<Release>,
+}
+
+impl VpcCniVersions {
+    fn is_default(&self) -> bool {
+        *self == VpcCniVersions::default()
+    }
+}
+
+/// A release `vMAJOR.MINOR.PATCH` (the `v` is optional; a pre-release such as `-rc1` sorts
+/// before its release).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Release(semver::Version);
+
+impl Release {
+    pub const fn new(major: u64, minor: u64, patch: u64) -> Release {
+        Release(semver::Version::new(major, minor, patch))
+    }
+}
+
+impl TryFrom<String> for Release {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Release, String> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for Release {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Release, String> {
+        semver::Version::parse(s.strip_prefix('v').unwrap_or(s))
+            .map(Release)
+            .map_err(|e| format!("`{s}` is not a release such as v1.4.1: {e}"))
+    }
+}
+
+impl From<Release> for String {
+    fn from(r: Release) -> String {
+        r.to_string()
+    }
+}
+
+impl std::fmt::Display for Release {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}", self.0)
+    }
 }
 
 /// A node of the cluster.

@@ -44,6 +44,18 @@ pub(crate) fn unknown_with_ipv6(u: &Universe, outcome: Outcome) -> Outcome {
     }
 }
 
+/// The configured VPC CNI releases behave differently from the modelled ones where the
+/// input depends on it (`version-not-modelled`): no verdict is a proof for them.
+pub(crate) fn unknown_for_releases(u: &Universe, outcome: Outcome) -> Outcome {
+    match (u.version_gaps.first(), &outcome) {
+        (None, _) | (_, Outcome::Unknown(_)) => outcome,
+        (Some(gap), _) => Outcome::Unknown(format!(
+            "{}; see the version-not-modelled warnings",
+            gap.message
+        )),
+    }
+}
+
 /// A rule through which a Service created later could open a path (see
 /// [`admits_new_service`]): the policy, the peer's span and why.
 pub(crate) struct ServiceLimit {

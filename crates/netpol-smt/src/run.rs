@@ -14,7 +14,7 @@ use netpol_manifest::Model;
 
 use crate::caveats::{
     LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, service_limit,
-    unknown_by_backend_order, unknown_under_tiers, unknown_with_ipv6,
+    unknown_by_backend_order, unknown_for_releases, unknown_under_tiers, unknown_with_ipv6,
 };
 use crate::config::{Assertion, ParsedConfig};
 use crate::query::{Limit, decide};
@@ -110,6 +110,7 @@ pub(crate) fn verify_with(
     let limit = service_limit(&u);
     let mut out = Verified::default();
     out.diagnostics.extend(u.unmodelled.iter().cloned());
+    out.diagnostics.extend(u.version_gaps.iter().cloned());
     let n = v.assertions.len();
     let jobs = match options.jobs {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -266,7 +267,8 @@ fn one(
         }
     };
     let outcome = unknown_by_backend_order(u, a, outcome);
-    let mut outcome = unknown_with_ipv6(u, unknown_under_tiers(u, outcome));
+    let outcome = unknown_with_ipv6(u, unknown_under_tiers(u, outcome));
+    let mut outcome = unknown_for_releases(u, outcome);
     if limited(limit, a, &outcome) {
         outcome = Outcome::Unknown(LIMITED_REASON.to_owned());
     }

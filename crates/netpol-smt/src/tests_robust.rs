@@ -445,3 +445,55 @@ assertions:
         v.results[1].outcome
     );
 }
+
+/// `cluster.vpcCni`: under agent v1.3.7 the pods `c/a-b-x` and `b-c/a-x` share one pod
+/// identifier (prefix and namespace joined with `-`), which netpol does not model, so a
+/// proof about them is `unknown` with a `version-not-modelled` warning; under the newest
+/// releases it is proved.
+#[test]
+fn older_agent_releases_make_dependent_verdicts_unknown() {
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: a-b-x, namespace: c, labels: {app: one}}
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a-x, namespace: b-c, labels: {app: two}}
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {namespace: c, name: deny}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+"#;
+    let cfg = config(
+        r#"apiVersion: netpol.dev/v1alpha1
+kind: Verification
+assertions:
+  - name: c-isolated
+    scope: existing
+    deny: {from: {namespace: b-c}, to: {namespace: c}}
+"#,
+    );
+    let model = load(yaml);
+    let at = |agent: &str| {
+        let mut settings = netpol_manifest::config::ClusterSettings::default();
+        settings.vpc_cni.agent_version = Some(agent.parse().expect("release"));
+        netpol_graph::Profile::new(&settings)
+    };
+    let newest = verify(&model, &at("v1.4.1"), &cfg, &Options::default());
+    assert_eq!(newest.results[0].outcome, Outcome::Proved);
+    let old = verify(&model, &at("v1.3.7"), &cfg, &Options::default());
+    assert!(
+        matches!(&old.results[0].outcome, Outcome::Unknown(r) if r.contains("share a pod identifier under agent v1.3.7")),
+        "{:?}",
+        old.results[0].outcome
+    );
+    assert!(
+        old.diagnostics
+            .iter()
+            .any(|d| d.code == netpol_diag::Code::VersionNotModelled)
+    );
+}

@@ -299,3 +299,51 @@ fn robust_proves_only_what_holds_under_every_reading() {
     let reason = v["assertions"][0]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("PR #229"), "{v}");
 }
+
+/// `--vpc-cni-agent-version`: an older agent under which two pods of different namespaces
+/// share an identifier makes the proof `unknown` (exit 1) with a `version-not-modelled`
+/// warning; a release that does not parse is a usage error (exit 2).
+#[test]
+fn older_vpc_cni_releases_are_not_proved_for() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("pods.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a-b-x, namespace: c}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a-x, namespace: b-c}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {namespace: c, name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("netpol.yaml"),
+        "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: c-isolated\n    scope: existing\n    deny: {from: {namespace: b-c}, to: {namespace: c}}\n",
+    )
+    .expect("write");
+    let newest = run_in(tmp.path(), &["verify"], b"");
+    assert_eq!(newest.code, Some(0), "{}", newest.stderr);
+    let old = run_in(
+        tmp.path(),
+        &[
+            "verify",
+            "--vpc-cni-agent-version",
+            "v1.3.7",
+            "--format",
+            "json",
+        ],
+        b"",
+    );
+    assert_eq!(old.code, Some(1), "{}", old.stdout);
+    let v: Value = serde_json::from_str(&old.stdout).expect("json");
+    assert_eq!(v["assertions"][0]["result"], "unknown");
+    assert!(
+        v["diagnostics"]
+            .as_array()
+            .expect("diagnostics")
+            .iter()
+            .any(|d| d["code"] == "version-not-modelled"),
+        "{v}"
+    );
+    let bad = run_in(
+        tmp.path(),
+        &["verify", "--vpc-cni-agent-version", "one"],
+        b"",
+    );
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+}

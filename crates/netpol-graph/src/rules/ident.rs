@@ -46,6 +46,30 @@ fn prefix(e: &Endpoint) -> Option<String> {
     }
 }
 
+/// Before agent v1.4.0 the identifier was `prefix-namespace` (`LegacyGetPodIdentifier`),
+/// which two namespaces can share (`a-b-x` in `c`, `a-x` in `b-c`): the first two enforced
+/// endpoints (model indices) whose legacy identifiers meet across namespaces.
+pub(crate) fn legacy_collision(w: &World<'_>) -> Option<(usize, usize)> {
+    let mut seen: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    for e in &w.eps {
+        let EpKind::Workload(i) = e.kind else {
+            continue;
+        };
+        let me = &w.model.endpoints[i];
+        let Some(p) = prefix(me).filter(|_| w.enforced(e)) else {
+            continue;
+        };
+        match seen.get(&format!("{p}-{}", me.namespace)) {
+            Some(&(j, ns)) if ns != me.namespace => return Some((j, i)),
+            Some(_) => {}
+            None => {
+                seen.insert(format!("{p}-{}", me.namespace), (i, &me.namespace));
+            }
+        }
+    }
+    None
+}
+
 /// Whether two endpoints are known to run on one node (bare pods with the same node).
 fn same_node(a: &Endpoint, b: &Endpoint) -> bool {
     (a.node_name.is_some() && a.node_name == b.node_name)

@@ -38,6 +38,7 @@ pub(crate) mod peers;
 pub(crate) mod services;
 pub(crate) mod slots;
 pub mod switches;
+pub(crate) mod versions;
 pub(crate) mod vpc;
 
 /// Rule id → (file under `crates/`, function) that decides it. The first function named is

@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 
+use netpol_manifest::config::Release;
 use netpol_manifest::model::{Direction, Endpoint, Service};
 
 use crate::ip::{Block, Cover};
@@ -77,6 +78,12 @@ pub fn robust_readings(profile: &Profile) -> Vec<(&'static str, Profile)> {
             ),
         ]
     }
+}
+
+/// The VPC CNI agent and controller releases in force (`None` outside `vpc-cni`), for
+/// [`super::versions`].
+pub(crate) fn vpc_cni_releases(profile: &Profile) -> Option<(&Release, &Release)> {
+    profile.releases.as_ref().map(|(a, c)| (a, c))
 }
 
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they

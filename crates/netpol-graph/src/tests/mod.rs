@@ -9,6 +9,7 @@ mod prop;
 mod rules;
 mod scale;
 mod slots;
+mod versions;
 
 use crate::{Analysis, Matrix, Profile};
 use netpol_manifest::Model;

@@ -248,6 +248,8 @@ impl<'m> World<'m> {
         world
             .diagnostics
             .extend(warnings::unmodelled_policy_warnings(model));
+        let gaps = crate::rules::versions::gaps(&world);
+        world.diagnostics.extend(gaps);
         world
     }
 

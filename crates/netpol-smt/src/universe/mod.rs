@@ -119,6 +119,9 @@ pub(crate) struct Universe {
     /// The first IPv6 address or range of the cluster, described: the encoding's addresses
     /// are IPv4, so with one no verdict is exact (`caveats::unknown_with_ipv6`).
     pub(crate) ipv6: Option<String>,
+    /// `version-not-modelled` warnings: behaviours of the configured VPC CNI releases the
+    /// input depends on and netpol does not model (`caveats::unknown_with_ipv6`).
+    pub(crate) version_gaps: Vec<netpol_diag::Diagnostic>,
     /// V13: per existing enforced endpoint (index into `eps`) and direction, the address
     /// keys with more than 24 port slots (`encode/slots.rs`).
     pub(crate) truncated: Vec<(usize, Direction, Vec<netpol_graph::TruncatedKey>)>,
@@ -325,7 +328,12 @@ impl Universe {
             .filter(|d| d.code == netpol_diag::Code::PolicyNotModelled)
             .cloned()
             .collect();
+        let version_gaps = (analysis.diagnostics().iter())
+            .filter(|d| d.code == netpol_diag::Code::VersionNotModelled)
+            .cloned()
+            .collect();
         let mut u = Universe {
+            version_gaps,
             ipv6,
             unmodelled,
             profile: profile.clone(),

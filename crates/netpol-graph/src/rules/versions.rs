@@ -1,0 +1,129 @@
+//! Versions: behaviours of older VPC CNI agent and controller releases (`cluster.vpcCni`)
+//! that netpol does not model, found where the input depends on them. netpol models the
+//! newest releases it has read (docs/semantics.md, "Versions"); with an older one
+//! configured, each behaviour that differs there and that the input exercises is a
+//! `version-not-modelled` warning, and `verify` answers `unknown` (never a proof that the
+//! configured release may break).
+
+use netpol_diag::{Code, Diagnostic, Span};
+use netpol_manifest::config::Release;
+use netpol_manifest::model::PortRef;
+
+use super::{ident, switches};
+use crate::world::{EpKind, World};
+
+/// The releases netpol models (every rule of docs/semantics.md holds there): NPA v1.4.1
+/// (c8619c05) and NPC v1.1.7 (ecc7e6a).
+pub(crate) const NEWEST_AGENT: Release = Release::new(1, 4, 1);
+pub(crate) const NEWEST_CONTROLLER: Release = Release::new(1, 1, 7);
+
+/// The `version-not-modelled` warnings for the configured releases, in a fixed order.
+pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
+    let Some((agent, controller)) = switches::vpc_cni_releases(&w.profile) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut gap = |rule: &str, what: String, span: Span, label: &str, behaviour: &str| {
+        out.push(
+            Diagnostic::new(
+                Code::VersionNotModelled,
+                format!("{what}: {behaviour}, which netpol does not model ({rule})"),
+            )
+            .with_primary(span, label)
+            .with_note("verify answers unknown while the input depends on it")
+            .with_help(format!(
+                "upgrade to VPC CNI agent {NEWEST_AGENT} and controller {NEWEST_CONTROLLER} (or newer), or set cluster.vpcCni to the releases the cluster runs"
+            )),
+        );
+    };
+    // V9: before v1.4.0 (d145d20) the identifier joins prefix and namespace with `-`, so
+    // pods of two namespaces can share one; which policies then apply is last-writer-wins.
+    if agent < &Release::new(1, 4, 0)
+        && let Some((a, b)) = ident::legacy_collision(w)
+    {
+        let (ea, eb) = (&w.model.endpoints[a], &w.model.endpoints[b]);
+        gap(
+            "V9",
+            format!(
+                "{} and {} share a pod identifier under agent {agent}",
+                ea.id(),
+                eb.id()
+            ),
+            ea.span,
+            "shares its pod identifier with a pod of another namespace",
+            "before v1.4.0 the agent keys pods by name prefix and namespace joined with `-`",
+        );
+    }
+    // V6: hostNetwork targets are skipped by NPA >= v1.3.2 (f339dac) or NPC >= v1.1.2
+    // (dc44b7e); with neither, a policy selecting one programs the node's interface.
+    if agent < &Release::new(1, 3, 2)
+        && controller < &Release::new(1, 1, 2)
+        && let Some((p, e)) = w.policies.iter().find_map(|p| {
+            (w.eps.iter())
+                .find(|e| e.is_pod() && e.host_network && w.subject_matches(p, e))
+                .map(|e| (p, e))
+        })
+        && let EpKind::Workload(i) = e.kind
+    {
+        gap(
+            "V6",
+            format!(
+                "policy {}/{} selects hostNetwork pod {} under agent {agent} and controller {controller}",
+                p.namespace,
+                p.name,
+                w.model.endpoints[i].id()
+            ),
+            p.span,
+            "selects a hostNetwork pod",
+            "before agent v1.3.2 and controller v1.1.2 nothing skips hostNetwork targets",
+        );
+    }
+    // V1: strict mode in today's form since NPA v1.2.0 (88497bf).
+    if agent < &Release::new(1, 2, 0) && switches::strict_default_deny(&w.profile) {
+        let first = w.model.endpoints.first().map(|e| e.span);
+        if let Some(span) = first {
+            gap(
+                "V1",
+                format!("strict mode under agent {agent}"),
+                span,
+                "a pod under strict mode",
+                "before v1.2.0 strict mode kept no per-pod state",
+            );
+        }
+    }
+    for s in &w.model.services {
+        // V10: the fallback to every pod of the namespace for a selectorless Service since
+        // NPC v1.1.4 (29d4b0f).
+        if controller < &Release::new(1, 1, 4) && s.selector.is_none() && !s.ports.is_empty() {
+            gap(
+                "V10",
+                format!(
+                    "Service {}/{} has no selector, under controller {controller}",
+                    s.namespace, s.name
+                ),
+                s.span,
+                "selectorless Service",
+                "before v1.1.4 the controller maps no port of a selectorless Service",
+            );
+        }
+        // V10: the named-targetPort bypass check in its current form since NPC v1.1.6
+        // (28eafb2); v1.1.2-v1.1.5 had other forms, earlier none.
+        if controller < &Release::new(1, 1, 6)
+            && s.ports
+                .iter()
+                .any(|p| matches!(p.target_port, PortRef::Name(_)))
+        {
+            gap(
+                "V10",
+                format!(
+                    "Service {}/{} has a named targetPort, under controller {controller}",
+                    s.namespace, s.name
+                ),
+                s.span,
+                "named targetPort",
+                "before v1.1.6 the controller's named-targetPort bypass check differed",
+            );
+        }
+    }
+    out
+}

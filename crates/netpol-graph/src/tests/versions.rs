@@ -1,0 +1,89 @@
+//! `rules::versions`: the older VPC CNI releases' behaviours netpol reports.
+
+use netpol_diag::Code;
+use netpol_manifest::config::{Cni, EnforcingMode, Release};
+use netpol_manifest::model::{Model, PortRef};
+
+use super::build::*;
+use crate::Analysis;
+use crate::profile::Profile;
+
+fn at(p: Profile, agent: (u64, u64, u64), controller: (u64, u64, u64)) -> Profile {
+    Profile {
+        releases: Some((
+            Release::new(agent.0, agent.1, agent.2),
+            Release::new(controller.0, controller.1, controller.2),
+        )),
+        ..p
+    }
+}
+
+fn gaps(m: &Model, p: &Profile) -> Vec<String> {
+    (Analysis::new(m, p).diagnostics().iter())
+        .filter(|d| d.code == Code::VersionNotModelled)
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+/// Each older behaviour is reported only for a release that has it and an input that
+/// exercises it; the newest releases and `upstream` report nothing.
+#[test]
+fn older_releases_are_reported_where_the_input_depends_on_them() {
+    let mut m = Model::default();
+    // V9: `a-b-x` in `c` and `a-x` in `b-c` are both `a-b-c` before agent v1.4.0.
+    m.endpoints.push(pod("c", "a-b-x", &[("app", "one")]));
+    m.endpoints.push(pod("b-c", "a-x", &[("app", "two")]));
+    let mut host = pod("c", "node-agent", &[("app", "host")]);
+    host.host_network = true;
+    m.endpoints.push(host);
+    m.policies.push(policy("c", "all", sel(&[])));
+    m.services.push(service(
+        "c",
+        "ext",
+        None,
+        vec![sport(80, PortRef::Number(8080))],
+    ));
+    m.services.push(service(
+        "c",
+        "web",
+        Some(&[("app", "one")]),
+        vec![sport(80, PortRef::Name("http".into()))],
+    ));
+    let m = finish(m);
+    assert!(gaps(&m, &vpc()).is_empty());
+    assert!(gaps(&m, &upstream()).is_empty());
+    let all = gaps(&m, &at(strict(), (1, 1, 0), (1, 1, 1)));
+    for needle in [
+        "share a pod identifier under agent v1.1.0",
+        "selects hostNetwork pod c/node-agent",
+        "strict mode under agent v1.1.0",
+        "Service c/ext has no selector",
+        "Service c/web has a named targetPort",
+    ] {
+        assert!(all.iter().any(|g| g.contains(needle)), "{needle}: {all:#?}");
+    }
+    assert_eq!(all.len(), 5, "{all:#?}");
+    // Just below each boundary, one behaviour at a time.
+    assert_eq!(gaps(&m, &at(vpc(), (1, 3, 7), (1, 1, 7))).len(), 1);
+    assert_eq!(gaps(&m, &at(vpc(), (1, 4, 0), (1, 1, 5))).len(), 1);
+    assert_eq!(gaps(&m, &at(vpc(), (1, 4, 0), (1, 1, 6))).len(), 0);
+    let profile = profile(Cni::VpcCni, EnforcingMode::Standard);
+    assert_eq!(
+        profile.releases,
+        Some((
+            crate::rules::versions::NEWEST_AGENT,
+            crate::rules::versions::NEWEST_CONTROLLER
+        ))
+    );
+}
+
+/// Without the colliding names, an old agent changes nothing netpol can see.
+#[test]
+fn legacy_identifiers_collide_only_across_namespaces() {
+    let mut m = Model::default();
+    m.endpoints.push(pod("c", "a-b-x", &[]));
+    m.endpoints.push(pod("c", "a-b-y", &[]));
+    m.endpoints.push(pod("d", "a-b-x", &[]));
+    let m = finish(m);
+    assert!(gaps(&m, &at(vpc(), (1, 3, 7), (1, 1, 7))).is_empty());
+}
