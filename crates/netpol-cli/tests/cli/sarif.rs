@@ -310,11 +310,12 @@ fn lint_output_is_valid_sarif() {
             .any(|r| r["ruleId"] == "port-out-of-range"),
         "{v:#}"
     );
-    // The VPC CNI pitfall lints of V5, V10 and V13 reach SARIF like every other code.
+    // The VPC CNI pitfall lints of V5, V9, V10 and V13 reach SARIF like every other code.
     for code in [
         "service-port-remapped",
         "service-via-pod-ipblock",
         "port-slots-truncated",
+        "shared-pod-identifier",
     ] {
         let dir = root().join("testdata/lint").join(code);
         let file = dir.join("positive.yaml");
