@@ -66,10 +66,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             }
             for &pi in ps.iter().filter(|p| !r.own.contains(p)).take(SHOWN) {
                 let p = &cx.model.policies[pi];
-                d = d.with_secondary(
-                    cx.subject_span(p),
-                    format!("selects {s}, not {id}"),
-                );
+                d = d.with_secondary(cx.subject_span(p), format!("selects {s}, not {id}"));
             }
         }
         if r.siblings.len() > SHOWN {

@@ -28,7 +28,7 @@ pub use baseline::Baseline;
 pub use dns::DnsPlatform;
 pub use exclude::Exclude;
 pub use levels::{GROUPS, Level, Levels, Origin, Target};
-pub use suppress::suppress;
+pub use suppress::{suppress, suppress_keeping};
 
 /// What the lints need beyond the model and its analysis.
 #[derive(Clone, Copy, Debug)]
