@@ -60,14 +60,18 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             ),
         )
         .with_primary(e.span, format!("pod identifier `{}`", r.identifier));
-        for (s, ps) in r.siblings.iter().take(SHOWN) {
+        for (s, _) in r.siblings.iter().take(SHOWN) {
             if let Some(sib) = by_id.get(s) {
                 d = d.with_secondary(sib.span, format!("{s} has the same identifier"));
             }
-            for &pi in ps.iter().filter(|p| !r.own.contains(p)).take(SHOWN) {
-                let p = &cx.model.policies[pi];
-                d = d.with_secondary(cx.subject_span(p), format!("selects {s}, not {id}"));
-            }
+        }
+        // Each policy once, with the first sibling it selects.
+        for &pi in extra.iter().take(SHOWN) {
+            let Some((s, _)) = r.siblings.iter().find(|(_, ps)| ps.contains(&pi)) else {
+                continue;
+            };
+            let p = &cx.model.policies[pi];
+            d = d.with_secondary(cx.subject_span(p), format!("selects {s}, not {id}"));
         }
         if r.siblings.len() > SHOWN {
             d = d.with_note(format!(
