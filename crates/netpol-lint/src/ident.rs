@@ -33,16 +33,8 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         if extra.is_empty() {
             continue;
         }
-        let names = |ps: &[usize]| {
-            ps.iter()
-                .map(|&i| policy_name(&cx.model.policies[i]))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let siblings = (r.siblings.iter())
-            .map(|(s, _)| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let names = |ps: &[usize]| list(ps.iter().map(|&i| policy_name(&cx.model.policies[i])));
+        let siblings = list(r.siblings.iter().map(|(s, _)| s.clone()));
         let always = extra.iter().all(|p| r.lower.contains(p));
         let when = if always {
             "always: the pods run on one node"
@@ -73,12 +65,6 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             let p = &cx.model.policies[pi];
             d = d.with_secondary(cx.subject_span(p), format!("selects {s}, not {id}"));
         }
-        if r.siblings.len() > SHOWN {
-            d = d.with_note(format!(
-                "{} more pods share the identifier",
-                r.siblings.len() - SHOWN
-            ));
-        }
         let own = if r.own.is_empty() {
             format!(
                 "no policy selects {id} itself, yet the agent may enforce its siblings' policies on it: it is then isolated where they isolate and allowed only what they allow"
@@ -96,5 +82,29 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 .with_note("the agent keys its eBPF maps by pod identifier: the pod name with `.` as `_` and its last `-segment` removed, per namespace (NPA pkg/utils/utils.go GetPodIdentifier; docs/semantics.md V9)")
                 .with_help(format!("rename the pods so that their names differ before the last `-` (these are all `{prefix}` to the agent), or select every pod of `{}` with the same policies", r.identifier)),
         );
+    }
+}
+
+/// At most [`SHOWN`] items, then how many more: a large group of bare pods must not make
+/// every message list every sibling.
+fn list(items: impl ExactSizeIterator<Item = String>) -> String {
+    let n = items.len();
+    let mut s = items.take(SHOWN).collect::<Vec<_>>().join(", ");
+    if n > SHOWN {
+        s.push_str(&format!(" and {} more", n - SHOWN));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list;
+
+    #[test]
+    fn long_lists_are_cut() {
+        let items = |n: usize| (0..n).map(|i| format!("p{i}")).collect::<Vec<_>>();
+        assert_eq!(list(items(2).into_iter()), "p0, p1");
+        assert_eq!(list(items(3).into_iter()), "p0, p1, p2");
+        assert_eq!(list(items(1000).into_iter()), "p0, p1, p2 and 997 more");
     }
 }
