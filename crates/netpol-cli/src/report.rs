@@ -24,6 +24,12 @@ pub(crate) struct OutputArgs {
     color: ColorChoice,
 }
 
+impl OutputArgs {
+    pub(crate) fn format(&self) -> Format {
+        self.format
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
     Human,
@@ -68,17 +74,22 @@ pub(crate) fn diagnostics(
                 .context("serialising JUnit XML")?;
         }
     }
-    let mut stdout = io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("writing diagnostics to stdout")?;
+    print(&text)?;
     if args.format == Format::Human {
         let files = map.files().count();
         let more = more.map(|m| format!("; {m}")).unwrap_or_default();
         writeln!(io::stderr(), "{}{more}", summary(files, diags)).context("writing the summary")?;
     }
     Ok(())
+}
+
+/// Writes rendered diagnostics to stdout.
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing diagnostics to stdout")
 }
 
 /// What SARIF says about the tool, for `verify` and `lint` alike: help URIs are the

@@ -92,14 +92,17 @@ impl Diagnostic {
 
     /// The order every renderer uses: by file, offset, then code and message.
     pub fn sort(diags: &mut [Diagnostic]) {
-        diags.sort_by(|a, b| {
-            let key = |d: &Diagnostic| d.primary_span().map(|s| (s.file, s.start, s.end));
-            // Diagnostics without a location come first: they are about the run itself.
-            key(a)
-                .cmp(&key(b))
-                .then_with(|| a.code.cmp(&b.code))
-                .then_with(|| a.message.cmp(&b.message))
-        });
+        diags.sort_by(Diagnostic::order);
+    }
+
+    /// The comparison [`Diagnostic::sort`] sorts by.
+    pub fn order(a: &Diagnostic, b: &Diagnostic) -> std::cmp::Ordering {
+        let key = |d: &Diagnostic| d.primary_span().map(|s| (s.file, s.start, s.end));
+        // Diagnostics without a location come first: they are about the run itself.
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.code.cmp(&b.code))
+            .then_with(|| a.message.cmp(&b.message))
     }
 }
 

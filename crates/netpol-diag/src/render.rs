@@ -401,6 +401,6 @@ mod window;
 
 pub use github::github;
 pub use junit::junit;
-pub use sarif::{SarifOptions, sarif};
+pub use sarif::{SarifOptions, Suppressed, sarif, sarif_with_suppressed};
 
 use window::Window;

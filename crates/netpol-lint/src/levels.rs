@@ -55,6 +55,7 @@ pub const GROUPS: &[(&str, &[Code])] = &[
             Code::ServicePortRemapped,
             Code::ServiceViaPodIpblock,
             Code::PortSlotsTruncated,
+            Code::SharedPodIdentifier,
         ],
     ),
 ];

@@ -11,6 +11,7 @@ mod coverage;
 mod dead;
 mod dns;
 mod exclude;
+mod ident;
 mod levels;
 mod named_ports;
 mod pitfalls;
@@ -27,7 +28,7 @@ pub use baseline::Baseline;
 pub use dns::DnsPlatform;
 pub use exclude::Exclude;
 pub use levels::{GROUPS, Level, Levels, Origin, Target};
-pub use suppress::suppress;
+pub use suppress::{suppress, suppress_keeping};
 
 /// What the lints need beyond the model and its analysis.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +67,7 @@ pub fn lint(
     pitfalls::lint(&cx, &mut out);
     service_ports::lint(&cx, &mut out);
     slots::lint(&cx, &mut out);
+    ident::lint(&cx, &mut out);
     dead::lint(&cx, &reported, options.what_if_budget, &mut out);
     Diagnostic::sort(&mut out);
     out

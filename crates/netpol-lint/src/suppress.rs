@@ -3,6 +3,7 @@
 //! dropped nothing is an `unused-suppression` note, an entry that names no lint (or an
 //! error code, which cannot be suppressed) an `invalid-suppression` warning.
 
+use netpol_diag::render::Suppressed;
 use netpol_diag::{Code, Diagnostic, Severity, SourceMap, Span};
 use netpol_manifest::Model;
 use netpol_manifest::model::{ALLOW_ANNOTATION, Suppression};
@@ -12,8 +13,19 @@ use crate::Target;
 /// Applies the model's suppressions to `diags`. `map` holds the manifests' text, to point
 /// at one entry of an annotation.
 pub fn suppress(model: &Model, map: &SourceMap, diags: &mut Vec<Diagnostic>) {
+    suppress_keeping(model, map, diags);
+}
+
+/// [`suppress`], returning the findings it dropped with the reason their object gives
+/// (`netpol.dev/allow-reason`), for SARIF's `suppressions`.
+pub fn suppress_keeping(
+    model: &Model,
+    map: &SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Suppressed> {
+    let mut dropped = Vec::new();
     if model.suppressions.is_empty() {
-        return;
+        return dropped;
     }
     // (suppression, entry, its span, target); entries that are not a target are reported now.
     let mut entries: Vec<(&Suppression, &str, Span, Target)> = Vec::new();
@@ -44,14 +56,24 @@ pub fn suppress(model: &Model, map: &SourceMap, diags: &mut Vec<Diagnostic>) {
         let Some(at) = d.primary_span() else {
             return true;
         };
-        let mut keep = true;
+        // The first matching entry's object gives the justification.
+        let mut by: Option<&Suppression> = None;
         for (i, (s, _, _, t)) in entries.iter().enumerate() {
             if inside(at, s.object) && t.names(d) {
                 used[i] = true;
-                keep = false;
+                by.get_or_insert(s);
             }
         }
-        keep
+        match by {
+            None => true,
+            Some(s) => {
+                dropped.push(Suppressed {
+                    diagnostic: d.clone(),
+                    justification: s.reason.clone(),
+                });
+                false
+            }
+        }
     });
     for ((s, entry, at, _), used) in entries.iter().zip(used) {
         if !used {
@@ -70,6 +92,7 @@ pub fn suppress(model: &Model, map: &SourceMap, diags: &mut Vec<Diagnostic>) {
         }
     }
     diags.extend(found);
+    dropped
 }
 
 fn parse(entry: &str) -> Result<Target, String> {

@@ -1,7 +1,7 @@
 //! One folder per lint code in `testdata/lint/<code>/`: every `positive*.yaml` makes the
-//! code fire (its rendering is snapshotted) and `negative.yaml` keeps it silent. Each case
-//! runs under the default profile (VPC CNI, standard mode) unless a `# profile: upstream`
-//! or `# profile: strict` line says otherwise.
+//! code fire (its rendering is snapshotted, and its SARIF holds it unless it is a note) and
+//! `negative.yaml` keeps it silent. Each case runs under the default profile (VPC CNI,
+//! standard mode) unless a `# profile: upstream` or `# profile: strict` line says otherwise.
 
 use std::path::{Path, PathBuf};
 
@@ -82,6 +82,15 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
     (map, diags)
 }
 
+fn sarif_options() -> render::SarifOptions<'static> {
+    render::SarifOptions {
+        name: "netpol",
+        version: "0.0.0",
+        information_uri: "https://example.invalid/netpol",
+        help_base: None,
+    }
+}
+
 fn cases(code: Code) -> Vec<PathBuf> {
     let folder = dir().join(code.as_str());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
@@ -140,6 +149,20 @@ fn every_lint_fires_on_its_positive_cases_and_not_on_its_negative_case() {
                 );
                 assert!(d.help.is_some(), "{code}: no help");
             }
+            // SARIF carries every finding but notes (code scanning shows results as alerts).
+            let log = render::sarif(&map, &hits, &sarif_options());
+            let results = log["runs"][0]["results"].as_array().expect("results");
+            let expected = hits
+                .iter()
+                .filter(|d| d.severity != netpol_diag::Severity::Note)
+                .count();
+            assert_eq!(results.len(), expected, "{code}: {}", file.display());
+            assert!(
+                results
+                    .iter()
+                    .all(|r| r["ruleId"] == code.as_str() && r["locations"].is_array()),
+                "{code}: {log:#}"
+            );
             let mut text = String::new();
             render::human(&mut text, &map, &hits, &HumanOptions::deterministic()).expect("render");
             let snap = format!(

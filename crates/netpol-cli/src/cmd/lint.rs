@@ -54,6 +54,12 @@ pub(crate) struct Args {
     /// Record the findings in FILE as a baseline (replacing it); they are then not reported.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
+
+    /// With `--format sarif`: also list the findings that `netpol.dev/allow` suppressed, as
+    /// results carrying `suppressions` (kind inSource, `netpol.dev/allow-reason` as the
+    /// justification), which SARIF viewers hide. They never change the exit code.
+    #[arg(long)]
+    show_suppressed: bool,
 }
 
 fn glob(s: &str) -> Result<String, String> {
@@ -61,6 +67,11 @@ fn glob(s: &str) -> Result<String, String> {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    if args.show_suppressed && args.output.format() != report::Format::Sarif {
+        anyhow::bail!(
+            "--show-suppressed needs --format sarif (the other formats cannot mark a finding as suppressed)"
+        );
+    }
     // Read before the work, so that a missing file is a usage error at once.
     let baseline = match &args.baseline {
         Some(path) => {
@@ -95,7 +106,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         &inputs.map,
         &options,
     ));
-    netpol_lint::suppress(&inputs.model, &inputs.map, &mut diags);
+    let mut suppressed = netpol_lint::suppress_keeping(&inputs.model, &inputs.map, &mut diags);
     // The config's `lints:` first, then the flags, which win at equal precedence.
     let mut levels = settings.levels;
     let mut globs = settings.exclude;
@@ -112,6 +123,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     globs.extend(args.exclude.iter().cloned());
     let exclude = Exclude::new(globs.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
     exclude.apply(&inputs.map, &mut diags);
+    // The same overrides and excludes decide which suppressed findings are listed.
+    suppressed.retain_mut(|s| {
+        let mut one = vec![s.diagnostic.clone()];
+        levels.apply(&mut one);
+        exclude.apply(&inputs.map, &mut one);
+        match one.pop() {
+            Some(d) => {
+                s.diagnostic = d;
+                true
+            }
+            None => false,
+        }
+    });
     // What the human summary says the baseline hid.
     let mut hidden = None;
     if let Some(path) = &args.write_baseline {
@@ -125,6 +149,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         let n = b.filter(&inputs.model, &inputs.map, &mut diags);
         hidden = Some(format!("{n} more in the baseline {}", path.display()));
     }
-    report::diagnostics(&args.output, &inputs.map, &diags, hidden.as_deref())?;
+    if args.show_suppressed {
+        let log = netpol_diag::render::sarif_with_suppressed(
+            &inputs.map,
+            &diags,
+            &suppressed,
+            &report::sarif_options(),
+        );
+        report::print(&report::pretty(&log)?)?;
+    } else {
+        report::diagnostics(&args.output, &inputs.map, &diags, hidden.as_deref())?;
+    }
     Ok(ExitStatus::from_diagnostics(&diags))
 }

@@ -307,6 +307,37 @@ fn semantic_lints_follow_the_profile_flags() {
 }
 
 #[test]
+fn shared_pod_identifier_follows_the_cni_flag() {
+    // `kubectl run kafka-client` beside StatefulSet kafka: one identifier under VPC CNI only.
+    let file = "testdata/lint/shared-pod-identifier/positive-statefulset.yaml";
+    let vpc = run(&["lint", "--format", "short", file]);
+    let hits: Vec<&str> = vpc
+        .stdout
+        .lines()
+        .filter(|l| l.contains("warning[shared-pod-identifier]"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{}", vpc.stdout);
+    assert!(
+        hits[0].starts_with(&format!("{file}:17:1: ")) && hits[0].contains("`kafka@data`"),
+        "{}",
+        hits[0]
+    );
+    let upstream = run(&["lint", "--format", "short", "--cni", "upstream", file]);
+    assert!(
+        !upstream.stdout.contains("[shared-pod-identifier]"),
+        "{}",
+        upstream.stdout
+    );
+    // The group switches it off like every VPC CNI pitfall.
+    let allowed = run(&["lint", "--format", "short", "--allow", "vpc-cni", file]);
+    assert!(
+        !allowed.stdout.contains("[shared-pod-identifier]"),
+        "{}",
+        allowed.stdout
+    );
+}
+
+#[test]
 fn severity_overrides() {
     let args = ["lint", "--format", "short", "examples/eks-shop/"];
     let plain = run(&args);

@@ -310,11 +310,12 @@ fn lint_output_is_valid_sarif() {
             .any(|r| r["ruleId"] == "port-out-of-range"),
         "{v:#}"
     );
-    // The VPC CNI pitfall lints of V5, V10 and V13 reach SARIF like every other code.
+    // The VPC CNI pitfall lints of V5, V9, V10 and V13 reach SARIF like every other code.
     for code in [
         "service-port-remapped",
         "service-via-pod-ipblock",
         "port-slots-truncated",
+        "shared-pod-identifier",
     ] {
         let dir = root().join("testdata/lint").join(code);
         let file = dir.join("positive.yaml");
@@ -327,4 +328,66 @@ fn lint_output_is_valid_sarif() {
             "{code}: {v:#}"
         );
     }
+}
+
+/// `netpol lint --format sarif --show-suppressed` lists what `netpol.dev/allow` hid, as
+/// results with an `inSource` suppression whose justification is `netpol.dev/allow-reason`;
+/// they are valid SARIF, absent without the flag, and never change the exit code.
+#[test]
+fn lint_suppressed_findings_are_sarif_suppressions() {
+    let schema = Sarif::load();
+    let file = "testdata/lint/unused-suppression/negative.yaml";
+    let lint = |extra: &[&str]| {
+        let res = run_in(
+            &root(),
+            &[&["lint", "--format", "sarif", file], extra].concat(),
+            b"",
+        );
+        let v: Value = serde_json::from_str(&res.stdout)
+            .unwrap_or_else(|e| panic!("sarif is JSON ({e}): {}", res.snapshot()));
+        (res.code, v)
+    };
+    let suppressed = |v: &Value| -> Vec<Value> {
+        results(v)
+            .iter()
+            .filter(|r| r.get("suppressions").is_some())
+            .cloned()
+            .collect()
+    };
+    let (plain_code, plain) = lint(&[]);
+    assert!(suppressed(&plain).is_empty(), "{plain:#}");
+    assert!(
+        results(&plain)
+            .iter()
+            .all(|r| r["ruleId"] != "dns-port-tcp-only"),
+        "{plain:#}"
+    );
+    let (code, v) = lint(&["--show-suppressed"]);
+    assert_eq!(code, plain_code, "suppressed findings change no exit code");
+    schema.assert_valid(&v);
+    assert_clean_uris(&v);
+    let hits = suppressed(&v);
+    assert_eq!(hits.len(), 1, "{v:#}");
+    assert_eq!(hits[0]["ruleId"], "dns-port-tcp-only");
+    assert_eq!(
+        hits[0]["suppressions"],
+        serde_json::json!([{"kind": "inSource", "justification": "our resolver speaks TCP only"}])
+    );
+    // The unsuppressed results are the same, in the same order.
+    let active: Vec<&Value> = results(&v)
+        .iter()
+        .filter(|r| r.get("suppressions").is_none())
+        .collect();
+    assert_eq!(active, results(&plain).iter().collect::<Vec<_>>());
+    // `--allow` drops a suppressed finding as it drops any other.
+    let (_, v) = lint(&["--show-suppressed", "--allow", "dns"]);
+    assert!(suppressed(&v).is_empty(), "{v:#}");
+    // The other formats cannot say "suppressed": a usage error.
+    let res = run_in(
+        &root(),
+        &["lint", "--show-suppressed", "--format", "short", file],
+        b"",
+    );
+    assert_eq!(res.code, Some(2), "{}", res.snapshot());
+    assert!(res.stderr.contains("--format sarif"), "{}", res.stderr);
 }

@@ -20,18 +20,43 @@ pub struct SarifOptions<'a> {
     pub help_base: Option<&'a str>,
 }
 
+/// A finding that an in-source annotation (`netpol.dev/allow`) suppressed. SARIF reports
+/// it with `suppressions: [{"kind": "inSource"}]`, so viewers hide it and an audit still
+/// sees it, with the annotation's reason as the justification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppressed {
+    pub diagnostic: Diagnostic,
+    /// `netpol.dev/allow-reason`, when given.
+    pub justification: Option<String>,
+}
+
 /// The SARIF log of `diags`, in [`Diagnostic::sort`] order. Notes are left out: code
 /// scanning shows every result as an alert, and notes are not findings.
 pub fn sarif(map: &SourceMap, diags: &[Diagnostic], opts: &SarifOptions<'_>) -> Value {
-    let diags = super::sorted(diags);
-    let mut rules: Vec<Code> = diags.iter().map(|d| d.code).collect();
+    sarif_with_suppressed(map, diags, &[], opts)
+}
+
+/// [`sarif`] with the suppressed findings too, each marked with its suppression (SARIF
+/// 2.1.0 §3.27.23, §3.35), in one [`Diagnostic::sort`] order with the others.
+pub fn sarif_with_suppressed(
+    map: &SourceMap,
+    diags: &[Diagnostic],
+    suppressed: &[Suppressed],
+    opts: &SarifOptions<'_>,
+) -> Value {
+    let mut all: Vec<(&Diagnostic, Option<&Suppressed>)> = (diags.iter().map(|d| (d, None)))
+        .chain(suppressed.iter().map(|s| (&s.diagnostic, Some(s))))
+        .collect();
+    // Stable: among equal keys an active finding comes before a suppressed one.
+    all.sort_by(|a, b| Diagnostic::order(a.0, b.0).then(a.1.is_some().cmp(&b.1.is_some())));
+    let mut rules: Vec<Code> = all.iter().map(|(d, _)| d.code).collect();
     // By name, as before rules had metadata: stable whatever the declaration order.
     rules.sort_unstable_by_key(|c| c.as_str());
     rules.dedup();
-    let results: Vec<Value> = diags
+    let results: Vec<Value> = all
         .iter()
-        .filter(|d| d.severity != Severity::Note)
-        .map(|d| {
+        .filter(|(d, _)| d.severity != Severity::Note)
+        .map(|&(d, s)| {
             let mut v = json!({
                 "ruleId": d.code.as_str(),
                 "level": match d.severity {
@@ -46,6 +71,13 @@ pub fn sarif(map: &SourceMap, diags: &[Diagnostic], opts: &SarifOptions<'_>) -> 
                     "artifactLocation": {"uri": uri(&file)},
                     "region": {"startLine": line, "startColumn": col},
                 }}]);
+            }
+            if let Some(s) = s {
+                let mut sup = json!({"kind": "inSource"});
+                if let Some(j) = &s.justification {
+                    sup["justification"] = json!(j);
+                }
+                v["suppressions"] = json!([sup]);
             }
             v
         })

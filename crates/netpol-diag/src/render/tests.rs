@@ -522,3 +522,66 @@ fn ci_formats() {
     out.push_str(&junit("netpol", &map, &diags).expect("junit"));
     insta::assert_snapshot!(out);
 }
+
+/// Suppressed findings come in file order among the others, each with one `inSource`
+/// suppression; the justification only when the annotation gives a reason.
+#[test]
+fn sarif_suppressions() {
+    let mut map = SourceMap::new();
+    let f = map.add("policy.yaml", POLICY);
+    let at = |needle: &str| find(f, POLICY, needle, 0);
+    let active = [Diagnostic::new(Code::DnsPortTcpOnly, "late").with_primary(at("80800"), "")];
+    let suppressed = [
+        Suppressed {
+            diagnostic: Diagnostic::new(Code::UnknownLabelKey, "early")
+                .with_primary(at("kind"), ""),
+            justification: Some("owned by the platform team".into()),
+        },
+        Suppressed {
+            diagnostic: Diagnostic::new(Code::DuplicatePolicy, "no reason")
+                .with_primary(at("kind"), ""),
+            justification: None,
+        },
+    ];
+    let opts = SarifOptions {
+        name: "netpol",
+        version: "0.0.0",
+        information_uri: "https://example.invalid/netpol",
+        help_base: None,
+    };
+    let v = sarif_with_suppressed(&map, &active, &suppressed, &opts);
+    let results = v["runs"][0]["results"].as_array().expect("results");
+    let got: Vec<(&str, &serde_json::Value)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["message"]["text"].as_str().expect("text"),
+                &r["suppressions"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "early",
+                &json!([{"kind": "inSource", "justification": "owned by the platform team"}])
+            ),
+            ("no reason", &json!([{"kind": "inSource"}])),
+            ("late", &serde_json::Value::Null),
+        ]
+    );
+    let rules = v["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    assert_eq!(
+        rules.len(),
+        3,
+        "a suppressed finding's rule is described too"
+    );
+    // Without suppressed findings the log is `sarif`'s.
+    assert_eq!(
+        sarif_with_suppressed(&map, &active, &[], &opts),
+        sarif(&map, &active, &opts)
+    );
+}
