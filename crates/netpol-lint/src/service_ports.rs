@@ -35,9 +35,12 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 .collect()
         })
         .collect();
-    // Only backends with a known pod IP can be covered by an ipBlock.
+    // Only backends with a known pod IP (V14: annotated ones too) can be covered by an
+    // ipBlock.
+    let profile = cx.analysis.profile();
+    let ip_of = |b: &netpol_manifest::model::Endpoint| netpol_graph::switches::pod_ip(profile, b);
     let with_ip: Vec<usize> = (0..cx.model.services.len())
-        .filter(|&si| all_backends[si].iter().any(|b| b.pod_ip.is_some()))
+        .filter(|&si| all_backends[si].iter().any(|b| ip_of(b).is_some()))
         .collect();
     for (pi, p) in cx.model.policies.iter().enumerate() {
         for (ri, rule) in p.egress.iter().enumerate() {
@@ -90,7 +93,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                     continue;
                 }
                 let hit = all_backends[si].iter().find_map(|b| {
-                    let ip = b.pod_ip?;
+                    let ip = ip_of(b)?;
                     let block = blocks.iter().find(|bl| {
                         bl.cidr.contains(&ip) && !bl.except.iter().any(|x| x.contains(&ip))
                     })?;
@@ -115,7 +118,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                             block.cidr
                         ),
                     )
-                    .with_primary(block.span, format!("covers {} ({}), not the ClusterIP", b.id(), b.pod_ip.map(|i| i.to_string()).unwrap_or_default()))
+                    .with_primary(block.span, format!("covers {} ({}), not the ClusterIP", b.id(), ip_of(b).map(|i| i.to_string()).unwrap_or_default()))
                     .with_secondary(svc.span, format!("clients connect to port {}/{} of this Service's ClusterIP", sp.protocol, sp.port))
                     .with_note("VPC CNI evaluates egress before kube-proxy's DNAT, so the destination is the ClusterIP and the Service port, not the pod (vpc-cni-semantics §1.3)")
                     .with_help("allow the backends with a podSelector (VPC CNI then admits the ClusterIP, V5), or add an ipBlock covering the Service CIDR on the Service ports"),

@@ -321,3 +321,36 @@ spec: {podSelector: {}, policyTypes: [Ingress]}
     );
     assert!(short(tmp.path(), &[]).stdout.contains("invalid-config"));
 }
+
+/// V14 in the lints: a backend pod whose address is only in its `vpc.amazonaws.com/pod-ips`
+/// annotation is covered by the ipBlock as one with `status.podIP` is.
+#[test]
+fn service_via_pod_ipblock_reads_annotated_pod_addresses() {
+    let positive = std::fs::read_to_string(
+        super::root().join("testdata/lint/service-via-pod-ipblock/positive.yaml"),
+    )
+    .expect("fixture");
+    let annotated = positive.replace(
+        "metadata: {namespace: shop, name: db, labels: {app: db}}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 5432}]}]}\nstatus: {podIP: 10.0.0.10}",
+        "metadata: {namespace: shop, name: db, labels: {app: db}, annotations: {vpc.amazonaws.com/pod-ips: 10.0.0.10}}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 5432}]}]}",
+    );
+    assert_ne!(annotated, positive, "the fixture changed: update this test");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("m.yaml"), annotated).expect("write");
+    let out = run_in(tmp.path(), &["lint", "--format", "short", "m.yaml"], b"");
+    assert!(
+        out.stdout.contains("service-via-pod-ipblock"),
+        "{}",
+        out.stdout
+    );
+    let upstream = run_in(
+        tmp.path(),
+        &["lint", "--format", "short", "--cni", "upstream", "m.yaml"],
+        b"",
+    );
+    assert!(
+        !upstream.stdout.contains("service-via-pod-ipblock"),
+        "{}",
+        upstream.stdout
+    );
+}
