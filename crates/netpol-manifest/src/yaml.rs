@@ -28,6 +28,7 @@ mod convert;
 mod events;
 mod json;
 mod node;
+mod quoted;
 mod resolve;
 pub(crate) mod split;
 #[cfg(test)]

@@ -9,6 +9,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use super::convert::Converter;
 use super::node::{Node, NodeKind};
+use super::quoted::Insertions;
 use super::{Document, Limits, SpanIndex, point_span};
 
 /// Parses the first YAML document of `text[range]` (a piece between two `---` lines) and
@@ -25,16 +26,38 @@ pub(super) fn parse_piece(
     let piece = &text[range.clone()];
     let chars = CharMap::new(piece);
     let mut local = Vec::new();
-    let mut out = parse_one(file, piece, range.start, &chars, limits, &mut local);
+    let none = Insertions::default();
+    let read = |parsed: &str, ins: &Insertions, local: &mut Vec<Diagnostic>| {
+        let source = Source {
+            piece,
+            parsed,
+            base: range.start,
+            chars: &chars,
+            ins,
+        };
+        parse_one(file, &source, limits, local)
+    };
+    let mut out = read(piece, &none, &mut local);
     // libyaml (and so kubectl) takes some tabs as whitespace where saphyr refuses them
     // (after `key:`, inside flow collections). Read again with those tabs as spaces:
     // same bytes, same offsets.
-    if matches!(out, Outcome::Failed)
+    if matches!(out, Outcome::Failed(_))
         && piece.contains('\t')
         && let Some(patched) = patch_tabs(piece)
     {
         local.clear();
-        out = parse_one(file, &patched, range.start, &chars, limits, &mut local);
+        out = read(&patched, &none, &mut local);
+    }
+    // libyaml reads quoted scalars with lines left of their block (see `quoted`): read
+    // again with those lines indented, one scalar at a time.
+    let mut ins = Insertions::default();
+    while let Outcome::Failed(Some(quote)) = out
+        && ins.len() < MAX_PATCHED_LINES
+        && ins.indent_quoted(piece, quote).is_some()
+    {
+        let mut again = Vec::new();
+        out = read(&ins.apply(piece), &ins, &mut again);
+        local = again;
     }
     diags.append(&mut local);
     if let Outcome::Doc(doc) = out {
@@ -42,28 +65,49 @@ pub(super) fn parse_piece(
     }
 }
 
+/// Continuation lines of quoted scalars re-indented in one piece at most (each retry reads
+/// the piece again).
+const MAX_PATCHED_LINES: usize = 256;
+
 enum Outcome {
     Doc(Box<Document>),
     /// No document.
     None,
-    /// A syntax error (its diagnostic is out).
-    Failed,
+    /// A syntax error (its diagnostic is out); for a quoted scalar indented less than saphyr
+    /// allows, the character index of its opening quote in the piece.
+    Failed(Option<usize>),
+}
+
+/// What one read parses: `parsed` (the piece, or a copy with tabs or spaces patched), and
+/// how its offsets map back to `piece`, which starts at byte `base` of the file.
+struct Source<'a> {
+    piece: &'a str,
+    parsed: &'a str,
+    base: usize,
+    chars: &'a CharMap,
+    ins: &'a Insertions,
 }
 
 fn parse_one(
     file: FileId,
-    piece: &str,
-    base: usize,
-    chars: &CharMap,
+    source: &Source<'_>,
     limits: &Limits,
     diags: &mut Vec<Diagnostic>,
 ) -> Outcome {
-    let to_byte = |m: saphyr_parser::Marker| base + chars.byte_of(m.index()).min(piece.len());
+    let Source {
+        piece,
+        parsed,
+        base,
+        chars,
+        ins,
+    } = *source;
+    let original = |m: saphyr_parser::Marker| ins.to_original(m.index());
+    let to_byte = |m: saphyr_parser::Marker| base + chars.byte_of(original(m)).min(piece.len());
     let at_span = |at: usize| {
         let s = point_span(file, piece, at - base);
         Span::new(file, s.start as usize + base, s.end as usize + base)
     };
-    let mut parser = Parser::new_from_str(piece);
+    let mut parser = Parser::new_from_str(parsed);
     let mut builder: Option<Builder<'_>> = None;
     let mut done: Option<Option<Document>> = None;
     while let Some(next) = parser.next_event() {
@@ -75,7 +119,8 @@ fn parse_one(
                     break;
                 }
                 diags.push(scan_error(&e, at_span(to_byte(*e.marker()))));
-                return Outcome::Failed;
+                let quoted = e.info() == "invalid indentation in quoted scalar";
+                return Outcome::Failed(quoted.then(|| original(*e.marker())));
             }
         };
         let start = to_byte(span.start);

@@ -37,3 +37,29 @@ fn split_runs_parse_like_the_whole_file() {
     assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
     assert_eq!(summary(file, &text, &ranges), whole);
 }
+
+/// A quoted scalar with lines left of its block is read as libyaml reads it (kubectl.rs holds
+/// the values to kubectl's), and the spans after it still point into the original text.
+#[test]
+fn reindented_quoted_scalars_keep_their_spans() {
+    let text = "data:\n  a: 'x\n  y'\n  b: \"p\nq\"\n  c: done\n";
+    let mut map = netpol_diag::SourceMap::new();
+    let (_, docs, diags) = super::parse_bytes(
+        "t.yaml",
+        text.as_bytes().to_vec(),
+        &mut map,
+        &super::Limits::default(),
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    let doc = &docs[0];
+    assert_eq!(doc.value["data"]["a"], "x y");
+    assert_eq!(doc.value["data"]["b"], "p q");
+    for (pointer, at) in [("/data/c", "done"), ("/data/b", "\"p"), ("/data/a", "'x")] {
+        let span = doc.nearest_span_of(pointer);
+        assert_eq!(
+            &text[span.start as usize..span.start as usize + at.len()],
+            at,
+            "{pointer}"
+        );
+    }
+}
