@@ -32,6 +32,8 @@ mod tests_ident;
 #[cfg(test)]
 mod tests_ports;
 #[cfg(test)]
+mod tests_readings;
+#[cfg(test)]
 mod tests_robust;
 #[cfg(test)]
 mod tests_services;

@@ -1,6 +1,6 @@
 //! Tests of the encoding against hand-checked clusters, and the helpers the other test
 //! modules share (`tests_agreement`: against the graph engine; `tests_services`: V5;
-//! `tests_ident`: V9 and V2; `tests_robust`: z3 surface, garbage input, ignored policies).
+//! `tests_ident`: V9 and V2; `tests_robust`: z3 surface, garbage input, ignored policies, one label set per namespace; `tests_readings`: V14, IPv6, `--robust` readings, older releases).
 
 use netpol_diag::{Code, SourceMap};
 use netpol_graph::Profile;
