@@ -14,6 +14,7 @@
 mod allowances;
 mod classes;
 mod joins;
+mod lpm;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

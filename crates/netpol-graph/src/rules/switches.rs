@@ -32,6 +32,12 @@ pub(crate) fn port_slots_limited(profile: &Profile) -> bool {
     profile.flags.node_ip_blocks
 }
 
+/// V11: whether a direction's ipBlocks form one longest-prefix table with deny-all keys
+/// for excepts ([`super::cidr_keys`]). The same VPC CNI agent as V12.
+pub(crate) fn except_bleed(profile: &Profile) -> bool {
+    profile.flags.node_ip_blocks
+}
+
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they
 /// cover part of them).
 pub fn ipblocks_match_workloads(profile: &Profile) -> bool {

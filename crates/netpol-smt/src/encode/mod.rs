@@ -12,6 +12,7 @@
 //! ClusterIP paths).
 
 mod assertion;
+mod bleed;
 mod ip;
 mod isolation;
 mod labels;
