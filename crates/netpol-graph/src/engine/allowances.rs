@@ -228,7 +228,7 @@ impl Engine<'_, '_> {
         }
         let mut egress = Vec::with_capacity(n);
         let mut ingress = Vec::with_capacity(n);
-        let mut lpm_rows = FxHashMap::default();
+        let mut lpm = super::lpm::LpmState::default();
         for (c, sel) in selecting.iter().enumerate() {
             let e = self.rep(c as u32);
             for (di, dir) in Direction::BOTH.into_iter().enumerate() {
@@ -252,6 +252,7 @@ impl Engine<'_, '_> {
                         Allowance::All
                     } else {
                         let mut entries = Vec::new();
+                        let mut exempt = None;
                         let counted_it = sel.iter().map(|&i| &w.policies[i]).filter(|p| {
                             switches::unlisted_rules_enforced(&w.profile)
                                 || p.policy_types.contains(dir)
@@ -275,7 +276,7 @@ impl Engine<'_, '_> {
                                 })
                                 .collect();
                             let id = self.intern(set);
-                            entries.push(Entry {
+                            exempt = Some(Entry {
                                 set: SetRef::Id(id),
                                 ports: EntryPorts::Fixed(PortSet::all()),
                                 services: Arc::from([]),
@@ -311,15 +312,6 @@ impl Engine<'_, '_> {
                                 }
                             }
                         }
-                        if let Some(node) = denied {
-                            // V12: the node's key denies its address outright.
-                            let gone: Vec<u32> = (0..n as u32)
-                                .filter(|&k| self.rep(k).carries.iter().any(|c| c == node))
-                                .collect();
-                            for en in &mut entries {
-                                en.set = self.without(&en.set, &gone);
-                            }
-                        }
                         let counted: Vec<_> = sel
                             .iter()
                             .map(|&i| &w.policies[i])
@@ -329,7 +321,17 @@ impl Engine<'_, '_> {
                             })
                             .collect();
                         if cidr_keys::applies(w, counted.iter().copied(), dir) {
-                            entries = self.lpm_entries(e, &counted, dir, &mut lpm_rows);
+                            entries = self.lpm_entries(e, &counted, dir, entries, &mut lpm);
+                        }
+                        entries.splice(0..0, exempt);
+                        if let Some(node) = denied {
+                            // V12: the node's key denies its address outright.
+                            let gone: Vec<u32> = (0..n as u32)
+                                .filter(|&k| self.rep(k).carries.iter().any(|c| c == node))
+                                .collect();
+                            for en in &mut entries {
+                                en.set = self.without(&en.set, &gone);
+                            }
                         }
                         Allowance::Entries(entries)
                     }

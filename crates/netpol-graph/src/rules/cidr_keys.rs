@@ -137,6 +137,21 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The address space cut where the keys begin and end: each piece with the decision
+    /// of every address in it (no own /32 key), in address order per family.
+    pub(crate) fn pieces(&self) -> Vec<(crate::ip::Interval, Lpm)> {
+        let nets: Vec<IpNet> = self.keys.keys().copied().collect();
+        crate::ip::partition(&nets)
+            .into_iter()
+            .map(|iv| {
+                let d = self.decide(iv.bounds().0, None);
+                (iv, d)
+            })
+            .collect()
+    }
+}
+
 /// The ports a new key at `first`/`len` inherits: those stored at every shorter non-host
 /// key containing `first` none of whose pooled excepts holds it.
 fn inherited(keys: &BTreeMap<IpNet, (Vec<IpNet>, PortSet)>, first: IpAddr, len: u8) -> PortSet {
@@ -155,6 +170,7 @@ fn inherited(keys: &BTreeMap<IpNet, (Vec<IpNet>, PortSet)>, first: IpAddr, len: 
 }
 
 /// V11: the decision at `addr`: its longest key in the table of `entries`.
+#[cfg(test)]
 pub(crate) fn lpm(entries: &[KeyEntry], addr: IpAddr) -> Lpm {
     Table::new(entries).decide(addr, None)
 }
@@ -285,26 +301,41 @@ pub(crate) fn own_ports(
     res
 }
 
-/// The addresses the agent may look up for `other`, and whether any of them (true) or
-/// every one (false) must allow: one known IP; a hostNetwork workload's node IPs (any);
-/// a pod without a known IP, one address per piece of the pod ranges that the table's
-/// keys cut (every, as V3 matches such pods only when a block covers all pod ranges).
-/// `None` when nothing is known.
-pub(crate) fn samples(
-    w: &World<'_>,
-    other: &Ep,
-    table: &[KeyEntry],
-) -> Option<(Vec<IpAddr>, bool)> {
+/// How the agent looks `other` up: one known IP; a hostNetwork workload's node IPs (any
+/// must allow); a pod without a known IP, over the pod ranges (every piece must allow, as
+/// V3 matches such pods only when a block covers all pod ranges); `Unknown` when nothing
+/// is known (the rules then decide as S4/S6 say).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    One(IpAddr),
+    Any(Vec<IpAddr>),
+    PodRanges,
+    Unknown,
+}
+
+pub(crate) fn lookup(w: &World<'_>, other: &Ep) -> Lookup {
     if let Some(a) = address(w, other) {
-        return Some((vec![a], true));
+        return Lookup::One(a);
     }
     if other.host_network {
         let ips: Vec<IpAddr> = w.carried_ips(other).collect();
-        return (!ips.is_empty()).then_some((ips, true));
+        return if ips.is_empty() {
+            Lookup::Unknown
+        } else {
+            Lookup::Any(ips)
+        };
     }
-    if !other.is_pod() || !switches::ipblocks_match_workloads(&w.profile) {
-        return None;
+    if !other.is_pod()
+        || !switches::ipblocks_match_workloads(&w.profile)
+        || w.profile.pod_ranges().is_empty()
+    {
+        return Lookup::Unknown;
     }
+    Lookup::PodRanges
+}
+
+/// One address per piece of the pod ranges that the table's keys cut.
+pub(crate) fn pod_range_samples(w: &World<'_>, table: &[KeyEntry]) -> Vec<IpAddr> {
     let ranges = w.profile.pod_ranges();
     let mut nets: Vec<IpNet> = ranges.to_vec();
     for e in table {
@@ -315,7 +346,7 @@ pub(crate) fn samples(
         .iter()
         .map(|r| crate::ip::Interval::of_net(*r))
         .collect();
-    let addrs: Vec<IpAddr> = crate::ip::partition(&nets)
+    crate::ip::partition(&nets)
         .into_iter()
         .filter(|iv| {
             inside
@@ -323,8 +354,46 @@ pub(crate) fn samples(
                 .any(|r| r.v6 == iv.v6 && r.lo <= iv.lo && iv.hi <= r.hi)
         })
         .map(|iv| iv.bounds().0)
-        .collect();
-    (!addrs.is_empty()).then_some((addrs, false))
+        .collect()
+}
+
+/// The addresses the agent may look up for `other` ([`lookup`]), and whether any of them
+/// (true) or every one (false) must allow; `None` when nothing is known.
+pub(crate) fn samples(
+    w: &World<'_>,
+    other: &Ep,
+    table: &[KeyEntry],
+) -> Option<(Vec<IpAddr>, bool)> {
+    let (addrs, any) = match lookup(w, other) {
+        Lookup::One(a) => (vec![a], true),
+        Lookup::Any(ips) => (ips, true),
+        Lookup::PodRanges => (pod_range_samples(w, table), false),
+        Lookup::Unknown => return None,
+    };
+    (!addrs.is_empty()).then_some((addrs, any))
+}
+
+/// The decision over `addrs` (any or every one must allow, [`samples`]), `own`: the
+/// ports of selector peers matching the other end ([`own_ports`]).
+pub(crate) fn decide_at(
+    table: &Table,
+    addrs: &[IpAddr],
+    any: bool,
+    own: Option<&PortSet>,
+) -> Option<Lpm> {
+    let mut res: Option<Lpm> = None;
+    for &a in addrs {
+        let d = table.decide(a, own.cloned());
+        res = Some(match res {
+            None => d,
+            Some(mut r) => {
+                let (x, y) = (r.allowed(), d.allowed());
+                r.ports = KeyPorts::Allow(if any { x.union(&y) } else { x.intersect(&y) });
+                r
+            }
+        });
+    }
+    res
 }
 
 /// V11 at `at` in `dir` toward `other`: the ports the longest key holding `other`'s address
@@ -344,19 +413,7 @@ pub(crate) fn decide(
     let (addrs, any) = samples(w, other, &entries)?;
     let table = Table::new(&entries);
     let own = own_ports(w, counted, at, other, dir);
-    let mut res: Option<Lpm> = None;
-    for a in addrs {
-        let d = table.decide(a, own.clone());
-        res = Some(match res {
-            None => d,
-            Some(mut r) => {
-                let (x, y) = (r.allowed(), d.allowed());
-                r.ports = KeyPorts::Allow(if any { x.union(&y) } else { x.intersect(&y) });
-                r
-            }
-        });
-    }
-    res
+    decide_at(&table, &addrs, any, own.as_ref())
 }
 
 /// V11 at `src`'s egress toward Service `svc`'s ClusterIP: the Service ports its longest
@@ -372,9 +429,30 @@ pub(crate) fn decide_service(
         return None;
     }
     let addr = svc.cluster_ip?;
+    let (entries, selectors) = service_table(w, counted, src);
+    let mut own: Option<PortSet> = None;
+    for (rule, peer) in selectors {
+        let at = vpc::Backends::Existing;
+        let sp = vpc::service_peer_ports(w, rule, Some(peer), svc, at, vpc::Addresses::Certain);
+        if !sp.is_empty() {
+            own.get_or_insert_with(PortSet::empty).union_with(&sp);
+        }
+    }
+    Some(Table::new(&entries).decide(addr, own))
+}
+
+/// `src`'s egress table toward ClusterIPs without the Service's own /32 key, and the
+/// selector peers (with their rules) whose Service ports make that key: a key at the
+/// ClusterIP is the longest, so it decides with what it pools and inherits
+/// ([`Table::decide`] with `own`).
+#[allow(clippy::type_complexity)]
+pub(crate) fn service_table<'p>(
+    w: &World<'_>,
+    counted: &[&'p LoweredPolicy],
+    src: &Ep,
+) -> (Vec<KeyEntry>, Vec<(&'p crate::ir::LoweredRule, &'p PeerMatch)>) {
     let mut out = Vec::new();
-    let mut own = PortSet::empty();
-    let mut has_own = false;
+    let mut selectors = Vec::new();
     for p in counted {
         for rule in &p.egress {
             let ports = vpc::egress_cidr_ports(&w.profile, rule).unwrap_or_else(PortSet::all);
@@ -398,166 +476,14 @@ pub(crate) fn decide_service(
                         ports: ports.clone(),
                         skipped: ipblocks::block_dropped(&w.profile, src, cidr.network()),
                     }),
-                    PeerMatch::Pods { .. } => {
-                        let at = vpc::Backends::Existing;
-                        let sp = vpc::service_peer_ports(
-                            w,
-                            rule,
-                            Some(peer),
-                            svc,
-                            at,
-                            vpc::Addresses::Certain,
-                        );
-                        if !sp.is_empty() {
-                            has_own = true;
-                            own.union_with(&sp);
-                        }
-                    }
+                    PeerMatch::Pods { .. } => selectors.push((rule, peer)),
                 }
             }
         }
     }
-    if has_own {
-        out.push(KeyEntry {
-            cidr: IpNet::from(addr),
-            except: Vec::new(),
-            ports: own,
-            skipped: false,
-        });
-    }
-    Some(lpm(&out, addr))
+    (out, selectors)
 }
 
 #[cfg(test)]
-mod tests {
-    //! The checks of the research's Python transcription (docs/research/vpc-cni-agent.md,
-    //! Appendix A) as an oracle for [`lpm`].
-    use netpol_manifest::model::Protocol;
-
-    use super::*;
-
-    fn e(cidr: &str, except: &[&str], ports: &[(Protocol, u16)]) -> KeyEntry {
-        let ports = if ports.is_empty() {
-            PortSet::all()
-        } else {
-            let mut s = PortSet::empty();
-            for &(p, n) in ports {
-                s.union_with(&PortSet::port(p, n));
-            }
-            s
-        };
-        KeyEntry {
-            cidr: cidr.parse().unwrap(),
-            except: except.iter().map(|x| x.parse().unwrap()).collect(),
-            ports,
-            skipped: false,
-        }
-    }
-
-    /// "ALLOW(key)" / "DROP(deny key k)" / "DROP(no slot at k)" / "DROP(no key)".
-    fn verdict(entries: &[KeyEntry], ip: &str, proto: Protocol, port: u16) -> String {
-        let d = lpm(entries, ip.parse().unwrap());
-        match (&d.key, &d.ports) {
-            (None, _) => "DROP(no key)".into(),
-            (Some(k), KeyPorts::DenyAll) => format!("DROP(deny key {k})"),
-            (Some(k), KeyPorts::Allow(p)) if p.contains(proto, port) => format!("ALLOW({k})"),
-            (Some(k), KeyPorts::Allow(_)) => format!("DROP(no slot at {k})"),
-        }
-    }
-
-    use Protocol::{Tcp, Udp};
-
-    #[test]
-    fn dns_anywhere_plus_internet_except_rfc1918() {
-        let r = [
-            e("0.0.0.0/0", &[], &[(Udp, 53), (Tcp, 53)]),
-            e(
-                "0.0.0.0/0",
-                &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
-                &[],
-            ),
-        ];
-        let cases = [
-            ("172.20.0.10", Udp, 53, "DROP(deny key 172.16.0.0/12)"),
-            ("10.0.5.5", Udp, 53, "DROP(deny key 10.0.0.0/8)"),
-            ("8.8.8.8", Udp, 53, "ALLOW(0.0.0.0/0)"),
-            ("8.8.8.8", Tcp, 443, "ALLOW(0.0.0.0/0)"),
-            ("10.0.5.5", Tcp, 443, "DROP(deny key 10.0.0.0/8)"),
-        ];
-        for (ip, p, port, want) in cases {
-            assert_eq!(verdict(&r, ip, p, port), want, "{ip} {p:?}/{port}");
-        }
-    }
-
-    #[test]
-    fn a_key_inside_an_except_inherits_through_an_intermediate_key() {
-        let r = [
-            e("0.0.0.0/0", &["10.1.0.0/16"], &[]),
-            e("10.0.0.0/8", &[], &[(Tcp, 443)]),
-            e("10.1.3.4/32", &[], &[(Tcp, 5432)]),
-        ];
-        let cases = [
-            ("10.1.3.4", Tcp, 80, "ALLOW(10.1.3.4/32)"),
-            ("10.1.3.4", Tcp, 5432, "ALLOW(10.1.3.4/32)"),
-            ("10.1.3.5", Tcp, 443, "DROP(deny key 10.1.0.0/16)"),
-            ("10.2.0.1", Tcp, 80, "ALLOW(10.0.0.0/8)"),
-        ];
-        for (ip, p, port, want) in cases {
-            assert_eq!(verdict(&r, ip, p, port), want, "{ip} {p:?}/{port}");
-        }
-    }
-
-    #[test]
-    fn a_key_starting_inside_an_except_inherits_nothing() {
-        let r = [
-            e("0.0.0.0/0", &["10.0.0.0/16"], &[]),
-            e("10.0.0.0/8", &[], &[(Tcp, 443)]),
-        ];
-        assert_eq!(
-            verdict(&r, "10.5.0.1", Tcp, 80),
-            "DROP(no slot at 10.0.0.0/8)"
-        );
-        assert_eq!(verdict(&r, "10.5.0.1", Tcp, 443), "ALLOW(10.0.0.0/8)");
-        assert_eq!(verdict(&r, "11.0.0.1", Tcp, 80), "ALLOW(0.0.0.0/0)");
-    }
-
-    #[test]
-    fn the_fixture_egress_of_app() {
-        // testdata/reach/vpc-except-bleed.yaml, egress of x/app toward each address.
-        let r = [
-            e("0.0.0.0/0", &[], &[(Udp, 53), (Tcp, 53)]),
-            e(
-                "0.0.0.0/0",
-                &["10.1.0.0/16", "172.16.0.0/12", "192.168.0.0/16"],
-                &[],
-            ),
-            e("10.0.0.0/8", &[], &[(Tcp, 443)]),
-            e("10.1.3.4/32", &[], &[(Tcp, 5432)]),
-        ];
-        let cases = [
-            ("10.1.0.53", Udp, 53, "DROP(deny key 10.1.0.0/16)"),
-            ("172.20.0.10", Udp, 53, "DROP(deny key 172.16.0.0/12)"),
-            ("10.1.3.4", Tcp, 80, "ALLOW(10.1.3.4/32)"),
-            ("10.1.3.4", Tcp, 443, "ALLOW(10.1.3.4/32)"),
-            ("10.1.200.1", Tcp, 443, "DROP(deny key 10.1.0.0/16)"),
-            ("8.8.8.8", Tcp, 443, "ALLOW(0.0.0.0/0)"),
-        ];
-        for (ip, p, port, want) in cases {
-            assert_eq!(verdict(&r, ip, p, port), want, "{ip} {p:?}/{port}");
-        }
-    }
-
-    #[test]
-    fn without_excepts_the_table_is_the_union() {
-        let r = [
-            e("0.0.0.0/0", &[], &[(Udp, 53)]),
-            e("10.0.0.0/8", &[], &[(Tcp, 443)]),
-            e("10.1.3.4/32", &[], &[(Tcp, 5432)]),
-        ];
-        let d = lpm(&r, "10.1.3.4".parse().unwrap()).allowed();
-        for (p, n) in [(Udp, 53), (Tcp, 443), (Tcp, 5432)] {
-            assert!(d.contains(p, n));
-        }
-        assert!(!d.contains(Tcp, 80));
-    }
-}
+#[path = "cidr_keys_tests.rs"]
+mod tests;
