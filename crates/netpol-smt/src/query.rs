@@ -343,12 +343,13 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
     ] {
         let denied = enc.node_key_denied(x, y, dir);
         t.allowed = Bool::and(&[t.allowed.clone(), denied.not()]);
-        // V11: between existing endpoints the graph's longest-prefix verdict is exact.
-        let mut exact = enc.bleed_external(x, y, dir, &proto, &port);
-        exact.extend(enc.bleed_exact(x, y, dir, &proto, &port));
-        for (when, ports) in exact {
-            t.allowed = when.ite(&ports, &t.allowed);
-        }
+        // V11: between existing endpoints the graph's longest-prefix verdict is exact (it
+        // overrides the table for addresses outside pods, which overrides the union).
+        let external = enc.bleed_external(x, y, dir, &proto, &port);
+        let exact = enc.bleed_exact(x, y, dir, &proto, &port);
+        let conds: Vec<Bool> = external.iter().chain(&exact).map(|(c, _)| c.clone()).collect();
+        t.lpm = Bool::or(&conds);
+        t.allowed = overridden(overridden(t.allowed.clone(), external), exact);
         t.allowed_direct = t.allowed.clone();
     }
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
@@ -411,4 +412,17 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         via_classes,
         truncation,
     }
+}
+
+/// `base` where none of the conditions holds, else the verdict of the one that holds (the
+/// conditions exclude each other): a flat term, however many pairs (a chain of `ite`s as
+/// deep as the pairs overflowed Z3's stack).
+fn overridden(base: Bool, by: Vec<(Bool, Bool)>) -> Bool {
+    if by.is_empty() {
+        return base;
+    }
+    let any = Bool::or(&by.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>());
+    let mut ways: Vec<Bool> = by.into_iter().map(|(c, v)| Bool::and(&[c, v])).collect();
+    ways.push(Bool::and(&[any.not(), base]));
+    Bool::or(&ways)
 }

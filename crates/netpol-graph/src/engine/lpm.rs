@@ -20,6 +20,7 @@ use crate::eval;
 use crate::ip::Interval;
 use crate::ir::{LoweredPolicy, PeerMatch, PortSpec};
 use crate::ports::PortSet;
+use crate::rules::cidr_facts;
 use crate::rules::cidr_keys::{self, Lookup, Table};
 use crate::rules::switches;
 use crate::world::Ep;
@@ -31,21 +32,20 @@ pub(super) struct LpmState {
     kinds: Vec<Lookup>,
     /// Classes with one known address and no node IP, by (family, address).
     sorted: Vec<(bool, u128, u32)>,
-    /// Classes V11 decides (the others keep the rules' entries), sorted.
-    decided: Vec<u32>,
-    /// Services with a known ClusterIP, by (family, address), and the others' flags.
+    /// Classes decided one by one in every row: node-carrying ones and pods without an IP
+    /// looked up over the pod ranges.
+    always: Vec<u32>,
+    /// Services with a known ClusterIP, by (family, address).
     svc_sorted: Vec<(bool, u128, u32)>,
-    svc_decided: Vec<bool>,
-    /// Per policy set row: the entries V11 decides.
-    rows: FxHashMap<String, Vec<Entry>>,
-    /// Per table (its entries): the one-address classes by allowed ports.
-    tables: FxHashMap<String, Vec<(PortSet, Vec<u32>)>>,
-    /// A rule entry's set without the decided classes.
-    reduced: FxHashMap<u32, SetRef>,
-    all_reduced: Option<SetRef>,
-    /// A rule entry's Services without those with a known ClusterIP (by list address).
-    reduced_services: FxHashMap<usize, Arc<[(u32, PortSet)]>>,
-    direct: FxHashMap<String, Vec<u32>>,
+    /// Per row: the region's key, the Services' region key and the entries V11 decides.
+    rows: FxHashMap<String, (String, String, Arc<Vec<Entry>>)>,
+    /// Per region key: the classes and Services V11 decides there (sorted).
+    regions: FxHashMap<String, Vec<u32>>,
+    svc_regions: FxHashMap<String, Vec<u32>>,
+    /// A rule entry's set (or Services, by list address) without those, per region key.
+    reduced: FxHashMap<(SetRef, String), SetRef>,
+    reduced_services: FxHashMap<(usize, String), Arc<[(u32, PortSet)]>>,
+    peers: FxHashMap<String, (SetRef, Vec<u32>)>,
 }
 
 fn value(a: std::net::IpAddr) -> (bool, u128) {
@@ -53,11 +53,18 @@ fn value(a: std::net::IpAddr) -> (bool, u128) {
     (iv.v6, iv.lo)
 }
 
-/// The ids in `sorted` (by family and address) whose address lies in `iv`.
-fn within<'a>(sorted: &'a [(bool, u128, u32)], iv: &Interval) -> impl Iterator<Item = u32> + 'a {
-    let lo = sorted.partition_point(|&(v6, a, _)| (v6, a) < (iv.v6, iv.lo));
-    let hi = sorted.partition_point(|&(v6, a, _)| (v6, a) <= (iv.v6, iv.hi));
-    sorted[lo..hi].iter().map(|&(_, _, id)| id)
+/// The ids in `sorted` (by family and address) whose address lies in one of `region`.
+fn within(sorted: &[(bool, u128, u32)], region: &[ipnet::IpNet]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for n in region {
+        let iv = Interval::of_net(*n);
+        let lo = sorted.partition_point(|&(v6, a, _)| (v6, a) < (iv.v6, iv.lo));
+        let hi = sorted.partition_point(|&(v6, a, _)| (v6, a) <= (iv.v6, iv.hi));
+        out.extend(sorted[lo..hi].iter().map(|&(_, _, id)| id));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 impl Engine<'_, '_> {
@@ -74,29 +81,28 @@ impl Engine<'_, '_> {
                 Lookup::One(a) if rep.carries.is_empty() => {
                     let (v6, x) = value(*a);
                     st.sorted.push((v6, x, k));
-                    st.decided.push(k);
                 }
                 Lookup::Unknown => {}
-                _ => st.decided.push(k),
+                _ => st.always.push(k),
             }
             st.kinds.push(kind);
         }
         st.sorted.sort_unstable();
         for (k, (si, _, _)) in self.services.iter().enumerate() {
-            let ip = w.model.services[*si].cluster_ip;
-            if let Some(a) = ip {
+            if let Some(a) = w.model.services[*si].cluster_ip {
                 let (v6, x) = value(a);
                 st.svc_sorted.push((v6, x, k as u32));
             }
-            st.svc_decided.push(ip.is_some());
         }
         st.svc_sorted.sort_unstable();
     }
 
     /// V11: a direction with an `except` is decided per address by the longest key
-    /// ([`cidr_keys`]). `rules`: the direction's entries from the rules (S4/S6), kept for
-    /// the classes and Services the agent cannot look up. The node exemption (V4) and
-    /// V12 are applied by the caller, as for the rules' entries.
+    /// ([`cidr_keys`]). Outside the table's region (its excepts and the keys they cut,
+    /// `cidr_facts::region`) the longest key holds the rules' union, so `rules` (the
+    /// direction's entries from the rules, S4/S6) stay for every class and Service there
+    /// and for those the agent cannot look up; the others are decided one by one. The node
+    /// exemption (V4) and V12 are applied by the caller, as for the rules' entries.
     pub(super) fn lpm_entries(
         &mut self,
         e: &Ep,
@@ -107,7 +113,6 @@ impl Engine<'_, '_> {
     ) -> Vec<Entry> {
         self.lpm_init(st);
         let w = self.w;
-        let entries = cidr_keys::address_table(w, counted, e, dir);
         let named = counted.iter().flat_map(|p| p.rules(dir)).any(|r| {
             r.ports
                 .iter()
@@ -117,56 +122,56 @@ impl Engine<'_, '_> {
         let row_key = format!(
             "{dir:?}{:?}{:?}{}",
             counted.iter().map(|p| p.index).collect::<Vec<_>>(),
-            entries.iter().map(|t| t.skipped).collect::<Vec<_>>(),
+            cidr_keys::skipped_blocks(w, counted, e, dir),
             if named {
                 format!("{:?}", w.container_ports(e))
             } else {
                 String::new()
             }
         );
-        let mut out = self.reduce_rules(rules, st);
-        if let Some(hit) = st.rows.get(&row_key) {
-            out.extend(hit.iter().cloned());
-            return out;
+        if !st.rows.contains_key(&row_key) {
+            let row = self.lpm_row(e, counted, dir, st);
+            st.rows.insert(row_key.clone(), row);
         }
-        let row = self.lpm_row(e, counted, dir, &entries, st);
+        let (region, svc_region, row) = st.rows[&row_key].clone();
+        let mut out = self.reduce_rules(rules, &region, &svc_region, st);
         out.extend(row.iter().cloned());
-        st.rows.insert(row_key, row);
         out
     }
 
-    /// The rules' entries without the classes and Services V11 decides.
-    fn reduce_rules(&mut self, rules: Vec<Entry>, st: &mut LpmState) -> Vec<Entry> {
+    /// The rules' entries without the classes and Services V11 decides in the region.
+    fn reduce_rules(
+        &mut self,
+        rules: Vec<Entry>,
+        region: &str,
+        svc_region: &str,
+        st: &mut LpmState,
+    ) -> Vec<Entry> {
         let mut out = Vec::with_capacity(rules.len());
         for mut en in rules {
-            en.set = match en.set {
-                SetRef::All => match st.all_reduced {
-                    Some(s) => s,
-                    None => {
-                        let s = self.without_sorted(SetRef::All, &st.decided);
-                        st.all_reduced = Some(s);
-                        s
-                    }
-                },
-                SetRef::Id(id) => match st.reduced.get(&id) {
-                    Some(s) => *s,
-                    None => {
-                        let s = self.without_sorted(SetRef::Id(id), &st.decided);
-                        st.reduced.insert(id, s);
-                        s
-                    }
-                },
+            let key = (en.set, region.to_owned());
+            en.set = match st.reduced.get(&key) {
+                Some(s) => *s,
+                None => {
+                    let s = self.without_sorted(en.set, &st.regions[region]);
+                    st.reduced.insert(key, s);
+                    s
+                }
             };
-            if st.svc_decided.iter().any(|&d| d) && !en.services.is_empty() {
-                let key = Arc::as_ptr(&en.services) as *const (u32, PortSet) as usize;
-                let kept = st.reduced_services.entry(key).or_insert_with(|| {
-                    en.services
-                        .iter()
-                        .filter(|(k, _)| !st.svc_decided[*k as usize])
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .into()
-                });
+            let gone = &st.svc_regions[svc_region];
+            if !gone.is_empty() && !en.services.is_empty() {
+                let ptr = Arc::as_ptr(&en.services) as *const (u32, PortSet) as usize;
+                let kept = st
+                    .reduced_services
+                    .entry((ptr, svc_region.to_owned()))
+                    .or_insert_with(|| {
+                        en.services
+                            .iter()
+                            .filter(|(k, _)| gone.binary_search(k).is_err())
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .into()
+                    });
                 en.services = Arc::clone(kept);
             }
             out.push(en);
@@ -175,6 +180,9 @@ impl Engine<'_, '_> {
     }
 
     fn without_sorted(&mut self, set: SetRef, gone: &[u32]) -> SetRef {
+        if gone.is_empty() {
+            return set;
+        }
         let members: Vec<u32> = match set {
             SetRef::All => (0..self.classes.len() as u32).collect(),
             SetRef::Id(id) => self.sets[id as usize].clone(),
@@ -186,19 +194,27 @@ impl Engine<'_, '_> {
         SetRef::Id(self.intern(kept))
     }
 
-    /// The entries V11 decides for one row: classes by their longest key, and (egress)
-    /// Services with a known ClusterIP.
+    /// One row: the keys of its regions and the entries V11 decides there.
     fn lpm_row(
         &mut self,
         e: &Ep,
         counted: &[&LoweredPolicy],
         dir: Direction,
-        entries: &[cidr_keys::KeyEntry],
         st: &mut LpmState,
-    ) -> Vec<Entry> {
+    ) -> (String, String, Arc<Vec<Entry>>) {
         let w = self.w;
-        let table = Table::new(entries);
-        // Classes whose own /32 key a selector peer makes, or that carry node IPs: one by one.
+        let entries = cidr_keys::address_table(w, counted, e, dir);
+        let table = Table::new(&entries);
+        let region = cidr_facts::region(&entries);
+        let region_key = format!("{region:?}");
+        if !st.regions.contains_key(&region_key) {
+            let mut decided = within(&st.sorted, &region);
+            decided.extend(st.always.iter().copied());
+            decided.sort_unstable();
+            decided.dedup();
+            st.regions.insert(region_key.clone(), decided);
+        }
+        // Classes whose own /32 key a selector peer makes (V6 node IPs included).
         let mut single: FxHashSet<u32> = FxHashSet::default();
         for peer in counted
             .iter()
@@ -206,55 +222,35 @@ impl Engine<'_, '_> {
             .flat_map(|r| r.peers.iter().flatten())
         {
             if matches!(peer, PeerMatch::Pods { .. }) {
-                let key = peer.key();
-                if !st.direct.contains_key(&key) {
-                    let d = self.direct(peer);
-                    st.direct.insert(key.clone(), d);
+                let (set, _) = self.peer_set(peer, &mut st.peers);
+                if let SetRef::Id(id) = set {
+                    single.extend(self.sets[id as usize].iter().copied());
                 }
-                single.extend(st.direct[&key].iter().copied());
             }
         }
         let mut groups: BTreeMap<PortSet, Vec<u32>> = BTreeMap::new();
-        let tkey = format!("{entries:?}");
-        if !st.tables.contains_key(&tkey) {
-            let mut by: BTreeMap<PortSet, Vec<u32>> = BTreeMap::new();
-            for (iv, d) in table.pieces() {
-                let ports = d.allowed();
-                if ports.is_empty() {
-                    continue;
-                }
-                by.entry(ports)
-                    .or_default()
-                    .extend(within(&st.sorted, &iv));
-            }
-            st.tables.insert(tkey.clone(), by.into_iter().collect());
-        }
-        for (ports, set) in &st.tables[&tkey] {
-            let kept: Vec<u32> = set.iter().copied().filter(|k| !single.contains(k)).collect();
-            if !kept.is_empty() {
-                groups.entry(ports.clone()).or_default().extend(kept);
-            }
-        }
         let mut ranges: Option<Option<cidr_keys::Lpm>> = None;
-        for k in st.decided.clone() {
-            let kind = &st.kinds[k as usize];
+        for k in st.regions[&region_key].clone() {
             let rep = self.rep(k);
-            let one_plain = matches!(kind, Lookup::One(_)) && rep.carries.is_empty();
-            if one_plain && !single.contains(&k) {
-                continue; // decided through the pieces above
-            }
-            let by_class = single.contains(&k) || !rep.carries.is_empty();
-            let d = if !by_class && *kind == Lookup::PodRanges {
-                ranges
+            let d = match &st.kinds[k as usize] {
+                Lookup::One(a) if !single.contains(&k) && rep.carries.is_empty() => {
+                    Some(table.decide(*a, None))
+                }
+                Lookup::PodRanges if !single.contains(&k) => ranges
                     .get_or_insert_with(|| {
-                        let addrs = cidr_keys::pod_range_samples(w, entries);
+                        let addrs = cidr_keys::pod_range_samples(w, &entries);
                         cidr_keys::decide_at(&table, &addrs, false, None)
                     })
-                    .clone()
-            } else {
-                let own = cidr_keys::own_ports(w, counted, e, rep, dir);
-                cidr_keys::samples(w, rep, entries)
-                    .and_then(|(addrs, any)| cidr_keys::decide_at(&table, &addrs, any, own.as_ref()))
+                    .clone(),
+                _ => {
+                    let own = single
+                        .contains(&k)
+                        .then(|| cidr_keys::own_ports(w, counted, e, rep, dir))
+                        .flatten();
+                    cidr_keys::samples(w, rep, &entries).and_then(|(addrs, any)| {
+                        cidr_keys::decide_at(&table, &addrs, any, own.as_ref())
+                    })
+                }
             };
             let ports = match d {
                 Some(d) => d.allowed(),
@@ -278,8 +274,13 @@ impl Engine<'_, '_> {
                 block: None,
             });
         }
-        if dir == Direction::Egress && st.svc_decided.iter().any(|&d| d) {
-            let services = self.lpm_services(e, counted, st);
+        let mut svc_key = String::new();
+        if dir == Direction::Egress
+            && !st.svc_sorted.is_empty()
+            && switches::cluster_ip_egress(&w.profile)
+        {
+            let (services, key) = self.lpm_services(e, counted, st);
+            svc_key = key;
             if !services.is_empty() {
                 let id = self.intern(Vec::new());
                 out.push(Entry {
@@ -290,64 +291,56 @@ impl Engine<'_, '_> {
                 });
             }
         }
-        out
+        st.svc_regions.entry(svc_key.clone()).or_default();
+        (region_key, svc_key, Arc::new(out))
     }
 
-    /// V11 toward Services with a known ClusterIP: the Service ports the longest key allows.
+    /// V11 toward Services whose ClusterIP lies in the region of `e`'s egress table toward
+    /// ClusterIPs: the Service ports the longest key allows; and that region's key.
     fn lpm_services(
         &mut self,
         e: &Ep,
         counted: &[&LoweredPolicy],
-        st: &LpmState,
-    ) -> Vec<(u32, PortSet)> {
+        st: &mut LpmState,
+    ) -> (Vec<(u32, PortSet)>, String) {
         let w = self.w;
         let (entries, selectors) = cidr_keys::service_table(w, counted, e);
+        let region = cidr_facts::region(&entries);
+        let key = format!("{region:?}");
+        let decided = st
+            .svc_regions
+            .entry(key.clone())
+            .or_insert_with(|| within(&st.svc_sorted, &region))
+            .clone();
+        if decided.is_empty() {
+            return (Vec::new(), key);
+        }
         let table = Table::new(&entries);
         let mut own: BTreeMap<u32, PortSet> = BTreeMap::new();
-        if switches::cluster_ip_egress(&w.profile) {
-            for (rule, peer) in selectors {
-                for (k, ports) in self.services_for(rule, Some(peer)).iter() {
-                    own.entry(*k).or_default().union_with(ports);
-                }
-            }
-        } else {
-            for (k, (si, _, _)) in self.services.iter().enumerate() {
-                let svc = &w.model.services[*si];
-                if let Some(l) = cidr_keys::decide_service(w, counted, e, svc) {
-                    own.insert(k as u32, l.allowed());
-                }
+        for (rule, peer) in selectors {
+            let list: Vec<(u32, PortSet)> = if switches::cluster_ip_egress(&w.profile) {
+                self.services_for(rule, Some(peer)).to_vec()
+            } else {
+                Vec::new()
+            };
+            for (k, ports) in list {
+                own.entry(k).or_default().union_with(&ports);
             }
         }
-        let svc_ports = |k: u32| {
+        let mut res = Vec::new();
+        for k in decided {
             let svc = &w.model.services[self.services[k as usize].0];
+            let Some(addr) = svc.cluster_ip else { continue };
             let mut all = PortSet::empty();
             for sp in &svc.ports {
                 all.union_with(&PortSet::port(sp.protocol, sp.port));
             }
-            all
-        };
-        let mut res: BTreeMap<u32, PortSet> = BTreeMap::new();
-        for (iv, d) in table.pieces() {
-            let allowed = d.allowed();
-            if allowed.is_empty() {
-                continue;
-            }
-            for k in within(&st.svc_sorted, &iv) {
-                if !own.contains_key(&k) {
-                    res.insert(k, allowed.intersect(&svc_ports(k)));
-                }
+            let ports = table.decide(addr, own.get(&k).cloned()).allowed();
+            let ports = ports.intersect(&all);
+            if !ports.is_empty() {
+                res.push((k, ports));
             }
         }
-        for (k, ports) in own {
-            let svc = &w.model.services[self.services[k as usize].0];
-            let Some(addr) = svc.cluster_ip else { continue };
-            let d = if switches::cluster_ip_egress(&w.profile) {
-                table.decide(addr, Some(ports)).allowed()
-            } else {
-                ports
-            };
-            res.insert(k, d.intersect(&svc_ports(k)));
-        }
-        res.into_iter().filter(|(_, p)| !p.is_empty()).collect()
+        (res, key)
     }
 }

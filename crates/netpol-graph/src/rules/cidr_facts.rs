@@ -3,6 +3,7 @@
 //! verdicts where it knows the addresses. No rule is decided here: it calls `cidr_keys`.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use ipnet::IpNet;
 use netpol_manifest::model::Direction;
@@ -12,7 +13,7 @@ use crate::ports::PortSet;
 use crate::world::{Ep, EpKind, World};
 
 use super::cidr_keys::{
-    KeyEntry, KeyPorts, Table, address_table, applies, decide_service, own_ports, samples,
+    KeyEntry, KeyPorts, Lookup, Table, address_table, applies, decide_service, lookup, own_ports,
 };
 use super::{ipblocks, switches};
 
@@ -90,6 +91,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
     if !switches::except_bleed(&w.profile) {
         return res;
     }
+    let mut pairs_left = EXACT_PAIRS;
     for (di, dir) in Direction::BOTH.into_iter().enumerate() {
         if applies(w, &w.policies, dir) {
             res.any[di] = region(&address_entries(w, &w.policies, None, dir));
@@ -127,12 +129,13 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
                 // Exact verdicts toward existing endpoints with one known address, within
                 // a budget (beyond it those pairs stay `unknown`).
                 let mut exact = Vec::new();
-                if w.eps.len() <= EXACT_BUDGET {
-                    let table = address_table(w, &counted, e, dir);
-                    for o in w.eps.iter().filter(|o| samples(w, o, &table).is_some()) {
-                        if matches!(o.kind, EpKind::Service(_)) {
-                            continue;
-                        }
+                let others: Vec<&Ep> = (w.eps.iter())
+                    .filter(|o| !matches!(o.kind, EpKind::Service(_)))
+                    .filter(|o| pairs_left > 0 && lookup(w, o) != Lookup::Unknown)
+                    .collect();
+                if !others.is_empty() && others.len() <= pairs_left {
+                    pairs_left -= others.len();
+                    for o in others {
                         let v = match dir {
                             Direction::Ingress => crate::eval::ingress(w, e, o),
                             Direction::Egress => crate::eval::egress(w, e, o),
@@ -178,7 +181,10 @@ fn full_table(
     counted: &[&LoweredPolicy],
     at: &Ep,
     dir: Direction,
-) -> (Vec<(IpNet, Option<PortSet>)>, Vec<IpNet>) {
+) -> (
+    Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)>,
+    Vec<IpNet>,
+) {
     let t = Table::new(&address_table(w, counted, at, dir));
     let mut keys: BTreeMap<IpNet, Option<PortSet>> = (t.keys.iter())
         .map(|(k, (p, _))| {
@@ -209,11 +215,37 @@ fn full_table(
             }
         }
     }
-    (keys.into_iter().collect(), unsure)
+    (ranges(&keys), unsure)
 }
 
-/// Endpoints of the model beyond which exact V11 verdicts are not listed for `verify`.
-const EXACT_BUDGET: usize = 2_000;
+/// The keys as disjoint IPv4 ranges with the longest key's decision, in address order
+/// (a flat lookup for `verify`: no term nests as deep as the number of keys). Addresses
+/// in no range have no key.
+#[allow(clippy::type_complexity)]
+fn ranges(
+    keys: &BTreeMap<IpNet, Option<PortSet>>,
+) -> Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)> {
+    let nets: Vec<IpNet> = keys.keys().copied().filter(|k| k.addr().is_ipv4()).collect();
+    let mut out = Vec::new();
+    for iv in crate::ip::partition(&nets) {
+        let (IpAddr::V4(lo), IpAddr::V4(hi)) = iv.bounds() else {
+            continue;
+        };
+        let longest = (0..=32u8).rev().find_map(|len| {
+            let net = IpNet::new(IpAddr::V4(lo), len).ok()?.trunc();
+            keys.get(&net)
+        });
+        if let Some(d) = longest {
+            out.push((lo, hi, d.clone()));
+        }
+    }
+    out
+}
+
+/// Endpoint pairs for which exact V11 verdicts are listed for `verify`, over the whole
+/// model: an endpoint whose pairs no longer fit gets none (its pairs in the region stay
+/// `unknown`, naming V11), so the facts and the solver's terms stay bounded.
+pub(crate) const EXACT_PAIRS: usize = 20_000;
 
 /// The Services whose ClusterIP lies in `region` or is unknown (egress only), by index.
 fn services_in(w: &World<'_>, region: &[IpNet], dir: Direction) -> Vec<usize> {
@@ -253,8 +285,10 @@ pub struct BleedAt {
     /// The direction's verdict toward each existing endpoint whose addresses are known
     /// (by id): `verify` takes it as is.
     pub exact: Vec<(String, PortSet)>,
-    /// The whole table for addresses outside pods (`None`: deny-all key).
-    pub table: Vec<(IpNet, Option<PortSet>)>,
+    /// The whole table for addresses outside pods, as disjoint IPv4 ranges in address
+    /// order with the longest key's ports (`None`: deny-all key); no range, no key.
+    #[allow(clippy::type_complexity)]
+    pub table: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)>,
     /// Node /32s that may or may not be the node key (the pod may run on several nodes).
     pub unsure_nodes: Vec<IpNet>,
 }

@@ -137,21 +137,6 @@ impl Table {
     }
 }
 
-impl Table {
-    /// The address space cut where the keys begin and end: each piece with the decision
-    /// of every address in it (no own /32 key), in address order per family.
-    pub(crate) fn pieces(&self) -> Vec<(crate::ip::Interval, Lpm)> {
-        let nets: Vec<IpNet> = self.keys.keys().copied().collect();
-        crate::ip::partition(&nets)
-            .into_iter()
-            .map(|iv| {
-                let d = self.decide(iv.bounds().0, None);
-                (iv, d)
-            })
-            .collect()
-    }
-}
-
 /// The ports a new key at `first`/`len` inherits: those stored at every shorter non-host
 /// key containing `first` none of whose pooled excepts holds it.
 fn inherited(keys: &BTreeMap<IpNet, (Vec<IpNet>, PortSet)>, first: IpAddr, len: u8) -> PortSet {
@@ -245,6 +230,25 @@ pub(crate) fn address_table(
         }
     }
     out
+}
+
+/// V12 at `at`: which of the `dir` ipBlocks of `counted` the agent skips there (what
+/// [`address_table`] reads of `at` besides its ports), in rule order.
+pub(crate) fn skipped_blocks(
+    w: &World<'_>,
+    counted: &[&LoweredPolicy],
+    at: &Ep,
+    dir: Direction,
+) -> Vec<bool> {
+    (counted.iter().flat_map(|p| p.rules(dir)))
+        .flat_map(|r| r.peers.iter().flatten())
+        .filter_map(|peer| match peer {
+            PeerMatch::IpBlock { cidr, .. } => {
+                Some(ipblocks::block_dropped(&w.profile, at, cidr.network()))
+            }
+            PeerMatch::Pods { .. } => None,
+        })
+        .collect()
 }
 
 /// The ports of a rule toward an address (V7 under VPC CNI: numeric egress ports, the

@@ -6,11 +6,13 @@
 //! table, so the pooled region of every policy applies to it. Such models make an
 //! assertion `unknown`, never `proved` (`query.rs` looks for a model outside them first).
 
+use std::collections::BTreeMap;
+
 use ipnet::IpNet;
 use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 
-use super::ip::in_net;
+use super::ip::{in_net, ip_const};
 use super::rules::portset_formula;
 
 use super::{Encoder, FUTURE, Side};
@@ -30,12 +32,16 @@ impl Encoder<'_> {
 
     /// `y` is the class of existing endpoint `id`, if it may be.
     fn is_class(&self, y: &Side, id: &str) -> Option<Bool> {
+        self.class_of(y, id)
+            .map(|r| y.kind.eq(Int::from_i64(r as i64)))
+    }
+
+    /// The class (universe representative) of existing endpoint `id`, if `y` may be it.
+    fn class_of(&self, y: &Side, id: &str) -> Option<usize> {
         let u = self.u;
         let k = u.eps.binary_search_by(|e| e.id.as_str().cmp(id)).ok()?;
         let r = u.rep.get(k).copied().unwrap_or(k);
-        y.options
-            .contains(&r)
-            .then(|| y.kind.eq(Int::from_i64(r as i64)))
+        y.options.contains(&r).then_some(r)
     }
 
     /// V11 at existing `x` in `d` toward existing `y` with a known address: the graph's
@@ -48,21 +54,28 @@ impl Encoder<'_> {
         proto: &Int,
         port: &BV,
     ) -> Vec<(Bool, Bool)> {
-        let mut out = Vec::new();
+        // One verdict per pair of classes (the last listed, as before): the conditions
+        // exclude each other, so `query.rs` joins them flat instead of nesting them.
+        let mut pairs: BTreeMap<(usize, usize), &netpol_graph::PortSet> = BTreeMap::new();
         for b in self.u.bleed.at.iter().filter(|b| b.direction == d) {
-            let Some(at) = self.is_class(x, &b.endpoint) else {
+            let Some(at) = self.class_of(x, &b.endpoint) else {
                 continue;
             };
             for (id, ports) in &b.exact {
-                if let Some(to) = self.is_class(y, id) {
-                    out.push((
-                        Bool::and(&[at.clone(), to]),
-                        portset_formula(ports, proto, port),
-                    ));
+                if let Some(to) = self.class_of(y, id) {
+                    pairs.insert((at, to), ports);
                 }
             }
         }
-        out
+        let int = |r: usize| Int::from_i64(r as i64);
+        (pairs.into_iter())
+            .map(|((at, to), ports)| {
+                (
+                    Bool::and(&[x.kind.eq(int(at)), y.kind.eq(int(to))]),
+                    portset_formula(ports, proto, port),
+                )
+            })
+            .collect()
     }
 
     /// V11 at existing `x` in `d` toward an address outside pods: the longest key of the
@@ -75,22 +88,34 @@ impl Encoder<'_> {
         proto: &Int,
         port: &BV,
     ) -> Vec<(Bool, Bool)> {
-        let mut out = Vec::new();
+        // One table per class of `x` (the last listed): exclusive conditions, as above.
+        let mut tables: BTreeMap<usize, &netpol_graph::BleedAt> = BTreeMap::new();
         for b in self.u.bleed.at.iter().filter(|b| b.direction == d) {
-            let Some(at) = self.is_class(x, &b.endpoint) else {
-                continue;
-            };
-            let mut keys: Vec<&(IpNet, Option<netpol_graph::PortSet>)> = b.table.iter().collect();
-            keys.sort_by_key(|(k, _)| k.prefix_len());
-            let mut acc = Bool::from_bool(false);
-            for (k, ports) in keys {
-                let IpNet::V4(k) = k else { continue };
-                let val = match ports {
-                    Some(p) => portset_formula(p, proto, port),
-                    None => Bool::from_bool(false),
-                };
-                acc = in_net(&y.ip, &k.trunc()).ite(&val, &acc);
+            if let Some(at) = self.class_of(x, &b.endpoint) {
+                tables.insert(at, b);
             }
+        }
+        let mut out = Vec::new();
+        for (r, b) in tables {
+            let at = x.kind.eq(Int::from_i64(r as i64));
+            // The graph's table as disjoint ranges: one disjunct per distinct decision, so
+            // the term is as deep as a range check whatever the number of keys.
+            let mut by: Vec<(&Option<netpol_graph::PortSet>, Vec<Bool>)> = Vec::new();
+            for (lo, hi, ports) in &b.table {
+                let cond = Bool::and(&[y.ip.bvuge(ip_const(*lo)), y.ip.bvule(ip_const(*hi))]);
+                match by.iter_mut().find(|(p, _)| *p == ports) {
+                    Some((_, conds)) => conds.push(cond),
+                    None => by.push((ports, vec![cond])),
+                }
+            }
+            let acc = Bool::or(
+                &by.iter()
+                    .filter_map(|(ports, conds)| {
+                        let p = ports.as_ref()?;
+                        Some(Bool::and(&[Bool::or(conds), portset_formula(p, proto, port)]))
+                    })
+                    .collect::<Vec<_>>(),
+            );
             let when = Bool::and(&[at, y.is_pod().not(), y.has_ip.clone()]);
             out.push((when, acc));
         }
