@@ -37,14 +37,19 @@ pub(super) struct LpmState {
     always: Vec<u32>,
     /// Services with a known ClusterIP, by (family, address).
     svc_sorted: Vec<(bool, u128, u32)>,
-    /// Per row: the region's key, the Services' region key and the entries V11 decides.
-    rows: FxHashMap<String, (String, String, Arc<Vec<Entry>>)>,
-    /// Per region key: the classes and Services V11 decides there (sorted).
-    regions: FxHashMap<String, Vec<u32>>,
-    svc_regions: FxHashMap<String, Vec<u32>>,
-    /// A rule entry's set (or Services, by list address) without those, per region key.
-    reduced: FxHashMap<(SetRef, String), SetRef>,
-    reduced_services: FxHashMap<(usize, String), Arc<[(u32, PortSet)]>>,
+    /// Pods without an IP looked up over the pod ranges (sorted), and that list interned.
+    ranged: Vec<u32>,
+    ranged_id: Option<u32>,
+    /// Per row: its region, its Services' region and the entries V11 decides.
+    rows: FxHashMap<String, (u32, u32, Arc<Vec<Entry>>)>,
+    /// Regions by key, and per region the classes (or Services) V11 decides there (sorted).
+    region_ids: FxHashMap<String, u32>,
+    regions: Vec<Vec<u32>>,
+    svc_region_ids: FxHashMap<String, u32>,
+    svc_regions: Vec<Vec<u32>>,
+    /// A rule entry's set (or Services, by list address) without those, per region.
+    reduced: FxHashMap<(SetRef, u32), SetRef>,
+    reduced_services: FxHashMap<(usize, u32), Arc<[(u32, PortSet)]>>,
     peers: FxHashMap<String, (SetRef, Vec<u32>)>,
 }
 
@@ -83,6 +88,7 @@ impl Engine<'_, '_> {
                     st.sorted.push((v6, x, k));
                 }
                 Lookup::Unknown => {}
+                Lookup::PodRanges => st.ranged.push(k),
                 _ => st.always.push(k),
             }
             st.kinds.push(kind);
@@ -134,7 +140,7 @@ impl Engine<'_, '_> {
             st.rows.insert(row_key.clone(), row);
         }
         let (region, svc_region, row) = st.rows[&row_key].clone();
-        let mut out = self.reduce_rules(rules, &region, &svc_region, st);
+        let mut out = self.reduce_rules(rules, region, svc_region, st);
         out.extend(row.iter().cloned());
         out
     }
@@ -143,27 +149,27 @@ impl Engine<'_, '_> {
     fn reduce_rules(
         &mut self,
         rules: Vec<Entry>,
-        region: &str,
-        svc_region: &str,
+        region: u32,
+        svc_region: u32,
         st: &mut LpmState,
     ) -> Vec<Entry> {
         let mut out = Vec::with_capacity(rules.len());
         for mut en in rules {
-            let key = (en.set, region.to_owned());
+            let key = (en.set, region);
             en.set = match st.reduced.get(&key) {
                 Some(s) => *s,
                 None => {
-                    let s = self.without_sorted(en.set, &st.regions[region]);
+                    let s = self.without_sorted(en.set, &st.regions[region as usize]);
                     st.reduced.insert(key, s);
                     s
                 }
             };
-            let gone = &st.svc_regions[svc_region];
+            let gone = &st.svc_regions[svc_region as usize];
             if !gone.is_empty() && !en.services.is_empty() {
                 let ptr = Arc::as_ptr(&en.services) as *const (u32, PortSet) as usize;
                 let kept = st
                     .reduced_services
-                    .entry((ptr, svc_region.to_owned()))
+                    .entry((ptr, svc_region))
                     .or_insert_with(|| {
                         en.services
                             .iter()
@@ -194,64 +200,115 @@ impl Engine<'_, '_> {
         SetRef::Id(self.intern(kept))
     }
 
-    /// One row: the keys of its regions and the entries V11 decides there.
+    /// One row: its regions and the entries V11 decides there.
     fn lpm_row(
         &mut self,
         e: &Ep,
         counted: &[&LoweredPolicy],
         dir: Direction,
         st: &mut LpmState,
-    ) -> (String, String, Arc<Vec<Entry>>) {
+    ) -> (u32, u32, Arc<Vec<Entry>>) {
         let w = self.w;
         let entries = cidr_keys::address_table(w, counted, e, dir);
         let table = Table::new(&entries);
         let region = cidr_facts::region(&entries);
         let region_key = format!("{region:?}");
-        if !st.regions.contains_key(&region_key) {
-            let mut decided = within(&st.sorted, &region);
-            decided.extend(st.always.iter().copied());
-            decided.sort_unstable();
-            decided.dedup();
-            st.regions.insert(region_key.clone(), decided);
-        }
-        // Classes whose own /32 key a selector peer makes (V6 node IPs included).
+        let rid = match st.region_ids.get(&region_key) {
+            Some(&id) => id,
+            None => {
+                // Pods over the pod ranges are decided in every row (`ranged`).
+                let mut decided = within(&st.sorted, &region);
+                decided.extend(st.always.iter().copied());
+                decided.extend(st.ranged.iter().copied());
+                decided.sort_unstable();
+                decided.dedup();
+                let id = st.regions.len() as u32;
+                st.regions.push(decided);
+                st.region_ids.insert(region_key, id);
+                id
+            }
+        };
+        // Classes whose own /32 key a selector peer makes (V6 node IPs included), among
+        // the region's: whichever of the two lists is shorter is walked.
         let mut single: FxHashSet<u32> = FxHashSet::default();
         for peer in counted
             .iter()
             .flat_map(|p| p.rules(dir))
             .flat_map(|r| r.peers.iter().flatten())
         {
-            if matches!(peer, PeerMatch::Pods { .. }) {
-                let (set, _) = self.peer_set(peer, &mut st.peers);
-                if let SetRef::Id(id) = set {
-                    single.extend(self.sets[id as usize].iter().copied());
-                }
+            if !matches!(peer, PeerMatch::Pods { .. }) {
+                continue;
+            }
+            let (set, _) = self.peer_set(peer, &mut st.peers);
+            let SetRef::Id(id) = set else { continue };
+            let (members, decided) = (&self.sets[id as usize], &st.regions[rid as usize]);
+            if members.len() <= decided.len() {
+                single.extend(members.iter().filter(|k| decided.binary_search(k).is_ok()));
+            } else {
+                single.extend(decided.iter().filter(|k| members.binary_search(k).is_ok()));
             }
         }
         let mut groups: BTreeMap<PortSet, Vec<u32>> = BTreeMap::new();
-        let mut ranges: Option<Option<cidr_keys::Lpm>> = None;
-        for k in st.regions[&region_key].clone() {
+        // Classes with one address and no own key: per piece of the region that the keys
+        // cut, not per class (most of a region is deny-all keys, which add nothing).
+        let mut nets = table.key_nets();
+        nets.extend(region.iter().copied());
+        let inside: Vec<Interval> = region.iter().map(|n| Interval::of_net(*n)).collect();
+        for iv in crate::ip::partition(&nets) {
+            if !inside.iter().any(|r| r.v6 == iv.v6 && r.lo <= iv.lo && iv.hi <= r.hi) {
+                continue;
+            }
+            let ports = table.decide(iv.bounds().0, None).allowed();
+            if ports.is_empty() {
+                continue;
+            }
+            let lo = (st.sorted).partition_point(|&(v6, a, _)| (v6, a) < (iv.v6, iv.lo));
+            let hi = (st.sorted).partition_point(|&(v6, a, _)| (v6, a) <= (iv.v6, iv.hi));
+            let ks = st.sorted[lo..hi].iter().map(|&(_, _, k)| k);
+            let ks: Vec<u32> = ks.filter(|k| !single.contains(k)).collect();
+            if !ks.is_empty() {
+                groups.entry(ports).or_default().extend(ks);
+            }
+        }
+        // Pods over the pod ranges without an own key: one decision for all of them.
+        let mut out = Vec::new();
+        if !st.ranged.is_empty() {
+            let addrs = cidr_keys::pod_range_samples(w, &entries);
+            let ports = cidr_keys::decide_at(&table, &addrs, false, None)
+                .map(|d| d.allowed())
+                .unwrap_or_default();
+            if !ports.is_empty() {
+                let set = if st.ranged.iter().any(|k| single.contains(k)) {
+                    let ks = st.ranged.iter().copied().filter(|k| !single.contains(k));
+                    self.intern(ks.collect())
+                } else if let Some(id) = st.ranged_id {
+                    id
+                } else {
+                    let id = self.intern(st.ranged.clone());
+                    st.ranged_id = Some(id);
+                    id
+                };
+                out.push(Entry {
+                    set: SetRef::Id(set),
+                    ports: EntryPorts::Fixed(ports),
+                    services: Arc::from([]),
+                    block: None,
+                });
+            }
+        }
+        // Node-carrying classes and those with an own key: one by one.
+        let mut one_by_one: Vec<u32> = single.iter().copied().collect();
+        one_by_one.extend(st.always.iter().copied());
+        one_by_one.sort_unstable();
+        one_by_one.dedup();
+        for k in one_by_one {
             let rep = self.rep(k);
-            let d = match &st.kinds[k as usize] {
-                Lookup::One(a) if !single.contains(&k) && rep.carries.is_empty() => {
-                    Some(table.decide(*a, None))
-                }
-                Lookup::PodRanges if !single.contains(&k) => ranges
-                    .get_or_insert_with(|| {
-                        let addrs = cidr_keys::pod_range_samples(w, &entries);
-                        cidr_keys::decide_at(&table, &addrs, false, None)
-                    })
-                    .clone(),
-                _ => {
-                    let own = single
-                        .contains(&k)
-                        .then(|| cidr_keys::own_ports(w, counted, e, rep, dir))
-                        .flatten();
-                    cidr_keys::samples(w, rep, &entries).and_then(|(addrs, any)| {
-                        cidr_keys::decide_at(&table, &addrs, any, own.as_ref())
-                    })
-                }
-            };
+            let own = single
+                .contains(&k)
+                .then(|| cidr_keys::own_ports(w, counted, e, rep, dir))
+                .flatten();
+            let d = cidr_keys::samples(w, rep, &entries)
+                .and_then(|(addrs, any)| cidr_keys::decide_at(&table, &addrs, any, own.as_ref()));
             let ports = match d {
                 Some(d) => d.allowed(),
                 // Nothing to look up: the rules' union, as the evaluator does.
@@ -264,7 +321,6 @@ impl Engine<'_, '_> {
                 groups.entry(ports).or_default().push(k);
             }
         }
-        let mut out = Vec::new();
         for (ports, set) in groups {
             let id = self.intern(set);
             out.push(Entry {
@@ -274,13 +330,13 @@ impl Engine<'_, '_> {
                 block: None,
             });
         }
-        let mut svc_key = String::new();
+        let mut sid = self.svc_region(String::new(), Vec::new(), st);
         if dir == Direction::Egress
             && !st.svc_sorted.is_empty()
             && switches::cluster_ip_egress(&w.profile)
         {
-            let (services, key) = self.lpm_services(e, counted, st);
-            svc_key = key;
+            let (services, id) = self.lpm_services(e, counted, st);
+            sid = id;
             if !services.is_empty() {
                 let id = self.intern(Vec::new());
                 out.push(Entry {
@@ -291,8 +347,17 @@ impl Engine<'_, '_> {
                 });
             }
         }
-        st.svc_regions.entry(svc_key.clone()).or_default();
-        (region_key, svc_key, Arc::new(out))
+        (rid, sid, Arc::new(out))
+    }
+
+    fn svc_region(&mut self, key: String, decided: Vec<u32>, st: &mut LpmState) -> u32 {
+        if let Some(&id) = st.svc_region_ids.get(&key) {
+            return id;
+        }
+        let id = st.svc_regions.len() as u32;
+        st.svc_regions.push(decided);
+        st.svc_region_ids.insert(key, id);
+        id
     }
 
     /// V11 toward Services whose ClusterIP lies in the region of `e`'s egress table toward
@@ -302,18 +367,15 @@ impl Engine<'_, '_> {
         e: &Ep,
         counted: &[&LoweredPolicy],
         st: &mut LpmState,
-    ) -> (Vec<(u32, PortSet)>, String) {
+    ) -> (Vec<(u32, PortSet)>, u32) {
         let w = self.w;
         let (entries, selectors) = cidr_keys::service_table(w, counted, e);
         let region = cidr_facts::region(&entries);
         let key = format!("{region:?}");
-        let decided = st
-            .svc_regions
-            .entry(key.clone())
-            .or_insert_with(|| within(&st.svc_sorted, &region))
-            .clone();
+        let decided = within(&st.svc_sorted, &region);
+        let sid = self.svc_region(key, decided.clone(), st);
         if decided.is_empty() {
-            return (Vec::new(), key);
+            return (Vec::new(), sid);
         }
         let table = Table::new(&entries);
         let mut own: BTreeMap<u32, PortSet> = BTreeMap::new();
@@ -341,6 +403,6 @@ impl Engine<'_, '_> {
                 res.push((k, ports));
             }
         }
-        (res, key)
+        (res, sid)
     }
 }

@@ -137,6 +137,13 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The keys: an address's decision changes only where one begins or ends.
+    pub(crate) fn key_nets(&self) -> Vec<IpNet> {
+        self.keys.keys().copied().collect()
+    }
+}
+
 /// The ports a new key at `first`/`len` inherits: those stored at every shorter non-host
 /// key containing `first` none of whose pooled excepts holds it.
 fn inherited(keys: &BTreeMap<IpNet, (Vec<IpNet>, PortSet)>, first: IpAddr, len: u8) -> PortSet {
