@@ -347,7 +347,11 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         // overrides the table for addresses outside pods, which overrides the union).
         let external = enc.bleed_external(x, y, dir, &proto, &port);
         let exact = enc.bleed_exact(x, y, dir, &proto, &port);
-        let conds: Vec<Bool> = external.iter().chain(&exact).map(|(c, _)| c.clone()).collect();
+        let conds: Vec<Bool> = external
+            .iter()
+            .chain(&exact)
+            .map(|(c, _)| c.clone())
+            .collect();
         t.lpm = Bool::or(&conds);
         t.allowed = overridden(overridden(t.allowed.clone(), external), exact);
         t.allowed_direct = t.allowed.clone();

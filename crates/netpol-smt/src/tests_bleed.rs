@@ -82,6 +82,11 @@ fn v11_refutes_an_allow_and_a_deny_the_union_proved() {
         panic!("db-80: {:?}", vpc[1])
     };
     assert_eq!((cx.protocol, cx.port), (Some(Protocol::Tcp), Some(80)));
+    // The counterexample says the longest-prefix key decided the source's egress (V11).
+    let egress = (cx.directions.iter())
+        .find(|t| t.direction == netpol_manifest::model::Direction::Egress)
+        .expect("an egress trace");
+    assert!(egress.longest_prefix && egress.allowed, "{egress:?}");
     assert_eq!(vpc[2], Outcome::Proved, "db-443");
     assert_eq!(vpc[3], Outcome::Proved, "internet");
     // Outside every except and cut key the union decides: a real refutation.
@@ -138,4 +143,44 @@ fn v11_agrees_with_the_graph_on_the_fixture() {
         }
     }
     assert!(want.iter().any(|w| *w) && want.iter().any(|w| !*w));
+}
+
+/// Beyond the pair budget of exact V11 facts (`EXACT_PAIRS` in graph `rules/cidr_facts.rs`)
+/// a pair in the region is `unknown`, naming V11, never `proved`: 150 pods whose egress
+/// table has the deny-all key 10.0.0.0/8 list 22,350 pairs, so the pods listed last (by id)
+/// get none; the first ones keep exact verdicts.
+#[test]
+fn v11_beyond_the_pair_budget_is_unknown() {
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: egress\n  namespace: x\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to:\n    - ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8]}\n    ports: [{protocol: TCP, port: 443}]\n  - ports: [{protocol: UDP, port: 53}]\n",
+    );
+    for i in 0..150 {
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: app-{i}\n  namespace: x\n  labels: {{app: a}}\nspec:\n  containers: [{{name: c, image: i}}]\nstatus:\n  podIP: 10.1.0.{}\n",
+            i + 1
+        ));
+    }
+    let model = load(&yaml);
+    let assertions = r#"  - name: first
+    scope: existing
+    deny: {from: {workload: x/app-0}, to: {workload: x/app-1}, ports: ["UDP/53"]}
+  - name: last
+    scope: existing
+    deny: {from: {workload: x/app-99}, to: {workload: x/app-1}, ports: ["UDP/53"]}
+"#;
+    let up = run(&model, Cni::Upstream, assertions);
+    assert!(
+        matches!(up[1], Outcome::Refuted(_)),
+        "the union allows DNS: {up:?}"
+    );
+    let vpc = run(&model, Cni::VpcCni, assertions);
+    assert_eq!(
+        vpc[0],
+        Outcome::Proved,
+        "exact facts: the deny-all key 10.0.0.0/8"
+    );
+    let Outcome::Unknown(why) = &vpc[1] else {
+        panic!("beyond the budget: {:?}", vpc[1])
+    };
+    assert!(why.contains("V11"), "{why}");
 }

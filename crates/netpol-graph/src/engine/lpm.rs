@@ -25,6 +25,9 @@ use crate::rules::cidr_keys::{self, Lookup, Table};
 use crate::rules::switches;
 use crate::world::Ep;
 
+/// Services with the ports an entry admits there.
+type ServiceList = Arc<[(u32, PortSet)]>;
+
 /// V11 state shared by the rows of one engine run.
 #[derive(Default)]
 pub(super) struct LpmState {
@@ -49,7 +52,7 @@ pub(super) struct LpmState {
     svc_regions: Vec<Vec<u32>>,
     /// A rule entry's set (or Services, by list address) without those, per region.
     reduced: FxHashMap<(SetRef, u32), SetRef>,
-    reduced_services: FxHashMap<(usize, u32), Arc<[(u32, PortSet)]>>,
+    reduced_services: FxHashMap<(usize, u32), ServiceList>,
     peers: FxHashMap<String, (SetRef, Vec<u32>)>,
 }
 
@@ -255,7 +258,10 @@ impl Engine<'_, '_> {
         nets.extend(region.iter().copied());
         let inside: Vec<Interval> = region.iter().map(|n| Interval::of_net(*n)).collect();
         for iv in crate::ip::partition(&nets) {
-            if !inside.iter().any(|r| r.v6 == iv.v6 && r.lo <= iv.lo && iv.hi <= r.hi) {
+            if !inside
+                .iter()
+                .any(|r| r.v6 == iv.v6 && r.lo <= iv.lo && iv.hi <= r.hi)
+            {
                 continue;
             }
             let ports = table.decide(iv.bounds().0, None).allowed();

@@ -225,7 +225,11 @@ fn full_table(
 fn ranges(
     keys: &BTreeMap<IpNet, Option<PortSet>>,
 ) -> Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)> {
-    let nets: Vec<IpNet> = keys.keys().copied().filter(|k| k.addr().is_ipv4()).collect();
+    let nets: Vec<IpNet> = keys
+        .keys()
+        .copied()
+        .filter(|k| k.addr().is_ipv4())
+        .collect();
     let mut out = Vec::new();
     for iv in crate::ip::partition(&nets) {
         let (IpAddr::V4(lo), IpAddr::V4(hi)) = iv.bounds() else {

@@ -461,7 +461,10 @@ pub(crate) fn service_table<'p>(
     w: &World<'_>,
     counted: &[&'p LoweredPolicy],
     src: &Ep,
-) -> (Vec<KeyEntry>, Vec<(&'p crate::ir::LoweredRule, &'p PeerMatch)>) {
+) -> (
+    Vec<KeyEntry>,
+    Vec<(&'p crate::ir::LoweredRule, &'p PeerMatch)>,
+) {
     let mut out = Vec::new();
     let mut selectors = Vec::new();
     for p in counted {

@@ -186,8 +186,13 @@ pub(crate) fn ingress_union_ports(
         }
         // Subjects are in the policy's namespace: ids `ns/...`, one run of the sorted list.
         let prefix = format!("{}/", p.namespace);
-        let lo = w.eps.partition_point(|e| e.info.id.as_str() < prefix.as_str());
-        for e in w.eps[lo..].iter().take_while(|e| e.info.id.starts_with(&prefix)) {
+        let lo = w
+            .eps
+            .partition_point(|e| e.info.id.as_str() < prefix.as_str());
+        for e in w.eps[lo..]
+            .iter()
+            .take_while(|e| e.info.id.starts_with(&prefix))
+        {
             if w.subject_matches(p, e) {
                 res.union_with(&resolve_ports(Some(list), w.container_ports(e)));
             }

@@ -91,7 +91,8 @@ pub(crate) struct World<'m> {
     pub(crate) ident: std::sync::OnceLock<Vec<Option<IdentifierRange>>>,
     /// V7, per ingress rule (by address): filled on use by `rules::vpc::ingress_union_ports`,
     /// which walks every endpoint for a named port (V11 asks it once per row and peer).
-    pub(crate) ingress_union: std::sync::Mutex<rustc_hash::FxHashMap<usize, Option<crate::PortSet>>>,
+    pub(crate) ingress_union:
+        std::sync::Mutex<rustc_hash::FxHashMap<usize, Option<crate::PortSet>>>,
 }
 
 impl<'m> World<'m> {

@@ -112,7 +112,10 @@ impl Encoder<'_> {
                 &by.iter()
                     .filter_map(|(ports, conds)| {
                         let p = ports.as_ref()?;
-                        Some(Bool::and(&[Bool::or(conds), portset_formula(p, proto, port)]))
+                        Some(Bool::and(&[
+                            Bool::or(conds),
+                            portset_formula(p, proto, port),
+                        ]))
                     })
                     .collect::<Vec<_>>(),
             );
