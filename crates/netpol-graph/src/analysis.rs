@@ -58,6 +58,11 @@ impl<'m> Analysis<'m> {
         crate::facts::truncated_slots(&self.world)
     }
 
+    /// V11: where the longest-prefix table may decide otherwise than the rules' union.
+    pub fn except_bleed(&self) -> crate::ExceptBleed {
+        crate::rules::cidr_facts::bleed_facts(&self.world)
+    }
+
     /// V5 for other engines: which egress rules admit which Service ClusterIPs, on which
     /// Service ports (empty outside VPC CNI); rules with `to` and `ports` omitted are left
     /// out, since they admit every destination directly. See [`crate::ServiceAccess`].

@@ -8,8 +8,8 @@ use netpol_manifest::model::{Direction, Service};
 use crate::ip::Block;
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, Provenance, resolve_ports};
 use crate::ports::PortSet;
-use crate::rules::ipblocks;
 use crate::rules::vpc::{Addresses, Backends};
+use crate::rules::{cidr_keys, ipblocks};
 use crate::rules::{ident, switches, vpc};
 use crate::world::{Ep, EpKind, World};
 
@@ -56,6 +56,8 @@ pub(crate) struct DirectionVerdict {
     pub(crate) dropped: Vec<Provenance>,
     /// S10/V4: the node, one this pod may run on, whose primary IP the other end carries.
     pub(crate) node_exemption: Option<String>,
+    /// V11: the longest address key that decided, when the direction has an `except`.
+    pub(crate) lpm_key: Option<cidr_keys::Lpm>,
 }
 
 /// Selection and isolation of `e` in `dir`.
@@ -114,6 +116,11 @@ fn counted_policies<'w>(w: &'w World<'_>, b: &Basis, dir: Direction) -> Vec<&'w 
         .collect()
 }
 
+/// The policies whose `dir` rules count at `e` (none when the direction is not isolated).
+pub(crate) fn counted_at<'w>(w: &'w World<'_>, e: &Ep, dir: Direction) -> Vec<&'w LoweredPolicy> {
+    counted_policies(w, &basis(w, e, dir), dir)
+}
+
 /// Whether a peer of a rule enforced at `at` matches the other end `e` (not a Service).
 fn peer_matches(w: &World<'_>, peer: &PeerMatch, at: &Ep, e: &Ep) -> bool {
     match peer {
@@ -144,6 +151,7 @@ fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVer
         rules: Vec::new(),
         dropped: Vec::new(),
         node_exemption: None,
+        lpm_key: None,
     };
     match &v.basis {
         Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {
@@ -164,6 +172,8 @@ fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVer
         v.node_exemption = Some(node.to_owned());
         v.allowed = PortSet::all();
     }
+    // V11: the longest key holding `other`'s address decides, not the union of the rules.
+    let lpm = cidr_keys::decide(w, &counted, at, other, dir);
     for p in counted {
         for rule in p.rules(dir) {
             let ports = match dir {
@@ -175,6 +185,12 @@ fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVer
                 v.rules.push((rule.provenance, ports));
             }
         }
+    }
+    if let Some(lpm) = lpm
+        && v.node_exemption.is_none()
+    {
+        v.allowed = lpm.allowed();
+        v.lpm_key = Some(lpm);
     }
     v
 }
@@ -258,6 +274,7 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         rules: Vec::new(),
         dropped: Vec::new(),
         node_exemption: None,
+        lpm_key: None,
     };
     match &v.basis {
         Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {
@@ -265,7 +282,9 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         }
         Basis::StrictDefaultDeny => {}
         Basis::Isolated { .. } => {
-            for p in counted_policies(w, &v.basis, Direction::Egress) {
+            let counted = counted_policies(w, &v.basis, Direction::Egress);
+            let lpm = cidr_keys::decide_service(w, &counted, src, svc);
+            for p in counted {
                 for rule in &p.egress {
                     let ports = service_rule_ports(w, rule, src, svc);
                     if !ports.is_empty() {
@@ -273,6 +292,10 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
                         v.rules.push((rule.provenance, ports));
                     }
                 }
+            }
+            if let Some(lpm) = lpm {
+                v.allowed = lpm.allowed().intersect(&all_svc_ports());
+                v.lpm_key = Some(lpm);
             }
         }
     }
@@ -305,7 +328,12 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
 
 /// V5 at `src`: the Service ports a rule admits toward `svc`, without the ipBlocks the
 /// agent drops on `src`'s node (V12).
-fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, src: &Ep, svc: &Service) -> PortSet {
+pub(crate) fn service_rule_ports(
+    w: &World<'_>,
+    rule: &LoweredRule,
+    src: &Ep,
+    svc: &Service,
+) -> PortSet {
     let Some(peers) = &rule.peers else {
         return vpc::service_rule_ports(w, rule, svc);
     };

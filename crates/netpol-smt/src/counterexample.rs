@@ -108,6 +108,9 @@ pub struct DirectionTrace {
     pub rules: Vec<Provenance>,
     /// V4: allowed because the other end carries the IP of this pod's own node.
     pub node_exempt: bool,
+    /// V11: decided by the VPC CNI agent's longest-prefix key, which an `except` in this
+    /// direction makes differ from the rules' union.
+    pub longest_prefix: bool,
     /// V2 under `scope: any`: selecting policies whose rules of this direction resolve only
     /// because a pod created later matches one of their peers, which isolates the direction.
     pub isolated_by_new_pod: Vec<String>,

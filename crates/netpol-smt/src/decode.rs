@@ -150,6 +150,7 @@ fn decode_trace(u: &Universe, m: &Z3Model, t: &Trace) -> DirectionTrace {
             .map(|(p, _)| *p)
             .collect(),
         node_exempt: eval_bool(m, &t.exempt),
+        longest_prefix: eval_bool(m, &t.lpm),
         isolated_by_new_pod: t
             .selecting
             .iter()

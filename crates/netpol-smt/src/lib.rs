@@ -28,6 +28,8 @@ mod tests;
 #[cfg(test)]
 mod tests_agreement;
 #[cfg(test)]
+mod tests_bleed;
+#[cfg(test)]
 mod tests_ident;
 #[cfg(test)]
 mod tests_ports;

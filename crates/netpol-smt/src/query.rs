@@ -140,7 +140,7 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
                 .unwrap_or_else(|| "the solver gave up".to_owned()),
         ),
         SatResult::Sat if u.free.is_empty() => match s.get_model() {
-            Some(m) => refuted(u, &mut q, &m, a),
+            Some(m) => refuted(u, &s, &mut q, &m, a),
             None => Outcome::Unknown("the solver returned no model".to_owned()),
         },
         SatResult::Sat => order_dependent(u, &s, &mut q, a, until),
@@ -186,14 +186,24 @@ fn check_readable(s: &Solver, q: &Query, until: Instant) -> SatResult {
 }
 
 /// A model of the query: a counterexample, unless it needs a port slot the agent may drop
-/// (V13: then which slots survive decides).
-fn refuted(u: &Universe, q: &mut Query, m: &z3::Model, a: &Intent) -> Outcome {
-    match (q.truncation.iter())
-        .find(|(b, _)| m.eval(b, true).and_then(|v| v.as_bool()) == Some(true))
-    {
-        Some((_, why)) => Outcome::Unknown(why.clone()),
-        None => Outcome::Refuted(Box::new(decode(u, q, m, a))),
-    }
+/// (V13) or an address where the longest key may decide (V11). Then a model clear of every
+/// such condition refutes, and without one the verdict is `unknown`.
+fn refuted(u: &Universe, s: &Solver, q: &mut Query, m: &z3::Model, a: &Intent) -> Outcome {
+    let hit = (q.truncation.iter())
+        .find(|(b, _)| m.eval(b, true).and_then(|v| v.as_bool()) == Some(true));
+    let Some((_, why)) = hit else {
+        return Outcome::Refuted(Box::new(decode(u, q, m, a)));
+    };
+    let why = why.clone();
+    let unsure: Vec<Bool> = q.truncation.iter().map(|(b, _)| b.clone()).collect();
+    s.push();
+    s.assert(Bool::or(&unsure).not());
+    let outcome = match (s.check(), s.get_model()) {
+        (SatResult::Sat, Some(m)) => Outcome::Refuted(Box::new(decode(u, q, &m, a))),
+        _ => Outcome::Unknown(why),
+    };
+    s.pop(1);
+    outcome
 }
 
 /// V9: the assertion fails for some selecting set an identifier allows. It is refuted
@@ -230,26 +240,35 @@ fn order_dependent(u: &Universe, s: &Solver, q: &mut Query, a: &Intent, until: I
         s.assert(crate::encode::v9_applies(j, pi).not());
     }
     let off = check_readable(s, q, until);
-    let off_model = s.get_model();
+    // The lower end's counterexample, decided while every choice is still off.
+    let at_lower = match (off, s.get_model()) {
+        (SatResult::Sat, Some(m)) => Some(refuted(u, s, q, &m, a)),
+        _ => None,
+    };
     s.pop(1);
     s.push();
     for &(j, pi) in &u.free {
         s.assert(crate::encode::v9_applies(j, pi));
     }
-    let on = if off == SatResult::Sat {
+    // The upper end must fail as surely: not through a V11/V13 condition.
+    let unsure: Vec<Bool> = q.truncation.iter().map(|(b, _)| b.clone()).collect();
+    s.assert(Bool::or(&unsure).not());
+    let on = if matches!(at_lower, Some(Outcome::Refuted(_))) {
         s.check()
     } else {
         SatResult::Unknown
     };
-    let outcome = match (off, on) {
-        (SatResult::Sat, SatResult::Sat) => match off_model {
-            Some(m) => refuted(u, q, &m, a),
-            None => Outcome::Unknown("the solver returned no model".to_owned()),
-        },
-        (SatResult::Sat, SatResult::Unsat) => Outcome::Unknown(
+    let outcome = match (off, at_lower, on) {
+        (_, Some(refutation @ Outcome::Refuted(_)), SatResult::Sat) => refutation,
+        (_, Some(Outcome::Refuted(_)), SatResult::Unsat) => Outcome::Unknown(
             "fails while the agent applies only the policies certain for each pod identifier, and holds once it applies all of them, which depends on the order in which pods and policies reached nodes (V9)".to_owned(),
         ),
-        (SatResult::Unsat, _) => Outcome::Unknown(format!(
+        (_, Some(Outcome::Refuted(_)), _) => Outcome::Unknown(
+            s.get_reason_unknown()
+                .unwrap_or_else(|| "the solver gave up".to_owned()),
+        ),
+        (_, Some(other), _) => other,
+        (SatResult::Unsat, _, _) => Outcome::Unknown(format!(
             "fails only if the agent applies {} through identifier sharing, which depends on the order in which pods and policies reached nodes (V9)",
             used.join(", ")
         )),
@@ -324,10 +343,24 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
     ] {
         let denied = enc.node_key_denied(x, y, dir);
         t.allowed = Bool::and(&[t.allowed.clone(), denied.not()]);
+        // V11: between existing endpoints the graph's longest-prefix verdict is exact (it
+        // overrides the table for addresses outside pods, which overrides the union).
+        let external = enc.bleed_external(x, y, dir, &proto, &port);
+        let exact = enc.bleed_exact(x, y, dir, &proto, &port);
+        let conds: Vec<Bool> = external
+            .iter()
+            .chain(&exact)
+            .map(|(c, _)| c.clone())
+            .collect();
+        t.lpm = Bool::or(&conds);
+        t.allowed = overridden(overridden(t.allowed.clone(), external), exact);
         t.allowed_direct = t.allowed.clone();
     }
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
-    let (via, via_classes) = enc.via_services(&s, &d, &proto, &port);
+    let direct = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
+    let (mut via, via_classes) = enc.via_services(&s, &d, &proto, &port);
+    // V11: at a source with an `except`, the ClusterIP's longest key bounds the way.
+    enc.bleed_via(&s, &mut via);
     if !via.is_empty() {
         let mut ways = vec![eg.allowed.clone()];
         ways.extend(via.iter().map(|v| v.term.clone()));
@@ -346,12 +379,30 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         }
         _ => Vec::new(),
     };
+    // V11: where the longest-prefix table may decide, neither verdict is certain.
+    let mut truncation = truncation;
+    truncation.extend(enc.bleed(&s, &d, Direction::Egress));
+    truncation.extend(enc.bleed(&d, &s, Direction::Ingress));
+    let (adds, maybe) = enc.bleed_services(&s, &d);
+    for (b, why) in adds {
+        truncation.push((Bool::and(&[b, direct.clone().not()]), why));
+    }
+    for (at, why, ids) in maybe {
+        let ways: Vec<Bool> = (via.iter())
+            .filter(|v| ids.contains(&enc.u.services[v.service].id))
+            .map(|v| v.term.clone())
+            .collect();
+        if !ways.is_empty() {
+            truncation.push((Bool::and(&[at, Bool::or(&ways)]), why));
+        }
+    }
+    let unsure: Vec<Bool> = truncation.iter().map(|(b, _)| b.clone()).collect();
     f.push(match a.kind() {
         Kind::Allow if !truncation.is_empty() => {
-            let unsure: Vec<Bool> = truncation.iter().map(|(b, _)| b.clone()).collect();
             Bool::and(&[allowed, Bool::or(&unsure).not()]).not()
         }
         Kind::Allow => allowed.not(),
+        _ if !truncation.is_empty() => Bool::or(&[allowed, Bool::or(&unsure)]),
         _ => allowed,
     });
     Query {
@@ -365,4 +416,17 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         via_classes,
         truncation,
     }
+}
+
+/// `base` where none of the conditions holds, else the verdict of the one that holds (the
+/// conditions exclude each other): a flat term, however many pairs (a chain of `ite`s as
+/// deep as the pairs overflowed Z3's stack).
+fn overridden(base: Bool, by: Vec<(Bool, Bool)>) -> Bool {
+    if by.is_empty() {
+        return base;
+    }
+    let any = Bool::or(&by.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>());
+    let mut ways: Vec<Bool> = by.into_iter().map(|(c, v)| Bool::and(&[c, v])).collect();
+    ways.push(Bool::and(&[any.not(), base]));
+    Bool::or(&ways)
 }

@@ -100,6 +100,12 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
                             t.direction, t.direction
                         ));
                     }
+                    if t.longest_prefix {
+                        d = d.with_note(format!(
+                            "{} at the {at}: decided by the VPC CNI agent's longest-prefix key for this address, not by the union of the rules: an `except` in this direction changes it (V11)",
+                            t.direction
+                        ));
+                    }
                     for (policy, sibling, ident) in &t.shared_identifier {
                         d = d.with_note(format!(
                             "{policy} applies at the {at} through {sibling}, which it selects: both share the VPC CNI agent's pod identifier {ident}, and the agent enforces one set of rules per identifier (V9)"
@@ -161,7 +167,7 @@ impl Counterexample {
             "port": self.port,
             "via": self.via.as_ref().map(|(svc, port)| serde_json::json!({"service": svc, "port": port})),
             "openDirections": self.open_directions.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-            "directions": self.directions.iter().map(|t| serde_json::json!({
+            "directions": self.directions.iter().map(|t| { let mut v = serde_json::json!({
                 "direction": t.direction.as_str(),
                 "at": if t.at_destination { "destination" } else { "source" },
                 "allowed": t.allowed,
@@ -179,7 +185,12 @@ impl Counterexample {
                     v["rule"] = serde_json::json!(p.rule);
                     v
                 }).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            });
+            // V11: only where the longest-prefix key decided (keeps other output as it was).
+            if t.longest_prefix {
+                v["longestPrefix"] = serde_json::json!(true);
+            }
+            v }).collect::<Vec<_>>(),
         })
     }
 }

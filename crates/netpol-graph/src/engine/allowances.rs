@@ -11,7 +11,7 @@ use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, 
 use crate::ip::Block;
 use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
-use crate::rules::ipblocks;
+use crate::rules::{cidr_keys, ipblocks};
 use crate::rules::{ident, switches, vpc};
 
 impl Engine<'_, '_> {
@@ -228,6 +228,7 @@ impl Engine<'_, '_> {
         }
         let mut egress = Vec::with_capacity(n);
         let mut ingress = Vec::with_capacity(n);
+        let mut lpm = super::lpm::LpmState::default();
         for (c, sel) in selecting.iter().enumerate() {
             let e = self.rep(c as u32);
             for (di, dir) in Direction::BOTH.into_iter().enumerate() {
@@ -251,11 +252,12 @@ impl Engine<'_, '_> {
                         Allowance::All
                     } else {
                         let mut entries = Vec::new();
-                        let counted = sel.iter().map(|&i| &w.policies[i]).filter(|p| {
+                        let mut exempt = None;
+                        let counted_it = sel.iter().map(|&i| &w.policies[i]).filter(|p| {
                             switches::unlisted_rules_enforced(&w.profile)
                                 || p.policy_types.contains(dir)
                         });
-                        let denied = ipblocks::denied_node(&w.profile, e, counted, dir);
+                        let denied = ipblocks::denied_node(&w.profile, e, counted_it, dir);
                         if !e.runs_on.is_empty()
                             && switches::exempts_node(&w.profile, dir)
                             && denied.is_none()
@@ -274,7 +276,7 @@ impl Engine<'_, '_> {
                                 })
                                 .collect();
                             let id = self.intern(set);
-                            entries.push(Entry {
+                            exempt = Some(Entry {
                                 set: SetRef::Id(id),
                                 ports: EntryPorts::Fixed(PortSet::all()),
                                 services: Arc::from([]),
@@ -310,6 +312,18 @@ impl Engine<'_, '_> {
                                 }
                             }
                         }
+                        let counted: Vec<_> = sel
+                            .iter()
+                            .map(|&i| &w.policies[i])
+                            .filter(|p| {
+                                switches::unlisted_rules_enforced(&w.profile)
+                                    || p.policy_types.contains(dir)
+                            })
+                            .collect();
+                        if cidr_keys::applies(w, counted.iter().copied(), dir) {
+                            entries = self.lpm_entries(e, &counted, dir, entries, &mut lpm);
+                        }
+                        entries.splice(0..0, exempt);
                         if let Some(node) = denied {
                             // V12: the node's key denies its address outright.
                             let gone: Vec<u32> = (0..n as u32)

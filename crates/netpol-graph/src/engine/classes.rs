@@ -19,6 +19,8 @@ struct Seen<'a> {
     port_names: BTreeSet<&'a str>,
     /// Distinct ipBlocks (cidr minus except).
     blocks: Vec<Block>,
+    /// V11 may decide somewhere: some ipBlock has an `except` under VPC CNI.
+    bleed: bool,
     /// Policies by namespace.
     policies: BTreeMap<&'a str, Vec<&'a LoweredPolicy>>,
 }
@@ -72,6 +74,10 @@ fn key_of(w: &World<'_>, e: &Ep, seen: &Seen<'_>) -> String {
             let _ = write!(k, "\0B{i}");
         }
     }
+    // V11 decides a pod without a known IP over the pod ranges, one with an IP at its IP.
+    if e.info.ip.is_none() && seen.bleed {
+        k.push_str("\0?");
+    }
     k
 }
 
@@ -103,11 +109,19 @@ impl<'w, 'm> Engine<'w, 'm> {
             }
         }
         let mut blocks: Vec<Block> = Vec::new();
+        let mut bleed = false;
         for p in &w.policies {
             for r in p.ingress.iter().chain(&p.egress) {
                 for peer in r.peers.iter().flatten() {
                     if let PeerMatch::IpBlock { cidr, except, .. } = peer {
                         blocks.push(Block::new(*cidr, except));
+                        // V11: the longest key of an address depends on every CIDR and
+                        // `except` holding it, not only on the carved-out block.
+                        if crate::rules::switches::except_bleed(&w.profile) && !except.is_empty() {
+                            bleed = true;
+                            blocks.push(Block::new(*cidr, &[]));
+                            blocks.extend(except.iter().map(|x| Block::new(*x, &[])));
+                        }
                     }
                 }
             }
@@ -137,6 +151,7 @@ impl<'w, 'm> Engine<'w, 'm> {
             vocab,
             port_names,
             blocks,
+            bleed,
             policies,
         };
         let mut by_key: BTreeMap<String, usize> = BTreeMap::new();

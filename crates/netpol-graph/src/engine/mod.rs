@@ -14,6 +14,7 @@
 mod allowances;
 mod classes;
 mod joins;
+mod lpm;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use crate::ports::PortSet;
 use crate::world::{Ep, World};
 
 /// A class-set: every class, or an interned sorted list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum SetRef {
     All,
     Id(u32),

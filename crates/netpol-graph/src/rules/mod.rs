@@ -26,12 +26,15 @@
 //! | V8 port matching | `ports::PortSet::all` (only a port-less rule has `other`) |
 //! | V9 pod identifier sharing | `ident::range` with `ident::open_for_some_set` |
 //! | V10 Service port mapping | `services::selector_peer_ports` |
+//! | V11 ipBlocks merged per CIDR, longest prefix | `cidr_keys::Table::new`, `cidr_keys::decide` |
 //! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
 //! | V13 24 port slots per key | `slots::truncated_keys` |
 //! | V14 pod address from the `pod-ips` annotation | `switches::pod_ip` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
+pub(crate) mod cidr_facts;
+pub(crate) mod cidr_keys;
 pub(crate) mod ident;
 pub(crate) mod ipblocks;
 pub(crate) mod peers;
@@ -119,6 +122,13 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         &[
             ("netpol-graph/src/rules/ident.rs", "range"),
             ("netpol-graph/src/rules/ident.rs", "open_for_some_set"),
+        ],
+    ),
+    (
+        "V11",
+        &[
+            ("netpol-graph/src/rules/cidr_keys.rs", "Table::new"),
+            ("netpol-graph/src/rules/cidr_keys.rs", "decide"),
         ],
     ),
     (

@@ -86,6 +86,12 @@ pub(crate) fn vpc_cni_releases(profile: &Profile) -> Option<(&Release, &Release)
     profile.releases.as_ref().map(|(a, c)| (a, c))
 }
 
+/// V11: whether a direction's ipBlocks form one longest-prefix table with deny-all keys
+/// for excepts ([`super::cidr_keys`]). The same VPC CNI agent as V12.
+pub(crate) fn except_bleed(profile: &Profile) -> bool {
+    profile.flags.node_ip_blocks
+}
+
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they
 /// cover part of them).
 pub fn ipblocks_match_workloads(profile: &Profile) -> bool {

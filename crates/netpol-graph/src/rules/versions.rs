@@ -7,7 +7,7 @@
 
 use netpol_diag::{Code, Diagnostic, Span};
 use netpol_manifest::config::Release;
-use netpol_manifest::model::PortRef;
+use netpol_manifest::model::{Peer, PortRef};
 
 use super::{ident, switches};
 use crate::world::{EpKind, World};
@@ -90,6 +90,25 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                 "before v1.2.0 strict mode kept no per-pod state",
             );
         }
+    }
+    // V11: the deny-all key per except and the same-CIDR merge since NPA v1.2.4 (f74d533).
+    if agent < &Release::new(1, 2, 4)
+        && let Some(p) = w.model.policies.iter().find(|p| {
+            (p.ingress.iter().chain(&p.egress))
+                .flat_map(|r| &r.peers)
+                .any(|peer| matches!(peer, Peer::IpBlock(b) if !b.except.is_empty()))
+        })
+    {
+        gap(
+            "V11",
+            format!(
+                "policy {}/{} has an ipBlock except, under agent {agent}",
+                p.namespace, p.name
+            ),
+            p.span,
+            "ipBlock with except",
+            "before v1.2.4 the agent wrote excepts without the longest-prefix table",
+        );
     }
     for s in &w.model.services {
         // V10: the fallback to every pod of the namespace for a selectorless Service since

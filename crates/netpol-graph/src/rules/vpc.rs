@@ -179,10 +179,26 @@ pub(crate) fn ingress_union_ports(
     };
     let mut res = numeric_ports(Some(list));
     if list.iter().any(|m| matches!(m.port, PortSpec::Named(_))) {
-        for e in &w.eps {
+        let key = std::ptr::from_ref(rule) as usize;
+        let hit = (w.ingress_union.lock().ok()).and_then(|m| m.get(&key).cloned());
+        if let Some(hit) = hit {
+            return hit;
+        }
+        // Subjects are in the policy's namespace: ids `ns/...`, one run of the sorted list.
+        let prefix = format!("{}/", p.namespace);
+        let lo = w
+            .eps
+            .partition_point(|e| e.info.id.as_str() < prefix.as_str());
+        for e in w.eps[lo..]
+            .iter()
+            .take_while(|e| e.info.id.starts_with(&prefix))
+        {
             if w.subject_matches(p, e) {
                 res.union_with(&resolve_ports(Some(list), w.container_ports(e)));
             }
+        }
+        if let Ok(mut m) = w.ingress_union.lock() {
+            m.insert(key, Some(res.clone()));
         }
     }
     Some(res)

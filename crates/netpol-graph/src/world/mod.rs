@@ -89,6 +89,10 @@ pub(crate) struct World<'m> {
     /// V9, per model endpoint: filled on first use by `rules::ident` (the world does not
     /// import the rule).
     pub(crate) ident: std::sync::OnceLock<Vec<Option<IdentifierRange>>>,
+    /// V7, per ingress rule (by address): filled on use by `rules::vpc::ingress_union_ports`,
+    /// which walks every endpoint for a named port (V11 asks it once per row and peer).
+    pub(crate) ingress_union:
+        std::sync::Mutex<rustc_hash::FxHashMap<usize, Option<crate::PortSet>>>,
 }
 
 impl<'m> World<'m> {
@@ -242,6 +246,7 @@ impl<'m> World<'m> {
             diagnostics: Vec::new(),
             backends: Vec::new(),
             ident: std::sync::OnceLock::new(),
+            ingress_union: std::sync::Mutex::default(),
         };
         world.backends = world.compute_backends();
         world.diagnostics = world.partial_cover_warnings();

@@ -126,6 +126,7 @@ impl Encoder<'_> {
             selecting,
             rules,
             exempt,
+            lpm: Bool::from_bool(false),
             at_kind: x.kind.clone(),
         }
     }

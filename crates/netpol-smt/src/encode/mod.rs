@@ -12,6 +12,7 @@
 //! ClusterIP paths).
 
 mod assertion;
+mod bleed;
 mod ip;
 mod isolation;
 mod labels;
@@ -121,6 +122,8 @@ pub(crate) struct Trace {
     pub(crate) rules: Vec<(Provenance, Bool)>,
     /// V4: the other end carries the IP of this pod's own node.
     pub(crate) exempt: Bool,
+    /// V11: the agent's longest-prefix key decided this direction (the graph's verdict).
+    pub(crate) lpm: Bool,
     /// The side's `kind` (an existing endpoint's index), for V9 in counterexamples.
     pub(crate) at_kind: Int,
 }

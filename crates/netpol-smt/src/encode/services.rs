@@ -24,6 +24,24 @@ use super::{Encoder, NamedMode, Side, Via, ViaClass, proto_index};
 type GroupTerms = (Vec<(Provenance, Bool)>, Bool);
 
 impl Encoder<'_> {
+    /// `d` is a pod that backs `svc` (false for a selectorless Service).
+    pub(crate) fn backs(&self, d: &Side, svc: &crate::universe::Svc) -> Bool {
+        let Some(selector) = &svc.selector else {
+            return Bool::from_bool(false);
+        };
+        let mut backend = vec![d.is_pod(), d.ns.eq(Int::from_i64(svc.ns as i64))];
+        for (k, v) in selector {
+            match d.labels.get(k) {
+                Some((_, has, val)) => {
+                    backend.push(has.clone());
+                    backend.push(val.eq(Int::from_i64(self.u.pod_vocab.index(k, v))));
+                }
+                None => backend.push(Bool::from_bool(false)),
+            }
+        }
+        Bool::and(&backend)
+    }
+
     /// V5: the ways from `s` to `d` through a ClusterIP on (proto, port), where `port` is
     /// the destination pod's port (the Service's `targetPort`), and their rule classes.
     pub(crate) fn via_services(
@@ -45,9 +63,9 @@ impl Encoder<'_> {
             if self.expired() {
                 break;
             }
-            let Some(selector) = &svc.selector else {
+            if svc.selector.is_none() {
                 continue;
-            };
+            }
             if d.candidate_ns.binary_search(&svc.ns).is_err() {
                 continue;
             }
@@ -89,17 +107,7 @@ impl Encoder<'_> {
             if admitting.is_empty() {
                 continue;
             }
-            let mut backend = vec![d.is_pod(), d.ns.eq(Int::from_i64(svc.ns as i64))];
-            for (k, v) in selector {
-                match d.labels.get(k) {
-                    Some((_, has, val)) => {
-                        backend.push(has.clone());
-                        backend.push(val.eq(Int::from_i64(u.pod_vocab.index(k, v))));
-                    }
-                    None => backend.push(Bool::from_bool(false)),
-                }
-            }
-            let backend = Bool::and(&backend);
+            let backend = self.backs(d, svc);
             for sp in &svc.ports {
                 if self.expired() {
                     break;

@@ -125,6 +125,8 @@ pub(crate) struct Universe {
     /// V13: per existing enforced endpoint (index into `eps`) and direction, the address
     /// keys with more than 24 port slots (`encode/slots.rs`).
     pub(crate) truncated: Vec<(usize, Direction, Vec<netpol_graph::TruncatedKey>)>,
+    /// V11: where the longest-prefix table may decide (`encode/bleed.rs`).
+    pub(crate) bleed: netpol_graph::ExceptBleed,
     /// V5 paths grouped into rule classes (`encode/services.rs`); `false` builds one
     /// disjunct per Service port and rule, the plain encoding the tests compare against.
     pub(crate) via_classes: bool,
@@ -359,6 +361,7 @@ impl Universe {
             rep: Vec::new(),
             members: BTreeMap::new(),
             truncated: Vec::new(),
+            bleed: analysis.except_bleed(),
             via_classes: true,
         };
         u.truncated = (analysis.truncated_slots().into_iter())

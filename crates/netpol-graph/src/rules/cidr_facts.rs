@@ -1,0 +1,311 @@
+//! V11 facts for `verify` (netpol-smt's `encode/bleed.rs`): where the longest-prefix table
+//! of [`super::cidr_keys`] may decide otherwise than the rules' union, and the graph's exact
+//! verdicts where it knows the addresses. No rule is decided here: it calls `cidr_keys`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use netpol_manifest::model::Direction;
+
+use crate::ir::{LoweredPolicy, PeerMatch};
+use crate::ports::PortSet;
+use crate::world::{Ep, EpKind, World};
+
+use super::cidr_keys::{
+    KeyEntry, KeyPorts, Lookup, Table, address_table, applies, decide_service, lookup, own_ports,
+};
+use super::{ipblocks, switches};
+
+/// V11 for `verify`: the addresses where the table may decide otherwise than the union of
+/// S4/S6: every `except`, and every key whose inheritance from a containing key an except
+/// of that key cuts. Elsewhere the longest key holds the union of its containing entries.
+pub(crate) fn region(entries: &[KeyEntry]) -> Vec<IpNet> {
+    let mut pooled: BTreeMap<IpNet, Vec<IpNet>> = BTreeMap::new();
+    let mut out: Vec<IpNet> = Vec::new();
+    for e in entries {
+        out.extend(e.except.iter().map(IpNet::trunc));
+        if !e.skipped {
+            let ex = pooled.entry(e.cidr.trunc()).or_default();
+            ex.extend(e.except.iter().map(IpNet::trunc));
+        }
+    }
+    for k in pooled.keys() {
+        let first = k.network();
+        let cut = pooled.iter().any(|(c, ex)| {
+            c.prefix_len() < k.prefix_len()
+                && c.contains(&first)
+                && ex.iter().any(|x| x.contains(&first))
+        });
+        if cut {
+            out.push(*k);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The address entries (ipBlocks and omitted peers) of `dir` rules of `policies`, ports
+/// left out: what [`region`] needs.
+fn address_entries<'a>(
+    w: &World<'_>,
+    policies: impl IntoIterator<Item = &'a LoweredPolicy>,
+    at: Option<&Ep>,
+    dir: Direction,
+) -> Vec<KeyEntry> {
+    let mut out = Vec::new();
+    for p in policies {
+        for rule in p.rules(dir) {
+            let Some(peers) = &rule.peers else {
+                out.push(KeyEntry {
+                    cidr: "0.0.0.0/0".parse().unwrap_or_else(|_| unreachable!()),
+                    except: Vec::new(),
+                    ports: PortSet::empty(),
+                    skipped: false,
+                });
+                continue;
+            };
+            for peer in peers {
+                if let PeerMatch::IpBlock { cidr, except, .. } = peer {
+                    out.push(KeyEntry {
+                        cidr: *cidr,
+                        except: except.clone(),
+                        ports: PortSet::empty(),
+                        skipped: at.is_some_and(|at| {
+                            ipblocks::block_dropped(&w.profile, at, cidr.network())
+                        }),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// V11 facts for `verify`: per enforced model endpoint and direction with an `except`, the
+/// [`region`] of its table; and per direction the region of every policy's entries pooled,
+/// a superset of the region of any pod (for pods created later).
+pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
+    let mut res = ExceptBleed::default();
+    if !switches::except_bleed(&w.profile) {
+        return res;
+    }
+    let mut pairs_left = EXACT_PAIRS;
+    for (di, dir) in Direction::BOTH.into_iter().enumerate() {
+        if applies(w, &w.policies, dir) {
+            res.any[di] = region(&address_entries(w, &w.policies, None, dir));
+        }
+        for e in w.eps.iter().filter(|e| e.is_pod()) {
+            let counted = crate::eval::counted_at(w, e, dir);
+            if !applies(w, counted.iter().copied(), dir) {
+                continue;
+            }
+            let r = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
+            if !r.is_empty() {
+                let mut services = Vec::new();
+                let mut service_exact = Vec::new();
+                let mut services_maybe = Vec::new();
+                for si in services_in(w, &r, dir) {
+                    let svc = &w.model.services[si];
+                    let id = format!("{}/{}", svc.namespace, svc.name);
+                    let mut all = PortSet::empty();
+                    for sp in &svc.ports {
+                        all.union_with(&PortSet::port(sp.protocol, sp.port));
+                    }
+                    let mut union = PortSet::empty();
+                    for rule in counted.iter().flat_map(|p| &p.egress) {
+                        union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
+                    }
+                    match decide_service(w, &counted, e, svc) {
+                        // V11 only removes ports here: the exact ports bound the union's.
+                        Some(l) if l.allowed().intersect(&all).difference(&union).is_empty() => {
+                            service_exact.push((id, l.allowed().intersect(&all)));
+                        }
+                        Some(_) => services.push(id),
+                        None => services_maybe.push(id),
+                    }
+                }
+                // Exact verdicts toward existing endpoints with one known address, within
+                // a budget (beyond it those pairs stay `unknown`).
+                let mut exact = Vec::new();
+                let others: Vec<&Ep> = (w.eps.iter())
+                    .filter(|o| !matches!(o.kind, EpKind::Service(_)))
+                    .filter(|o| pairs_left > 0 && lookup(w, o) != Lookup::Unknown)
+                    .collect();
+                if !others.is_empty() && others.len() <= pairs_left {
+                    pairs_left -= others.len();
+                    for o in others {
+                        let v = match dir {
+                            Direction::Ingress => crate::eval::ingress(w, e, o),
+                            Direction::Egress => crate::eval::egress(w, e, o),
+                        };
+                        exact.push((o.info.id.clone(), v.allowed));
+                    }
+                }
+                let (table, unsure_nodes) = full_table(w, &counted, e, dir);
+                res.at.push(BleedAt {
+                    endpoint: e.info.id.clone(),
+                    direction: dir,
+                    region: r,
+                    services,
+                    services_maybe,
+                    service_exact,
+                    exact,
+                    table,
+                    unsure_nodes,
+                });
+            }
+        }
+    }
+    for si in services_in(w, &res.any[1], Direction::Egress) {
+        let svc = &w.model.services[si];
+        let id = format!("{}/{}", svc.namespace, svc.name);
+        match svc.cluster_ip {
+            Some(_) => res.any_services.push(id),
+            None => res.any_services_maybe.push(id),
+        }
+    }
+    res.at.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+    res
+}
+
+/// `at`'s whole table in `dir` for addresses outside pods: the address keys, the /32 of
+/// each existing pod a selector peer matches, and the node key (V4) when `at` runs on one
+/// known node and no `except` overwrites it (V12); `None` ports deny everything. With
+/// several possible nodes their /32s are returned apart: which one is the node key is
+/// not known.
+#[allow(clippy::type_complexity)]
+fn full_table(
+    w: &World<'_>,
+    counted: &[&LoweredPolicy],
+    at: &Ep,
+    dir: Direction,
+) -> (
+    Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)>,
+    Vec<IpNet>,
+) {
+    let t = Table::new(&address_table(w, counted, at, dir));
+    let mut keys: BTreeMap<IpNet, Option<PortSet>> = (t.keys.iter())
+        .map(|(k, (p, _))| {
+            let p = match p {
+                KeyPorts::Allow(p) => Some(p.clone()),
+                KeyPorts::DenyAll => None,
+            };
+            (*k, p)
+        })
+        .collect();
+    for o in w.eps.iter().filter(|o| o.is_pod()) {
+        let Some(a) = o.info.ip else { continue };
+        if let Some(own) = own_ports(w, counted, at, o, dir) {
+            keys.insert(IpNet::from(a), Some(t.decide(a, Some(own)).allowed()));
+        }
+    }
+    let mut unsure = Vec::new();
+    if switches::exempts_node(&w.profile, dir) {
+        for &n in at.runs_on.iter() {
+            let key = IpNet::from(w.profile.nodes[n].ip);
+            if matches!(keys.get(&key), Some(None)) {
+                continue; // V12: the except's deny-all key overwrites the node key
+            }
+            if at.runs_on.len() == 1 {
+                keys.insert(key, Some(PortSet::all()));
+            } else {
+                unsure.push(key);
+            }
+        }
+    }
+    (ranges(&keys), unsure)
+}
+
+/// The keys as disjoint IPv4 ranges with the longest key's decision, in address order
+/// (a flat lookup for `verify`: no term nests as deep as the number of keys). Addresses
+/// in no range have no key.
+#[allow(clippy::type_complexity)]
+fn ranges(
+    keys: &BTreeMap<IpNet, Option<PortSet>>,
+) -> Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)> {
+    let nets: Vec<IpNet> = keys
+        .keys()
+        .copied()
+        .filter(|k| k.addr().is_ipv4())
+        .collect();
+    let mut out = Vec::new();
+    for iv in crate::ip::partition(&nets) {
+        let (IpAddr::V4(lo), IpAddr::V4(hi)) = iv.bounds() else {
+            continue;
+        };
+        let longest = (0..=32u8).rev().find_map(|len| {
+            let net = IpNet::new(IpAddr::V4(lo), len).ok()?.trunc();
+            keys.get(&net)
+        });
+        if let Some(d) = longest {
+            out.push((lo, hi, d.clone()));
+        }
+    }
+    out
+}
+
+/// Endpoint pairs for which exact V11 verdicts are listed for `verify`, over the whole
+/// model: an endpoint whose pairs no longer fit gets none (its pairs in the region stay
+/// `unknown`, naming V11), so the facts and the solver's terms stay bounded.
+pub(crate) const EXACT_PAIRS: usize = 20_000;
+
+/// The Services whose ClusterIP lies in `region` or is unknown (egress only), by index.
+fn services_in(w: &World<'_>, region: &[IpNet], dir: Direction) -> Vec<usize> {
+    if dir != Direction::Egress || region.is_empty() {
+        return Vec::new();
+    }
+    (w.model.services.iter().enumerate())
+        .filter(|(_, s)| match s.cluster_ip {
+            Some(ip) => region.iter().any(|n| n.contains(&ip)),
+            // V3: an unknown ClusterIP comes from the Service ranges.
+            None => (w.profile.service_ranges().iter()).any(|r| {
+                region
+                    .iter()
+                    .any(|n| n.contains(&r.network()) || r.contains(&n.network()))
+            }),
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// V11 facts of one endpoint and direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BleedAt {
+    pub endpoint: String,
+    pub direction: Direction,
+    /// Addresses where V11 may decide otherwise than the rules' union.
+    pub region: Vec<IpNet>,
+    /// Egress: the Services (`namespace/name`) whose ClusterIP lies there and where V11
+    /// adds ports the rules' union does not admit.
+    pub services: Vec<String>,
+    /// Egress: the Services without a known ClusterIP while the region meets the Service
+    /// range: V11 may take ports the union certainly admits (an `allow` at risk).
+    pub services_maybe: Vec<String>,
+    /// Egress: the Service ports V11 leaves at each other Service whose ClusterIP lies
+    /// in the region (a subset of what the rules' union admits there).
+    pub service_exact: Vec<(String, PortSet)>,
+    /// The direction's verdict toward each existing endpoint whose addresses are known
+    /// (by id): `verify` takes it as is.
+    pub exact: Vec<(String, PortSet)>,
+    /// The whole table for addresses outside pods, as disjoint IPv4 ranges in address
+    /// order with the longest key's ports (`None`: deny-all key); no range, no key.
+    #[allow(clippy::type_complexity)]
+    pub table: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)>,
+    /// Node /32s that may or may not be the node key (the pod may run on several nodes).
+    pub unsure_nodes: Vec<IpNet>,
+}
+
+/// V11 facts (see [`bleed_facts`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExceptBleed {
+    /// Per enforced model endpoint and direction with an `except`, sorted by id.
+    pub at: Vec<BleedAt>,
+    /// Per direction (`Direction::BOTH` order): the region for a pod created later.
+    pub any: [Vec<IpNet>; 2],
+    /// The Services of `any[1]` (egress), as [`BleedAt::services`].
+    pub any_services: Vec<String>,
+    /// As [`BleedAt::services_maybe`], for a pod created later.
+    pub any_services_maybe: Vec<String>,
+}
