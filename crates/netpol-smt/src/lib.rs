@@ -32,6 +32,8 @@ mod tests_bleed;
 #[cfg(test)]
 mod tests_ident;
 #[cfg(test)]
+mod tests_nodes;
+#[cfg(test)]
 mod tests_ports;
 #[cfg(test)]
 mod tests_readings;
