@@ -8,14 +8,15 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use netpol_manifest::model::Direction;
 
-use crate::ir::{LoweredPolicy, PeerMatch};
+use crate::ir::LoweredPolicy;
 use crate::ports::PortSet;
 use crate::world::{Ep, EpKind, World};
 
 use super::cidr_keys::{
     KeyEntry, KeyPorts, Lookup, Table, address_table, applies, decide_service, lookup, own_ports,
+    rule_entries,
 };
-use super::{ipblocks, switches};
+use super::switches;
 
 /// V11 for `verify`: the addresses where the table may decide otherwise than the union of
 /// S4/S6: every `except`, and every key whose inheritance from a containing key an except
@@ -57,27 +58,7 @@ fn address_entries<'a>(
     let mut out = Vec::new();
     for p in policies {
         for rule in p.rules(dir) {
-            let Some(peers) = &rule.peers else {
-                out.push(KeyEntry {
-                    cidr: "0.0.0.0/0".parse().unwrap_or_else(|_| unreachable!()),
-                    except: Vec::new(),
-                    ports: PortSet::empty(),
-                    skipped: false,
-                });
-                continue;
-            };
-            for peer in peers {
-                if let PeerMatch::IpBlock { cidr, except, .. } = peer {
-                    out.push(KeyEntry {
-                        cidr: *cidr,
-                        except: except.clone(),
-                        ports: PortSet::empty(),
-                        skipped: at.is_some_and(|at| {
-                            ipblocks::block_dropped(&w.profile, at, cidr.network())
-                        }),
-                    });
-                }
-            }
+            rule_entries(w, rule, at, &PortSet::empty(), &mut out);
         }
     }
     out

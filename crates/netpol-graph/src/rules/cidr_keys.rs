@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use netpol_manifest::model::{Direction, Service};
 
-use crate::ir::{LoweredPolicy, PeerMatch, resolve_ports};
+use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, resolve_ports};
 use crate::ports::PortSet;
 use crate::world::{Ep, EpKind, World};
 
@@ -210,33 +210,45 @@ pub(crate) fn address_table(
     let mut out = Vec::new();
     for p in counted {
         for rule in p.rules(dir) {
-            let Some(ports) = rule_cidr_ports(w, p, rule, at, dir) else {
-                continue;
-            };
-            let Some(peers) = &rule.peers else {
-                for any in ["0.0.0.0/0", "::/0"] {
-                    out.push(KeyEntry {
-                        cidr: any.parse().unwrap_or_else(|_| unreachable!()),
-                        except: Vec::new(),
-                        ports: ports.clone(),
-                        skipped: false,
-                    });
-                }
-                continue;
-            };
-            for peer in peers {
-                if let PeerMatch::IpBlock { cidr, except, .. } = peer {
-                    out.push(KeyEntry {
-                        cidr: *cidr,
-                        except: except.clone(),
-                        ports: ports.clone(),
-                        skipped: ipblocks::block_dropped(&w.profile, at, cidr.network()),
-                    });
-                }
+            if let Some(ports) = rule_cidr_ports(w, p, rule, at, dir) {
+                rule_entries(w, rule, Some(at), &ports, &mut out);
             }
         }
     }
     out
+}
+
+/// The address entries of one rule with `ports`: its ipBlocks (at `at`, V12's skipped ones
+/// marked) and an omitted peer list as `0.0.0.0/0` and `::/0`.
+pub(crate) fn rule_entries(
+    w: &World<'_>,
+    rule: &LoweredRule,
+    at: Option<&Ep>,
+    ports: &PortSet,
+    out: &mut Vec<KeyEntry>,
+) {
+    let Some(peers) = &rule.peers else {
+        for any in ["0.0.0.0/0", "::/0"] {
+            out.push(KeyEntry {
+                cidr: any.parse().unwrap_or_else(|_| unreachable!()),
+                except: Vec::new(),
+                ports: ports.clone(),
+                skipped: false,
+            });
+        }
+        return;
+    };
+    for peer in peers {
+        if let PeerMatch::IpBlock { cidr, except, .. } = peer {
+            out.push(KeyEntry {
+                cidr: *cidr,
+                except: except.clone(),
+                ports: ports.clone(),
+                skipped: at
+                    .is_some_and(|at| ipblocks::block_dropped(&w.profile, at, cidr.network())),
+            });
+        }
+    }
 }
 
 /// V12 at `at`: which of the `dir` ipBlocks of `counted` the agent skips there (what
