@@ -36,6 +36,18 @@ impl Encoder<'_> {
             .map(|r| y.kind.eq(Int::from_i64(r as i64)))
     }
 
+    /// The V11 facts in direction `d` of the existing endpoints `x` may be, with their
+    /// classes.
+    fn facts_at<'s>(
+        &'s self,
+        x: &'s Side,
+        d: Direction,
+    ) -> impl Iterator<Item = (usize, &'s netpol_graph::BleedAt)> + 's {
+        (self.u.bleed.at.iter())
+            .filter(move |b| b.direction == d)
+            .filter_map(move |b| self.class_of(x, &b.endpoint).map(|r| (r, b)))
+    }
+
     /// The class (universe representative) of existing endpoint `id`, if `y` may be it.
     fn class_of(&self, y: &Side, id: &str) -> Option<usize> {
         let u = self.u;
@@ -57,10 +69,7 @@ impl Encoder<'_> {
         // One verdict per pair of classes (the last listed, as before): the conditions
         // exclude each other, so `query.rs` joins them flat instead of nesting them.
         let mut pairs: BTreeMap<(usize, usize), &netpol_graph::PortSet> = BTreeMap::new();
-        for b in self.u.bleed.at.iter().filter(|b| b.direction == d) {
-            let Some(at) = self.class_of(x, &b.endpoint) else {
-                continue;
-            };
+        for (at, b) in self.facts_at(x, d) {
             for (id, ports) in &b.exact {
                 if let Some(to) = self.class_of(y, id) {
                     pairs.insert((at, to), ports);
@@ -90,11 +99,7 @@ impl Encoder<'_> {
     ) -> Vec<(Bool, Bool)> {
         // One table per class of `x` (the last listed): exclusive conditions, as above.
         let mut tables: BTreeMap<usize, &netpol_graph::BleedAt> = BTreeMap::new();
-        for b in self.u.bleed.at.iter().filter(|b| b.direction == d) {
-            if let Some(at) = self.class_of(x, &b.endpoint) {
-                tables.insert(at, b);
-            }
-        }
+        tables.extend(self.facts_at(x, d));
         let mut out = Vec::new();
         for (r, b) in tables {
             let at = x.kind.eq(Int::from_i64(r as i64));
@@ -129,15 +134,8 @@ impl Encoder<'_> {
     /// which bound the ways through it (`via`).
     pub(crate) fn bleed_via(&self, x: &Side, via: &mut [super::Via]) {
         let u = self.u;
-        for b in u
-            .bleed
-            .at
-            .iter()
-            .filter(|b| b.direction == Direction::Egress)
-        {
-            let Some(at) = self.is_class(x, &b.endpoint) else {
-                continue;
-            };
+        for (r, b) in self.facts_at(x, Direction::Egress) {
+            let at = x.kind.eq(Int::from_i64(r as i64));
             for (id, ports) in &b.service_exact {
                 let want = format!("{id}[Service]");
                 for v in via.iter_mut() {
@@ -229,15 +227,8 @@ impl Encoder<'_> {
                 ));
             }
         };
-        for b in u
-            .bleed
-            .at
-            .iter()
-            .filter(|b| b.direction == Direction::Egress)
-        {
-            let Some(at) = self.is_class(x, &b.endpoint) else {
-                continue;
-            };
+        for (r, b) in self.facts_at(x, Direction::Egress) {
+            let at = x.kind.eq(Int::from_i64(r as i64));
             push(at, &b.services, &b.services_maybe, &b.endpoint);
         }
         let future = x.kind.eq(Int::from_i64(FUTURE));
