@@ -369,6 +369,9 @@ impl Peer {
 pub struct IpBlock {
     /// Canonical (host bits cleared).
     pub cidr: IpNet,
+    /// The address of `cidr` as written, when it has host bits set: VPC CNI agents up to
+    /// v1.4.1 key and compare it as written (`rules::versions`).
+    pub written: Option<IpAddr>,
     /// Canonical, each strictly inside `cidr`.
     pub except: Vec<IpNet>,
     pub span: Span,

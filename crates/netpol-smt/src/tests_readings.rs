@@ -244,3 +244,37 @@ fn older_agent_releases_make_dependent_verdicts_unknown() {
             .any(|d| d.code == Code::VersionNotModelled)
     );
 }
+
+/// Under the default agent (v1.4.1) an ipBlock written with host bits at a node's address
+/// is dropped on that node as written (V12), which netpol, reading the canonical block, does
+/// not model: `verify` answers `unknown`; with agent v1.4.2 (canonicalised) it decides.
+#[test]
+fn cidrs_written_at_a_node_address_are_unknown_up_to_agent_v1_4_1() {
+    let model = load(&[
+        pod("api", "{podIP: 10.0.0.10}", ""),
+        policy("api", "  policyTypes: [Egress]\n  egress: [{to: [{ipBlock: {cidr: 10.0.1.5/24}}], ports: [{port: 443}]}]\n"),
+    ]
+    .concat());
+    let cfg = config(
+        "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: api-reaches-subnet\n    scope: existing\n    allow: {from: {namespace: x, podSelector: {matchLabels: {app: api}}}, to: {ipBlock: {cidr: 10.0.1.7/32}}, ports: [\"TCP/443\"]}\n",
+    );
+    let at = |agent: &str| {
+        let mut settings = ClusterSettings {
+            nodes: vec![netpol_manifest::config::Node {
+                name: "n1".to_owned(),
+                ip: "10.0.1.5".parse().expect("ip"),
+            }],
+            ..ClusterSettings::default()
+        };
+        settings.vpc_cni.agent_version = Some(agent.parse().expect("release"));
+        Profile::new(&settings)
+    };
+    let old = verify(&model, &at("v1.4.1"), &cfg, &Options::default());
+    assert!(
+        matches!(&old.results[0].outcome, Outcome::Unknown(r) if r.contains("node n1's address")),
+        "{:?}",
+        old.results[0].outcome
+    );
+    let new = verify(&model, &at("v1.4.2"), &cfg, &Options::default());
+    assert_eq!(new.results[0].outcome, Outcome::Proved);
+}

@@ -7,7 +7,7 @@
 
 use netpol_diag::{Code, Diagnostic, Span};
 use netpol_manifest::config::Release;
-use netpol_manifest::model::{Peer, PortRef};
+use netpol_manifest::model::{IpBlock, Peer, PortRef};
 
 use super::{ident, switches};
 use crate::world::{EpKind, World};
@@ -109,6 +109,60 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
             "ipBlock with except",
             "before v1.2.4 the agent wrote excepts without the longest-prefix table",
         );
+    }
+    // V11/V12 up to NPA v1.4.1: a CIDR written with host bits set is keyed and compared as
+    // written (canonicalised from 9fdad23, after v1.4.1). Its address at a node's IP drops it
+    // there (V12); beside the canonical form of the same block it is a second map entry for
+    // one trie key, and Go map order picks the winner (V11).
+    if agent < &Release::new(1, 4, 2) {
+        for p in &w.model.policies {
+            for (dir, rules) in [("ingress", &p.ingress), ("egress", &p.egress)] {
+                let blocks: Vec<&IpBlock> = (rules.iter().flat_map(|r| &r.peers))
+                    .filter_map(|peer| match peer {
+                        Peer::IpBlock(b) => Some(b),
+                        Peer::Pods { .. } => None,
+                    })
+                    .collect();
+                for b in &blocks {
+                    let Some(written) = b.written else { continue };
+                    if let Some(n) = w.profile.nodes.iter().find(|n| n.ip == written) {
+                        gap(
+                            "V12",
+                            format!(
+                                "ipBlock {written}/{} of policy {}/{} is written with node {}'s address, under agent {agent}",
+                                b.cidr.prefix_len(),
+                                p.namespace,
+                                p.name,
+                                n.name
+                            ),
+                            b.span,
+                            "written with host bits at a node's address",
+                            "up to v1.4.1 the agent drops an ipBlock whose address as written is the node's",
+                        );
+                    }
+                    let twin = w.model.policies.iter().filter(|q| q.namespace == p.namespace).any(|q| {
+                        let other = if dir == "ingress" { &q.ingress } else { &q.egress };
+                        (other.iter().flat_map(|r| &r.peers)).any(|peer| {
+                            matches!(peer, Peer::IpBlock(o) if o.cidr == b.cidr && o.written != b.written)
+                        })
+                    });
+                    if twin {
+                        gap(
+                            "V11",
+                            format!(
+                                "ipBlock {written}/{} of policy {}/{} has host bits set and shares its block with another {dir} ipBlock, under agent {agent}",
+                                b.cidr.prefix_len(),
+                                p.namespace,
+                                p.name
+                            ),
+                            b.span,
+                            "written with host bits beside the same block",
+                            "up to v1.4.1 the agent keeps both as map entries for one key and Go map order picks one",
+                        );
+                    }
+                }
+            }
+        }
     }
     for s in &w.model.services {
         // V10: the fallback to every pod of the namespace for a selectorless Service since

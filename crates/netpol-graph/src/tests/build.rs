@@ -144,6 +144,7 @@ pub(crate) fn pods_peer(ns: Option<Selector>, pods: Option<Selector>) -> Peer {
 pub(crate) fn block(cidr: &str, except: &[&str]) -> Peer {
     Peer::IpBlock(IpBlock {
         cidr: cidr.parse().expect("test CIDR"),
+        written: None,
         except: except
             .iter()
             .map(|e| e.parse().expect("test CIDR"))

@@ -87,3 +87,47 @@ fn legacy_identifiers_collide_only_across_namespaces() {
     let m = finish(m);
     assert!(gaps(&m, &at(vpc(), (1, 3, 7), (1, 1, 7))).is_empty());
 }
+
+/// Up to agent v1.4.1 (the default) a CIDR written with host bits is keyed and compared as
+/// written: at a node's address it is dropped there (V12), and beside the same block written
+/// canonically Go map order picks one entry (V11). netpol models the canonical form, so both
+/// are reported; from v1.4.2 on (canonicalisation) neither is.
+#[test]
+fn cidrs_written_with_host_bits_are_reported_up_to_agent_v1_4_1() {
+    use netpol_manifest::model::Peer;
+    let written = |b: Peer, addr: &str| match b {
+        Peer::IpBlock(mut x) => {
+            x.written = Some(ip(addr));
+            Peer::IpBlock(x)
+        }
+        other => other,
+    };
+    let mut m = Model::default();
+    m.endpoints.push(pod("c", "api", &[("app", "api")]));
+    let mut p = policy("c", "egress", sel(&[("app", "api")]));
+    p.egress = vec![
+        rule(
+            vec![written(block("10.0.1.0/24", &[]), "10.0.1.5")],
+            vec![port(netpol_manifest::model::Protocol::Tcp, 443)],
+        ),
+        rule(
+            vec![block("10.0.1.0/24", &[])],
+            vec![port(netpol_manifest::model::Protocol::Tcp, 80)],
+        ),
+    ];
+    m.policies.push(p);
+    let m = finish(m);
+    let nodes = with_nodes(vpc(), &[("n1", "10.0.1.5")]);
+    let found = gaps(&m, &nodes);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found.iter().any(|g| g.contains("node n1's address")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|g| g.contains("shares its block")),
+        "{found:#?}"
+    );
+    assert!(gaps(&m, &at(nodes.clone(), (1, 4, 2), (1, 1, 7))).is_empty());
+    assert!(gaps(&m, &upstream()).is_empty());
+}

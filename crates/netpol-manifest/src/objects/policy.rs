@@ -309,8 +309,12 @@ impl Cx<'_> {
             }
             except.push(net);
         }
+        let written = (b.cidr.split_once('/'))
+            .and_then(|(a, _)| a.parse::<std::net::IpAddr>().ok())
+            .filter(|a| *a != cidr.addr());
         ok.then(|| m::IpBlock {
             cidr,
+            written,
             except,
             span: obj.near(at),
         })
