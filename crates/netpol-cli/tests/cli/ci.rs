@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::snapshot::{shop_copy, widen_db};
+use super::snapshot::{shop_copy, widen_db, widened_repo};
 use super::{git, root};
 
 struct Out {
@@ -37,23 +37,7 @@ fn step(dir: &Path, name: &str, env: &[(&str, &str)]) -> Out {
 /// A repository whose `k8s/` is examples/eks-shop (with its snapshot), then a commit that
 /// lets monitoring reach the database.
 fn repo() -> tempfile::TempDir {
-    let repo = tempfile::tempdir().expect("tempdir");
-    let shop = shop_copy();
-    let k8s = repo.path().join("k8s");
-    std::fs::create_dir(&k8s).expect("mkdir");
-    for e in std::fs::read_dir(shop.path()).expect("read") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), k8s.join(e.file_name())).expect("copy");
-    }
-    git(repo.path(), &["init", "-q"]);
-    git(repo.path(), &["add", "."]);
-    git(repo.path(), &["commit", "-qm", "base"]);
-    widen_db(&k8s);
-    git(
-        repo.path(),
-        &["commit", "-qam", "monitoring reads the database"],
-    );
-    repo
+    widened_repo("k8s", "monitoring reads the database")
 }
 
 /// A `gh` that logs each call's arguments, one line each, and answers the comment listing

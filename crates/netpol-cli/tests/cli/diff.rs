@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::snapshot::{shop_copy, widen_db};
+use super::snapshot::{shop_copy, widen_db, widened_repo};
 use super::{git, run};
 
 fn s(p: &std::path::Path) -> String {
@@ -221,20 +221,10 @@ fn external_ranges_are_compared_by_address_not_by_id() {
 /// `--fail-on added` exits 1 exactly when the range widens access.
 #[test]
 fn git_ranges_read_both_sides_from_the_repository() {
-    let repo = tempfile::tempdir().expect("tempdir");
-    let shop = shop_copy();
+    let repo = widened_repo("examples", "widen");
     let k8s = repo.path().join("examples");
-    std::fs::create_dir(&k8s).expect("mkdir");
-    for e in std::fs::read_dir(shop.path()).expect("read") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), k8s.join(e.file_name())).expect("copy");
-    }
-    git(repo.path(), &["init", "-q"]);
-    git(repo.path(), &["add", "."]);
-    git(repo.path(), &["commit", "-qm", "base"]);
-    widen_db(&k8s);
-    git(repo.path(), &["commit", "-qam", "widen"]);
     // The working tree is changed back: --git must not read it.
+    let shop = shop_copy();
     std::fs::copy(
         shop.path().join("shop-policies.yaml"),
         k8s.join("shop-policies.yaml"),

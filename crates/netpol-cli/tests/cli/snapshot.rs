@@ -37,6 +37,25 @@ pub(super) fn widen_db(dir: &Path) {
     std::fs::write(&p, s.replace(old, new)).expect("write");
 }
 
+/// A git repository with [`shop_copy`] in `folder`, committed as `base`, then
+/// [`widen_db`] committed with `message`.
+pub(super) fn widened_repo(folder: &str, message: &str) -> tempfile::TempDir {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let shop = shop_copy();
+    let dir = repo.path().join(folder);
+    std::fs::create_dir(&dir).expect("mkdir");
+    for e in std::fs::read_dir(shop.path()).expect("read") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy");
+    }
+    super::git(repo.path(), &["init", "-q"]);
+    super::git(repo.path(), &["add", "."]);
+    super::git(repo.path(), &["commit", "-qm", "base"]);
+    widen_db(&dir);
+    super::git(repo.path(), &["commit", "-qam", message]);
+    repo
+}
+
 fn snapshot_of(dir: &Path) -> String {
     let res = run_in(dir, &["snapshot", "-o", "-", "."], b"");
     assert_eq!(res.code, Some(0), "{}", res.stderr);
