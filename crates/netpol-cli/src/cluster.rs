@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node, Platform, Release};
+use netpol_manifest::config::{
+    ClusterSettings, Cni, EnforcingMode, IpFamily, Node, Platform, Release,
+};
 
 /// Semantics and cluster facts (see docs/configuration.md).
 #[derive(Debug, clap::Args)]
@@ -30,6 +32,11 @@ pub(crate) struct ClusterArgs {
     /// VPC CNI enforcing mode: in strict mode, pods no policy selects deny everything.
     #[arg(long, value_enum, value_name = "MODE")]
     enforcing_mode: Option<ModeArg>,
+
+    /// The cluster's IP family; under vpc-cni the agent drops ipBlocks of the other family
+    /// and, on IPv6, lets ICMPv6 through.
+    #[arg(long, value_enum, value_name = "FAMILY")]
+    ip_family: Option<FamilyArg>,
 
     /// A VPC subnet pods take IPs from (repeatable); replaces the config's podCIDRs.
     #[arg(long = "pod-cidr", value_name = "CIDR")]
@@ -72,6 +79,12 @@ enum CniArg {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum FamilyArg {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum ModeArg {
     Standard,
     Strict,
@@ -98,6 +111,12 @@ impl ClusterArgs {
             settings.enforcing_mode = match mode {
                 ModeArg::Standard => EnforcingMode::Standard,
                 ModeArg::Strict => EnforcingMode::Strict,
+            };
+        }
+        if let Some(f) = self.ip_family {
+            settings.ip_family = match f {
+                FamilyArg::Ipv4 => IpFamily::Ipv4,
+                FamilyArg::Ipv6 => IpFamily::Ipv6,
             };
         }
         if !self.pod_cidrs.is_empty() {

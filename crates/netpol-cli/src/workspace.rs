@@ -118,6 +118,21 @@ pub(crate) fn load(
             .map(|c| c.cluster.clone())
             .unwrap_or_default(),
     );
+    // The config's own addresses of the other family are its diagnostics already.
+    let from_config = config
+        .as_ref()
+        .map(|c| c.cluster.off_family())
+        .unwrap_or_default();
+    if let Some((at, ip)) = settings
+        .off_family()
+        .into_iter()
+        .find(|x| !from_config.contains(x))
+    {
+        anyhow::bail!(
+            "`{ip}` (cluster{at}) is not of the cluster's IP family ({}); EKS clusters are single-stack: give --ip-family or addresses of one family",
+            settings.ip_family.as_str()
+        );
+    }
     let mut parsed = None;
     let mut snapshot = None;
     if let Some(c) = config {

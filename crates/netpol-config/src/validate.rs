@@ -45,6 +45,18 @@ pub(super) fn check(v: &Verification, doc: &Document, diags: &mut Vec<Diagnostic
             ),
         );
     }
+    let family = v.cluster.ip_family.as_str();
+    for (at, ip) in v.cluster.off_family() {
+        diags.push(
+            invalid(
+                doc,
+                &format!("/cluster{at}"),
+                format!("`{ip}` is not of the cluster's IP family (`ipFamily: {family}`)"),
+                "other IP family",
+            )
+            .with_help("EKS clusters are single-stack: set `ipFamily` to the family of the cluster's pod, node and Service addresses"),
+        );
+    }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, a) in v.assertions.iter().enumerate() {
         let base = format!("/assertions/{i}");

@@ -5,7 +5,7 @@
 //! engines only ever read the flags, so each deviation can be tested on its own.
 
 use ipnet::IpNet;
-use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node, Release};
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, IpFamily, Node, Release};
 use netpol_manifest::model::Direction;
 
 /// The semantics in force, derived from the cluster settings.
@@ -13,6 +13,8 @@ use netpol_manifest::model::Direction;
 pub struct Profile {
     pub cni: Cni,
     pub enforcing_mode: EnforcingMode,
+    /// The family of every pod, node and Service address (V15).
+    pub ip_family: IpFamily,
     /// VPC subnets workload pods take their IPs from (V3).
     pub pod_cidrs: Vec<IpNet>,
     /// The ClusterIP range, used for Services without a `clusterIP` (V3, V5).
@@ -91,6 +93,7 @@ impl Profile {
         Profile {
             cni: settings.cni,
             enforcing_mode: settings.enforcing_mode,
+            ip_family: settings.ip_family,
             pod_cidrs: settings.pod_cidrs.clone(),
             service_cidr: settings.service_cidr,
             nodes: settings.nodes.clone(),
@@ -106,22 +109,28 @@ impl Profile {
         }
     }
 
-    /// V3: the ranges pod IPs come from: `pod_cidrs`, or every IPv4 address when none is
-    /// configured (a VPC may use any range, so nothing narrower would be sound).
+    /// V3: the ranges pod IPs come from: `pod_cidrs`, or every address of the cluster's
+    /// family when none is configured (a VPC may use any range, so nothing narrower would
+    /// be sound).
     pub fn pod_ranges(&self) -> &[IpNet] {
         const ANY_V4: [IpNet; 1] = [IpNet::V4(ipnet::Ipv4Net::new_assert(
             std::net::Ipv4Addr::UNSPECIFIED,
             0,
         ))];
-        if self.pod_cidrs.is_empty() {
-            &ANY_V4
-        } else {
-            &self.pod_cidrs
+        const ANY_V6: [IpNet; 1] = [IpNet::V6(ipnet::Ipv6Net::new_assert(
+            std::net::Ipv6Addr::UNSPECIFIED,
+            0,
+        ))];
+        match (self.pod_cidrs.is_empty(), self.ip_family) {
+            (false, _) => &self.pod_cidrs,
+            (true, IpFamily::Ipv4) => &ANY_V4,
+            (true, IpFamily::Ipv6) => &ANY_V6,
         }
     }
 
     /// V3/V5: the ranges a ClusterIP that the manifests do not give comes from:
-    /// `service_cidr`, or else the private ranges EKS requires the Service CIDR to be in.
+    /// `service_cidr`, or else the ranges EKS takes the Service CIDR from: the private IPv4
+    /// ranges, or on IPv6 the unique local range fc00::/7.
     pub fn service_ranges(&self) -> &[IpNet] {
         const EKS_SERVICE_RANGES: [IpNet; 3] = [
             IpNet::V4(ipnet::Ipv4Net::new_assert(
@@ -137,9 +146,14 @@ impl Profile {
                 16,
             )),
         ];
-        match &self.service_cidr {
-            Some(net) => std::slice::from_ref(net),
-            None => &EKS_SERVICE_RANGES,
+        const EKS_SERVICE_RANGES_V6: [IpNet; 1] = [IpNet::V6(ipnet::Ipv6Net::new_assert(
+            std::net::Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+            7,
+        ))];
+        match (&self.service_cidr, self.ip_family) {
+            (Some(net), _) => std::slice::from_ref(net),
+            (None, IpFamily::Ipv4) => &EKS_SERVICE_RANGES,
+            (None, IpFamily::Ipv6) => &EKS_SERVICE_RANGES_V6,
         }
     }
 

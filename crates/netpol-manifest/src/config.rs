@@ -72,6 +72,36 @@ impl Platform {
     }
 }
 
+/// The cluster's IP family (`cluster.ipFamily`). EKS clusters are single-stack: pods,
+/// nodes and Services have addresses of this family only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpFamily {
+    /// The default.
+    #[default]
+    Ipv4,
+    /// Under `vpc-cni` the agent drops IPv4 ipBlocks and lets ICMPv6 through (V15).
+    Ipv6,
+}
+
+impl IpFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+        }
+    }
+
+    /// Whether `ip` is of this family.
+    pub fn holds(self, ip: IpAddr) -> bool {
+        ip.is_ipv6() == (self == IpFamily::Ipv6)
+    }
+
+    fn is_default(&self) -> bool {
+        *self == IpFamily::default()
+    }
+}
+
 /// Facts about the cluster that the manifests do not carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -82,6 +112,9 @@ pub struct ClusterSettings {
     /// `standard` (default) or `strict`. Only meaningful for `vpc-cni`.
     #[serde(default)]
     pub enforcing_mode: EnforcingMode,
+    /// `ipv4` (default) or `ipv6`: the family of every pod, node and Service address.
+    #[serde(default, skip_serializing_if = "IpFamily::is_default")]
+    pub ip_family: IpFamily,
     /// The VPC subnets pods take IPs from, including subnets that Enhanced Subnet Discovery
     /// adds. Workload pods get their IP from these.
     #[serde(default, rename = "podCIDRs")]
@@ -175,4 +208,31 @@ pub struct Node {
     pub name: String,
     /// The node's primary IP (the one VPC CNI exempts).
     pub ip: IpAddr,
+}
+
+impl ClusterSettings {
+    /// The addresses of the settings that are not of `ipFamily`, each with its JSON pointer
+    /// under `cluster` (such as `/podCIDRs/0`).
+    pub fn off_family(&self) -> Vec<(String, IpAddr)> {
+        let fam = self.ip_family;
+        let cidrs = self
+            .pod_cidrs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("/podCIDRs/{i}"), c.addr()));
+        let service = self
+            .service_cidr
+            .iter()
+            .map(|c| ("/serviceCIDR".to_owned(), c.addr()));
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("/nodes/{i}/ip"), n.ip));
+        cidrs
+            .chain(service)
+            .chain(nodes)
+            .filter(|(_, ip)| !fam.holds(*ip))
+            .collect()
+    }
 }
