@@ -30,11 +30,13 @@
 //! | V12 ipBlocks at the node's address | `ipblocks::block_dropped`, `ipblocks::node_key_denied` |
 //! | V13 24 port slots per key | `slots::truncated_keys` |
 //! | V14 pod address from the `pod-ips` annotation | `switches::pod_ip` |
+//! | V15 IP family | `family::block_skipped`, `family::except_key`, `switches::icmpv6_passes` |
 //!
 //! [`INDEX`] is this table as data; a test holds it against `docs/semantics.md` and the source.
 
 pub(crate) mod cidr_facts;
 pub(crate) mod cidr_keys;
+pub(crate) mod family;
 pub(crate) mod ident;
 pub(crate) mod ipblocks;
 pub(crate) mod peers;
@@ -147,6 +149,14 @@ pub(crate) const INDEX: &[(&str, &[(&str, &str)])] = &[
         &[("netpol-graph/src/rules/slots.rs", "truncated_keys")],
     ),
     ("V14", &[("netpol-graph/src/rules/switches.rs", "pod_ip")]),
+    (
+        "V15",
+        &[
+            ("netpol-graph/src/rules/family.rs", "block_skipped"),
+            ("netpol-graph/src/rules/family.rs", "except_key"),
+            ("netpol-graph/src/rules/switches.rs", "icmpv6_passes"),
+        ],
+    ),
 ];
 
 #[cfg(test)]

@@ -29,6 +29,19 @@ pub fn node_ip_blocks(profile: &Profile) -> bool {
     profile.flags.node_ip_blocks
 }
 
+/// V15: whether the agent runs in the cluster's IP family only ([`super::family`]). The
+/// same VPC CNI agent as V12.
+pub(crate) fn one_family(profile: &Profile) -> bool {
+    profile.flags.node_ip_blocks
+}
+
+/// V15: whether ICMPv6 passes at every pod regardless of policy: on an IPv6 cluster the
+/// agent's programs pass it before any lookup (NPA `pkg/ebpf/c/tc.v6ingress.bpf.c`,
+/// `tc.v6egress.bpf.c`: `nexthdr == 58`, c8619c05).
+pub fn icmpv6_passes(profile: &Profile) -> bool {
+    one_family(profile) && profile.ip_family == netpol_manifest::config::IpFamily::Ipv6
+}
+
 /// V13: whether the agent keeps at most 24 port slots per address key
 /// ([`super::slots`]). The same VPC CNI agent as V12.
 pub(crate) fn port_slots_limited(profile: &Profile) -> bool {
