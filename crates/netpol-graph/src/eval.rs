@@ -126,7 +126,7 @@ fn peer_matches(w: &World<'_>, peer: &PeerMatch, at: &Ep, e: &Ep) -> bool {
     match peer {
         PeerMatch::Pods { .. } => w.direct_match(peer, e) || vpc::node_expanded(w, peer, e),
         PeerMatch::IpBlock { cidr, except, .. } => {
-            !ipblocks::block_dropped(&w.profile, at, cidr.network())
+            !ipblocks::agent_skips(&w.profile, Some(at), cidr.network())
                 && w.ipblock_matches(&Block::new(*cidr, except), e)
         }
     }
@@ -340,7 +340,7 @@ pub(crate) fn service_rule_ports(
     let mut res = PortSet::empty();
     for peer in peers {
         if let PeerMatch::IpBlock { cidr, .. } = peer
-            && ipblocks::block_dropped(&w.profile, src, cidr.network())
+            && ipblocks::agent_skips(&w.profile, Some(src), cidr.network())
         {
             continue;
         }

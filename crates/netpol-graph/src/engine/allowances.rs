@@ -292,10 +292,9 @@ impl Engine<'_, '_> {
                             }
                             for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
                                 for en in rule_entries {
-                                    if en
-                                        .block
-                                        .is_some_and(|a| ipblocks::block_dropped(&w.profile, e, a))
-                                    {
+                                    if en.block.is_some_and(|a| {
+                                        ipblocks::agent_skips(&w.profile, Some(e), a)
+                                    }) {
                                         continue;
                                     }
                                     let mut en = en.clone();

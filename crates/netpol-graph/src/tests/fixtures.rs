@@ -6,6 +6,7 @@
 //! pod-cidr 10.0.0.0/16        # optional cluster settings
 //! service-cidr 172.20.0.0/16
 //! node n1=192.168.1.1
+//! ip-family ipv6              # default ipv4
 //! pods-only                   # compare only pairs of pods, workloads and Services
 //! [upstream]
 //! x/a -> y/b: TCP/80
@@ -21,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use netpol_diag::SourceMap;
-use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, IpFamily, Node};
 use netpol_manifest::{LoadOptions, Source};
 
 use crate::{Analysis, EndpointType, Profile};
@@ -69,6 +70,13 @@ fn parse_expect(text: &str) -> Expect {
                             name: name.to_owned(),
                             ip: ip.parse().expect("node ip"),
                         });
+                    }
+                    "ip-family" => {
+                        e.settings.ip_family = match v {
+                            "ipv4" => IpFamily::Ipv4,
+                            "ipv6" => IpFamily::Ipv6,
+                            other => panic!("unknown ip-family {other}"),
+                        }
                     }
                     "pods-only" => e.pods_only = true,
                     other => panic!("unknown directive {other}"),
