@@ -311,3 +311,30 @@ fn cluster_policies_are_reported_as_not_modelled() {
         .collect();
     assert_eq!(warned, spans);
 }
+
+/// V15: each except of the other family is reported with the key the agent writes, only
+/// under VPC CNI; so is a pod address of the other family, under every profile.
+#[test]
+fn excepts_and_addresses_of_the_other_family_are_reported() {
+    let model = load_case("vpc-ip-family");
+    let messages = |cni: Cni, ip_family: IpFamily| -> Vec<String> {
+        let profile = Profile::new(&ClusterSettings {
+            cni,
+            ip_family,
+            ..ClusterSettings::default()
+        });
+        let a = Analysis::new(&model, &profile);
+        (a.diagnostics().iter())
+            .filter(|d| d.code == netpol_diag::Code::OtherIpFamily)
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    let v6 = messages(Cni::VpcCni, IpFamily::Ipv6);
+    assert_eq!(v6.len(), 1, "{v6:?}");
+    assert!(v6[0].contains("except 10.0.0.0/8 as the deny-all key a00::/8"), "{v6:?}");
+    assert!(messages(Cni::Upstream, IpFamily::Ipv6).is_empty());
+    // Read as an IPv4 cluster, the three pod addresses are of the other family.
+    let v4 = messages(Cni::Upstream, IpFamily::Ipv4);
+    assert_eq!(v4.len(), 3, "{v4:?}");
+    assert!(v4.iter().any(|m| m.contains("x/db has address a00:1::10")), "{v4:?}");
+}
