@@ -179,11 +179,21 @@ fn the_ip_family_decides_what_the_agent_keeps() {
     let web_db = ("\"x/web\"".to_owned(), "\"x/db\"".to_owned());
     let (v6, stderr) = pairs(&["--ip-family", "ipv6"]);
     assert!(!v6.contains(&web_db), "{v6:?}");
-    assert!(stderr.contains("other-ip-family") && stderr.contains("a00::/8"), "{stderr}");
+    assert!(
+        stderr.contains("other-ip-family") && stderr.contains("a00::/8"),
+        "{stderr}"
+    );
     let (up, _) = pairs(&["--ip-family", "ipv6", "--cni", "upstream"]);
     assert!(up.contains(&web_db), "{up:?}");
 
-    let bad = run(&["matrix", "--ip-family", "ipv6", "--pod-cidr", "10.0.0.0/16", fixture]);
+    let bad = run(&[
+        "matrix",
+        "--ip-family",
+        "ipv6",
+        "--pod-cidr",
+        "10.0.0.0/16",
+        fixture,
+    ]);
     assert_eq!(bad.code, Some(2), "{}", bad.stderr);
     assert!(bad.stderr.contains("10.0.0.0"), "{}", bad.stderr);
 
@@ -194,7 +204,12 @@ fn the_ip_family_decides_what_the_agent_keeps() {
     )
     .expect("write");
     let config = tmp.path().join("netpol.yaml");
-    let r = run(&["matrix", "--config", config.to_str().expect("utf-8"), fixture]);
+    let r = run(&[
+        "matrix",
+        "--config",
+        config.to_str().expect("utf-8"),
+        fixture,
+    ]);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(
         r.stderr.contains("invalid-config") && r.stderr.contains("netpol.yaml:5"),

@@ -331,10 +331,16 @@ fn excepts_and_addresses_of_the_other_family_are_reported() {
     };
     let v6 = messages(Cni::VpcCni, IpFamily::Ipv6);
     assert_eq!(v6.len(), 1, "{v6:?}");
-    assert!(v6[0].contains("except 10.0.0.0/8 as the deny-all key a00::/8"), "{v6:?}");
+    assert!(
+        v6[0].contains("except 10.0.0.0/8 as the deny-all key a00::/8"),
+        "{v6:?}"
+    );
     assert!(messages(Cni::Upstream, IpFamily::Ipv6).is_empty());
     // Read as an IPv4 cluster, the three pod addresses are of the other family.
     let v4 = messages(Cni::Upstream, IpFamily::Ipv4);
     assert_eq!(v4.len(), 3, "{v4:?}");
-    assert!(v4.iter().any(|m| m.contains("x/db has address a00:1::10")), "{v4:?}");
+    assert!(
+        v4.iter().any(|m| m.contains("x/db has address a00:1::10")),
+        "{v4:?}"
+    );
 }
