@@ -288,6 +288,23 @@ fn explain_on_fixtures() {
     }
 }
 
+/// `explain` names the agent's deciding key (V11; V15 made it from an IPv4 except on an IPv6
+/// cluster) and that ICMPv6 passes there.
+#[test]
+fn explain_names_the_deciding_key_and_icmpv6() {
+    let model = load_case("vpc-ip-family");
+    let a = Analysis::new(
+        &model,
+        &Profile::new(&ClusterSettings {
+            ip_family: IpFamily::Ipv6,
+            ..ClusterSettings::default()
+        }),
+    );
+    let ex = a.explain("x/web", "x/db", None).expect("pair");
+    assert!(!ex.verdict);
+    insta::assert_snapshot!("explain_v11_v15", ex.summary());
+}
+
 /// The tiers are loaded but not modelled: every such policy gets `policy-not-modelled` at
 /// its own span, so no answer silently ignores it.
 #[test]
