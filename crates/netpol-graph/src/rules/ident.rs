@@ -111,6 +111,7 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
         return out;
     }
     let mut groups: BTreeMap<(String, String), Vec<(usize, &Ep)>> = BTreeMap::new();
+    let mut indexed = Vec::new();
     for e in &w.eps {
         let EpKind::Workload(i) = e.kind else {
             continue;
@@ -124,19 +125,15 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
                 .entry((me.namespace.clone(), p))
                 .or_default()
                 .push((i, e));
+        } else if let Some(job) = index_base(me) {
+            indexed.push((i, e, job));
         }
     }
     // An Indexed Job joins every group of one of its index identifiers.
-    for e in &w.eps {
-        let EpKind::Workload(i) = e.kind else {
-            continue;
-        };
-        let me = &w.model.endpoints[i];
-        let Some(job) = index_base(me).filter(|_| w.enforced(e)) else {
-            continue;
-        };
-        for ((ns, id), members) in groups.iter_mut() {
-            if *ns == me.namespace && is_index_of(id, &job) {
+    for (i, e, job) in indexed {
+        let ns = &w.model.endpoints[i].namespace;
+        for ((g_ns, id), members) in groups.iter_mut() {
+            if g_ns == ns && is_index_of(id, &job) {
                 members.push((i, e));
             }
         }
