@@ -180,7 +180,7 @@ fn the_ip_family_decides_what_the_agent_keeps() {
     let (v6, stderr) = pairs(&["--ip-family", "ipv6"]);
     assert!(!v6.contains(&web_db), "{v6:?}");
     assert!(
-        stderr.contains("other-ip-family") && stderr.contains("a00::/8"),
+        stderr.contains("except-other-family") && stderr.contains("a00::/8"),
         "{stderr}"
     );
     let (up, _) = pairs(&["--ip-family", "ipv6", "--cni", "upstream"]);

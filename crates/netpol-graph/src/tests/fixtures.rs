@@ -334,7 +334,7 @@ fn cluster_policies_are_reported_as_not_modelled() {
 #[test]
 fn excepts_and_addresses_of_the_other_family_are_reported() {
     let model = load_case("vpc-ip-family");
-    let messages = |cni: Cni, ip_family: IpFamily| -> Vec<String> {
+    let messages = |cni: Cni, ip_family: IpFamily| -> Vec<(&'static str, String)> {
         let profile = Profile::new(&ClusterSettings {
             cni,
             ip_family,
@@ -342,14 +342,23 @@ fn excepts_and_addresses_of_the_other_family_are_reported() {
         });
         let a = Analysis::new(&model, &profile);
         (a.diagnostics().iter())
-            .filter(|d| d.code == netpol_diag::Code::OtherIpFamily)
-            .map(|d| d.message.clone())
+            .filter(|d| {
+                [
+                    netpol_diag::Code::OtherIpFamily,
+                    netpol_diag::Code::ExceptOtherFamily,
+                ]
+                .contains(&d.code)
+            })
+            .map(|d| (d.code.as_str(), d.message.clone()))
             .collect()
     };
     let v6 = messages(Cni::VpcCni, IpFamily::Ipv6);
     assert_eq!(v6.len(), 1, "{v6:?}");
+    assert_eq!(v6[0].0, "except-other-family");
     assert!(
-        v6[0].contains("except 10.0.0.0/8 as the deny-all key a00::/8"),
+        v6[0]
+            .1
+            .contains("except 10.0.0.0/8 as the deny-all key a00::/8"),
         "{v6:?}"
     );
     assert!(messages(Cni::Upstream, IpFamily::Ipv6).is_empty());
@@ -357,7 +366,8 @@ fn excepts_and_addresses_of_the_other_family_are_reported() {
     let v4 = messages(Cni::Upstream, IpFamily::Ipv4);
     assert_eq!(v4.len(), 3, "{v4:?}");
     assert!(
-        v4.iter().any(|m| m.contains("x/db has address a00:1::10")),
+        (v4.iter())
+            .any(|(c, m)| *c == "other-ip-family" && m.contains("x/db has address a00:1::10")),
         "{v4:?}"
     );
 }

@@ -176,10 +176,10 @@ pub(super) fn unmodelled_policy_warnings(model: &Model) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// `other-ip-family`: addresses of the family the cluster does not use (pods, Services),
-/// which neither the agent nor `verify` places; and under VPC CNI the `except` entries of
-/// the other family, with the key the agent writes for each (or that the kernel refuses it,
-/// which `verify` cannot model).
+/// `other-ip-family`: what `verify` cannot place, so it answers `unknown`: addresses of the
+/// family the cluster does not use (pods, Services), and under VPC CNI an `except` of the
+/// other family whose key the kernel refuses. `except-other-family`: under VPC CNI an
+/// `except` of the other family, with the key of the cluster's family the agent writes.
 pub(super) fn family_warnings(w: &World<'_>) -> Vec<Diagnostic> {
     let p = &w.profile;
     let fam = p.ip_family.as_str();
@@ -228,7 +228,7 @@ pub(super) fn family_warnings(w: &World<'_>) -> Vec<Diagnostic> {
         for x in except.iter().filter(|x| !p.ip_family.holds(x.addr())) {
             let d = match family::except_key(p, *x) {
                 Ok(key) => Diagnostic::new(
-                    Code::OtherIpFamily,
+                    Code::ExceptOtherFamily,
                     format!(
                         "the VPC CNI agent skips ipBlock {cidr} on this {fam} cluster but writes its except {x} as the deny-all key {key}"
                     ),
