@@ -190,6 +190,7 @@ pub fn load(sources: &[Source], options: &LoadOptions, map: &mut SourceMap) -> L
         items.append(&mut out.items);
         ns_refs.append(&mut out.ns_refs);
         model.suppressions.append(&mut out.suppressions);
+        model.operator_objects.append(&mut out.operators);
         for kind in out.skipped {
             *skipped.entry(kind).or_default() += 1;
         }
@@ -344,6 +345,9 @@ fn assemble(
     model
         .cluster_policies
         .sort_by(|a, b| (a.kind, &a.namespace, &a.name).cmp(&(b.kind, &b.namespace, &b.name)));
+    model
+        .operator_objects
+        .sort_by(|a, b| (&a.namespace, &a.kind, &a.name).cmp(&(&b.namespace, &b.kind, &b.name)));
 }
 
 fn display_kind(kind: &str) -> &str {

@@ -42,6 +42,24 @@ pub struct Model {
     /// `netpol.dev/allow` annotations of every modelled object, in input order (file,
     /// offset).
     pub suppressions: Vec<Suppression>,
+    /// Objects of operators that run pods netpol cannot see (`creates-pods`), sorted by
+    /// (namespace, kind, name).
+    pub operator_objects: Vec<OperatorObject>,
+}
+
+/// A custom resource whose operator runs pods (a Prometheus, a Strimzi Kafka): its pods are
+/// not in the input, but selectors may be written for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorObject {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// The labels its pods get, where the object states them (`spec.podMetadata.labels`
+    /// of the Prometheus Operator's kinds); `None`: unknown.
+    pub pod_labels: Option<Labels>,
+    /// The whole object.
+    pub span: Span,
 }
 
 /// The annotation `netpol.dev/allow: code[,code]` on an object: findings of those codes

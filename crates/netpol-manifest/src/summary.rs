@@ -125,6 +125,23 @@ fn write_summary(s: &mut String, model: &Model) -> std::fmt::Result {
             c.spec
         )?;
     }
+    if !model.operator_objects.is_empty() {
+        writeln!(s, "operator objects:")?;
+    }
+    for o in &model.operator_objects {
+        let labels = o.pod_labels.as_ref().map_or_else(
+            || "unknown".to_owned(),
+            |l| {
+                let parts: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{{{}}}", parts.join(","))
+            },
+        );
+        writeln!(
+            s,
+            "  {} {} {}/{} pods={labels}",
+            o.api_version, o.kind, o.namespace, o.name
+        )?;
+    }
     Ok(())
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct FileOut {
     pub(crate) skipped: Vec<String>,
     /// `netpol.dev/allow` annotations of modelled objects.
     pub(crate) suppressions: Vec<m::Suppression>,
+    /// Objects of operators that run pods.
+    pub(crate) operators: Vec<m::OperatorObject>,
 }
 
 enum Known {
@@ -350,12 +352,33 @@ impl Cx<'_> {
             return;
         }
         if creates_pods(api_version, kind) {
-            let name = map
-                .get("metadata")
-                .and_then(|md| md.get("name"))
-                .and_then(Value::as_str)
-                .map(|n| format!(" `{n}`"))
-                .unwrap_or_default();
+            let meta = |key: &str| {
+                map.get("metadata")
+                    .and_then(|md| md.get(key))
+                    .and_then(Value::as_str)
+            };
+            let pod_labels = (api_version.starts_with("monitoring.coreos.com/"))
+                .then(|| {
+                    map.get("spec")?
+                        .get("podMetadata")?
+                        .get("labels")?
+                        .as_object()
+                })
+                .flatten()
+                .map(|l| {
+                    (l.iter())
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                });
+            self.out.operators.push(m::OperatorObject {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+                namespace: meta("namespace").unwrap_or("default").to_owned(),
+                name: meta("name").unwrap_or_default().to_owned(),
+                pod_labels,
+                span: obj.near(""),
+            });
+            let name = meta("name").map(|n| format!(" `{n}`")).unwrap_or_default();
             self.push(
                 Diagnostic::new(
                     Code::CreatesPods,
