@@ -6,7 +6,6 @@
 
 use ipnet::IpNet;
 use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, IpFamily, Node, Release};
-use netpol_manifest::model::Direction;
 
 /// The semantics in force, derived from the cluster settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,11 +61,6 @@ pub struct Flags {
 }
 
 impl Flags {
-    /// Whether an isolated pod always allows its own node in direction `dir` (S10, V4).
-    pub fn exempts_node(&self, dir: Direction) -> bool {
-        dir == Direction::Ingress || self.node_exemption_egress
-    }
-
     /// The flags of a CNI and enforcing mode. Strict mode exists only for `vpc-cni`.
     pub fn for_cni(cni: Cni, mode: EnforcingMode) -> Flags {
         match cni {
@@ -163,7 +157,7 @@ impl Profile {
 
     /// The enforcing mode that actually applies: always `standard` under `upstream`.
     pub fn effective_mode(&self) -> EnforcingMode {
-        if self.flags.strict_default_deny {
+        if crate::rules::switches::strict_default_deny(self) {
             EnforcingMode::Strict
         } else {
             EnforcingMode::Standard

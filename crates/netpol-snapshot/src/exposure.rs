@@ -40,7 +40,7 @@ pub(crate) fn exposure(model: &Model, base: &Analysis<'_>) -> BTreeMap<(String, 
     let analysis = Analysis::new(&m, profile);
     // Only a rule of a direction missing from `policyTypes` can make probes interact (V2);
     // asking the graph which rules resolve costs a pass over the rules, so only then.
-    let v2 = profile.flags.rules_outside_policy_types
+    let v2 = netpol_graph::switches::unlisted_rules_enforced(profile)
         && (model.policies.iter()).any(|p| {
             Direction::BOTH
                 .iter()

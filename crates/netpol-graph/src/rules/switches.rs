@@ -138,7 +138,7 @@ pub(crate) fn cluster_ip_cover(profile: &Profile, block: Option<&Block>, svc: &S
 
 /// S10/V4: whether an isolated pod always allows its own node in direction `dir`.
 pub fn exempts_node(profile: &Profile, dir: Direction) -> bool {
-    profile.flags.exempts_node(dir)
+    dir == Direction::Ingress || profile.flags.node_exemption_egress
 }
 
 /// V4: whether the node exemption holds for egress too (explain says which rule applied).
