@@ -6,6 +6,7 @@
 //! The result is sorted with [`Diagnostic::sort`], so the output is deterministic.
 
 mod baseline;
+mod bleed;
 mod context;
 mod coverage;
 mod dead;
@@ -67,6 +68,7 @@ pub fn lint(
     pitfalls::lint(&cx, &mut out);
     service_ports::lint(&cx, &mut out);
     slots::lint(&cx, &mut out);
+    bleed::lint(&cx, &mut out);
     ident::lint(&cx, &mut out);
     dead::lint(&cx, &reported, options.what_if_budget, &mut out);
     Diagnostic::sort(&mut out);

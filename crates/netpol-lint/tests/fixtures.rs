@@ -1,7 +1,8 @@
 //! One folder per lint code in `testdata/lint/<code>/`: every `positive*.yaml` makes the
 //! code fire (its rendering is snapshotted, and its SARIF holds it unless it is a note) and
 //! `negative.yaml` keeps it silent. Each case runs under the default profile (VPC CNI,
-//! standard mode) unless a `# profile: upstream` or `# profile: strict` line says otherwise.
+//! standard mode) unless a `# profile: upstream` or `# profile: strict` line says otherwise
+//! (`# agent: v1.2.3` configures an older VPC CNI agent).
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,10 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
     }
     if text.lines().any(|l| l == "# profile: strict") {
         settings.enforcing_mode = EnforcingMode::Strict;
+    }
+    // A `# agent: vX.Y.Z` line configures an older VPC CNI agent (cluster.vpcCni).
+    if let Some(v) = text.lines().find_map(|l| l.strip_prefix("# agent: ")) {
+        settings.vpc_cni.agent_version = Some(v.parse().expect("agent release"));
     }
     let profile = netpol_graph::Profile::new(&settings);
     let analysis = Analysis::new(&loaded.model, &profile);

@@ -1,0 +1,379 @@
+//! V11: under VPC CNI an `except` written in one rule cuts what other rules allow. The
+//! agent builds one longest-prefix table per pod and direction from the rules of every
+//! policy selecting the pod; an `except` that is not itself a key becomes a deny-all key,
+//! and a key never inherits a containing key's ports across one of its pooled excepts.
+//!
+//! The graph decides the table (`Analysis::except_bleed`, its `table` per pod and
+//! direction); this lint holds each piece of that table against the union the same rules
+//! grant read one by one (S4, S6) and reports the ports V11 takes away, at the `except`
+//! that cuts them. Only IPv4 pieces are compared (the graph's table is IPv4).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use netpol_diag::{Code, Diagnostic, Span};
+use netpol_graph::ir::{LoweredRule, PeerMatch, numeric_ports, resolve_ports};
+use netpol_graph::{BleedAt, PortSet, switches};
+use netpol_manifest::model::{Direction, Endpoint};
+
+use crate::context::{Context, dir_word, policy_name};
+
+/// One address entry of a rule that counts at the pod: an ipBlock (its span) or an
+/// omitted peer list (`0.0.0.0/0`, no block span).
+struct Entry {
+    policy: usize,
+    rule: usize,
+    cidr: IpNet,
+    except: Vec<IpNet>,
+    block: Option<Span>,
+    ports: PortSet,
+}
+
+/// What V11 takes at one pod and direction inside one `except`: the pieces with the ports
+/// lost there, the rules whose allowance is cut (with those ports), and what that means
+/// for the endpoints and Services in those pieces. Equal findings of several pods merge.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Finding {
+    dir: Direction,
+    except: IpNet,
+    ranges: Vec<(Ipv4Addr, Ipv4Addr, PortSet)>,
+    cut: BTreeMap<(usize, usize), (IpNet, PortSet)>,
+    /// The ipBlocks (policy, rule, span) whose excepts hold this one.
+    writers: BTreeSet<(usize, usize, Span)>,
+    denied: Vec<String>,
+}
+
+pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    if !cx.is_vpc() {
+        return;
+    }
+    let facts = cx.analysis.except_bleed();
+    if facts.at.is_empty() {
+        return;
+    }
+    let by_id: HashMap<String, &Endpoint> =
+        cx.model.endpoints.iter().map(|e| (e.id(), e)).collect();
+    let unions = cx.analysis.ingress_unions();
+    let mut found: BTreeMap<Finding, Vec<String>> = BTreeMap::new();
+    for at in &facts.at {
+        let Some(e) = by_id.get(&at.endpoint) else {
+            continue;
+        };
+        let entries = entries(cx, &unions, e, at.direction);
+        for f in findings(cx, &by_id, at, &entries) {
+            found.entry(f).or_default().push(at.endpoint.clone());
+        }
+    }
+    for (f, ids) in found {
+        out.push(render(cx, &f, &ids));
+    }
+}
+
+/// The address entries of the `dir` rules of the policies selecting `e`, with the ports
+/// the agent gives each toward an address: numeric egress ports, the ingress union (V7);
+/// a rule none of whose ports resolves is dropped with its excepts, as the graph does.
+fn entries(
+    cx: &Context<'_>,
+    unions: &[Vec<Option<PortSet>>],
+    e: &Endpoint,
+    dir: Direction,
+) -> Vec<Entry> {
+    let profile = cx.analysis.profile();
+    let lowered = cx.analysis.policies();
+    let mut out = Vec::new();
+    for pi in cx.selecting(e) {
+        let Some(p) = lowered.get(pi) else { continue };
+        for (ri, rule) in p.rules(dir).iter().enumerate() {
+            let Some(ports) = rule_ports(profile, unions, pi, ri, rule, e, dir) else {
+                continue;
+            };
+            let Some(peers) = &rule.peers else {
+                out.push(Entry {
+                    policy: pi,
+                    rule: ri,
+                    cidr: IpNet::V4(ipnet::Ipv4Net::default()),
+                    except: Vec::new(),
+                    block: None,
+                    ports,
+                });
+                continue;
+            };
+            for peer in peers {
+                if let PeerMatch::IpBlock { cidr, except, span } = peer {
+                    out.push(Entry {
+                        policy: pi,
+                        rule: ri,
+                        cidr: *cidr,
+                        except: except.clone(),
+                        block: Some(*span),
+                        ports: ports.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn rule_ports(
+    profile: &netpol_graph::Profile,
+    unions: &[Vec<Option<PortSet>>],
+    pi: usize,
+    ri: usize,
+    rule: &LoweredRule,
+    e: &Endpoint,
+    dir: Direction,
+) -> Option<PortSet> {
+    let on_e = || resolve_ports(rule.ports.as_deref(), &e.ports);
+    let ports = match dir {
+        Direction::Ingress => {
+            (unions.get(pi).and_then(|r| r.get(ri)).cloned().flatten()).unwrap_or_else(on_e)
+        }
+        Direction::Egress if switches::named_ports_vpc(profile) => {
+            numeric_ports(rule.ports.as_deref())
+        }
+        Direction::Egress => on_e(),
+    };
+    (rule.ports.is_none() || !ports.is_empty()).then_some(ports)
+}
+
+/// The findings of one pod and direction, one per `except` that cuts something.
+fn findings(
+    cx: &Context<'_>,
+    by_id: &HashMap<String, &Endpoint>,
+    at: &BleedAt,
+    entries: &[Entry],
+) -> Vec<Finding> {
+    let mut by_except: BTreeMap<IpNet, Finding> = BTreeMap::new();
+    for (lo, hi, kept) in &at.table {
+        let addr = IpAddr::V4(*lo);
+        let open =
+            |e: &&Entry| e.cidr.contains(&addr) && !e.except.iter().any(|x| x.contains(&addr));
+        let mut union = PortSet::empty();
+        for e in entries.iter().filter(open) {
+            union.union_with(&e.ports);
+        }
+        let lost = match kept {
+            Some(k) => union.difference(k),
+            None => union,
+        };
+        if lost.is_empty() {
+            continue;
+        }
+        // The except that decides here: the longest one holding the piece (a deny-all key,
+        // or the except that stops a longer key from inheriting).
+        let Some(except) = (entries.iter().flat_map(|e| &e.except))
+            .filter(|x| x.contains(&addr))
+            .max_by_key(|x| x.prefix_len())
+            .copied()
+        else {
+            continue; // not V11 (V12 skips an ipBlock at the node's address)
+        };
+        let f = by_except.entry(except).or_insert_with(|| Finding {
+            dir: at.direction,
+            except,
+            ranges: Vec::new(),
+            cut: BTreeMap::new(),
+            writers: (entries.iter())
+                .filter(|e| e.except.contains(&except))
+                .filter_map(|e| Some((e.policy, e.rule, e.block?)))
+                .collect(),
+            denied: Vec::new(),
+        });
+        match f.ranges.last_mut() {
+            Some((_, h, p))
+                if *p == lost && u32::from(*h).checked_add(1) == Some(u32::from(*lo)) =>
+            {
+                *h = *hi;
+            }
+            _ => f.ranges.push((*lo, *hi, lost.clone())),
+        }
+        for e in entries.iter().filter(open) {
+            let cut = e.ports.intersect(&lost);
+            if !cut.is_empty() {
+                let slot =
+                    (f.cut.entry((e.policy, e.rule))).or_insert_with(|| (e.cidr, PortSet::empty()));
+                slot.1.union_with(&cut);
+            }
+        }
+    }
+    for f in by_except.values_mut() {
+        f.denied = denied(cx, by_id, at, &f.ranges);
+    }
+    by_except.into_values().collect()
+}
+
+/// The endpoints and Services inside the lost pieces that the graph's verdict denies a
+/// lost port: what the cut means for traffic the input knows.
+fn denied(
+    cx: &Context<'_>,
+    by_id: &HashMap<String, &Endpoint>,
+    at: &BleedAt,
+    ranges: &[(Ipv4Addr, Ipv4Addr, PortSet)],
+) -> Vec<String> {
+    let lost_at = |ip: IpAddr| {
+        let IpAddr::V4(v4) = ip else { return None };
+        ranges
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&v4))
+            .map(|r| &r.2)
+    };
+    let profile = cx.analysis.profile();
+    let mut out = Vec::new();
+    for (id, allowed) in &at.exact {
+        // A pod's traffic to itself does not pass its policies.
+        let Some(e) = by_id.get(id).filter(|_| *id != at.endpoint) else {
+            continue;
+        };
+        let Some(ip) = switches::pod_ip(profile, e) else {
+            continue;
+        };
+        if let Some(lost) = lost_at(ip) {
+            let missing = lost.difference(allowed);
+            if !missing.is_empty() {
+                out.push(format!("{id} ({ip}): {missing}"));
+            }
+        }
+    }
+    for (id, kept) in &at.service_exact {
+        let Some(svc) = (cx.model.services.iter())
+            .find(|s| id.split_once('/') == Some((s.namespace.as_str(), s.name.as_str())))
+        else {
+            continue;
+        };
+        let Some(ip) = svc.cluster_ip else { continue };
+        let Some(lost) = lost_at(ip) else { continue };
+        let mut ports = PortSet::empty();
+        for sp in &svc.ports {
+            ports.union_with(&PortSet::port(sp.protocol, sp.port));
+        }
+        let missing = ports.intersect(lost).difference(kept);
+        if !missing.is_empty() {
+            out.push(format!("Service {id} ({ip}): {missing}"));
+        }
+    }
+    out
+}
+
+fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
+    let dir = dir_word(f.dir);
+    let toward = match f.dir {
+        Direction::Ingress => "from",
+        Direction::Egress => "to",
+    };
+    let mut lost = PortSet::empty();
+    for r in &f.ranges {
+        lost.union_with(&r.2);
+    }
+    let whole = f.ranges.len() == 1
+        && IpAddr::V4(f.ranges[0].0) == f.except.network()
+        && IpAddr::V4(f.ranges[0].1) == f.except.broadcast();
+    let range = if whole {
+        f.except.to_string()
+    } else {
+        format!("parts of {}", f.except)
+    };
+    let who = match ids {
+        [one] => one.clone(),
+        [a, b] => format!("{a} and {b}"),
+        [a, rest @ ..] => format!("{a} and {} other pods", rest.len()),
+        [] => String::new(),
+    };
+    let rule_name = |pi: usize, ri: usize| {
+        format!(
+            "{dir} rule {ri} of NetworkPolicy {}",
+            policy_name(&cx.model.policies[pi])
+        )
+    };
+    let allowed_by = match f.cut.keys().next() {
+        Some(&(pi, ri)) if f.cut.len() == 1 => format!("{} allows it", rule_name(pi, ri)),
+        _ => format!("{} rules allow it", f.cut.len()),
+    };
+    // The rules that write this except: the first is the primary location.
+    let mut writer_iter = f.writers.iter();
+    let first = writer_iter.next();
+    let by = first.map_or(String::new(), |&(pi, ri, _)| {
+        format!(" in {}", rule_name(pi, ri))
+    });
+    let mut d = Diagnostic::new(
+        Code::ExceptBleed,
+        format!(
+            "{who}: {dir} {toward} {range} on {lost} is denied under VPC CNI although {allowed_by}: `except: {}`{by} becomes a deny-all key for all the pod's {dir} rules (V11)",
+            f.except
+        ),
+    );
+    if let Some(&(_, _, span)) = first {
+        d = d.with_primary(
+            cx.find_in(span, &f.except.to_string()),
+            format!(
+                "deny-all key: takes {lost} {toward} {} from the other rules",
+                f.except
+            ),
+        );
+    }
+    for &(pi, ri, span) in writer_iter {
+        d = d.with_secondary(
+            cx.find_in(span, &f.except.to_string()),
+            format!("{} excepts it too", rule_name(pi, ri)),
+        );
+    }
+    for (&(pi, ri), (cidr, ports)) in &f.cut {
+        let span = cx.model.policies[pi].rules(f.dir)[ri].span;
+        let what = if cidr.prefix_len() == 0 {
+            "every address".to_owned()
+        } else {
+            cidr.to_string()
+        };
+        d = d.with_secondary(
+            span,
+            format!("allows {ports} {toward} {what}: cut inside {}", f.except),
+        );
+    }
+    d = d.with_note("the VPC CNI agent builds one longest-prefix table per pod and direction from every rule of every policy selecting it: an except that is not itself a CIDR of some rule becomes a deny-all key, a key does not inherit a containing key's ports across its excepts, and the longest key alone decides (NPA ComputeMapEntriesFromEndpointRules)");
+    if !whole {
+        let shown: Vec<String> = (f.ranges.iter().take(4))
+            .map(|(lo, hi, p)| format!("{} ({p})", fmt_range(*lo, *hi)))
+            .collect();
+        let more = f.ranges.len().saturating_sub(4);
+        let tail = if more > 0 {
+            format!(" and {more} more ranges")
+        } else {
+            String::new()
+        };
+        d = d.with_note(format!(
+            "denied at {}{tail}; a longer key (a peer pod's /32, another ipBlock) keeps the addresses between",
+            shown.join(", ")
+        ));
+    }
+    if !f.denied.is_empty() {
+        let more = f.denied.len().saturating_sub(3);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        d = d.with_note(format!(
+            "denied {toward} endpoints of the input: {}{tail}",
+            f.denied[..f.denied.len().min(3)].join(", ")
+        ));
+    }
+    if let Some(agent) = switches::agent_before_except_table(cx.analysis.profile()) {
+        d = d.with_note(format!("the configured agent {agent} predates this table (NPA v1.2.4): it writes excepts without it, so this may not happen there (version-not-modelled)"));
+    }
+    d.with_help(format!(
+        "give {} its own rule (an ipBlock of that CIDR with the ports it should keep), or split the policies so that they do not select the same pods",
+        f.except
+    ))
+}
+
+/// A range as a CIDR when it is one, else `first-last`.
+fn fmt_range(lo: Ipv4Addr, hi: Ipv4Addr) -> String {
+    let (a, b) = (u32::from(lo), u32::from(hi));
+    let size = u64::from(b - a) + 1;
+    if size.is_power_of_two() && u64::from(a) % size == 0 {
+        let len = 32 - size.trailing_zeros();
+        return format!("{lo}/{len}");
+    }
+    format!("{lo}-{hi}")
+}
