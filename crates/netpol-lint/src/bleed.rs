@@ -266,9 +266,17 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
     for r in &f.ranges {
         lost.union_with(&r.2);
     }
-    let whole = f.ranges.len() == 1
-        && IpAddr::V4(f.ranges[0].0) == f.except.network()
-        && IpAddr::V4(f.ranges[0].1) == f.except.broadcast();
+    // Whether every address of the except loses something (the pieces are in order).
+    let whole = f
+        .ranges
+        .first()
+        .is_some_and(|r| IpAddr::V4(r.0) == f.except.network())
+        && f.ranges
+            .last()
+            .is_some_and(|r| IpAddr::V4(r.1) == f.except.broadcast())
+        && f.ranges
+            .windows(2)
+            .all(|w| u32::from(w[0].1).checked_add(1) == Some(u32::from(w[1].0)));
     let range = if whole {
         f.except.to_string()
     } else {
@@ -331,7 +339,7 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
         );
     }
     d = d.with_note("the VPC CNI agent builds one longest-prefix table per pod and direction from every rule of every policy selecting it: an except that is not itself a CIDR of some rule becomes a deny-all key, a key does not inherit a containing key's ports across its excepts, and the longest key alone decides (NPA ComputeMapEntriesFromEndpointRules)");
-    if !whole {
+    if !whole || f.ranges.len() > 1 {
         let shown: Vec<String> = (f.ranges.iter().take(4))
             .map(|(lo, hi, p)| format!("{} ({p})", fmt_range(*lo, *hi)))
             .collect();
@@ -341,10 +349,12 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
         } else {
             String::new()
         };
-        d = d.with_note(format!(
-            "denied at {}{tail}; a longer key (a peer pod's /32, another ipBlock) keeps the addresses between",
-            shown.join(", ")
-        ));
+        let between = if whole {
+            ""
+        } else {
+            "; a longer key (a peer pod's /32, another ipBlock) keeps the addresses between"
+        };
+        d = d.with_note(format!("denied at {}{tail}{between}", shown.join(", ")));
     }
     if !f.denied.is_empty() {
         let more = f.denied.len().saturating_sub(3);
