@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use netpol_diag::{Code, Diagnostic, Span};
 use netpol_graph::ir::{LoweredRule, PeerMatch, numeric_ports, resolve_ports};
 use netpol_graph::{BleedAt, PortSet, switches};
-use netpol_manifest::model::{Direction, Endpoint};
+use netpol_manifest::model::{Direction, Endpoint, Peer};
 
 use crate::context::{Context, dir_word, policy_name};
 
@@ -31,8 +31,8 @@ struct Entry {
 }
 
 /// What V11 takes at one pod and direction inside one `except`: the pieces with the ports
-/// lost there, the rules whose allowance is cut (with those ports), and what that means
-/// for the endpoints and Services in those pieces. Equal findings of several pods merge.
+/// lost there and the rules whose allowance is cut (with those ports). Equal findings of
+/// several pods merge.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Finding {
     dir: Direction,
@@ -41,11 +41,35 @@ struct Finding {
     cut: BTreeMap<(usize, usize), (IpNet, PortSet)>,
     /// The ipBlocks (policy, rule, span) whose excepts hold this one.
     writers: BTreeSet<(usize, usize, Span)>,
-    denied: Vec<String>,
 }
 
-pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+/// The pods of one finding, and the endpoints and Services in its pieces that the graph's
+/// verdict at one of those pods denies a lost port.
+#[derive(Default)]
+struct Seen {
+    pods: Vec<String>,
+    denied: BTreeSet<String>,
+}
+
+pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
     if !cx.is_vpc() {
+        return;
+    }
+    let at = with_except(cx);
+    if at == 0 {
+        return;
+    }
+    let n = cx.model.endpoints.len();
+    let steps = at.saturating_mul(n);
+    if steps > budget {
+        out.push(
+            Diagnostic::new(
+                Code::LintSkipped,
+                format!("except-bleed was not run: {at} pod directions with an ipBlock except, each against {n} endpoints, exceed its budget"),
+            )
+            .with_note(format!("{steps} steps, budget {budget}"))
+            .with_help("lint a smaller set of manifests (one namespace's folder) to run this lint"),
+        );
         return;
     }
     let facts = cx.analysis.except_bleed();
@@ -55,19 +79,44 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let by_id: HashMap<String, &Endpoint> =
         cx.model.endpoints.iter().map(|e| (e.id(), e)).collect();
     let unions = cx.analysis.ingress_unions();
-    let mut found: BTreeMap<Finding, Vec<String>> = BTreeMap::new();
+    let mut found: BTreeMap<Finding, Seen> = BTreeMap::new();
     for at in &facts.at {
         let Some(e) = by_id.get(&at.endpoint) else {
             continue;
         };
         let entries = entries(cx, &unions, e, at.direction);
-        for f in findings(cx, &by_id, at, &entries) {
-            found.entry(f).or_default().push(at.endpoint.clone());
+        for f in findings(at, &entries) {
+            let denied = denied(cx, &by_id, at, &f.ranges);
+            let seen = found.entry(f).or_default();
+            seen.pods.push(at.endpoint.clone());
+            seen.denied.extend(denied);
         }
     }
-    for (f, ids) in found {
-        out.push(render(cx, &f, &ids));
+    for (f, seen) in found {
+        out.push(render(cx, &f, &seen));
     }
+}
+
+/// The (enforced endpoint, direction) pairs where a selecting policy's rule has an ipBlock
+/// `except`: those the graph builds a table for.
+fn with_except(cx: &Context<'_>) -> usize {
+    let has = |pi: usize, dir: Direction| {
+        (cx.model.policies[pi]
+            .rules(dir)
+            .iter()
+            .flat_map(|r| &r.peers))
+        .any(|peer| matches!(peer, Peer::IpBlock(b) if !b.except.is_empty()))
+    };
+    let mut count = 0;
+    for e in &cx.model.endpoints {
+        let selecting = cx.selecting(e);
+        for dir in Direction::BOTH {
+            if selecting.iter().any(|&pi| has(pi, dir)) {
+                count += 1;
+            }
+        }
+    }
+    count
 }
 
 /// The address entries of the `dir` rules of the policies selecting `e`, with the ports
@@ -139,12 +188,7 @@ fn rule_ports(
 }
 
 /// The findings of one pod and direction, one per `except` that cuts something.
-fn findings(
-    cx: &Context<'_>,
-    by_id: &HashMap<String, &Endpoint>,
-    at: &BleedAt,
-    entries: &[Entry],
-) -> Vec<Finding> {
+fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
     let mut by_except: BTreeMap<IpNet, Finding> = BTreeMap::new();
     for (lo, hi, kept) in &at.table {
         let addr = IpAddr::V4(*lo);
@@ -179,7 +223,6 @@ fn findings(
                 .filter(|e| e.except.contains(&except))
                 .filter_map(|e| Some((e.policy, e.rule, e.block?)))
                 .collect(),
-            denied: Vec::new(),
         });
         match f.ranges.last_mut() {
             Some((_, h, p))
@@ -197,9 +240,6 @@ fn findings(
                 slot.1.union_with(&cut);
             }
         }
-    }
-    for f in by_except.values_mut() {
-        f.denied = denied(cx, by_id, at, &f.ranges);
     }
     by_except.into_values().collect()
 }
@@ -256,7 +296,8 @@ fn denied(
     out
 }
 
-fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
+fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
+    let ids = &seen.pods[..];
     let dir = dir_word(f.dir);
     let toward = match f.dir {
         Direction::Ingress => "from",
@@ -304,10 +345,15 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
     let by = first.map_or(String::new(), |&(pi, ri, _)| {
         format!(" in {}", rule_name(pi, ri))
     });
+    let pods = if ids.len() == 1 {
+        "the pod"
+    } else {
+        "each pod"
+    };
     let mut d = Diagnostic::new(
         Code::ExceptBleed,
         format!(
-            "{who}: {dir} {toward} {range} on {lost} is denied under VPC CNI although {allowed_by}: `except: {}`{by} becomes a deny-all key for all the pod's {dir} rules (V11)",
+            "{who}: {dir} {toward} {range} on {lost} is denied under VPC CNI although {allowed_by}: `except: {}`{by} becomes a deny-all key for all the {dir} rules of {pods} (V11)",
             f.except
         ),
     );
@@ -315,7 +361,7 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
         d = d.with_primary(
             cx.find_in(span, &f.except.to_string()),
             format!(
-                "deny-all key: takes {lost} {toward} {} from the other rules",
+                "deny-all key for {}: cuts {lost} that other rules allow",
                 f.except
             ),
         );
@@ -356,8 +402,8 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
         };
         d = d.with_note(format!("denied at {}{tail}{between}", shown.join(", ")));
     }
-    if !f.denied.is_empty() {
-        let more = f.denied.len().saturating_sub(3);
+    if !seen.denied.is_empty() {
+        let more = seen.denied.len().saturating_sub(3);
         let tail = if more > 0 {
             format!(" and {more} more")
         } else {
@@ -365,7 +411,9 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String]) -> Diagnostic {
         };
         d = d.with_note(format!(
             "denied {toward} endpoints of the input: {}{tail}",
-            f.denied[..f.denied.len().min(3)].join(", ")
+            (seen.denied.iter().take(3).cloned())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if let Some(agent) = switches::agent_before_except_table(cx.analysis.profile()) {

@@ -2,7 +2,8 @@
 //! code fire (its rendering is snapshotted, and its SARIF holds it unless it is a note) and
 //! `negative.yaml` keeps it silent. Each case runs under the default profile (VPC CNI,
 //! standard mode) unless a `# profile: upstream` or `# profile: strict` line says otherwise
-//! (`# agent: v1.2.3` configures an older VPC CNI agent).
+//! (`# agent: v1.2.3` configures an older VPC CNI agent; `# what-if budget: N` and
+//! `# bleed budget: N` lower the size budgets).
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +81,13 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
         .find_map(|l| l.strip_prefix("# what-if budget: "))
     {
         options.what_if_budget = n.parse().expect("what-if budget");
+    }
+    // A `# bleed budget: N` line lowers the size budget of except-bleed.
+    if let Some(n) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# bleed budget: "))
+    {
+        options.bleed_budget = n.parse().expect("bleed budget");
     }
     let mut diags = netpol_lint::lint(&loaded.model, &analysis, &map, &options);
     netpol_lint::suppress(&loaded.model, &map, &mut diags);
