@@ -41,6 +41,9 @@ struct Finding {
     cut: BTreeMap<(usize, usize), (IpNet, PortSet)>,
     /// The ipBlocks (policy, rule, span) whose excepts hold this one.
     writers: BTreeSet<(usize, usize, Span)>,
+    /// Whether the except is itself the CIDR of an ipBlock: then it is an allow key that
+    /// does not inherit the ports of the wider keys, rather than a deny-all key.
+    keyed: bool,
 }
 
 /// The pods of one finding, and the endpoints and Services in its pieces that the graph's
@@ -223,6 +226,7 @@ fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
                 .filter(|e| e.except.contains(&except))
                 .filter_map(|e| Some((e.policy, e.rule, e.block?)))
                 .collect(),
+            keyed: entries.iter().any(|e| e.cidr == except),
         });
         match f.ranges.last_mut() {
             Some((_, h, p))
@@ -350,21 +354,30 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
     } else {
         "each pod"
     };
+    let x = f.except;
+    let (effect, label) = if f.keyed {
+        (
+            format!(
+                "keeps the key {x} of another ipBlock from inheriting the ports of the wider {dir} rules of {pods}"
+            ),
+            format!(
+                "the key {x} does not inherit across this except: cuts {lost} that other rules allow"
+            ),
+        )
+    } else {
+        (
+            format!("becomes a deny-all key for all the {dir} rules of {pods}"),
+            format!("deny-all key for {x}: cuts {lost} that other rules allow"),
+        )
+    };
     let mut d = Diagnostic::new(
         Code::ExceptBleed,
         format!(
-            "{who}: {dir} {toward} {range} on {lost} is denied under VPC CNI although {allowed_by}: `except: {}`{by} becomes a deny-all key for all the {dir} rules of {pods} (V11)",
-            f.except
+            "{who}: {dir} {toward} {range} on {lost} is denied under VPC CNI although {allowed_by}: `except: {x}`{by} {effect} (V11)"
         ),
     );
     if let Some(&(_, _, span)) = first {
-        d = d.with_primary(
-            cx.find_in(span, &f.except.to_string()),
-            format!(
-                "deny-all key for {}: cuts {lost} that other rules allow",
-                f.except
-            ),
-        );
+        d = d.with_primary(cx.find_in(span, &x.to_string()), label);
     }
     for &(pi, ri, span) in writer_iter {
         d = d.with_secondary(
@@ -419,9 +432,15 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
     if let Some(agent) = switches::agent_before_except_table(cx.analysis.profile()) {
         d = d.with_note(format!("the configured agent {agent} predates this table (NPA v1.2.4): it writes excepts without it, so this may not happen there (version-not-modelled)"));
     }
+    let fix = if f.keyed {
+        format!(
+            "add the ports {x} should keep to a rule whose ipBlock is {x} (rules with one CIDR pool their ports)"
+        )
+    } else {
+        format!("give {x} its own rule (an ipBlock of that CIDR with the ports it should keep)")
+    };
     d.with_help(format!(
-        "give {} its own rule (an ipBlock of that CIDR with the ports it should keep), or split the policies so that they do not select the same pods",
-        f.except
+        "{fix}, or split the policies so that they do not select the same pods"
     ))
 }
 
