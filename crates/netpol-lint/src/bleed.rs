@@ -454,3 +454,18 @@ fn fmt_range(lo: Ipv4Addr, hi: Ipv4Addr) -> String {
     }
     format!("{lo}-{hi}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_range;
+
+    #[test]
+    fn ranges_print_as_cidrs_when_they_are_one() {
+        let r = |a: &str, b: &str| fmt_range(a.parse().unwrap(), b.parse().unwrap());
+        assert_eq!(r("10.1.0.0", "10.1.255.255"), "10.1.0.0/16");
+        assert_eq!(r("10.1.3.4", "10.1.3.4"), "10.1.3.4/32");
+        assert_eq!(r("0.0.0.0", "255.255.255.255"), "0.0.0.0/0");
+        assert_eq!(r("10.1.0.0", "10.1.0.8"), "10.1.0.0-10.1.0.8");
+        assert_eq!(r("10.1.0.128", "10.1.1.127"), "10.1.0.128-10.1.1.127");
+    }
+}
