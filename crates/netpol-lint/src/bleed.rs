@@ -44,6 +44,9 @@ struct Finding {
     /// Whether the except is itself the CIDR of an ipBlock: then it is an allow key that
     /// does not inherit the ports of the wider keys, rather than a deny-all key.
     keyed: bool,
+    /// Whether the pods share their VPC CNI identifier with others (V9), whose policies
+    /// the table then holds too.
+    shared: bool,
 }
 
 /// The pods of one finding, and the endpoints and Services in its pieces that the graph's
@@ -82,13 +85,20 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
     let by_id: HashMap<String, &Endpoint> =
         cx.model.endpoints.iter().map(|e| (e.id(), e)).collect();
     let unions = cx.analysis.ingress_unions();
+    // V9: the graph builds the table of a pod that shares its identifier from the policies
+    // of every pod of the identifier.
+    let upper: HashMap<String, Vec<usize>> = (cx.analysis.identifier_ranges().into_iter())
+        .map(|(id, r)| (id, r.upper))
+        .collect();
     let mut found: BTreeMap<Finding, Seen> = BTreeMap::new();
     for at in &facts.at {
         let Some(e) = by_id.get(&at.endpoint) else {
             continue;
         };
-        let entries = entries(cx, &unions, e, at.direction);
-        for f in findings(at, &entries) {
+        let counted = (upper.get(&at.endpoint).cloned()).unwrap_or_else(|| cx.selecting(e));
+        let entries = entries(cx, &unions, &counted, e, at.direction);
+        for mut f in findings(at, &entries) {
+            f.shared = upper.contains_key(&at.endpoint);
             let denied = denied(cx, &by_id, at, &f.ranges);
             let seen = found.entry(f).or_default();
             seen.pods.push(at.endpoint.clone());
@@ -122,19 +132,20 @@ fn with_except(cx: &Context<'_>) -> usize {
     count
 }
 
-/// The address entries of the `dir` rules of the policies selecting `e`, with the ports
+/// The address entries of the `dir` rules of the `counted` policies at `e`, with the ports
 /// the agent gives each toward an address: numeric egress ports, the ingress union (V7);
 /// a rule none of whose ports resolves is dropped with its excepts, as the graph does.
 fn entries(
     cx: &Context<'_>,
     unions: &[Vec<Option<PortSet>>],
+    counted: &[usize],
     e: &Endpoint,
     dir: Direction,
 ) -> Vec<Entry> {
     let profile = cx.analysis.profile();
     let lowered = cx.analysis.policies();
     let mut out = Vec::new();
-    for pi in cx.selecting(e) {
+    for &pi in counted {
         let Some(p) = lowered.get(pi) else { continue };
         for (ri, rule) in p.rules(dir).iter().enumerate() {
             let Some(ports) = rule_ports(profile, unions, pi, ri, rule, e, dir) else {
@@ -227,6 +238,7 @@ fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
                 .filter_map(|e| Some((e.policy, e.rule, e.block?)))
                 .collect(),
             keyed: entries.iter().any(|e| e.cidr == except),
+            shared: false,
         });
         match f.ranges.last_mut() {
             Some((_, h, p))
@@ -428,6 +440,9 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+    }
+    if f.shared {
+        d = d.with_note("these pods share their VPC CNI pod identifier with pods that other policies select (V9), so the table also holds those policies' rules (see shared-pod-identifier)");
     }
     if let Some(agent) = switches::agent_before_except_table(cx.analysis.profile()) {
         d = d.with_note(format!("the configured agent {agent} predates this table (NPA v1.2.4): it writes excepts without it, so this may not happen there (version-not-modelled)"));
