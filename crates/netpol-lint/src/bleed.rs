@@ -6,7 +6,10 @@
 //! The graph decides the table (`Analysis::except_bleed`, its `table` per pod and
 //! direction); this lint holds each piece of that table against the union the same rules
 //! grant read one by one (S4, S6) and reports the ports V11 takes away, at the `except`
-//! that cuts them. Only IPv4 pieces are compared (the graph's table is IPv4).
+//! that cuts them. Only IPv4 pieces are compared (the graph's table is IPv4). The rules are
+//! those the graph counts: every policy selecting the pod, or with a shared identifier (V9)
+//! any pod of it. The graph's facts cost (pod directions with an except) x endpoints, so
+//! the lint has a budget.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -342,7 +345,7 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
     let who = match ids {
         [one] => one.clone(),
         [a, b] => format!("{a} and {b}"),
-        [a, rest @ ..] => format!("{a} and {} other pods", rest.len()),
+        [a, rest @ ..] => format!("{a} and {} others", rest.len()),
         [] => String::new(),
     };
     let rule_name = |pi: usize, ri: usize| {
