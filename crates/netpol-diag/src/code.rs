@@ -157,6 +157,7 @@ codes! {
     ServiceViaPodIpblock => "service-via-pod-ipblock", Warning, "Under VPC CNI, an egress ipBlock allows a Service's backend pods but not its ClusterIP, so connecting through the Service is denied.";
     PortSlotsTruncated => "port-slots-truncated", Warning, "Under VPC CNI, a pod has more than 24 port slots for one address key and direction, so the agent may drop some.";
     SharedPodIdentifier => "shared-pod-identifier", Warning, "Under VPC CNI, pods that share a pod identifier (name minus its last `-segment`) are selected by different policies, so the agent may apply one pod's policies to the other.";
+    ExceptBleed => "except-bleed", Warning, "Under VPC CNI, an ipBlock `except` becomes a deny-all key for every rule of the pods its policy selects, so it denies traffic another rule allows.";
     DnsPortTcpOnly => "dns-port-tcp-only", Warning, "A rule opens port 53 without a protocol (so TCP only) and not UDP 53.";
     // Lints: suppressions.
     UnusedSuppression => "unused-suppression", Note, "A `netpol.dev/allow` annotation names a code that reports nothing in its object.";

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use netpol_diag::{SourceMap, Span};
-use netpol_graph::{Analysis, Matrix};
+use netpol_graph::{Analysis, Matrix, switches};
 use netpol_manifest::Model;
 use netpol_manifest::model::{
     Direction, Endpoint, Labels, NAMESPACE_NAME_LABEL, Policy, Requirement, Selector,
@@ -131,7 +131,7 @@ impl<'a> Context<'a> {
         pods: Option<&Selector>,
         e: &Endpoint,
     ) -> bool {
-        if e.host_network && !self.analysis.profile().flags.host_network_peers {
+        if e.host_network && !switches::host_network_peers(self.analysis.profile()) {
             return false;
         }
         let ns_ok = match namespaces {
@@ -144,7 +144,7 @@ impl<'a> Context<'a> {
     /// S2 and V2: whether a policy isolates `dir` at an endpoint it selects.
     pub(crate) fn isolates(&self, p: &Policy, dir: Direction) -> bool {
         p.policy_types.contains(dir)
-            || (self.analysis.profile().flags.rules_outside_policy_types
+            || (switches::unlisted_rules_enforced(self.analysis.profile())
                 && !p.rules(dir).is_empty())
     }
 

@@ -4,13 +4,14 @@
 use std::collections::BTreeSet;
 
 use netpol_diag::{Code, Diagnostic};
+use netpol_graph::switches;
 use netpol_manifest::model::{Direction, Policy};
 
 use crate::context::{Context, dir_word};
 
 pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     // V1: in strict mode an unselected pod denies everything; it is covered, if harshly.
-    let strict = cx.analysis.profile().flags.strict_default_deny;
+    let strict = switches::strict_default_deny(cx.analysis.profile());
     for e in &cx.model.endpoints {
         if e.host_network || (strict && cx.selecting(e).is_empty()) {
             continue;

@@ -56,6 +56,7 @@ pub const GROUPS: &[(&str, &[Code])] = &[
             Code::ServiceViaPodIpblock,
             Code::PortSlotsTruncated,
             Code::SharedPodIdentifier,
+            Code::ExceptBleed,
         ],
     ),
 ];

@@ -6,6 +6,7 @@
 //! The result is sorted with [`Diagnostic::sort`], so the output is deterministic.
 
 mod baseline;
+mod bleed;
 mod context;
 mod coverage;
 mod dead;
@@ -39,6 +40,10 @@ pub struct Options {
     /// (`policy-without-effect`, `rule-without-effect`) may take; above it they are skipped
     /// with a `lint-skipped` note.
     pub what_if_budget: usize,
+    /// The most (pod, direction with an `except`) x endpoints steps `except-bleed` may take
+    /// (the graph builds each such pod's longest-prefix table against every endpoint);
+    /// above it the lint is skipped with a `lint-skipped` note.
+    pub bleed_budget: usize,
 }
 
 impl Default for Options {
@@ -46,6 +51,7 @@ impl Default for Options {
         Options {
             dns: DnsPlatform::default(),
             what_if_budget: 50_000_000,
+            bleed_budget: 5_000_000,
         }
     }
 }
@@ -67,6 +73,7 @@ pub fn lint(
     pitfalls::lint(&cx, &mut out);
     service_ports::lint(&cx, &mut out);
     slots::lint(&cx, &mut out);
+    bleed::lint(&cx, options.bleed_budget, &mut out);
     ident::lint(&cx, &mut out);
     dead::lint(&cx, &reported, options.what_if_budget, &mut out);
     Diagnostic::sort(&mut out);

@@ -2,6 +2,7 @@
 //! that strict mode cuts off, and DNS ports written without UDP.
 
 use netpol_diag::{Code, Diagnostic};
+use netpol_graph::switches;
 use netpol_manifest::model::{Direction, Endpoint, Peer, PolicyPort, PortRef, Protocol, Rule};
 
 use crate::context::{Context, dir_word, policy_name};
@@ -86,7 +87,7 @@ fn rules_outside_policy_types(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 /// V1: in strict mode a pod that no policy selects denies everything.
 fn strict_unselected(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    if !cx.analysis.profile().flags.strict_default_deny {
+    if !switches::strict_default_deny(cx.analysis.profile()) {
         return;
     }
     for e in &cx.model.endpoints {
@@ -139,7 +140,7 @@ fn dns_tcp_only(cx: &Context<'_>, rule: &Rule, at: &str, out: &mut Vec<Diagnosti
 /// its node's: every process on that node (every node, for a DaemonSet or an unscheduled
 /// pod) becomes an allowed peer.
 fn host_network_peers(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    if !cx.analysis.profile().flags.host_network_peers {
+    if !switches::host_network_peers(cx.analysis.profile()) {
         return;
     }
     // Few pods use hostNetwork: test each peer against them only.

@@ -1,7 +1,9 @@
 //! One folder per lint code in `testdata/lint/<code>/`: every `positive*.yaml` makes the
 //! code fire (its rendering is snapshotted, and its SARIF holds it unless it is a note) and
 //! `negative.yaml` keeps it silent. Each case runs under the default profile (VPC CNI,
-//! standard mode) unless a `# profile: upstream` or `# profile: strict` line says otherwise.
+//! standard mode) unless a `# profile: upstream` or `# profile: strict` line says otherwise
+//! (`# agent: v1.2.3` configures an older VPC CNI agent; `# what-if budget: N` and
+//! `# bleed budget: N` lower the size budgets).
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +68,10 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
     if text.lines().any(|l| l == "# profile: strict") {
         settings.enforcing_mode = EnforcingMode::Strict;
     }
+    // A `# agent: vX.Y.Z` line configures an older VPC CNI agent (cluster.vpcCni).
+    if let Some(v) = text.lines().find_map(|l| l.strip_prefix("# agent: ")) {
+        settings.vpc_cni.agent_version = Some(v.parse().expect("agent release"));
+    }
     let profile = netpol_graph::Profile::new(&settings);
     let analysis = Analysis::new(&loaded.model, &profile);
     // A `# what-if budget: N` line lowers the size budget of the what-if lints.
@@ -75,6 +81,13 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
         .find_map(|l| l.strip_prefix("# what-if budget: "))
     {
         options.what_if_budget = n.parse().expect("what-if budget");
+    }
+    // A `# bleed budget: N` line lowers the size budget of except-bleed.
+    if let Some(n) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# bleed budget: "))
+    {
+        options.bleed_budget = n.parse().expect("bleed budget");
     }
     let mut diags = netpol_lint::lint(&loaded.model, &analysis, &map, &options);
     netpol_lint::suppress(&loaded.model, &map, &mut diags);

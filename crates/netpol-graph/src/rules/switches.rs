@@ -105,6 +105,15 @@ pub(crate) fn except_bleed(profile: &Profile) -> bool {
     profile.flags.node_ip_blocks
 }
 
+/// V11 for the lints: the configured VPC CNI agent release when it predates the
+/// longest-prefix table (NPA v1.2.4, f74d533), which wrote excepts without it; `None` when
+/// the table is what the agent does (or outside `vpc-cni`). `version-not-modelled` warns.
+pub fn agent_before_except_table(profile: &Profile) -> Option<&Release> {
+    vpc_cni_releases(profile)
+        .map(|(agent, _)| agent)
+        .filter(|a| **a < Release::new(1, 2, 4))
+}
+
 /// V3: whether ipBlocks are held against workloads' pod ranges (and warned about when they
 /// cover part of them).
 pub fn ipblocks_match_workloads(profile: &Profile) -> bool {

@@ -1,0 +1,489 @@
+//! V11: under VPC CNI an `except` written in one rule cuts what other rules allow. The
+//! agent builds one longest-prefix table per pod and direction from the rules of every
+//! policy selecting the pod; an `except` that is not itself a key becomes a deny-all key,
+//! and a key never inherits a containing key's ports across one of its pooled excepts.
+//!
+//! The graph decides the table (`Analysis::except_bleed`, its `table` per pod and
+//! direction); this lint holds each piece of that table against the union the same rules
+//! grant read one by one (S4, S6) and reports the ports V11 takes away, at the `except`
+//! that cuts them. Only IPv4 pieces are compared (the graph's table is IPv4). The rules are
+//! those the graph counts: every policy selecting the pod, or with a shared identifier (V9)
+//! any pod of it. The graph's facts cost (pod directions with an except) x endpoints, so
+//! the lint has a budget.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use netpol_diag::{Code, Diagnostic, Span};
+use netpol_graph::ir::{LoweredRule, PeerMatch, numeric_ports, resolve_ports};
+use netpol_graph::{BleedAt, PortSet, switches};
+use netpol_manifest::model::{Direction, Endpoint, Peer};
+
+use crate::context::{Context, dir_word, policy_name};
+
+/// One address entry of a rule that counts at the pod: an ipBlock (its span) or an
+/// omitted peer list (`0.0.0.0/0`, no block span).
+struct Entry {
+    policy: usize,
+    rule: usize,
+    cidr: IpNet,
+    except: Vec<IpNet>,
+    block: Option<Span>,
+    ports: PortSet,
+}
+
+/// What V11 takes at one pod and direction inside one `except`: the pieces with the ports
+/// lost there and the rules whose allowance is cut (with those ports). Equal findings of
+/// several pods merge.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Finding {
+    dir: Direction,
+    except: IpNet,
+    ranges: Vec<(Ipv4Addr, Ipv4Addr, PortSet)>,
+    cut: BTreeMap<(usize, usize), (IpNet, PortSet)>,
+    /// The ipBlocks (policy, rule, span) whose excepts hold this one.
+    writers: BTreeSet<(usize, usize, Span)>,
+    /// Whether the except is itself the CIDR of an ipBlock: then it is an allow key that
+    /// does not inherit the ports of the wider keys, rather than a deny-all key.
+    keyed: bool,
+    /// Whether the pods share their VPC CNI identifier with others (V9), whose policies
+    /// the table then holds too.
+    shared: bool,
+}
+
+/// The pods of one finding, and the endpoints and Services in its pieces that the graph's
+/// verdict at one of those pods denies a lost port.
+#[derive(Default)]
+struct Seen {
+    pods: Vec<String>,
+    denied: BTreeSet<String>,
+}
+
+pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
+    if !cx.is_vpc() {
+        return;
+    }
+    let at = with_except(cx);
+    if at == 0 {
+        return;
+    }
+    let n = cx.model.endpoints.len();
+    let steps = at.saturating_mul(n);
+    if steps > budget {
+        out.push(
+            Diagnostic::new(
+                Code::LintSkipped,
+                format!("except-bleed was not run: {at} pod directions with an ipBlock except, each against {n} endpoints, exceed its budget"),
+            )
+            .with_note(format!("{steps} steps, budget {budget}"))
+            .with_help("lint a smaller set of manifests (one namespace's folder) to run this lint"),
+        );
+        return;
+    }
+    let facts = cx.analysis.except_bleed();
+    if facts.at.is_empty() {
+        return;
+    }
+    let by_id: HashMap<String, &Endpoint> =
+        cx.model.endpoints.iter().map(|e| (e.id(), e)).collect();
+    let unions = cx.analysis.ingress_unions();
+    // V9: the graph builds the table of a pod that shares its identifier from the policies
+    // of every pod of the identifier.
+    let upper: HashMap<String, Vec<usize>> = (cx.analysis.identifier_ranges().into_iter())
+        .map(|(id, r)| (id, r.upper))
+        .collect();
+    let mut found: BTreeMap<Finding, Seen> = BTreeMap::new();
+    for at in &facts.at {
+        let Some(e) = by_id.get(&at.endpoint) else {
+            continue;
+        };
+        let counted = (upper.get(&at.endpoint).cloned()).unwrap_or_else(|| cx.selecting(e));
+        let entries = entries(cx, &unions, &counted, e, at.direction);
+        for mut f in findings(at, &entries) {
+            f.shared = upper.contains_key(&at.endpoint);
+            let denied = denied(cx, &by_id, at, &f.ranges);
+            let seen = found.entry(f).or_default();
+            seen.pods.push(at.endpoint.clone());
+            seen.denied.extend(denied);
+        }
+    }
+    for (f, seen) in found {
+        out.push(render(cx, &f, &seen));
+    }
+}
+
+/// The (enforced endpoint, direction) pairs where a selecting policy's rule has an ipBlock
+/// `except`: those the graph builds a table for.
+fn with_except(cx: &Context<'_>) -> usize {
+    let has = |pi: usize, dir: Direction| {
+        (cx.model.policies[pi]
+            .rules(dir)
+            .iter()
+            .flat_map(|r| &r.peers))
+        .any(|peer| matches!(peer, Peer::IpBlock(b) if !b.except.is_empty()))
+    };
+    let mut count = 0;
+    for e in &cx.model.endpoints {
+        let selecting = cx.selecting(e);
+        for dir in Direction::BOTH {
+            if selecting.iter().any(|&pi| has(pi, dir)) {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// The address entries of the `dir` rules of the `counted` policies at `e`, with the ports
+/// the agent gives each toward an address: numeric egress ports, the ingress union (V7);
+/// a rule none of whose ports resolves is dropped with its excepts, as the graph does.
+fn entries(
+    cx: &Context<'_>,
+    unions: &[Vec<Option<PortSet>>],
+    counted: &[usize],
+    e: &Endpoint,
+    dir: Direction,
+) -> Vec<Entry> {
+    let profile = cx.analysis.profile();
+    let lowered = cx.analysis.policies();
+    let mut out = Vec::new();
+    for &pi in counted {
+        let Some(p) = lowered.get(pi) else { continue };
+        for (ri, rule) in p.rules(dir).iter().enumerate() {
+            let Some(ports) = rule_ports(profile, unions, pi, ri, rule, e, dir) else {
+                continue;
+            };
+            let Some(peers) = &rule.peers else {
+                out.push(Entry {
+                    policy: pi,
+                    rule: ri,
+                    cidr: IpNet::V4(ipnet::Ipv4Net::default()),
+                    except: Vec::new(),
+                    block: None,
+                    ports,
+                });
+                continue;
+            };
+            for peer in peers {
+                if let PeerMatch::IpBlock { cidr, except, span } = peer {
+                    out.push(Entry {
+                        policy: pi,
+                        rule: ri,
+                        cidr: *cidr,
+                        except: except.clone(),
+                        block: Some(*span),
+                        ports: ports.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn rule_ports(
+    profile: &netpol_graph::Profile,
+    unions: &[Vec<Option<PortSet>>],
+    pi: usize,
+    ri: usize,
+    rule: &LoweredRule,
+    e: &Endpoint,
+    dir: Direction,
+) -> Option<PortSet> {
+    let on_e = || resolve_ports(rule.ports.as_deref(), &e.ports);
+    let ports = match dir {
+        Direction::Ingress => {
+            (unions.get(pi).and_then(|r| r.get(ri)).cloned().flatten()).unwrap_or_else(on_e)
+        }
+        Direction::Egress if switches::named_ports_vpc(profile) => {
+            numeric_ports(rule.ports.as_deref())
+        }
+        Direction::Egress => on_e(),
+    };
+    (rule.ports.is_none() || !ports.is_empty()).then_some(ports)
+}
+
+/// The findings of one pod and direction, one per `except` that cuts something.
+fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
+    let mut by_except: BTreeMap<IpNet, Finding> = BTreeMap::new();
+    for (lo, hi, kept) in &at.table {
+        let addr = IpAddr::V4(*lo);
+        let open =
+            |e: &&Entry| e.cidr.contains(&addr) && !e.except.iter().any(|x| x.contains(&addr));
+        let mut union = PortSet::empty();
+        for e in entries.iter().filter(open) {
+            union.union_with(&e.ports);
+        }
+        let lost = match kept {
+            Some(k) => union.difference(k),
+            None => union,
+        };
+        if lost.is_empty() {
+            continue;
+        }
+        // The except that decides here: the longest one holding the piece (a deny-all key,
+        // or the except that stops a longer key from inheriting).
+        let Some(except) = (entries.iter().flat_map(|e| &e.except))
+            .filter(|x| x.contains(&addr))
+            .max_by_key(|x| x.prefix_len())
+            .copied()
+        else {
+            continue; // not V11 (V12 skips an ipBlock at the node's address)
+        };
+        let f = by_except.entry(except).or_insert_with(|| Finding {
+            dir: at.direction,
+            except,
+            ranges: Vec::new(),
+            cut: BTreeMap::new(),
+            writers: (entries.iter())
+                .filter(|e| e.except.contains(&except))
+                .filter_map(|e| Some((e.policy, e.rule, e.block?)))
+                .collect(),
+            keyed: entries.iter().any(|e| e.cidr == except),
+            shared: false,
+        });
+        match f.ranges.last_mut() {
+            Some((_, h, p))
+                if *p == lost && u32::from(*h).checked_add(1) == Some(u32::from(*lo)) =>
+            {
+                *h = *hi;
+            }
+            _ => f.ranges.push((*lo, *hi, lost.clone())),
+        }
+        for e in entries.iter().filter(open) {
+            let cut = e.ports.intersect(&lost);
+            if !cut.is_empty() {
+                let slot =
+                    (f.cut.entry((e.policy, e.rule))).or_insert_with(|| (e.cidr, PortSet::empty()));
+                slot.1.union_with(&cut);
+            }
+        }
+    }
+    by_except.into_values().collect()
+}
+
+/// The endpoints and Services inside the lost pieces that the graph's verdict denies a
+/// lost port: what the cut means for traffic the input knows.
+fn denied(
+    cx: &Context<'_>,
+    by_id: &HashMap<String, &Endpoint>,
+    at: &BleedAt,
+    ranges: &[(Ipv4Addr, Ipv4Addr, PortSet)],
+) -> Vec<String> {
+    let lost_at = |ip: IpAddr| {
+        let IpAddr::V4(v4) = ip else { return None };
+        ranges
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&v4))
+            .map(|r| &r.2)
+    };
+    let profile = cx.analysis.profile();
+    let mut out = Vec::new();
+    for (id, allowed) in &at.exact {
+        // A pod's traffic to itself does not pass its policies.
+        let Some(e) = by_id.get(id).filter(|_| *id != at.endpoint) else {
+            continue;
+        };
+        let Some(ip) = switches::pod_ip(profile, e) else {
+            continue;
+        };
+        if let Some(lost) = lost_at(ip) {
+            let missing = lost.difference(allowed);
+            if !missing.is_empty() {
+                out.push(format!("{id} ({ip}): {missing}"));
+            }
+        }
+    }
+    for (id, kept) in &at.service_exact {
+        let Some(svc) = (cx.model.services.iter())
+            .find(|s| id.split_once('/') == Some((s.namespace.as_str(), s.name.as_str())))
+        else {
+            continue;
+        };
+        let Some(ip) = svc.cluster_ip else { continue };
+        let Some(lost) = lost_at(ip) else { continue };
+        let mut ports = PortSet::empty();
+        for sp in &svc.ports {
+            ports.union_with(&PortSet::port(sp.protocol, sp.port));
+        }
+        let missing = ports.intersect(lost).difference(kept);
+        if !missing.is_empty() {
+            out.push(format!("Service {id} ({ip}): {missing}"));
+        }
+    }
+    out
+}
+
+fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
+    let ids = &seen.pods[..];
+    let dir = dir_word(f.dir);
+    let toward = match f.dir {
+        Direction::Ingress => "from",
+        Direction::Egress => "to",
+    };
+    let mut lost = PortSet::empty();
+    for r in &f.ranges {
+        lost.union_with(&r.2);
+    }
+    // Whether every address of the except loses something (the pieces are in order).
+    let whole = f
+        .ranges
+        .first()
+        .is_some_and(|r| IpAddr::V4(r.0) == f.except.network())
+        && f.ranges
+            .last()
+            .is_some_and(|r| IpAddr::V4(r.1) == f.except.broadcast())
+        && f.ranges
+            .windows(2)
+            .all(|w| u32::from(w[0].1).checked_add(1) == Some(u32::from(w[1].0)));
+    let range = if whole {
+        f.except.to_string()
+    } else {
+        format!("parts of {}", f.except)
+    };
+    let who = match ids {
+        [one] => one.clone(),
+        [a, b] => format!("{a} and {b}"),
+        [a, rest @ ..] => format!("{a} and {} others", rest.len()),
+        [] => String::new(),
+    };
+    let rule_name = |pi: usize, ri: usize| {
+        format!(
+            "{dir} rule {ri} of NetworkPolicy {}",
+            policy_name(&cx.model.policies[pi])
+        )
+    };
+    let allowed_by = match f.cut.keys().next() {
+        Some(&(pi, ri)) if f.cut.len() == 1 => format!("{} allows it", rule_name(pi, ri)),
+        _ => format!("{} rules allow it", f.cut.len()),
+    };
+    // The rules that write this except: the first is the primary location.
+    let mut writer_iter = f.writers.iter();
+    let first = writer_iter.next();
+    let by = first.map_or(String::new(), |&(pi, ri, _)| {
+        format!(" in {}", rule_name(pi, ri))
+    });
+    let pods = if ids.len() == 1 {
+        "the pod"
+    } else {
+        "each pod"
+    };
+    let x = f.except;
+    let (effect, label) = if f.keyed {
+        (
+            format!(
+                "keeps the key {x} of another ipBlock from inheriting the ports of the wider {dir} rules of {pods}"
+            ),
+            format!(
+                "the key {x} does not inherit across this except: cuts {lost} that other rules allow"
+            ),
+        )
+    } else {
+        (
+            format!("becomes a deny-all key for all the {dir} rules of {pods}"),
+            format!("deny-all key for {x}: cuts {lost} that other rules allow"),
+        )
+    };
+    let mut d = Diagnostic::new(
+        Code::ExceptBleed,
+        format!(
+            "{who}: {dir} {toward} {range} on {lost} is denied under VPC CNI although {allowed_by}: `except: {x}`{by} {effect} (V11)"
+        ),
+    );
+    if let Some(&(_, _, span)) = first {
+        d = d.with_primary(cx.find_in(span, &x.to_string()), label);
+    }
+    for &(pi, ri, span) in writer_iter {
+        d = d.with_secondary(
+            cx.find_in(span, &f.except.to_string()),
+            format!("{} excepts it too", rule_name(pi, ri)),
+        );
+    }
+    for (&(pi, ri), (cidr, ports)) in &f.cut {
+        let span = cx.model.policies[pi].rules(f.dir)[ri].span;
+        let what = if cidr.prefix_len() == 0 {
+            "every address".to_owned()
+        } else {
+            cidr.to_string()
+        };
+        d = d.with_secondary(
+            span,
+            format!("allows {ports} {toward} {what}: cut inside {}", f.except),
+        );
+    }
+    d = d.with_note("the VPC CNI agent builds one longest-prefix table per pod and direction from every rule of every policy selecting it: an except that is not itself a CIDR of some rule becomes a deny-all key, a key does not inherit a containing key's ports across its excepts, and the longest key alone decides (NPA ComputeMapEntriesFromEndpointRules)");
+    if !whole || f.ranges.len() > 1 {
+        let shown: Vec<String> = (f.ranges.iter().take(4))
+            .map(|(lo, hi, p)| format!("{} ({p})", fmt_range(*lo, *hi)))
+            .collect();
+        let more = f.ranges.len().saturating_sub(4);
+        let tail = if more > 0 {
+            format!(" and {more} more ranges")
+        } else {
+            String::new()
+        };
+        let between = if whole {
+            ""
+        } else {
+            "; a longer key (a peer pod's /32, another ipBlock) keeps the addresses between"
+        };
+        d = d.with_note(format!("denied at {}{tail}{between}", shown.join(", ")));
+    }
+    if !seen.denied.is_empty() {
+        let more = seen.denied.len().saturating_sub(3);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        d = d.with_note(format!(
+            "denied {toward} endpoints of the input: {}{tail}",
+            (seen.denied.iter().take(3).cloned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if f.shared {
+        d = d.with_note("these pods share their VPC CNI pod identifier with pods that other policies select (V9), so the table also holds those policies' rules (see shared-pod-identifier)");
+    }
+    if let Some(agent) = switches::agent_before_except_table(cx.analysis.profile()) {
+        d = d.with_note(format!("the configured agent {agent} predates this table (NPA v1.2.4): it writes excepts without it, so this may not happen there (version-not-modelled)"));
+    }
+    let fix = if f.keyed {
+        format!(
+            "add the ports {x} should keep to a rule whose ipBlock is {x} (rules with one CIDR pool their ports)"
+        )
+    } else {
+        format!("give {x} its own rule (an ipBlock of that CIDR with the ports it should keep)")
+    };
+    d.with_help(format!(
+        "{fix}, or split the policies so that they do not select the same pods"
+    ))
+}
+
+/// A range as a CIDR when it is one, else `first-last`.
+fn fmt_range(lo: Ipv4Addr, hi: Ipv4Addr) -> String {
+    let (a, b) = (u32::from(lo), u32::from(hi));
+    let size = u64::from(b - a) + 1;
+    if size.is_power_of_two() && u64::from(a) % size == 0 {
+        let len = 32 - size.trailing_zeros();
+        return format!("{lo}/{len}");
+    }
+    format!("{lo}-{hi}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_range;
+
+    #[test]
+    fn ranges_print_as_cidrs_when_they_are_one() {
+        let r = |a: &str, b: &str| fmt_range(a.parse().unwrap(), b.parse().unwrap());
+        assert_eq!(r("10.1.0.0", "10.1.255.255"), "10.1.0.0/16");
+        assert_eq!(r("10.1.3.4", "10.1.3.4"), "10.1.3.4/32");
+        assert_eq!(r("0.0.0.0", "255.255.255.255"), "0.0.0.0/0");
+        assert_eq!(r("10.1.0.0", "10.1.0.8"), "10.1.0.0-10.1.0.8");
+        assert_eq!(r("10.1.0.128", "10.1.1.127"), "10.1.0.128-10.1.1.127");
+    }
+}
