@@ -244,4 +244,52 @@ mod tests {
             );
         }
     }
+
+    /// The profile's switches are read in `rules/` and nowhere else in the workspace (tests
+    /// aside): a `.flags.` anywhere else is a second home for a rule.
+    #[test]
+    fn profile_flags_are_read_only_in_rules() {
+        fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let crates = root().join("crates");
+        let mut files = Vec::new();
+        for krate in std::fs::read_dir(&crates).unwrap() {
+            walk(&krate.unwrap().path().join("src"), &mut files);
+        }
+        let mut readers = Vec::new();
+        for f in files {
+            let rel = f
+                .strip_prefix(&crates)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            let is_test = name == "tests.rs"
+                || name.starts_with("tests_")
+                || name.ends_with("_tests.rs")
+                || rel.contains("/tests/");
+            if is_test
+                || rel.starts_with("netpol-graph/src/rules/")
+                || rel == "netpol-graph/src/profile.rs"
+            {
+                continue;
+            }
+            let src = std::fs::read_to_string(&f).unwrap();
+            if src.contains(".flags.") {
+                readers.push(rel);
+            }
+        }
+        assert!(
+            readers.is_empty(),
+            "read profile flags outside rules/: {readers:?}"
+        );
+    }
 }
