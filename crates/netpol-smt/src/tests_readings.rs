@@ -10,14 +10,14 @@ use crate::*;
 
 /// A bare Pod `x/<name>` labelled `app: <name>`, with `status` (YAML flow text) and extra
 /// metadata.
-fn pod(name: &str, status: &str, metadata: &str) -> String {
+pub(crate) fn pod(name: &str, status: &str, metadata: &str) -> String {
     format!(
         "---\napiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: {name}, labels: {{app: {name}}}{metadata}}}\nspec: {{containers: [{{name: c, image: i}}]}}\nstatus: {status}\n"
     )
 }
 
 /// A NetworkPolicy `x/<app>` selecting `app: <app>`, with `spec` lines after the selector.
-fn policy(app: &str, spec: &str) -> String {
+pub(crate) fn policy(app: &str, spec: &str) -> String {
     format!(
         "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{namespace: x, name: {app}}}\nspec:\n  podSelector: {{matchLabels: {{app: {app}}}}}\n{spec}"
     )
@@ -25,7 +25,7 @@ fn policy(app: &str, spec: &str) -> String {
 
 /// An assertion over `x/<from> -> x/<to>` with scope existing: `kind` is `deny` or
 /// `allow`, `ports` a YAML list or empty.
-fn assertion(name: &str, kind: &str, from: &str, to: &str, ports: &str) -> String {
+pub(crate) fn assertion(name: &str, kind: &str, from: &str, to: &str, ports: &str) -> String {
     let ports = if ports.is_empty() {
         String::new()
     } else {
@@ -36,7 +36,7 @@ fn assertion(name: &str, kind: &str, from: &str, to: &str, ports: &str) -> Strin
     )
 }
 
-fn assertions(list: &[String]) -> crate::config::ParsedConfig {
+pub(crate) fn assertions(list: &[String]) -> crate::config::ParsedConfig {
     config(&format!(
         "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n{}",
         list.concat()

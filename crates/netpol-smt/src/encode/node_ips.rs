@@ -19,7 +19,7 @@ impl Encoder<'_> {
             .filter(|&k| {
                 self.u.node_keys[k]
                     .1
-                    .is_some_and(|a| std::net::IpAddr::V4(a) == ip)
+                    .is_some_and(|a| a == ip)
             })
             .collect()
     }
