@@ -7,7 +7,6 @@
 //! assertion `unknown`, never `proved` (`query.rs` looks for a model outside them first).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use ipnet::IpNet;
 use netpol_manifest::model::Direction;
@@ -29,11 +28,16 @@ impl Encoder<'_> {
         Bool::or(&v)
     }
 
-    /// Whether the graph's tables (`BleedAt::table`, IPv4 ranges) hold the cluster's
-    /// family: on an IPv6 cluster they do not, and the addresses outside pods in an
-    /// endpoint's region are then unsure instead of decided by the table.
+    /// Whether the graph's tables (`BleedAt::table`) hold the cluster's family: they are
+    /// IPv4 ranges today, so on an IPv6 cluster they do not unless some range is IPv6 (an
+    /// empty table is read as not covering: `unknown`, never a wrong verdict). Without them
+    /// the addresses outside pods in an endpoint's region are unsure (`bleed`).
     fn table_covers(&self) -> bool {
-        self.u.profile.ip_family == netpol_manifest::config::IpFamily::Ipv4
+        let fam = self.u.profile.ip_family;
+        fam == netpol_manifest::config::IpFamily::Ipv4
+            || (self.u.bleed.at.iter())
+                .flat_map(|b| &b.table)
+                .any(|(lo, _, _)| fam.holds((*lo).into()))
     }
 
     /// `y` is the class of existing endpoint `id`, if it may be.
@@ -116,7 +120,7 @@ impl Encoder<'_> {
             // the term is as deep as a range check whatever the number of keys.
             let mut by: Vec<(&Option<netpol_graph::PortSet>, Vec<Bool>)> = Vec::new();
             for (lo, hi, ports) in &b.table {
-                let cond = ip_between(&y.ip, IpAddr::V4(*lo), IpAddr::V4(*hi));
+                let cond = ip_between(&y.ip, (*lo).into(), (*hi).into());
                 match by.iter_mut().find(|(p, _)| *p == ports) {
                     Some((_, conds)) => conds.push(cond),
                     None => by.push((ports, vec![cond])),
