@@ -90,9 +90,9 @@ fn ipv6_policy_blocks_are_decided_exactly() {
         let p = v6(cni, &["2600:1f14:abcd::/64"]);
         let v = verify(&model, &p, &cfg, &Options::default());
         let got: Vec<&str> = v.results.iter().map(|r| r.outcome.as_str()).collect();
-        // The graph's longest-prefix tables (V11) are IPv4 ranges, so under VPC CNI an
-        // address outside pods in an `except` region is unsure on IPv6 until they hold
-        // IPv6 ranges too: `unknown` naming V11, or the exact verdict.
+        // Under VPC CNI the `except` is a longest-prefix key (V11): a pod created later in
+        // it is unsure (as on IPv4), and so is an external address there while the graph's
+        // tables hold IPv4 ranges only: `unknown` naming V11, or the exact verdict.
         let v11 = |i: usize| {
             cni == Cni::VpcCni
                 && matches!(&v.results[i].outcome, Outcome::Unknown(r) if r.contains("V11"))
