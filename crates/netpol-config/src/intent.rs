@@ -108,7 +108,8 @@ impl Peer {
             Some(b) => {
                 let cidr = b.cidr.parse::<IpNet>().ok()?;
                 let same = |e: &String| {
-                    (e.parse::<IpNet>().ok()).filter(|n| n.addr().is_ipv4() == cidr.addr().is_ipv4())
+                    (e.parse::<IpNet>().ok())
+                        .filter(|n| n.addr().is_ipv4() == cidr.addr().is_ipv4())
                 };
                 Some(Block {
                     cidr,

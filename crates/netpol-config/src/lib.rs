@@ -150,7 +150,11 @@ assertions:
         let (c, d, map) = parse(&mixed);
         assert!(c.is_none());
         assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("not of the family"), "{}", d[0].message);
+        assert!(
+            d[0].message.contains("not of the family"),
+            "{}",
+            d[0].message
+        );
         assert_eq!(map.start(d[0].primary_span().expect("span")).line, 6);
     }
 

@@ -61,7 +61,11 @@ pub(crate) fn other_family_block(u: &Universe, a: &Intent) -> Option<String> {
     };
     let b = (peers.into_iter())
         .find_map(|p| p.ip_block.as_ref().filter(|b| !fam.holds(b.cidr.addr())))?;
-    let theirs = if b.cidr.addr().is_ipv6() { "IPv6" } else { "IPv4" };
+    let theirs = if b.cidr.addr().is_ipv6() {
+        "IPv6"
+    } else {
+        "IPv4"
+    };
     Some(format!(
         "its ipBlock {} is {theirs} on an {} cluster (cluster.ipFamily): verify models traffic of the cluster's family only",
         b.cidr,

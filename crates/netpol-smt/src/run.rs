@@ -13,9 +13,9 @@ use netpol_graph::Profile;
 use netpol_manifest::Model;
 
 use crate::caveats::{
-    other_family_block,
-    LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, service_limit,
-    unknown_by_backend_order, unknown_for_releases, unknown_under_tiers, unknown_with_other_family,
+    LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, other_family_block,
+    service_limit, unknown_by_backend_order, unknown_for_releases, unknown_under_tiers,
+    unknown_with_other_family,
 };
 use crate::config::{Assertion, ParsedConfig};
 use crate::query::{Limit, decide};

@@ -119,7 +119,9 @@ fn agreement(seed: u64, p: &Profile) {
 /// An IPv4 address or CIDR of the generated text as IPv6: into `fd00::/96`, the prefix
 /// length shifted by 96, so every containment between them is kept.
 pub(crate) fn to_v6(net: &str) -> String {
-    let (a, len) = net.split_once('/').map_or((net, None), |(a, l)| (a, Some(l)));
+    let (a, len) = net
+        .split_once('/')
+        .map_or((net, None), |(a, l)| (a, Some(l)));
     let (Ok(a), Ok(len)) = (
         a.parse::<std::net::Ipv4Addr>(),
         len.map_or(Ok(32), str::parse::<u8>),
@@ -195,7 +197,12 @@ fn agreement_in(seed: u64, p: &Profile, v6: bool) {
     p.service_cidr = Some(fam("172.20.0.0/16").parse().expect("cidr"));
     if v6 {
         p.ip_family = netpol_manifest::config::IpFamily::Ipv6;
-        assert!(model.endpoints.iter().any(|e| e.pod_ip.is_some_and(|a| a.is_ipv6())));
+        assert!(
+            model
+                .endpoints
+                .iter()
+                .any(|e| e.pod_ip.is_some_and(|a| a.is_ipv6()))
+        );
     }
     let p = &p;
     let analysis = netpol_graph::Analysis::new(&model, p);

@@ -7,7 +7,7 @@ use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, IpFamily};
 
 use crate::tests::{config, load, profile};
 use crate::tests_agreement::{text_to_v6, to_v6};
-use crate::tests_readings::{assertion, assertions, policy, pod};
+use crate::tests_readings::{assertion, assertions, pod, policy};
 use crate::*;
 
 fn v6(cni: Cni, pod_cidrs: &[&str]) -> Profile {
@@ -163,7 +163,10 @@ fn icmpv6_passes_at_pods_under_vpc_cni() {
         let Outcome::Refuted(cx) = &r.outcome else {
             unreachable!()
         };
-        assert!(cx.icmpv6 && cx.protocol.is_none() && cx.port.is_none(), "{cx:?}");
+        assert!(
+            cx.icmpv6 && cx.protocol.is_none() && cx.port.is_none(),
+            "{cx:?}"
+        );
         assert_eq!(cx.port_string(), "ICMPv6");
         let json = cx.to_json(&model, &netpol_diag::SourceMap::new());
         assert_eq!(json["protocol"], "ICMPv6");
@@ -193,7 +196,13 @@ fn icmpv6_passes_at_pods_under_vpc_cni() {
 #[test]
 fn ipv4_addresses_on_ipv6_clusters_make_verdicts_unknown() {
     let model = load(&three_pods());
-    let cfg = assertions(&[assertion("other-db", "deny", "other", "db", "[\"TCP/5432\"]")]);
+    let cfg = assertions(&[assertion(
+        "other-db",
+        "deny",
+        "other",
+        "db",
+        "[\"TCP/5432\"]",
+    )]);
     for cni in CNIS {
         let v = verify(&model, &v6(cni, &[]), &cfg, &Options::default());
         assert!(

@@ -186,9 +186,7 @@ impl Encoder<'_> {
                 self.in_region(y, &b.region),
                 Bool::or(&exact).not(),
             ])];
-            let nodes: Vec<Bool> = (b.unsure_nodes.iter())
-                .map(|n| in_net(&y.ip, n))
-                .collect();
+            let nodes: Vec<Bool> = (b.unsure_nodes.iter()).map(|n| in_net(&y.ip, n)).collect();
             if !nodes.is_empty() {
                 toward.push(Bool::and(&[y.is_pod().not(), Bool::or(&nodes)]));
             }

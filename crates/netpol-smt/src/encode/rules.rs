@@ -20,7 +20,10 @@ impl Encoder<'_> {
                     inside
                 } else {
                     // A pod's own address never matches; a hostNetwork pod's is its node's.
-                    Bool::and(&[inside, Bool::or(&[y.is_pod().not(), y.host_network.clone()])])
+                    Bool::and(&[
+                        inside,
+                        Bool::or(&[y.is_pod().not(), y.host_network.clone()]),
+                    ])
                 }
             }
             PeerMatch::Pods {

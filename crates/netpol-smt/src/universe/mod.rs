@@ -154,10 +154,9 @@ fn first_other_family(
 ) -> Option<String> {
     let fam = profile.ip_family;
     let other = |ip: &IpAddr| !fam.holds(*ip);
-    let endpoint = infos.iter().find_map(|(id, ip)| {
-        ip.filter(other)
-            .map(|a| format!("{id} has address {a}"))
-    });
+    let endpoint = infos
+        .iter()
+        .find_map(|(id, ip)| ip.filter(other).map(|a| format!("{id} has address {a}")));
     let node = || {
         (profile.nodes.iter())
             .find(|n| other(&n.ip))
