@@ -109,6 +109,8 @@ codes! {
     // Semantics.
     IpBlockPartialPodCidr => "ipblock-partial-pod-cidr", Warning, "An ipBlock covers part of the pod CIDRs, so whether it matches a workload depends on the pod's IP.";
     IpBlockPartialServiceCidr => "ipblock-partial-service-cidr", Warning, "An egress ipBlock covers part of the range a ClusterIP missing from the manifests comes from, so whether it admits the Service depends on its address.";
+    OtherIpFamily => "other-ip-family", Warning, "An address of the IP family the cluster does not use (cluster.ipFamily), or under VPC CNI an except of that family that the kernel refuses: verify cannot place it.";
+    ExceptOtherFamily => "except-other-family", Warning, "Under VPC CNI, an ipBlock except of the IP family the cluster does not use becomes a deny-all key of the cluster's family.";
     VersionNotModelled => "version-not-modelled", Warning, "The configured VPC CNI agent or controller release behaves differently from the releases netpol models, in a way the input depends on.";
     PolicyNotModelled => "policy-not-modelled", Warning, "A ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy or ApplicationNetworkPolicy is not modelled yet: the matrix and the proofs ignore it.";
     ConnectionExplained => "connection-explained", Note, "How netpol decided whether one connection is allowed (netpol explain).";

@@ -60,6 +60,21 @@ pub(crate) struct DirectionVerdict {
     pub(crate) lpm_key: Option<cidr_keys::Lpm>,
 }
 
+impl DirectionVerdict {
+    /// `dir` at `e`, with its basis and nothing allowed yet.
+    fn at(w: &World<'_>, e: &Ep, dir: Direction) -> DirectionVerdict {
+        DirectionVerdict {
+            direction: dir,
+            allowed: PortSet::empty(),
+            basis: basis(w, e, dir),
+            rules: Vec::new(),
+            dropped: Vec::new(),
+            node_exemption: None,
+            lpm_key: None,
+        }
+    }
+}
+
 /// Selection and isolation of `e` in `dir`.
 fn basis(w: &World<'_>, e: &Ep, dir: Direction) -> Basis {
     match e.kind {
@@ -126,7 +141,7 @@ fn peer_matches(w: &World<'_>, peer: &PeerMatch, at: &Ep, e: &Ep) -> bool {
     match peer {
         PeerMatch::Pods { .. } => w.direct_match(peer, e) || vpc::node_expanded(w, peer, e),
         PeerMatch::IpBlock { cidr, except, .. } => {
-            !ipblocks::block_dropped(&w.profile, at, cidr.network())
+            !ipblocks::agent_skips(&w.profile, Some(at), cidr.network())
                 && w.ipblock_matches(&Block::new(*cidr, except), e)
         }
     }
@@ -143,16 +158,7 @@ pub(crate) fn egress(w: &World<'_>, src: &Ep, dst: &Ep) -> DirectionVerdict {
 }
 
 fn direction(w: &World<'_>, at: &Ep, other: &Ep, dir: Direction) -> DirectionVerdict {
-    let basis = basis(w, at, dir);
-    let mut v = DirectionVerdict {
-        direction: dir,
-        allowed: PortSet::empty(),
-        basis,
-        rules: Vec::new(),
-        dropped: Vec::new(),
-        node_exemption: None,
-        lpm_key: None,
-    };
+    let mut v = DirectionVerdict::at(w, at, dir);
     match &v.basis {
         Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {
             v.allowed = PortSet::all();
@@ -266,16 +272,7 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         }
         res
     };
-    let basis = basis(w, src, Direction::Egress);
-    let mut v = DirectionVerdict {
-        direction: Direction::Egress,
-        allowed: PortSet::empty(),
-        basis,
-        rules: Vec::new(),
-        dropped: Vec::new(),
-        node_exemption: None,
-        lpm_key: None,
-    };
+    let mut v = DirectionVerdict::at(w, src, Direction::Egress);
     match &v.basis {
         Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {
             v.allowed = all_svc_ports();
@@ -340,7 +337,7 @@ pub(crate) fn service_rule_ports(
     let mut res = PortSet::empty();
     for peer in peers {
         if let PeerMatch::IpBlock { cidr, .. } = peer
-            && ipblocks::block_dropped(&w.profile, src, cidr.network())
+            && ipblocks::agent_skips(&w.profile, Some(src), cidr.network())
         {
             continue;
         }

@@ -9,6 +9,7 @@ use netpol_manifest::model::{Direction, Protocol};
 use crate::eval::{self, Basis, DirectionVerdict, Unenforced};
 use crate::ir::Provenance;
 use crate::ports::PortSet;
+use crate::rules::cidr_keys::KeyPorts;
 use crate::rules::{ident, switches, vpc};
 use crate::world::{EndpointInfo, Ep, EpKind, IdentifierRange, World};
 
@@ -129,6 +130,12 @@ pub(crate) fn explain(
         directions.push(direction(w, src, &eg, verdict_of));
         directions.push(direction(w, dst, &ing, verdict_of));
     }
+    if switches::icmpv6_passes(&w.profile) && !directions.is_empty() {
+        notes.push(
+            "ICMPv6 passes whatever the verdict: on an IPv6 cluster the agent lets every ICMPv6 packet through before any policy lookup (V15)"
+                .to_owned(),
+        );
+    }
     Explanation {
         from: src.info.clone(),
         to: dst.info.clone(),
@@ -215,6 +222,17 @@ fn direction(
             format!("node exemption: the other end carries the primary IP of {node}, {whose}, always allowed in both directions (V4)")
         } else {
             format!("node exemption: the other end carries the primary IP of {node}, {whose}, and an ingress-isolated pod always accepts connections from its node (S10)")
+        });
+    }
+    if let Some(lpm) = &v.lpm_key {
+        reasons.push(match (&lpm.key, &lpm.ports) {
+            (None, _) => "no key of the agent's address table holds the other end's address: nothing is allowed there (V11)".to_owned(),
+            (Some(k), KeyPorts::DenyAll) => format!(
+                "the agent's longest key holding the other end's address is {k}, a deny-all key made from an `except`; it overrides the rules' shorter keys (except bleed, V11)"
+            ),
+            (Some(k), KeyPorts::Allow(p)) => format!(
+                "the agent's longest key holding the other end's address is {k}, which allows {p}: the agent decides by that key, not by the union of the rules (V11)"
+            ),
         });
     }
     let rule_ref = |p: &Provenance, ports: PortSet| RuleRef {

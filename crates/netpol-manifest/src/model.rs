@@ -148,6 +148,9 @@ pub struct Endpoint {
     pub host_ip: Option<IpAddr>,
     /// `spec.nodeName`, when set.
     pub node_name: Option<String>,
+    /// An Indexed Job's `spec.completions`: its pods are named per index
+    /// (`<job>-<index>-<random>`), which the VPC CNI agent's pod identifier reads (V9).
+    pub indexed_completions: Option<u32>,
     /// The whole object.
     pub span: Span,
 }
@@ -175,6 +178,7 @@ impl Endpoint {
             annotated_ip: None,
             host_ip: None,
             node_name: None,
+            indexed_completions: None,
             span,
         }
     }

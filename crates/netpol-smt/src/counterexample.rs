@@ -187,6 +187,7 @@ impl Counterexample {
                         annotated_ip: None,
                         host_ip: None,
                         node_name: e.node.clone(),
+                        indexed_completions: None,
                         span,
                     };
                     let id = ep.id();

@@ -157,3 +157,63 @@ fn explain_unknown_endpoint_is_a_usage_error() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("shop/nope"), "{}", run.stderr);
 }
+
+/// V15 end to end: `--ip-family ipv6` makes the agent's key for an IPv4 except cut web's
+/// egress to db, with the warning that says why; an address of the other family given by a
+/// flag is a usage error, and in netpol.yaml an error at its line.
+#[test]
+fn the_ip_family_decides_what_the_agent_keeps() {
+    let fixture = "testdata/reach/vpc-ip-family.yaml";
+    let pairs = |args: &[&str]| -> (Vec<(String, String)>, String) {
+        let mut all = vec!["matrix", "--expand", "--format", "json"];
+        all.extend_from_slice(args);
+        all.push(fixture);
+        let r = run(&all);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("matrix JSON");
+        let pairs = (v["connections"].as_array().expect("connections").iter())
+            .map(|c| (c["from"].to_string(), c["to"].to_string()))
+            .collect();
+        (pairs, r.stderr)
+    };
+    let web_db = ("\"x/web\"".to_owned(), "\"x/db\"".to_owned());
+    let (v6, stderr) = pairs(&["--ip-family", "ipv6"]);
+    assert!(!v6.contains(&web_db), "{v6:?}");
+    assert!(
+        stderr.contains("except-other-family") && stderr.contains("a00::/8"),
+        "{stderr}"
+    );
+    let (up, _) = pairs(&["--ip-family", "ipv6", "--cni", "upstream"]);
+    assert!(up.contains(&web_db), "{up:?}");
+
+    let bad = run(&[
+        "matrix",
+        "--ip-family",
+        "ipv6",
+        "--pod-cidr",
+        "10.0.0.0/16",
+        fixture,
+    ]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("10.0.0.0"), "{}", bad.stderr);
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("netpol.yaml"),
+        "apiVersion: netpol.dev/v1alpha1\nkind: Verification\ncluster:\n  ipFamily: ipv6\n  podCIDRs: [\"fd00::/8\", 10.0.0.0/16]\nassertions: []\n",
+    )
+    .expect("write");
+    let config = tmp.path().join("netpol.yaml");
+    let r = run(&[
+        "matrix",
+        "--config",
+        config.to_str().expect("utf-8"),
+        fixture,
+    ]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid-config") && r.stderr.contains("netpol.yaml:5"),
+        "{}",
+        r.stderr
+    );
+}

@@ -211,17 +211,19 @@ impl Engine<'_, '_> {
                 selecting[c] = r.upper.clone();
             }
         }
-        // Lower every rule once: its entries (without the subject), whether it resolves
-        // (V2), and whether it was dropped (V7).
+        // Lower every rule once: its entries (without the subject; none when V7 drops it),
+        // and for a direction missing from `policyTypes` whether it resolves (V2, decided
+        // by its home; only there does it matter).
         let mut cache = FxHashMap::default();
         let mut lowered: Vec<[Vec<LoweredEntries>; 2]> = Vec::with_capacity(w.policies.len());
         for p in &w.policies {
             let mut both: [Vec<LoweredEntries>; 2] = [Vec::new(), Vec::new()];
             for (di, dir) in Direction::BOTH.into_iter().enumerate() {
                 for (ri, rule) in p.rules(dir).iter().enumerate() {
-                    let r =
+                    let entries =
                         self.lower_rule(p.index, ri, rule, dir, &subjects_all[p.index], &mut cache);
-                    both[di].push(r);
+                    let resolves = !p.policy_types.contains(dir) && vpc::rule_resolves(w, p, rule);
+                    both[di].push((entries, resolves));
                 }
             }
             lowered.push(both);
@@ -292,10 +294,9 @@ impl Engine<'_, '_> {
                             }
                             for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
                                 for en in rule_entries {
-                                    if en
-                                        .block
-                                        .is_some_and(|a| ipblocks::block_dropped(&w.profile, e, a))
-                                    {
+                                    if en.block.is_some_and(|a| {
+                                        ipblocks::agent_skips(&w.profile, Some(e), a)
+                                    }) {
                                         continue;
                                     }
                                     let mut en = en.clone();
@@ -407,7 +408,7 @@ impl Engine<'_, '_> {
         self.inverse = inv;
     }
 
-    /// The entries of one rule and whether it resolves to at least one agent entry (V2).
+    /// The entries of one rule (none when V7 drops it).
     pub(super) fn lower_rule(
         &mut self,
         policy: usize,
@@ -416,7 +417,7 @@ impl Engine<'_, '_> {
         dir: Direction,
         subjects: &[u32],
         cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
-    ) -> LoweredEntries {
+    ) -> Vec<Entry> {
         let w = self.w;
         let vpc_named = switches::named_ports_vpc(&w.profile);
         let has_named = rule
@@ -435,7 +436,6 @@ impl Engine<'_, '_> {
             }
         };
         let mut entries = Vec::new();
-        let mut resolves = false;
         match dir {
             Direction::Ingress => {
                 let fixed = if vpc_named {
@@ -450,7 +450,7 @@ impl Engine<'_, '_> {
                         }
                     }
                     if ports.is_empty() {
-                        return (entries, false);
+                        return entries;
                     }
                     Some(ports)
                 } else {
@@ -459,7 +459,6 @@ impl Engine<'_, '_> {
                 let ports = fixed.map_or_else(|| on_dst(None), EntryPorts::Fixed);
                 match &rule.peers {
                     None => {
-                        resolves = true;
                         entries.push(Entry {
                             set: SetRef::All,
                             ports,
@@ -469,9 +468,7 @@ impl Engine<'_, '_> {
                     }
                     Some(peers) => {
                         for peer in peers {
-                            let (set, direct) = self.peer_set(peer, cache);
-                            resolves |=
-                                matches!(peer, PeerMatch::IpBlock { .. }) || !direct.is_empty();
+                            let (set, _) = self.peer_set(peer, cache);
                             entries.push(Entry {
                                 set,
                                 ports: ports.clone(),
@@ -494,9 +491,8 @@ impl Engine<'_, '_> {
                 match &rule.peers {
                     None => {
                         if vpc_named && numeric.is_empty() {
-                            return (entries, false);
+                            return entries;
                         }
-                        resolves = !numeric.is_empty();
                         entries.push(Entry {
                             set: SetRef::All,
                             ports: cidr_ports(),
@@ -509,25 +505,12 @@ impl Engine<'_, '_> {
                             let (set, direct) = self.peer_set(peer, cache);
                             let services = self.services_for(rule, Some(peer));
                             let ports = match peer {
-                                PeerMatch::IpBlock { .. } => {
-                                    resolves |= !numeric.is_empty();
-                                    cidr_ports()
-                                }
-                                PeerMatch::Pods { .. } => {
-                                    resolves |= !services.is_empty()
-                                        || direct.iter().any(|&c| {
-                                            !resolve_ports(
-                                                rule.ports.as_deref(),
-                                                w.container_ports(self.rep(c)),
-                                            )
-                                            .is_empty()
-                                        });
-                                    on_dst(if has_named {
-                                        self.node_ports(rule, &direct)
-                                    } else {
-                                        None
-                                    })
-                                }
+                                PeerMatch::IpBlock { .. } => cidr_ports(),
+                                PeerMatch::Pods { .. } => on_dst(if has_named {
+                                    self.node_ports(rule, &direct)
+                                } else {
+                                    None
+                                }),
                             };
                             entries.push(Entry {
                                 set,
@@ -540,10 +523,7 @@ impl Engine<'_, '_> {
                 }
             }
         }
-        (
-            entries,
-            resolves && switches::unlisted_rules_enforced(&w.profile),
-        )
+        entries
     }
 }
 

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 use super::{Cat, Class, Engine, Inverse};
 use crate::ip::Block;
 use crate::ir::{LoweredPolicy, PeerMatch, PortSpec};
-use crate::rules::ident;
+use crate::rules::{family, ident, switches};
 use crate::world::{Ep, EpKind, World};
 
 /// What the rules and Services look at, the only facts a class key holds.
@@ -117,10 +117,16 @@ impl<'w, 'm> Engine<'w, 'm> {
                         blocks.push(Block::new(*cidr, except));
                         // V11: the longest key of an address depends on every CIDR and
                         // `except` holding it, not only on the carved-out block.
-                        if crate::rules::switches::except_bleed(&w.profile) && !except.is_empty() {
+                        if switches::except_bleed(&w.profile) && !except.is_empty() {
                             bleed = true;
                             blocks.push(Block::new(*cidr, &[]));
                             blocks.extend(except.iter().map(|x| Block::new(*x, &[])));
+                            // V15: the key the agent writes for an except of the other family.
+                            blocks.extend(
+                                (except.iter())
+                                    .filter_map(|x| family::except_key(&w.profile, *x).ok())
+                                    .map(|k| Block::new(k, &[])),
+                            );
                         }
                     }
                 }

@@ -56,7 +56,8 @@ struct Entry {
     block: Option<std::net::IpAddr>,
 }
 
-/// The entries of one rule, and whether it resolves to an agent entry (V2).
+/// The entries of one rule, and whether it resolves to an agent entry where that matters
+/// (V2: a direction missing from `policyTypes`).
 type LoweredEntries = (Vec<Entry>, bool);
 
 #[derive(Clone, Debug)]

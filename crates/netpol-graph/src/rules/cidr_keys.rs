@@ -21,7 +21,7 @@ use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, resolve_ports};
 use crate::ports::PortSet;
 use crate::world::{Ep, EpKind, World};
 
-use super::{ipblocks, switches, vpc};
+use super::{family, ipblocks, switches, vpc};
 
 /// One entry of the agent's table before merging: a CIDR (a peer pod's /32, or
 /// `0.0.0.0/0` for an omitted peer), its excepts and its ports. `skipped` entries (V12:
@@ -218,6 +218,27 @@ pub(crate) fn address_table(
     out
 }
 
+/// One entry as the agent at `at` (unknown: any pod) reads it: skipped for the node's
+/// address (V12) or the other family (V15), its excepts as the keys the agent writes (V15;
+/// a key the kernel refuses is left out, and `verify` answers unknown while one exists,
+/// [`super::family::refused_excepts`]).
+fn agent_entry(
+    w: &World<'_>,
+    at: Option<&Ep>,
+    cidr: IpNet,
+    except: &[IpNet],
+    ports: &PortSet,
+) -> KeyEntry {
+    KeyEntry {
+        cidr,
+        except: (except.iter())
+            .filter_map(|x| family::except_key(&w.profile, *x).ok())
+            .collect(),
+        ports: ports.clone(),
+        skipped: ipblocks::agent_skips(&w.profile, at, cidr.network()),
+    }
+}
+
 /// The address entries of one rule with `ports`: its ipBlocks (at `at`, V12's skipped ones
 /// marked) and an omitted peer list as `0.0.0.0/0` and `::/0`.
 pub(crate) fn rule_entries(
@@ -229,24 +250,14 @@ pub(crate) fn rule_entries(
 ) {
     let Some(peers) = &rule.peers else {
         for any in ["0.0.0.0/0", "::/0"] {
-            out.push(KeyEntry {
-                cidr: any.parse().unwrap_or_else(|_| unreachable!()),
-                except: Vec::new(),
-                ports: ports.clone(),
-                skipped: false,
-            });
+            let any = any.parse().unwrap_or_else(|_| unreachable!());
+            out.push(agent_entry(w, at, any, &[], ports));
         }
         return;
     };
     for peer in peers {
         if let PeerMatch::IpBlock { cidr, except, .. } = peer {
-            out.push(KeyEntry {
-                cidr: *cidr,
-                except: except.clone(),
-                ports: ports.clone(),
-                skipped: at
-                    .is_some_and(|at| ipblocks::block_dropped(&w.profile, at, cidr.network())),
-            });
+            out.push(agent_entry(w, at, *cidr, except, ports));
         }
     }
 }
@@ -486,22 +497,17 @@ pub(crate) fn service_table<'p>(
                 continue; // V7: dropped
             }
             let Some(peers) = &rule.peers else {
-                out.push(KeyEntry {
-                    cidr: "0.0.0.0/0".parse().unwrap_or_else(|_| unreachable!()),
-                    except: Vec::new(),
-                    ports,
-                    skipped: false,
-                });
+                for any in ["0.0.0.0/0", "::/0"] {
+                    let any = any.parse().unwrap_or_else(|_| unreachable!());
+                    out.push(agent_entry(w, Some(src), any, &[], &ports));
+                }
                 continue;
             };
             for peer in peers {
                 match peer {
-                    PeerMatch::IpBlock { cidr, except, .. } => out.push(KeyEntry {
-                        cidr: *cidr,
-                        except: except.clone(),
-                        ports: ports.clone(),
-                        skipped: ipblocks::block_dropped(&w.profile, src, cidr.network()),
-                    }),
+                    PeerMatch::IpBlock { cidr, except, .. } => {
+                        out.push(agent_entry(w, Some(src), *cidr, except, &ports));
+                    }
                     PeerMatch::Pods { .. } => selectors.push((rule, peer)),
                 }
             }

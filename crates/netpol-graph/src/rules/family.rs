@@ -1,3 +1,5 @@
+//! A leaf like [`super::switches`] (the world calls it).
+//!
 //! V15: the cluster's IP family (`cluster.ipFamily`). The agent runs in one family: it
 //! skips every ipBlock of the other one (NPA `pkg/fwruleprocessor/fw_rule_processor.go`
 //! `shouldSkipRule`, c8619c05), after collecting its `except` entries, which it then writes
@@ -69,7 +71,10 @@ mod tests {
         assert_eq!(except_key(&v6, net("192.168.0.0/16")), Ok(net("c0a8::/16")));
         assert_eq!(except_key(&v6, net("fd00::/8")), Ok(net("fd00::/8")));
         let v4 = profile(Cni::VpcCni, IpFamily::Ipv4);
-        assert_eq!(except_key(&v4, net("2600:1f00::/24")), Ok(net("38.0.31.0/24")));
+        assert_eq!(
+            except_key(&v4, net("2600:1f00::/24")),
+            Ok(net("38.0.31.0/24"))
+        );
         assert_eq!(except_key(&v4, net("2600::/64")), Err(64));
         let up = profile(Cni::Upstream, IpFamily::Ipv4);
         assert_eq!(except_key(&up, net("2600::/64")), Ok(net("2600::/64")));
@@ -84,6 +89,9 @@ mod tests {
         let up = profile(Cni::Upstream, IpFamily::Ipv6);
         assert!(!block_skipped(&up, "10.0.0.0".parse().unwrap()));
         assert!(!switches::icmpv6_passes(&up));
-        assert!(!switches::icmpv6_passes(&profile(Cni::VpcCni, IpFamily::Ipv4)));
+        assert!(!switches::icmpv6_passes(&profile(
+            Cni::VpcCni,
+            IpFamily::Ipv4
+        )));
     }
 }

@@ -35,6 +35,8 @@ fn prefix(e: &Endpoint) -> Option<String> {
         pod_identifier(&b)
     };
     match e.kind {
+        // An Indexed Job's pods get one identifier per index ([`index_base`]).
+        EndpointKind::Job if e.indexed_completions.is_some() => None,
         EndpointKind::Pod => Some(pod_identifier(&e.name)),
         // `s-<ordinal>`.
         EndpointKind::StatefulSet => Some(pod_identifier(&format!("{}-0", e.name))),
@@ -44,6 +46,29 @@ fn prefix(e: &Endpoint) -> Option<String> {
         | EndpointKind::Job => Some(generated(&e.name)),
         EndpointKind::Deployment | EndpointKind::CronJob => None,
     }
+}
+
+/// An Indexed Job's pods are `<base>-<index>-<5 random>`, the `<job>` cut so that
+/// `<base>-<index>-` has at most 58 characters (kubernetes `pkg/controller/job`
+/// `podGenerateNameWithIndex`): identifier `<base>-<index>` (`.` → `_`). The base, and the
+/// number of indexes.
+fn index_base(e: &Endpoint) -> Option<(String, u32)> {
+    let n = e.indexed_completions?;
+    (e.kind == EndpointKind::Job).then(|| {
+        let tail = format!("-{}-", n.saturating_sub(1)).len();
+        let base: String = e.name.chars().take(58usize.saturating_sub(tail)).collect();
+        (base.replace('.', "_"), n)
+    })
+}
+
+/// Whether identifier `id` is one an Indexed Job with `base` and `n` indexes gives its pods
+/// (`<base>-<i>`, `i < n` written without leading zeros).
+fn is_index_of(id: &str, (base, n): &(String, u32)) -> bool {
+    id.strip_prefix(base.as_str())
+        .and_then(|r| r.strip_prefix('-'))
+        .filter(|i| !i.is_empty() && (*i == "0" || !i.starts_with('0')))
+        .and_then(|i| i.parse::<u32>().ok())
+        .is_some_and(|i| i < *n)
 }
 
 /// Before agent v1.4.0 the identifier was `prefix-namespace` (`LegacyGetPodIdentifier`),
@@ -86,6 +111,7 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
         return out;
     }
     let mut groups: BTreeMap<(String, String), Vec<(usize, &Ep)>> = BTreeMap::new();
+    let mut indexed = Vec::new();
     for e in &w.eps {
         let EpKind::Workload(i) = e.kind else {
             continue;
@@ -99,6 +125,17 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
                 .entry((me.namespace.clone(), p))
                 .or_default()
                 .push((i, e));
+        } else if let Some(job) = index_base(me) {
+            indexed.push((i, e, job));
+        }
+    }
+    // An Indexed Job joins every group of one of its index identifiers.
+    for (i, e, job) in indexed {
+        let ns = &w.model.endpoints[i].namespace;
+        for ((g_ns, id), members) in groups.iter_mut() {
+            if g_ns == ns && is_index_of(id, &job) {
+                members.push((i, e));
+            }
         }
     }
     let mut by_ns: BTreeMap<&str, Vec<&LoweredPolicy>> = BTreeMap::new();
@@ -142,16 +179,38 @@ fn compute(w: &World<'_>) -> Vec<Option<IdentifierRange>> {
                 .filter(|(m, _)| *m != k && sel[*m].iter().any(|pi| !sel[k].contains(pi)))
                 .map(|(m, (_, q))| (q.info.id.clone(), sel[m].clone()))
                 .collect();
-            out[i] = Some(IdentifierRange {
+            let range = IdentifierRange {
                 identifier: format!("{p}@{ns}"),
                 own: sel[k].clone(),
                 lower: lower.into_iter().collect(),
                 upper: upper.iter().copied().collect(),
                 siblings,
+            };
+            // An Indexed Job in several groups: its pods take any of their ranges.
+            out[i] = Some(match out[i].take() {
+                Some(before) => widen(before, range),
+                None => range,
             });
         }
     }
     out
+}
+
+/// The range of an endpoint whose pods have identifiers of two groups: the policies of
+/// each pod's own node at least, and any policy of either group at most.
+fn widen(a: IdentifierRange, b: IdentifierRange) -> IdentifierRange {
+    let b_lower: BTreeSet<usize> = b.lower.into_iter().collect();
+    let lower = a.lower.into_iter().filter(|p| b_lower.contains(p));
+    let upper: BTreeSet<usize> = a.upper.into_iter().chain(b.upper).collect();
+    let mut siblings = a.siblings;
+    siblings.extend(b.siblings);
+    IdentifierRange {
+        identifier: format!("{} and {}", a.identifier, b.identifier),
+        own: a.own,
+        lower: lower.collect(),
+        upper: upper.into_iter().collect(),
+        siblings,
+    }
 }
 
 /// V9: the identifier range of `e`, when sharing changes its policies.

@@ -13,7 +13,13 @@ use crate::ir::{LoweredPolicy, PeerMatch};
 use crate::profile::Profile;
 use crate::world::ep::Ep;
 
-use super::switches;
+use super::{family, switches};
+
+/// The agent's `shouldSkipRule` at pod `at` (unknown: any pod) for an ipBlock whose
+/// network address is `addr`: V15 (the other IP family) or V12 (the node's address).
+pub(crate) fn agent_skips(profile: &Profile, at: Option<&Ep>, addr: IpAddr) -> bool {
+    family::block_skipped(profile, addr) || at.is_some_and(|at| block_dropped(profile, at, addr))
+}
 
 /// V12 for the matrix: whether the agent drops the ipBlock with address `addr` (its
 /// network address, as netpol stores it) at pod `at`: every node `at` may run on has that

@@ -75,6 +75,7 @@ pub(crate) fn pod(ns: &str, name: &str, l: &[(&str, &str)]) -> Endpoint {
         annotated_ip: None,
         host_ip: None,
         node_name: None,
+        indexed_completions: None,
         span: span(),
     }
 }

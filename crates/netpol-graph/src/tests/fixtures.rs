@@ -6,6 +6,7 @@
 //! pod-cidr 10.0.0.0/16        # optional cluster settings
 //! service-cidr 172.20.0.0/16
 //! node n1=192.168.1.1
+//! ip-family ipv6              # default ipv4
 //! pods-only                   # compare only pairs of pods, workloads and Services
 //! [upstream]
 //! x/a -> y/b: TCP/80
@@ -21,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use netpol_diag::SourceMap;
-use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, Node};
+use netpol_manifest::config::{ClusterSettings, Cni, EnforcingMode, IpFamily, Node};
 use netpol_manifest::{LoadOptions, Source};
 
 use crate::{Analysis, EndpointType, Profile};
@@ -69,6 +70,13 @@ fn parse_expect(text: &str) -> Expect {
                             name: name.to_owned(),
                             ip: ip.parse().expect("node ip"),
                         });
+                    }
+                    "ip-family" => {
+                        e.settings.ip_family = match v {
+                            "ipv4" => IpFamily::Ipv4,
+                            "ipv6" => IpFamily::Ipv6,
+                            other => panic!("unknown ip-family {other}"),
+                        }
                     }
                     "pods-only" => e.pods_only = true,
                     other => panic!("unknown directive {other}"),
@@ -280,6 +288,23 @@ fn explain_on_fixtures() {
     }
 }
 
+/// `explain` names the agent's deciding key (V11; V15 made it from an IPv4 except on an IPv6
+/// cluster) and that ICMPv6 passes there.
+#[test]
+fn explain_names_the_deciding_key_and_icmpv6() {
+    let model = load_case("vpc-ip-family");
+    let a = Analysis::new(
+        &model,
+        &Profile::new(&ClusterSettings {
+            ip_family: IpFamily::Ipv6,
+            ..ClusterSettings::default()
+        }),
+    );
+    let ex = a.explain("x/web", "x/db", None).expect("pair");
+    assert!(!ex.verdict);
+    insta::assert_snapshot!("explain_v11_v15", ex.summary());
+}
+
 /// The tiers are loaded but not modelled: every such policy gets `policy-not-modelled` at
 /// its own span, so no answer silently ignores it.
 #[test]
@@ -302,4 +327,47 @@ fn cluster_policies_are_reported_as_not_modelled() {
         .map(|c| c.span)
         .collect();
     assert_eq!(warned, spans);
+}
+
+/// V15: each except of the other family is reported with the key the agent writes, only
+/// under VPC CNI; so is a pod address of the other family, under every profile.
+#[test]
+fn excepts_and_addresses_of_the_other_family_are_reported() {
+    let model = load_case("vpc-ip-family");
+    let messages = |cni: Cni, ip_family: IpFamily| -> Vec<(&'static str, String)> {
+        let profile = Profile::new(&ClusterSettings {
+            cni,
+            ip_family,
+            ..ClusterSettings::default()
+        });
+        let a = Analysis::new(&model, &profile);
+        (a.diagnostics().iter())
+            .filter(|d| {
+                [
+                    netpol_diag::Code::OtherIpFamily,
+                    netpol_diag::Code::ExceptOtherFamily,
+                ]
+                .contains(&d.code)
+            })
+            .map(|d| (d.code.as_str(), d.message.clone()))
+            .collect()
+    };
+    let v6 = messages(Cni::VpcCni, IpFamily::Ipv6);
+    assert_eq!(v6.len(), 1, "{v6:?}");
+    assert_eq!(v6[0].0, "except-other-family");
+    assert!(
+        v6[0]
+            .1
+            .contains("except 10.0.0.0/8 as the deny-all key a00::/8"),
+        "{v6:?}"
+    );
+    assert!(messages(Cni::Upstream, IpFamily::Ipv6).is_empty());
+    // Read as an IPv4 cluster, the three pod addresses are of the other family.
+    let v4 = messages(Cni::Upstream, IpFamily::Ipv4);
+    assert_eq!(v4.len(), 3, "{v4:?}");
+    assert!(
+        (v4.iter())
+            .any(|(c, m)| *c == "other-ip-family" && m.contains("x/db has address a00:1::10")),
+        "{v4:?}"
+    );
 }

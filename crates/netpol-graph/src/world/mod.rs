@@ -13,7 +13,7 @@ use crate::ip::{self, Block, Cover};
 use crate::ir::{LoweredPolicy, NamespaceScope, PeerMatch};
 use crate::profile::Profile;
 use crate::rules::peers::peer_selects;
-use crate::rules::switches;
+use crate::rules::{family, switches};
 
 pub(crate) mod ep;
 mod warnings;
@@ -189,6 +189,12 @@ impl<'m> World<'m> {
                     if let PeerMatch::IpBlock { cidr, except, .. } = peer {
                         nets.push(*cidr);
                         nets.extend(except.iter().copied());
+                        // V15: the keys the agent writes for excepts of the other family.
+                        nets.extend(
+                            (except.iter())
+                                .filter_map(|x| family::except_key(profile, *x).ok())
+                                .filter(|k| !except.contains(k)),
+                        );
                     }
                 }
             }
@@ -255,6 +261,8 @@ impl<'m> World<'m> {
             .extend(warnings::unmodelled_policy_warnings(model));
         let gaps = crate::rules::versions::gaps(&world);
         world.diagnostics.extend(gaps);
+        let family = warnings::family_warnings(&world);
+        world.diagnostics.extend(family);
         world
     }
 

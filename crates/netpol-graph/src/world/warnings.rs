@@ -9,7 +9,7 @@ use netpol_manifest::model::Service;
 use super::World;
 use crate::ip::{Block, Cover};
 use crate::ir::{LoweredRule, PeerMatch};
-use crate::rules::switches;
+use crate::rules::{family, switches};
 
 impl World<'_> {
     /// The V3 warnings: ipBlocks that cover part of the pod ranges, then those that cover
@@ -174,6 +174,83 @@ pub(super) fn unmodelled_policy_warnings(model: &Model) -> Vec<Diagnostic> {
             )
         })
         .collect()
+}
+
+/// `other-ip-family`: what `verify` cannot place, so it answers `unknown`: addresses of the
+/// family the cluster does not use (pods, Services), and under VPC CNI an `except` of the
+/// other family whose key the kernel refuses. `except-other-family`: under VPC CNI an
+/// `except` of the other family, with the key of the cluster's family the agent writes.
+pub(super) fn family_warnings(w: &World<'_>) -> Vec<Diagnostic> {
+    let p = &w.profile;
+    let fam = p.ip_family.as_str();
+    let mut out = Vec::new();
+    let help = "EKS clusters are single-stack: set cluster.ipFamily to the cluster's family, or fix the address";
+    for e in &w.model.endpoints {
+        if let Some(ip) = switches::pod_ip(p, e).filter(|ip| !p.ip_family.holds(*ip)) {
+            out.push(
+                Diagnostic::new(
+                    Code::OtherIpFamily,
+                    format!(
+                        "{} has address {ip}, not of the cluster's IP family ({fam})",
+                        e.id()
+                    ),
+                )
+                .with_primary(e.span, "address of the other family")
+                .with_note("verify answers unknown while the cluster has such an address")
+                .with_help(help),
+            );
+        }
+    }
+    for s in &w.model.services {
+        if let Some(ip) = s.cluster_ip.filter(|ip| !p.ip_family.holds(*ip)) {
+            out.push(
+                Diagnostic::new(
+                    Code::OtherIpFamily,
+                    format!(
+                        "Service {}/{} has ClusterIP {ip}, not of the cluster's IP family ({fam})",
+                        s.namespace, s.name
+                    ),
+                )
+                .with_primary(s.span, "address of the other family")
+                .with_note("verify answers unknown while the cluster has such an address")
+                .with_help(help),
+            );
+        }
+    }
+    if !switches::one_family(p) {
+        return out;
+    }
+    let rules = (w.policies.iter()).flat_map(|q| q.ingress.iter().chain(&q.egress));
+    for peer in rules.flat_map(|r| r.peers.iter().flatten()) {
+        let PeerMatch::IpBlock { cidr, except, span } = peer else {
+            continue;
+        };
+        for x in except.iter().filter(|x| !p.ip_family.holds(x.addr())) {
+            let d = match family::except_key(p, *x) {
+                Ok(key) => Diagnostic::new(
+                    Code::ExceptOtherFamily,
+                    format!(
+                        "the VPC CNI agent skips ipBlock {cidr} on this {fam} cluster but writes its except {x} as the deny-all key {key}"
+                    ),
+                )
+                .with_note("the key denies its addresses to every rule of the pods the policy selects, in this direction (V11, V15)"),
+                Err(len) => Diagnostic::new(
+                    Code::OtherIpFamily,
+                    format!(
+                        "the VPC CNI agent skips ipBlock {cidr} on this {fam} cluster but writes its except {x} as a /{len} key, which the kernel refuses"
+                    ),
+                )
+                .with_note("netpol does not model what the agent enforces then: verify answers unknown while it exists"),
+            };
+            out.push(
+                d.with_primary(*span, "except of the other IP family")
+                    .with_help(
+                        "remove the except, or the ipBlock, of the family the cluster does not use",
+                    ),
+            );
+        }
+    }
+    out
 }
 
 /// Private IPv4 address space, where VPC CIDRs almost always are.

@@ -84,6 +84,7 @@ impl Cx<'_> {
             annotated_ip: annotated_ip.filter(|_| !finished),
             host_ip: ip(status.and_then(|s| s.host_ip.as_ref())).filter(|_| !finished),
             node_name: spec.and_then(|s| s.node_name.clone()),
+            indexed_completions: None,
             span: obj.near(""),
         };
         self.out.items.push(Item {
@@ -100,6 +101,7 @@ impl Cx<'_> {
     pub(super) fn workload(&mut self, obj: &Obj<'_>, value: &Value, kind: m::EndpointKind) {
         use m::EndpointKind as E;
         let k = kind.as_str();
+        let mut indexed = None;
         let parsed: Option<(ObjectMeta, Option<corev1::PodTemplateSpec>, &str)> = match kind {
             E::Deployment => self
                 .typed::<appsv1::Deployment>(obj, value, k)
@@ -122,9 +124,14 @@ impl Cx<'_> {
                         "/spec/template",
                     )
                 }),
-            E::Job => self
-                .typed::<batchv1::Job>(obj, value, k)
-                .map(|o| (o.metadata, o.spec.map(|s| s.template), "/spec/template")),
+            E::Job => self.typed::<batchv1::Job>(obj, value, k).map(|o| {
+                indexed = o.spec.as_ref().and_then(|s| {
+                    (s.completion_mode.as_deref() == Some("Indexed"))
+                        .then(|| s.completions.and_then(|n| u32::try_from(n).ok()))
+                        .flatten()
+                });
+                (o.metadata, o.spec.map(|s| s.template), "/spec/template")
+            }),
             E::CronJob => self.typed::<batchv1::CronJob>(obj, value, k).map(|o| {
                 (
                     o.metadata,
@@ -164,6 +171,7 @@ impl Cx<'_> {
             annotated_ip: None,
             host_ip: None,
             node_name: spec.and_then(|s| s.node_name.clone()),
+            indexed_completions: indexed,
             span: obj.near(""),
         };
         self.out.items.push(Item {
