@@ -38,10 +38,7 @@ pub(crate) fn unknown_under_tiers(u: &Universe, outcome: Outcome) -> Outcome {
 pub(crate) fn unknown_with_other_family(u: &Universe, outcome: Outcome) -> Outcome {
     match (&u.other_family, &outcome) {
         (None, _) | (_, Outcome::Unknown(_)) => outcome,
-        (Some(what), _) => Outcome::Unknown(format!(
-            "{what}, but the cluster is {} (cluster.ipFamily) and verify models addresses of that family only (the matrix reads both)",
-            family_name(u.profile.ip_family)
-        )),
+        (Some(why), _) => Outcome::Unknown(why.clone()),
     }
 }
 

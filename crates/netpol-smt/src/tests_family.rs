@@ -251,3 +251,74 @@ fn assertion_blocks_of_the_other_family() {
         }
     }
 }
+
+/// V15 fixture: under VPC CNI the agent skips the IPv4 blocks on an IPv6 cluster but writes
+/// the IPv4 `except` 10.0.0.0/8 as the deny key a00::/8 at web's egress, which denies db
+/// (a00:1::10); under `upstream` the IPv4 blocks match nothing. Pair by pair under scope
+/// existing, a `deny` is proved exactly when the graph connects nothing.
+#[test]
+fn ip_family_fixture_agrees_with_the_graph() {
+    use std::fmt::Write as _;
+    let model = crate::tests_ports::fixture("vpc-ip-family.yaml");
+    let ids: Vec<String> = model.endpoints.iter().map(|e| e.id()).collect();
+    let mut denied = 0;
+    for cni in CNIS {
+        let p = v6(cni, &[]);
+        let analysis = netpol_graph::Analysis::new(&model, &p);
+        let matrix = analysis.matrix();
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for a in &ids {
+            for b in ids.iter().filter(|b| *b != a) {
+                let _ = writeln!(
+                    text,
+                    "  - name: \"{a} -> {b}\"\n    scope: existing\n    deny: {{from: {{workload: \"{a}\"}}, to: {{workload: \"{b}\"}}, ports: [TCP/80, UDP/53]}}"
+                );
+                let connects = !matrix.ports(a, b).is_empty();
+                denied += usize::from(!connects);
+                expected.push(if connects { "refuted" } else { "proved" });
+            }
+        }
+        let got: Vec<&str> = (crate::tests_ports::run_on(&model, &p, &text).iter())
+            .map(Outcome::as_str)
+            .collect();
+        assert_eq!(got, expected, "{cni:?}");
+    }
+    assert!(denied > 0);
+}
+
+/// V15: an IPv6 `except` longer than /32 on an IPv4 cluster is a key the kernel refuses
+/// (`other-ip-family`): under VPC CNI no verdict is exact then; under `upstream` the block
+/// matches nothing and the verdict stands.
+#[test]
+fn a_refused_except_key_makes_verdicts_unknown_under_vpc_cni() {
+    let model = load(
+        &[
+            three_pods(),
+            policy(
+                "web",
+                "  policyTypes: [Egress]\n  egress: [{to: [{ipBlock: {cidr: \"2600::/16\", except: [\"2600::/64\"]}}]}]\n",
+            ),
+        ]
+        .concat(),
+    );
+    let cfg = assertions(&[assertion("web-db", "deny", "web", "db", "[\"TCP/5432\"]")]);
+    let v = verify(
+        &model,
+        &profile(Cni::VpcCni, EnforcingMode::Standard),
+        &cfg,
+        &Options::default(),
+    );
+    assert!(
+        matches!(&v.results[0].outcome, Outcome::Unknown(r) if r.contains("kernel refuses") && r.contains("other-ip-family")),
+        "{:?}",
+        v.results[0].outcome
+    );
+    let v = verify(
+        &model,
+        &profile(Cni::Upstream, EnforcingMode::Standard),
+        &cfg,
+        &Options::default(),
+    );
+    assert_eq!(v.results[0].outcome, Outcome::Proved);
+}

@@ -119,9 +119,9 @@ pub(crate) struct Universe {
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
     /// `policy-not-modelled` warnings: policies the proofs ignore.
     pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
-    /// The first address or range of the family the cluster does not use, described: the
-    /// encoding's addresses are of the cluster's family, so with one no verdict is exact
-    /// (`caveats::unknown_with_other_family`).
+    /// Why no verdict is exact, if so: the first address or range of the family the
+    /// cluster does not use (the encoding's addresses are of the cluster's family), or an
+    /// `other-ip-family` warning of the graph (`caveats::unknown_with_other_family`).
     pub(crate) other_family: Option<String>,
     /// `version-not-modelled` warnings: behaviours of the configured VPC CNI releases the
     /// input depends on and netpol does not model (`caveats::unknown_for_releases`).
@@ -332,7 +332,20 @@ impl Universe {
             .filter(|n| fam.holds(n.addr()))
             .copied()
             .collect();
-        let other_family = first_other_family(model, profile, &infos);
+        // And what the graph reports it cannot place either (`other-ip-family`: under VPC
+        // CNI an `except` of the other family whose key the kernel refuses, V15).
+        let other_family = (first_other_family(model, profile, &infos))
+            .map(|what| {
+                format!(
+                    "{what}, but the cluster is {} (cluster.ipFamily) and verify models addresses of that family only (the matrix reads both)",
+                    family_name(fam)
+                )
+            })
+            .or_else(|| {
+                (analysis.diagnostics().iter())
+                    .find(|d| d.code == netpol_diag::Code::OtherIpFamily)
+                    .map(|d| format!("{}; see the other-ip-family warning", d.message))
+            });
         let unmodelled = analysis
             .diagnostics()
             .iter()
