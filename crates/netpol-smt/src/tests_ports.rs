@@ -23,7 +23,11 @@ fn run(model: &netpol_manifest::Model, cni: Cni, assertions: &str) -> Vec<Outcom
     run_on(model, &profile(cni), assertions)
 }
 
-pub(crate) fn run_on(model: &netpol_manifest::Model, p: &Profile, assertions: &str) -> Vec<Outcome> {
+pub(crate) fn run_on(
+    model: &netpol_manifest::Model,
+    p: &Profile,
+    assertions: &str,
+) -> Vec<Outcome> {
     let text =
         format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n{assertions}");
     let mut map = SourceMap::new();

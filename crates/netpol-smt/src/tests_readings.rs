@@ -1,5 +1,5 @@
 //! Verdicts that depend on more than the policies: the pod-ips annotation (V14), IPv6
-//! addresses, the other readings of `--robust`, and older VPC CNI releases.
+//! addresses on an IPv4 cluster, the other readings of `--robust`, and older VPC CNI releases.
 
 use netpol_diag::Code;
 use netpol_graph::Profile;
@@ -97,9 +97,10 @@ fn v14_the_annotated_address_is_the_pods() {
     assert_eq!(v.results[1].outcome.as_str(), "refuted");
 }
 
-/// The encoding's addresses are IPv4: an IPv6 pod took an IPv4 address in the solver, so a
-/// `deny` into a pod whose IPv6 ipBlock admits the source was proved. With an IPv6 address
-/// in the cluster every verdict is `unknown`, naming it; IPv4 clusters are unaffected.
+/// On an IPv4 cluster the encoding's addresses are IPv4: an IPv6 pod took an IPv4 address
+/// in the solver, so a `deny` into a pod whose IPv6 ipBlock admits the source was proved.
+/// With an IPv6 address in an IPv4 cluster every verdict is `unknown`, naming it; IPv4
+/// addresses are unaffected (the IPv6 family is `tests_family`'s).
 #[test]
 fn ipv6_addresses_make_verdicts_unknown() {
     let cluster = |db: &str, web: &str, block: &str| {

@@ -3,9 +3,13 @@
 //! vocabulary, and the VPC CNI facts that depend only on the existing endpoints (V2 rule
 //! resolution, V7 ingress named-port unions).
 
+mod family;
 mod vocab;
 
+pub(crate) use family::family_name;
 pub(crate) use vocab::{Vocab, assertion_peers};
+
+use family::first_other_family;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -14,7 +18,6 @@ use ipnet::IpNet;
 use netpol_graph::ir::{LoweredPolicy, NamespaceScope, PeerMatch, PortSpec};
 use netpol_graph::{IdentifierRange, PortSet, Profile};
 use netpol_manifest::Model;
-use netpol_manifest::config::IpFamily;
 use netpol_manifest::model::{
     ContainerPort, Direction, EndpointKind, Labels, NAMESPACE_NAME_LABEL, PortRef, Protocol,
     ServicePort,
@@ -134,48 +137,6 @@ pub(crate) struct Universe {
     /// V5 paths grouped into rule classes (`encode/services.rs`); `false` builds one
     /// disjunct per Service port and rule, the plain encoding the tests compare against.
     pub(crate) via_classes: bool,
-}
-
-/// The family's name in reasons.
-pub(crate) fn family_name(f: IpFamily) -> &'static str {
-    match f {
-        IpFamily::Ipv4 => "IPv4",
-        IpFamily::Ipv6 => "IPv6",
-    }
-}
-
-/// The first address or range of the family the cluster does not use among the endpoints
-/// (by id), the configured nodes, the pod and Service ranges and the ClusterIPs, described
-/// for a reason.
-fn first_other_family(
-    model: &Model,
-    profile: &Profile,
-    infos: &BTreeMap<String, Option<IpAddr>>,
-) -> Option<String> {
-    let fam = profile.ip_family;
-    let other = |ip: &IpAddr| !fam.holds(*ip);
-    let endpoint = infos
-        .iter()
-        .find_map(|(id, ip)| ip.filter(other).map(|a| format!("{id} has address {a}")));
-    let node = || {
-        (profile.nodes.iter())
-            .find(|n| other(&n.ip))
-            .map(|n| format!("node {} has address {}", n.name, n.ip))
-    };
-    let range = || {
-        (profile.pod_cidrs.iter().chain(&profile.service_cidr))
-            .find(|n| other(&n.addr()))
-            .map(|n| {
-                let f = if n.addr().is_ipv6() { "IPv6" } else { "IPv4" };
-                format!("the cluster range {n} is {f}")
-            })
-    };
-    let service = || {
-        (model.services.iter())
-            .find_map(|s| s.cluster_ip.filter(other).map(|ip| (s, ip)))
-            .map(|(s, ip)| format!("Service {}/{} has ClusterIP {ip}", s.namespace, s.name))
-    };
-    endpoint.or_else(node).or_else(range).or_else(service)
 }
 
 impl Universe {
