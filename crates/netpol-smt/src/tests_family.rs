@@ -107,6 +107,11 @@ fn ipv6_policy_blocks_are_decided_exactly() {
         let src = cx.source.as_ref().and_then(|s| s.ip).expect("source ip");
         let except: ipnet::IpNet = "2600:1f14:abcd:0:ffff::/80".parse().expect("cidr");
         assert!(except.contains(&src), "{src}");
+        // A host address, not the subnet-router anycast `…::` (`query::check_readable`).
+        let std::net::IpAddr::V6(a) = src else {
+            panic!("{src}")
+        };
+        assert_ne!(u128::from(a) & 0xffff, 0, "{src}");
     }
 }
 
