@@ -413,15 +413,23 @@ assertions:
     scope: existing
     deny: {from: {}, to: {namespaceSelector: {matchLabels: {team: blue}}}}
 "#;
-    let mut checked = 0;
-    for seed in 0..8 {
-        let (yaml, nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+    let (mut checked, mut checked6, mut icmpv6) = (0, 0, 0);
+    // V15: a few of the clusters again with their addresses in IPv6.
+    for (seed, v6) in (0..8).map(|s| (s, false)).chain((0..3).map(|s| (s, true))) {
+        let (yaml, mut nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+        let yaml = if v6 { text_to_v6(&yaml) } else { yaml };
+        for n in nodes.iter_mut().filter(|_| v6) {
+            n.ip = to_v6(&n.ip.to_string()).parse().expect("ip");
+        }
         let model = load(&yaml);
         for mut p in [
             profile(Cni::Upstream, EnforcingMode::Standard),
             profile(Cni::VpcCni, EnforcingMode::Standard),
         ] {
             p.nodes = nodes.clone();
+            if v6 {
+                p.ip_family = netpol_manifest::config::IpFamily::Ipv6;
+            }
             let v = verify(&model, &p, &config(cfg), &Options::default());
             for r in &v.results {
                 let Outcome::Refuted(cx) = &r.outcome else {
@@ -467,6 +475,8 @@ assertions:
                                 .is_some_and(|x| x.directions[1].allowed.contains(proto, n))
                     }
                     (_, Some(proto), Some(n)) => m.ports(&src, &dst).contains(proto, n),
+                    // V15: passes at pods whatever the policies say.
+                    _ if cx.icmpv6 => netpol_graph::switches::icmpv6_passes(&p),
                     _ => m.ports(&src, &dst).has_other(),
                 };
                 let allowed = m.ports(&src, &dst);
@@ -484,10 +494,16 @@ assertions:
                     allowed.to_strings()
                 );
                 checked += 1;
+                checked6 += usize::from(v6);
+                icmpv6 += usize::from(cx.icmpv6);
             }
         }
     }
     assert!(checked > 10, "only {checked} counterexamples checked");
+    assert!(
+        checked6 > 5 && icmpv6 > 0,
+        "IPv6: {checked6}, ICMPv6: {icmpv6}"
+    );
 }
 
 /// The shipped regression example: each counterexample, fed back into the graph, connects.
