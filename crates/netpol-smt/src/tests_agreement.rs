@@ -362,6 +362,7 @@ fn agrees_with_graph_on_generated_ipv6_clusters() {
         agreement_in(seed, &profile(Cni::Upstream, EnforcingMode::Standard), true);
         agreement_in(seed, &profile(Cni::VpcCni, EnforcingMode::Standard), true);
     }
+    agreement_in(7, &profile(Cni::VpcCni, EnforcingMode::Strict), true);
 }
 
 /// The readings `--robust` adds (V2 off under vpc-cni; ipBlocks matching every pod address,
