@@ -1,7 +1,7 @@
 //! An assertion after validation, its strings parsed (ports, directions, selectors,
 //! CIDRs): what the encoder reads.
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use netpol_manifest::model::{Direction, Operator, Requirement, Selector};
 
 use super::validate::{PortItem, parse_direction, port_items};
@@ -26,11 +26,13 @@ pub struct Peer {
     pub ip_block: Option<Block>,
 }
 
-/// An ipBlock: `cidr` minus every `except`, as written (host bits kept).
+/// An ipBlock: `cidr` minus every `except`, as written (host bits kept). Either family;
+/// the `except` entries are of the `cidr`'s (validation checks it). The encoder decides
+/// what a block of the family the cluster does not use means.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
-    pub cidr: Ipv4Net,
-    pub except: Vec<Ipv4Net>,
+    pub cidr: IpNet,
+    pub except: Vec<IpNet>,
 }
 
 /// What an [`Intent`] claims.
@@ -56,7 +58,7 @@ pub enum Body {
 
 impl Intent {
     /// The typed form of a checked assertion; `None` unless exactly one body is set and
-    /// its CIDRs are IPv4.
+    /// its CIDRs parse, the `except` entries in the `cidr`'s family.
     /// `parse_config` builds these after validation, so their strings are known valid;
     /// call it only for assertions made in code.
     pub fn of(a: &Assertion) -> Option<Intent> {
@@ -98,18 +100,22 @@ impl Intent {
 }
 
 impl Peer {
-    /// `None` when a CIDR is not IPv4 (validation reports it).
+    /// `None` when a CIDR does not parse or an `except` is of the other family
+    /// (validation reports both).
     fn of(p: &PeerSpec) -> Option<Peer> {
-        let net = |s: &str| match s.parse::<IpNet>() {
-            Ok(IpNet::V4(n)) => Some(n),
-            _ => None,
-        };
         let ip_block = match &p.ip_block {
             None => None,
-            Some(b) => Some(Block {
-                cidr: net(&b.cidr)?,
-                except: b.except.iter().map(|e| net(e)).collect::<Option<_>>()?,
-            }),
+            Some(b) => {
+                let cidr = b.cidr.parse::<IpNet>().ok()?;
+                let same = |e: &String| {
+                    (e.parse::<IpNet>().ok())
+                        .filter(|n| n.addr().is_ipv4() == cidr.addr().is_ipv4())
+                };
+                Some(Block {
+                    cidr,
+                    except: b.except.iter().map(same).collect::<Option<_>>()?,
+                })
+            }
         };
         Some(Peer {
             namespace: p.namespace.clone(),

@@ -135,6 +135,30 @@ assertions:
     }
 
     #[test]
+    fn ipv6_blocks_parse_and_an_except_of_the_other_family_is_reported() {
+        let text = "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: a\n    deny:\n      from: {ipBlock: {cidr: 2600:1f00::/24, except: [2600:1f00:1::/48]}}\n      to: {}\n";
+        let (c, d, _) = parse(text);
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.expect("parsed");
+        let Body::Pair { from, .. } = &c.intents[0].body else {
+            panic!("deny is a pair")
+        };
+        let block = from.ip_block.as_ref().expect("ipBlock");
+        assert_eq!(block.cidr.to_string(), "2600:1f00::/24");
+        assert_eq!(block.except[0].to_string(), "2600:1f00:1::/48");
+        let mixed = text.replace("2600:1f00:1::/48", "10.0.0.0/8");
+        let (c, d, map) = parse(&mixed);
+        assert!(c.is_none());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message.contains("not of the family"),
+            "{}",
+            d[0].message
+        );
+        assert_eq!(map.start(d[0].primary_span().expect("span")).line, 6);
+    }
+
+    #[test]
     fn unknown_field_points_at_its_line() {
         let text = "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n  - name: a\n    deny: {from: {}, to: {}, prots: [TCP/1]}\n";
         let (c, d, map) = parse(text);

@@ -195,24 +195,31 @@ fn check_peer(p: &PeerSpec, doc: &Document, at: &str, diags: &mut Vec<Diagnostic
         }
     }
     if let Some(b) = &p.ip_block {
-        match b.cidr.parse::<IpNet>() {
-            Ok(IpNet::V4(_)) => {}
-            _ => diags.push(invalid(
+        // Either family: what a block of the family the cluster does not use means is the
+        // encoder's to decide (it knows the cluster).
+        let cidr = b.cidr.parse::<IpNet>().ok();
+        if cidr.is_none() {
+            diags.push(invalid(
                 doc,
                 &format!("{at}/ipBlock/cidr"),
-                format!("`{}` is not an IPv4 CIDR", b.cidr),
+                format!("`{}` is not an IPv4 or IPv6 CIDR", b.cidr),
                 "invalid CIDR",
-            )),
+            ));
         }
         for (j, e) in b.except.iter().enumerate() {
-            if !matches!(e.parse::<IpNet>(), Ok(IpNet::V4(_))) {
-                diags.push(invalid(
-                    doc,
-                    &format!("{at}/ipBlock/except/{j}"),
-                    format!("`{e}` is not an IPv4 CIDR"),
-                    "invalid CIDR",
-                ));
-            }
+            let msg = match (e.parse::<IpNet>(), cidr) {
+                (Err(_), _) => format!("`{e}` is not an IPv4 or IPv6 CIDR"),
+                (Ok(n), Some(c)) if n.addr().is_ipv4() != c.addr().is_ipv4() => {
+                    format!("`{e}` is not of the family of the cidr `{c}`")
+                }
+                _ => continue,
+            };
+            diags.push(invalid(
+                doc,
+                &format!("{at}/ipBlock/except/{j}"),
+                msg,
+                "invalid CIDR",
+            ));
         }
     }
 }

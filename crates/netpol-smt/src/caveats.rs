@@ -4,8 +4,8 @@
 use netpol_diag::{Code, Diagnostic, Span};
 
 use crate::Outcome;
-use crate::config::{Assertion, ParsedConfig, Scope};
-use crate::universe::Universe;
+use crate::config::{Assertion, Body, Intent, ParsedConfig, Peer, Scope};
+use crate::universe::{Universe, family_name};
 
 /// The cluster-scoped tiers (AWS ClusterNetworkPolicy and ApplicationNetworkPolicy, the
 /// upstream Admin/Baseline/ClusterNetworkPolicy) are not modelled yet, and their Deny,
@@ -31,17 +31,43 @@ pub(crate) fn unknown_under_tiers(u: &Universe, outcome: Outcome) -> Outcome {
     ))
 }
 
-/// The encoding's addresses are IPv4 (`encode/ip.rs`): an IPv6 pod would take an IPv4
-/// address in the solver, and an IPv6 ipBlock would match none of it, so with any IPv6
-/// address in the cluster no verdict is exact. Until the encoding has both families, such a
-/// verdict is `unknown` (docs/verify.md, "IPv6").
-pub(crate) fn unknown_with_ipv6(u: &Universe, outcome: Outcome) -> Outcome {
-    match (&u.ipv6, &outcome) {
+/// The encoding's addresses are of the cluster's family (`cluster.ipFamily`, `encode/ip.rs`):
+/// a pod with an address of the other family would take one of the cluster's family in the
+/// solver, and an ipBlock of its family would match none of it, so with any address of the
+/// other family in the cluster no verdict is exact (docs/verify.md, "IP family").
+pub(crate) fn unknown_with_other_family(u: &Universe, outcome: Outcome) -> Outcome {
+    match (&u.other_family, &outcome) {
         (None, _) | (_, Outcome::Unknown(_)) => outcome,
-        (Some(what), _) => Outcome::Unknown(format!(
-            "{what}, and verify does not model IPv6 addresses yet (the matrix does)"
-        )),
+        (Some(why), _) => Outcome::Unknown(why.clone()),
     }
+}
+
+/// An assertion ipBlock of the family the cluster does not use matches no address the
+/// solver ranges over. Where the claim quantifies over its traffic (either end of `deny` and
+/// `allow`, the destination of `only`) that would prove a claim about traffic verify does
+/// not model (on an IPv6 cluster, say, a pod's IPv4 egress), so the verdict is `unknown`.
+/// In the `from` list of `only` it excludes no source (every source of the cluster's family
+/// is still checked) and `isolated` selects the pods whose address is in it (none): both
+/// exact, decided as usual.
+pub(crate) fn other_family_block(u: &Universe, a: &Intent) -> Option<String> {
+    let fam = u.profile.ip_family;
+    let peers: Vec<&Peer> = match &a.body {
+        Body::Pair { from, to, .. } => vec![from, to],
+        Body::Only { to, .. } => vec![to],
+        Body::Isolated { .. } => Vec::new(),
+    };
+    let b = (peers.into_iter())
+        .find_map(|p| p.ip_block.as_ref().filter(|b| !fam.holds(b.cidr.addr())))?;
+    let theirs = if b.cidr.addr().is_ipv6() {
+        "IPv6"
+    } else {
+        "IPv4"
+    };
+    Some(format!(
+        "its ipBlock {} is {theirs} on an {} cluster (cluster.ipFamily): verify models traffic of the cluster's family only",
+        b.cidr,
+        family_name(fam)
+    ))
 }
 
 /// The configured VPC CNI releases behave differently from the modelled ones where the

@@ -2,7 +2,7 @@
 //! break an assertion, and [`Counterexample::materialize`], which adds the pods it invents
 //! to a model.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use netpol_diag::Span;
 use netpol_graph::ir::Provenance;
@@ -30,7 +30,7 @@ pub struct ConcreteEndpoint {
     pub new_namespace: bool,
     pub namespace_labels: Labels,
     pub labels: Labels,
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     pub ports: Vec<ContainerPort>,
     /// S10/V4: the configured node the pod runs on (`spec.nodeName`), when it matters: a
     /// future pod, or a replica of a workload.
@@ -128,6 +128,9 @@ pub struct Counterexample {
     pub destination: ConcreteEndpoint,
     /// `None`: ICMP or another port-less protocol (or `isolated`).
     pub protocol: Option<Protocol>,
+    /// The port-less protocol is ICMPv6, which passes at every pod of an IPv6 cluster under
+    /// VPC CNI whatever the policies say (V15).
+    pub icmpv6: bool,
     pub port: Option<u16>,
     /// For `isolated`: the directions that are not isolated.
     pub open_directions: Vec<Direction>,
@@ -138,10 +141,11 @@ pub struct Counterexample {
 }
 
 impl Counterexample {
-    /// `TCP/5432`, `ICMP/*` or empty.
+    /// `TCP/5432`, `ICMPv6`, `ICMP/other protocol` or empty.
     pub fn port_string(&self) -> String {
         match (self.protocol, self.port) {
             (Some(p), Some(n)) => format!("{p}/{n}"),
+            (None, _) if self.icmpv6 => "ICMPv6".to_owned(),
             (None, _) if self.source.is_some() => "ICMP/other protocol".to_owned(),
             _ => String::new(),
         }
@@ -179,7 +183,7 @@ impl Counterexample {
                         labels: e.labels.clone(),
                         ports: e.ports.clone(),
                         host_network: false,
-                        pod_ip: e.ip.map(IpAddr::V4),
+                        pod_ip: e.ip,
                         annotated_ip: None,
                         host_ip: None,
                         node_name: e.node.clone(),

@@ -1,15 +1,15 @@
 //! Decoding a Z3 model into a [`Counterexample`]: concrete endpoints, direction traces,
 //! protocol, port and the ClusterIP path, if any.
 
-use std::net::Ipv4Addr;
-
 use netpol_manifest::model::{ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Protocol};
 use z3::Model as Z3Model;
 use z3::ast::{BV, Bool, Int};
 
 use crate::config::{Body, Intent};
 use crate::counterexample::{ConcreteEndpoint, Counterexample, DirectionTrace, EndpointRef};
-use crate::encode::{self, EXTERNAL, Encoder, FUTURE, NamedMode, OTHER_PROTO, Query, Side, Trace};
+use crate::encode::{
+    self, EXTERNAL, Encoder, FUTURE, ICMPV6_PROTO, NamedMode, OTHER_PROTO, Query, Side, Trace,
+};
 use crate::universe::{self, Universe};
 
 fn eval_bool(m: &Z3Model, b: &Bool) -> bool {
@@ -26,7 +26,7 @@ fn eval_bv(m: &Z3Model, b: &BV) -> u64 {
 
 fn decode_side(u: &Universe, m: &Z3Model, s: &Side) -> ConcreteEndpoint {
     let kind = eval_int(m, &s.kind);
-    let ip = eval_bool(m, &s.has_ip).then(|| Ipv4Addr::from(eval_bv(m, &s.ip) as u32));
+    let ip = eval_bool(m, &s.has_ip).then(|| encode::decode_ip(m, &s.ip));
     // The node a pod runs on: free for future pods and workloads (S10/V4).
     let node = usize::try_from(eval_int(m, &s.node))
         .ok()
@@ -191,6 +191,7 @@ pub(crate) fn decode(u: &Universe, q: &mut Query, m: &Z3Model, a: &Intent) -> Co
             source: None,
             destination,
             protocol: None,
+            icmpv6: false,
             port: None,
             open_directions: open,
             directions: Vec::new(),
@@ -230,7 +231,7 @@ pub(crate) fn decode(u: &Universe, q: &mut Query, m: &Z3Model, a: &Intent) -> Co
         2 => Some(Protocol::Sctp),
         _ => None,
     };
-    let port = (proto != OTHER_PROTO).then(|| eval_bv(m, &q.port) as u16);
+    let port = (proto < OTHER_PROTO).then(|| eval_bv(m, &q.port) as u16);
     let mut directions: Vec<DirectionTrace> =
         q.traces.iter().map(|t| decode_trace(u, m, t)).collect();
     // V5: the egress rules that admit a ClusterIP path the model takes.
@@ -278,6 +279,7 @@ pub(crate) fn decode(u: &Universe, q: &mut Query, m: &Z3Model, a: &Intent) -> Co
         source,
         destination,
         protocol,
+        icmpv6: proto == ICMPV6_PROTO,
         port,
         open_directions: Vec::new(),
         directions,

@@ -30,6 +30,8 @@ mod tests_agreement;
 #[cfg(test)]
 mod tests_bleed;
 #[cfg(test)]
+mod tests_family;
+#[cfg(test)]
 mod tests_ident;
 #[cfg(test)]
 mod tests_nodes;

@@ -157,17 +157,23 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
     (outcome, vacuous)
 }
 
-/// Checks the query, preferring a model whose chosen IPs are host addresses (last octet
-/// neither 0 nor 255): the solver's first choice is often `10.0.0.0`, valid in theory but
-/// puzzling. The preference is an assumption, so one check usually decides: `unsat` with
-/// an empty core is `unsat` without it. The model, if any, is the last check's (read
-/// through assumptions, never after `pop`, which once gave an inconsistent model).
+/// Checks the query, preferring a model whose chosen IPs are host addresses (IPv4: last
+/// octet neither 0 nor 255): the solver's first choice is often `10.0.0.0`, valid in theory
+/// but puzzling. IPv6 has no broadcast address, but the all-zero interface part is the
+/// subnet-router anycast address and reads as a network (`2600::`), so there the last 16
+/// bits are not all zero (`2600::1`). The preference is an assumption, so one check usually
+/// decides: `unsat` with an empty core is `unsat` without it. The model, if any, is the last
+/// check's (read through assumptions, never after `pop`, which once gave an inconsistent
+/// model).
 fn check_readable(s: &Solver, q: &Query, until: Instant) -> SatResult {
     let nice: Vec<Bool> = q
         .src
         .iter()
         .chain(std::iter::once(&q.dst))
         .map(|side| {
+            if side.ip.get_size() == 128 {
+                return side.ip.extract(15, 0).eq(BV::from_u64(0, 16)).not();
+            }
             let last = side.ip.extract(7, 0);
             Bool::and(&[
                 last.eq(BV::from_u64(0, 8)).not(),
@@ -356,6 +362,15 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         t.allowed = overridden(overridden(t.allowed.clone(), external), exact);
         t.allowed_direct = t.allowed.clone();
     }
+    // V15: ICMPv6 passes at every pod before any lookup, so no table or rule decides it.
+    let icmpv6 = enc.icmpv6(&proto);
+    if let Some(icmp) = &icmpv6 {
+        for t in [&mut eg, &mut ing] {
+            t.allowed = Bool::or(&[t.allowed.clone(), icmp.clone()]);
+            t.allowed_direct = t.allowed.clone();
+            t.lpm = Bool::and(&[t.lpm.clone(), icmp.not()]);
+        }
+    }
     // V5: egress may instead reach `d` through a ClusterIP; ingress at `d` is the same.
     let direct = Bool::and(&[eg.allowed.clone(), ing.allowed.clone()]);
     let (mut via, via_classes) = enc.via_services(&s, &d, &proto, &port);
@@ -395,6 +410,11 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         if !ways.is_empty() {
             truncation.push((Bool::and(&[at, Bool::or(&ways)]), why));
         }
+    }
+    if let Some(icmp) = &icmpv6 {
+        truncation = (truncation.into_iter())
+            .map(|(b, why)| (Bool::and(&[b, icmp.not()]), why))
+            .collect();
     }
     let unsure: Vec<Bool> = truncation.iter().map(|(b, _)| b.clone()).collect();
     f.push(match a.kind() {

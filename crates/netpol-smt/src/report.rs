@@ -84,6 +84,9 @@ pub fn result_diagnostics(model: &Model, results: &[AssertionResult]) -> Vec<Dia
                         _ if !t.enforced => {
                             "not enforced (external address or hostNetwork pod): allowed"
                         }
+                        _ if cx.icmpv6 => {
+                            "ICMPv6, which the VPC CNI agent passes at every pod of an IPv6 cluster before any policy lookup (V15): allowed"
+                        }
                         (true, _, true) => "not selected by any policy: allowed",
                         (true, false, false) => "selected but not isolated: allowed",
                         (true, true, _) if t.node_exempt && t.rules.is_empty() => {
@@ -163,7 +166,7 @@ impl Counterexample {
         serde_json::json!({
             "source": self.source.as_ref().map(endpoint_json),
             "destination": endpoint_json(&self.destination),
-            "protocol": self.protocol.map(|p| p.as_str()),
+            "protocol": self.protocol.map(|p| p.as_str()).or(self.icmpv6.then_some("ICMPv6")),
             "port": self.port,
             "via": self.via.as_ref().map(|(svc, port)| serde_json::json!({"service": svc, "port": port})),
             "openDirections": self.open_directions.iter().map(|d| d.as_str()).collect::<Vec<_>>(),

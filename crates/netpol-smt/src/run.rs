@@ -13,8 +13,9 @@ use netpol_graph::Profile;
 use netpol_manifest::Model;
 
 use crate::caveats::{
-    LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, service_limit,
-    unknown_by_backend_order, unknown_for_releases, unknown_under_tiers, unknown_with_ipv6,
+    LIMITED_REASON, ServiceLimit, limitation_diagnostic, limited, other_family_block,
+    service_limit, unknown_by_backend_order, unknown_for_releases, unknown_under_tiers,
+    unknown_with_other_family,
 };
 use crate::config::{Assertion, ParsedConfig};
 use crate::query::{Limit, decide};
@@ -228,8 +229,9 @@ fn one(
         Some(d) if d < by_timeout => Limit::Deadline(d),
         _ => Limit::Timeout(by_timeout),
     };
-    let outcome = match unknown_references(u, a) {
-        Some((what, r)) => {
+    let other_family = (config.intents.get(i)).and_then(|t| other_family_block(u, t));
+    let outcome = match (unknown_references(u, a), other_family) {
+        (Some((what, r)), _) => {
             let (reason, help) = unknown_reference(model, what, &r);
             let d = Diagnostic::new(
                 Code::UnknownReference,
@@ -245,8 +247,10 @@ fn one(
             });
             Outcome::Unknown(reason)
         }
-        None if bound.at() <= start => Outcome::Unknown(bound.reason(options)),
-        None => {
+        (None, _) if bound.at() <= start => Outcome::Unknown(bound.reason(options)),
+        // Before the solver: it would find the block empty and call the assertion vacuous.
+        (None, Some(why)) => Outcome::Unknown(why),
+        (None, None) => {
             let (outcome, vacuous, fired) = decide(u, config.intents.get(i), bound, options);
             interrupted = fired;
             if vacuous {
@@ -267,7 +271,7 @@ fn one(
         }
     };
     let outcome = unknown_by_backend_order(u, a, outcome);
-    let outcome = unknown_with_ipv6(u, unknown_under_tiers(u, outcome));
+    let outcome = unknown_with_other_family(u, unknown_under_tiers(u, outcome));
     let mut outcome = unknown_for_releases(u, outcome);
     if limited(limit, a, &outcome) {
         outcome = Outcome::Unknown(LIMITED_REASON.to_owned());

@@ -1,6 +1,6 @@
 //! Tests of the encoding against hand-checked clusters, and the helpers the other test
 //! modules share (`tests_agreement`: against the graph engine; `tests_services`: V5;
-//! `tests_ident`: V9 and V2; `tests_robust`: z3 surface, garbage input, ignored policies, one label set per namespace; `tests_readings`: V14, IPv6, `--robust` readings, older releases; `tests_nodes`: S10/V4 node exemption and V3 unknown addresses).
+//! `tests_ident`: V9 and V2; `tests_robust`: z3 surface, garbage input, ignored policies, one label set per namespace; `tests_readings`: V14, IPv6 on IPv4, `--robust` readings, older releases; `tests_family`: V15, IPv6 clusters, ICMPv6; `tests_nodes`: S10/V4 node exemption and V3 unknown addresses).
 
 use netpol_diag::{Code, SourceMap};
 use netpol_graph::Profile;

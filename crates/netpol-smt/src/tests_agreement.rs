@@ -2,7 +2,7 @@
 //! existing; with ClusterIPs, nodes, hostNetwork pods and pod identifier siblings) and
 //! counterexamples fed back into the graph as concrete pods.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use netpol_diag::SourceMap;
 use netpol_graph::Profile;
@@ -113,7 +113,71 @@ fn with_vpc_paths(yaml: &str, seed: u64) -> (String, Vec<netpol_manifest::config
 /// directly or (V5) through a ClusterIP: egress at src admits the Service port and ingress
 /// at dst, a backend, admits src on the target port.
 fn agreement(seed: u64, p: &Profile) {
+    agreement_in(seed, p, false);
+}
+
+/// An IPv4 address or CIDR of the generated text as IPv6: into `fd00::/96`, the prefix
+/// length shifted by 96, so every containment between them is kept.
+pub(crate) fn to_v6(net: &str) -> String {
+    let (a, len) = net
+        .split_once('/')
+        .map_or((net, None), |(a, l)| (a, Some(l)));
+    let (Ok(a), Ok(len)) = (
+        a.parse::<std::net::Ipv4Addr>(),
+        len.map_or(Ok(32), str::parse::<u8>),
+    ) else {
+        return net.to_owned();
+    };
+    let v6 = std::net::Ipv6Addr::from((0xfd00_u128 << 112) | u128::from(u32::from(a)));
+    match net.contains('/') {
+        true => format!("{v6}/{}", u16::from(len) + 96),
+        false => v6.to_string(),
+    }
+}
+
+/// `text` with every IPv4 address and CIDR in it replaced by [`to_v6`] (quoted: YAML
+/// would not read an IPv6 address in a flow mapping as a string otherwise).
+pub(crate) fn text_to_v6(text: &str) -> String {
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        let v6 = to_v6(token);
+        if v6 == *token {
+            out.push_str(token);
+        } else {
+            let quoted = out.ends_with('"') || out.ends_with('\'');
+            if quoted {
+                out.push_str(&v6);
+            } else {
+                out.push_str(&format!("\"{v6}\""));
+            }
+        }
+        token.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || c == '.' || c == '/' {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// [`agreement`], on the same cluster with its addresses mapped into IPv6 (`v6`).
+fn agreement_in(seed: u64, p: &Profile, v6: bool) {
     let (yaml, nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+    let yaml = if v6 { text_to_v6(&yaml) } else { yaml };
+    let nodes: Vec<netpol_manifest::config::Node> = (nodes.into_iter())
+        .map(|mut n| {
+            if v6 {
+                n.ip = to_v6(&n.ip.to_string()).parse().expect("ip");
+            }
+            n
+        })
+        .collect();
     let mut model = load(&yaml);
     // V4: bare Pods run on the nodes.
     for (i, e) in model.endpoints.iter_mut().enumerate() {
@@ -126,10 +190,20 @@ fn agreement(seed: u64, p: &Profile) {
     p.nodes = nodes;
     // V3: every block synth writes covers 10.0.0.16/28 whole or not at all, so that the
     // matrix (which does not match partly covering blocks) can be the oracle.
-    p.pod_cidrs = vec!["10.0.0.16/28".parse().expect("cidr")];
+    let fam = |n: &str| if v6 { to_v6(n) } else { n.to_owned() };
+    p.pod_cidrs = vec![fam("10.0.0.16/28").parse().expect("cidr")];
     // The same for the ClusterIPs the manifests leave out (the matrix counts only what is
     // certain there).
-    p.service_cidr = Some("172.20.0.0/16".parse().expect("cidr"));
+    p.service_cidr = Some(fam("172.20.0.0/16").parse().expect("cidr"));
+    if v6 {
+        p.ip_family = netpol_manifest::config::IpFamily::Ipv6;
+        assert!(
+            model
+                .endpoints
+                .iter()
+                .any(|e| e.pod_ip.is_some_and(|a| a.is_ipv6()))
+        );
+    }
     let p = &p;
     let analysis = netpol_graph::Analysis::new(&model, p);
     let matrix = analysis.matrix();
@@ -280,6 +354,17 @@ fn agrees_with_graph_on_generated_clusters_vpc_cni() {
         "V9 refuted, proved, unknown: {v9:?}"
     );
 }
+/// V15: the same agreement on IPv6 clusters (the generated clusters with their addresses
+/// mapped into IPv6), under both CNIs. Before, every verdict on them was `unknown`.
+#[test]
+fn agrees_with_graph_on_generated_ipv6_clusters() {
+    for seed in [0, 3, 7, 9] {
+        agreement_in(seed, &profile(Cni::Upstream, EnforcingMode::Standard), true);
+        agreement_in(seed, &profile(Cni::VpcCni, EnforcingMode::Standard), true);
+    }
+    agreement_in(7, &profile(Cni::VpcCni, EnforcingMode::Strict), true);
+}
+
 /// The readings `--robust` adds (V2 off under vpc-cni; ipBlocks matching every pod address,
 /// or none, under upstream) agree between the engines too.
 #[test]
@@ -329,15 +414,23 @@ assertions:
     scope: existing
     deny: {from: {}, to: {namespaceSelector: {matchLabels: {team: blue}}}}
 "#;
-    let mut checked = 0;
-    for seed in 0..8 {
-        let (yaml, nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+    let (mut checked, mut checked6, mut icmpv6) = (0, 0, 0);
+    // V15: a few of the clusters again with their addresses in IPv6.
+    for (seed, v6) in (0..8).map(|s| (s, false)).chain((0..3).map(|s| (s, true))) {
+        let (yaml, mut nodes) = with_vpc_paths(&synth::generate(&SynthConfig::tiny(seed)), seed);
+        let yaml = if v6 { text_to_v6(&yaml) } else { yaml };
+        for n in nodes.iter_mut().filter(|_| v6) {
+            n.ip = to_v6(&n.ip.to_string()).parse().expect("ip");
+        }
         let model = load(&yaml);
         for mut p in [
             profile(Cni::Upstream, EnforcingMode::Standard),
             profile(Cni::VpcCni, EnforcingMode::Standard),
         ] {
             p.nodes = nodes.clone();
+            if v6 {
+                p.ip_family = netpol_manifest::config::IpFamily::Ipv6;
+            }
             let v = verify(&model, &p, &config(cfg), &Options::default());
             for r in &v.results {
                 let Outcome::Refuted(cx) = &r.outcome else {
@@ -383,6 +476,8 @@ assertions:
                                 .is_some_and(|x| x.directions[1].allowed.contains(proto, n))
                     }
                     (_, Some(proto), Some(n)) => m.ports(&src, &dst).contains(proto, n),
+                    // V15: passes at pods whatever the policies say.
+                    _ if cx.icmpv6 => netpol_graph::switches::icmpv6_passes(&p),
                     _ => m.ports(&src, &dst).has_other(),
                 };
                 let allowed = m.ports(&src, &dst);
@@ -400,10 +495,16 @@ assertions:
                     allowed.to_strings()
                 );
                 checked += 1;
+                checked6 += usize::from(v6);
+                icmpv6 += usize::from(cx.icmpv6);
             }
         }
     }
     assert!(checked > 10, "only {checked} counterexamples checked");
+    assert!(
+        checked6 > 5 && icmpv6 > 0,
+        "IPv6: {checked6}, ICMPv6: {icmpv6}"
+    );
 }
 
 /// The shipped regression example: each counterexample, fed back into the graph, connects.
@@ -452,7 +553,7 @@ fn shop_regression_counterexamples_connect_in_the_graph() {
                     && m.ports(&src, &e.id).contains(proto, n)
                     && cx.destination.ip.is_some_and(|ip| {
                         let (lo, hi) = e.id.split_once('-').expect("first-last");
-                        let (lo, hi): (Ipv4Addr, Ipv4Addr) =
+                        let (lo, hi): (IpAddr, IpAddr) =
                             (lo.parse().expect("ip"), hi.parse().expect("ip"));
                         lo <= ip && ip <= hi
                     })

@@ -23,7 +23,11 @@ fn run(model: &netpol_manifest::Model, cni: Cni, assertions: &str) -> Vec<Outcom
     run_on(model, &profile(cni), assertions)
 }
 
-fn run_on(model: &netpol_manifest::Model, p: &Profile, assertions: &str) -> Vec<Outcome> {
+pub(crate) fn run_on(
+    model: &netpol_manifest::Model,
+    p: &Profile,
+    assertions: &str,
+) -> Vec<Outcome> {
     let text =
         format!("apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n{assertions}");
     let mut map = SourceMap::new();
@@ -34,7 +38,7 @@ fn run_on(model: &netpol_manifest::Model, p: &Profile, assertions: &str) -> Vec<
     v.results.into_iter().map(|r| r.outcome).collect()
 }
 
-fn fixture(name: &str) -> netpol_manifest::Model {
+pub(crate) fn fixture(name: &str) -> netpol_manifest::Model {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/reach")
         .join(name);

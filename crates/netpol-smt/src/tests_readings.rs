@@ -1,5 +1,5 @@
 //! Verdicts that depend on more than the policies: the pod-ips annotation (V14), IPv6
-//! addresses, the other readings of `--robust`, and older VPC CNI releases.
+//! addresses on an IPv4 cluster, the other readings of `--robust`, and older VPC CNI releases.
 
 use netpol_diag::Code;
 use netpol_graph::Profile;
@@ -10,14 +10,14 @@ use crate::*;
 
 /// A bare Pod `x/<name>` labelled `app: <name>`, with `status` (YAML flow text) and extra
 /// metadata.
-fn pod(name: &str, status: &str, metadata: &str) -> String {
+pub(crate) fn pod(name: &str, status: &str, metadata: &str) -> String {
     format!(
         "---\napiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: {name}, labels: {{app: {name}}}{metadata}}}\nspec: {{containers: [{{name: c, image: i}}]}}\nstatus: {status}\n"
     )
 }
 
 /// A NetworkPolicy `x/<app>` selecting `app: <app>`, with `spec` lines after the selector.
-fn policy(app: &str, spec: &str) -> String {
+pub(crate) fn policy(app: &str, spec: &str) -> String {
     format!(
         "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{namespace: x, name: {app}}}\nspec:\n  podSelector: {{matchLabels: {{app: {app}}}}}\n{spec}"
     )
@@ -25,7 +25,7 @@ fn policy(app: &str, spec: &str) -> String {
 
 /// An assertion over `x/<from> -> x/<to>` with scope existing: `kind` is `deny` or
 /// `allow`, `ports` a YAML list or empty.
-fn assertion(name: &str, kind: &str, from: &str, to: &str, ports: &str) -> String {
+pub(crate) fn assertion(name: &str, kind: &str, from: &str, to: &str, ports: &str) -> String {
     let ports = if ports.is_empty() {
         String::new()
     } else {
@@ -36,7 +36,7 @@ fn assertion(name: &str, kind: &str, from: &str, to: &str, ports: &str) -> Strin
     )
 }
 
-fn assertions(list: &[String]) -> crate::config::ParsedConfig {
+pub(crate) fn assertions(list: &[String]) -> crate::config::ParsedConfig {
     config(&format!(
         "apiVersion: netpol.dev/v1alpha1\nkind: Verification\nassertions:\n{}",
         list.concat()
@@ -97,9 +97,10 @@ fn v14_the_annotated_address_is_the_pods() {
     assert_eq!(v.results[1].outcome.as_str(), "refuted");
 }
 
-/// The encoding's addresses are IPv4: an IPv6 pod took an IPv4 address in the solver, so a
-/// `deny` into a pod whose IPv6 ipBlock admits the source was proved. With an IPv6 address
-/// in the cluster every verdict is `unknown`, naming it; IPv4 clusters are unaffected.
+/// On an IPv4 cluster the encoding's addresses are IPv4: an IPv6 pod took an IPv4 address
+/// in the solver, so a `deny` into a pod whose IPv6 ipBlock admits the source was proved.
+/// With an IPv6 address in an IPv4 cluster every verdict is `unknown`, naming it; IPv4
+/// addresses are unaffected (the IPv6 family is `tests_family`'s).
 #[test]
 fn ipv6_addresses_make_verdicts_unknown() {
     let cluster = |db: &str, web: &str, block: &str| {

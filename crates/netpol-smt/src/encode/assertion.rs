@@ -4,7 +4,7 @@
 use netpol_manifest::model::{EndpointKind, NAMESPACE_NAME_LABEL};
 use z3::ast::{BV, Bool, Int};
 
-use super::{EXTERNAL, Encoder, FUTURE, OTHER_PROTO, Side, proto_index};
+use super::{EXTERNAL, Encoder, FUTURE, ICMPV6_PROTO, OTHER_PROTO, Side, proto_index};
 use crate::config::{Peer, PortItem, Scope};
 
 impl Encoder<'_> {
@@ -128,12 +128,16 @@ impl Encoder<'_> {
         one_namespace.implies(Bool::and(&equal))
     }
 
-    /// The assertion's port set over (proto, port).
+    /// The assertion's port set over (proto, port). A port-less item covers ICMPv6 too,
+    /// with its own index where it passes at pods (V15).
     pub(crate) fn ports_formula(&self, items: &[PortItem], proto: &Int, port: &BV) -> Bool {
+        let icmpv6 = self.icmpv6(proto).is_some();
+        let other = Int::from_i64(OTHER_PROTO);
         let v: Vec<Bool> = items
             .iter()
             .map(|it| match it {
-                None => proto.eq(Int::from_i64(OTHER_PROTO)),
+                None if icmpv6 => proto.ge(&other),
+                None => proto.eq(&other),
                 Some((p, lo, hi)) => Bool::and(&[
                     proto.eq(Int::from_i64(proto_index(*p))),
                     port.bvuge(BV::from_u64(u64::from(*lo), 16)),
@@ -141,14 +145,16 @@ impl Encoder<'_> {
                 ]),
             })
             .collect();
+        let (last, ported) = if icmpv6 {
+            (ICMPV6_PROTO, proto.lt(&other))
+        } else {
+            (OTHER_PROTO, proto.eq(&other).not())
+        };
         Bool::and(&[
             Bool::or(&v),
             proto.ge(Int::from_i64(0)),
-            proto.le(Int::from_i64(OTHER_PROTO)),
-            proto
-                .eq(Int::from_i64(OTHER_PROTO))
-                .not()
-                .implies(port.eq(BV::from_u64(0, 16)).not()),
+            proto.le(Int::from_i64(last)),
+            ported.implies(port.eq(BV::from_u64(0, 16)).not()),
         ])
     }
 }

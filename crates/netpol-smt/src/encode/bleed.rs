@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 
-use super::ip::{in_net, ip_const};
+use super::ip::{in_net, ip_between};
 use super::rules::portset_formula;
 
 use super::{Encoder, FUTURE, Side};
@@ -23,11 +23,21 @@ impl Encoder<'_> {
     fn in_region(&self, y: &Side, region: &[IpNet]) -> Bool {
         let mut v = vec![y.has_ip.not()];
         for n in region {
-            if let IpNet::V4(n) = n {
-                v.push(self.in_block(y, &n.trunc(), &[]));
-            }
+            v.push(self.in_block(y, &n.trunc(), &[]));
         }
         Bool::or(&v)
+    }
+
+    /// Whether the graph's tables (`BleedAt::table`) hold the cluster's family: they are
+    /// IPv4 ranges today, so on an IPv6 cluster they do not unless some range is IPv6 (an
+    /// empty table is read as not covering: `unknown`, never a wrong verdict). Without them
+    /// the addresses outside pods in an endpoint's region are unsure (`bleed`).
+    fn table_covers(&self) -> bool {
+        let fam = self.u.profile.ip_family;
+        fam == netpol_manifest::config::IpFamily::Ipv4
+            || (self.u.bleed.at.iter())
+                .flat_map(|b| &b.table)
+                .any(|(lo, _, _)| fam.holds((*lo).into()))
     }
 
     /// `y` is the class of existing endpoint `id`, if it may be.
@@ -97,6 +107,9 @@ impl Encoder<'_> {
         proto: &Int,
         port: &BV,
     ) -> Vec<(Bool, Bool)> {
+        if !self.table_covers() {
+            return Vec::new();
+        }
         // One table per class of `x` (the last listed): exclusive conditions, as above.
         let mut tables: BTreeMap<usize, &netpol_graph::BleedAt> = BTreeMap::new();
         tables.extend(self.facts_at(x, d));
@@ -107,7 +120,7 @@ impl Encoder<'_> {
             // the term is as deep as a range check whatever the number of keys.
             let mut by: Vec<(&Option<netpol_graph::PortSet>, Vec<Bool>)> = Vec::new();
             for (lo, hi, ports) in &b.table {
-                let cond = Bool::and(&[y.ip.bvuge(ip_const(*lo)), y.ip.bvule(ip_const(*hi))]);
+                let cond = ip_between(&y.ip, (*lo).into(), (*hi).into());
                 match by.iter_mut().find(|(p, _)| *p == ports) {
                     Some((_, conds)) => conds.push(cond),
                     None => by.push((ports, vec![cond])),
@@ -173,14 +186,14 @@ impl Encoder<'_> {
                 self.in_region(y, &b.region),
                 Bool::or(&exact).not(),
             ])];
-            let nodes: Vec<Bool> = (b.unsure_nodes.iter())
-                .filter_map(|n| match n {
-                    IpNet::V4(n) => Some(in_net(&y.ip, n)),
-                    IpNet::V6(_) => None,
-                })
-                .collect();
+            let nodes: Vec<Bool> = (b.unsure_nodes.iter()).map(|n| in_net(&y.ip, n)).collect();
             if !nodes.is_empty() {
                 toward.push(Bool::and(&[y.is_pod().not(), Bool::or(&nodes)]));
+            }
+            if !self.table_covers() {
+                // No table for the family (`bleed_external` is off): the region is unsure
+                // outside pods too.
+                toward.push(Bool::and(&[y.is_pod().not(), self.in_region(y, &b.region)]));
             }
             out.push((
                 Bool::and(&[at, Bool::or(&toward)]),

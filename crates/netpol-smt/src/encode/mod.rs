@@ -1,6 +1,6 @@
 //! The Z3 encoding of one assertion: two symbolic sides (or one for `isolated`), each an
 //! existing endpoint, a future pod or an external address, with labels over the finite
-//! vocabulary, named ports, an IPv4 address, and the policies of its candidate namespaces.
+//! vocabulary, named ports, an address of the cluster's family, and the policies of its candidate namespaces.
 //! See `docs/verify.md` ("How it is decided") for the encoding and its soundness notes.
 //!
 //! This file holds the types a query is made of ([`Side`], [`Query`], [`Trace`], [`Via`],
@@ -33,6 +33,7 @@ use z3::ast::{BV, Bool, Int};
 use crate::config::{Peer, Scope};
 use crate::universe::Universe;
 
+pub(crate) use ip::decode_ip;
 pub(crate) use isolation::{v2_resolved_later, v9_applies};
 pub(crate) use labels::LabelVars;
 
@@ -42,6 +43,10 @@ pub(crate) const FUTURE: i64 = -1;
 pub(crate) const EXTERNAL: i64 = -2;
 /// The protocol index of ICMP and the other port-less protocols.
 pub(crate) const OTHER_PROTO: i64 = 3;
+/// The protocol index of ICMPv6 where it passes at every pod (V15,
+/// `switches::icmpv6_passes`); elsewhere ICMPv6 is one of the other protocols. Both are
+/// port-less: what matches "other" matches it too (`proto >= OTHER_PROTO`).
+pub(crate) const ICMPV6_PROTO: i64 = 4;
 
 pub(crate) fn proto_index(p: Protocol) -> i64 {
     match p {
@@ -174,6 +179,12 @@ pub(crate) struct Encoder<'u> {
 }
 
 impl Encoder<'_> {
+    /// V15: the connection is ICMPv6 and passes at every pod, when the cluster lets it.
+    pub(crate) fn icmpv6(&self, proto: &Int) -> Option<Bool> {
+        netpol_graph::switches::icmpv6_passes(&self.u.profile)
+            .then(|| proto.eq(Int::from_i64(ICMPV6_PROTO)))
+    }
+
     /// Whether the deadline has passed; loops that build many terms stop early then, and
     /// the caller turns the half-built query into `unknown` (never into a verdict).
     pub(crate) fn expired(&self) -> bool {

@@ -16,11 +16,7 @@ impl Encoder<'_> {
             return Vec::new();
         }
         (0..self.u.node_keys.len())
-            .filter(|&k| {
-                self.u.node_keys[k]
-                    .1
-                    .is_some_and(|a| std::net::IpAddr::V4(a) == ip)
-            })
+            .filter(|&k| self.u.node_keys[k].1.is_some_and(|a| a == ip))
             .collect()
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use netpol_graph::ir::{LoweredRule, PeerMatch, PortSpec, resolve_ports};
 use z3::ast::{BV, Bool, Int};
 
-use super::ip::ip_const;
+use super::ip::ip_is;
 use super::rules::portset_formula;
 use super::{EXTERNAL, Encoder, Side};
 
@@ -23,7 +23,7 @@ impl Encoder<'_> {
         if let Some(ip) = u.node_keys[k].1 {
             v.push(Bool::and(&[
                 y.kind.eq(Int::from_i64(EXTERNAL)),
-                y.ip.eq(ip_const(ip)),
+                ip_is(&y.ip, ip),
             ]));
         }
         Bool::or(&v)

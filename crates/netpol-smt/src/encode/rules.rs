@@ -1,7 +1,6 @@
 //! Policy rules over a connection: rule peers against the other end, and rule ports
 //! (named ones per `NamedMode`, V7).
 
-use ipnet::Ipv4Net;
 use netpol_graph::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec};
 use netpol_manifest::model::Protocol;
 use z3::ast::{BV, Bool, Int};
@@ -12,28 +11,21 @@ impl Encoder<'_> {
     pub(super) fn peer_match(&self, peer: &PeerMatch, y: &Side) -> Bool {
         let u = self.u;
         match peer {
-            PeerMatch::IpBlock { cidr, except, .. } => match cidr {
-                ipnet::IpNet::V4(c) => {
-                    let ex: Vec<Ipv4Net> = except
-                        .iter()
-                        .filter_map(|e| match e {
-                            ipnet::IpNet::V4(n) => Some(*n),
-                            ipnet::IpNet::V6(_) => None,
-                        })
-                        .collect();
-                    let inside = self.in_block(y, c, &ex);
-                    if netpol_graph::switches::ipblocks_match_pods(&u.profile) {
-                        inside
-                    } else {
-                        // A pod's own address never matches; a hostNetwork pod's is its node's.
-                        Bool::and(&[
-                            inside,
-                            Bool::or(&[y.is_pod().not(), y.host_network.clone()]),
-                        ])
-                    }
+            PeerMatch::IpBlock { cidr, except, .. } => {
+                // A block (or an `except`) of the other family holds no address the solver
+                // ranges over (`ip::in_net`): under `vpc-cni` the graph drops such blocks
+                // (V15), under `upstream` they match nothing in a single-stack cluster.
+                let inside = self.in_block(y, cidr, except);
+                if netpol_graph::switches::ipblocks_match_pods(&u.profile) {
+                    inside
+                } else {
+                    // A pod's own address never matches; a hostNetwork pod's is its node's.
+                    Bool::and(&[
+                        inside,
+                        Bool::or(&[y.is_pod().not(), y.host_network.clone()]),
+                    ])
                 }
-                ipnet::IpNet::V6(_) => Bool::from_bool(false),
-            },
+            }
             PeerMatch::Pods {
                 namespaces, pods, ..
             } => {
@@ -202,7 +194,8 @@ pub(super) fn portset_formula(set: &netpol_graph::PortSet, proto: &Int, port: &B
         }
     }
     if set.has_other() {
-        v.push(proto.eq(Int::from_i64(OTHER_PROTO)));
+        // ICMPv6 (`ICMPV6_PROTO`) where it has its own index is port-less too.
+        v.push(proto.ge(Int::from_i64(OTHER_PROTO)));
     }
     Bool::or(&v)
 }

@@ -4,7 +4,7 @@
 use netpol_manifest::model::NAMESPACE_NAME_LABEL;
 use z3::ast::{BV, Bool, Int};
 
-use super::ip::{in_net, ip_const};
+use super::ip::{in_net, ip_is, width};
 use super::{EXTERNAL, Encoder, FUTURE, LabelVars, Side, SideFilter};
 use crate::config::{Peer, Scope};
 
@@ -35,7 +35,7 @@ impl Encoder<'_> {
             labels,
             ports,
             has_ip: Bool::new_const(format!("{name}.hasip")),
-            ip: BV::new_const(format!("{name}.ip"), 32),
+            ip: BV::new_const(format!("{name}.ip"), width(u.profile.ip_family)),
             host_network: Bool::new_const(format!("{name}.hostnet")),
             node: Int::new_const(format!("{name}.node")),
             candidate_ns: Vec::new(),
@@ -130,7 +130,7 @@ impl Encoder<'_> {
         match e.ip {
             Some(ip) => {
                 parts.push(side.has_ip.clone());
-                parts.push(side.ip.eq(ip_const(ip)));
+                parts.push(ip_is(&side.ip, ip));
             }
             None if e.symbolic_ip => {
                 parts.push(side.has_ip.clone());
@@ -163,8 +163,8 @@ impl Encoder<'_> {
             let v: Vec<Bool> = self.u.pod_cidrs.iter().map(|n| in_net(ip, n)).collect();
             parts.push(Bool::or(&v));
         }
-        if let Some(ipnet::IpNet::V4(sc)) = self.u.profile.service_cidr {
-            parts.push(in_net(ip, &sc).not());
+        if let Some(sc) = &self.u.profile.service_cidr {
+            parts.push(in_net(ip, sc).not());
         }
         Bool::and(&parts)
     }
@@ -174,7 +174,7 @@ impl Encoder<'_> {
             .u
             .known_ips
             .iter()
-            .map(|a| ip.eq(ip_const(*a)).not())
+            .map(|a| ip_is(ip, *a).not())
             .collect();
         Bool::and(&v)
     }
@@ -228,7 +228,7 @@ impl Encoder<'_> {
             .u
             .node_keys
             .iter()
-            .filter_map(|(_, ip)| ip.map(|a| side.ip.eq(ip_const(a))))
+            .filter_map(|(_, ip)| ip.map(|a| ip_is(&side.ip, a)))
             .collect();
         // Pod subnets are VPC subnets, shared with unlisted nodes, load balancers and other
         // instances, so an external address may be in `podCIDRs` too.

@@ -4,7 +4,6 @@
 //! survive, which is not knowable. `decide` reports such an `allow` as `unknown`. A pod
 //! created later (`scope: any`) is taken to be like any of them, at either end.
 
-use ipnet::IpNet;
 use netpol_graph::SlotKey;
 use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
@@ -45,10 +44,7 @@ impl Encoder<'_> {
             };
             for k in keys {
                 let (inside, name) = match &k.key {
-                    SlotKey::Cidr(IpNet::V4(c)) => {
-                        (self.in_block(y, &c.trunc(), &[]), c.to_string())
-                    }
-                    SlotKey::Cidr(IpNet::V6(_)) => continue,
+                    SlotKey::Cidr(c) => (self.in_block(y, &c.trunc(), &[]), c.to_string()),
                     SlotKey::Endpoint(id) => {
                         let Ok(q) = u.eps.binary_search_by(|e| e.id.as_str().cmp(id)) else {
                             continue;

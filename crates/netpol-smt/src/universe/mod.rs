@@ -3,14 +3,18 @@
 //! vocabulary, and the VPC CNI facts that depend only on the existing endpoints (V2 rule
 //! resolution, V7 ingress named-port unions).
 
+mod family;
 mod vocab;
 
+pub(crate) use family::family_name;
 pub(crate) use vocab::{Vocab, assertion_peers};
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use family::first_other_family;
 
-use ipnet::Ipv4Net;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use netpol_graph::ir::{LoweredPolicy, NamespaceScope, PeerMatch, PortSpec};
 use netpol_graph::{IdentifierRange, PortSet, Profile};
 use netpol_manifest::Model;
@@ -29,8 +33,9 @@ pub(crate) struct Ex {
     pub(crate) ns: usize,
     pub(crate) labels: Labels,
     pub(crate) ports: Vec<ContainerPort>,
-    /// A known IPv4 address (bare Pods with `status.podIP`, hostNetwork pods' node IP).
-    pub(crate) ip: Option<Ipv4Addr>,
+    /// A known address of the cluster's family (bare Pods with `status.podIP`, hostNetwork
+    /// pods' node IP).
+    pub(crate) ip: Option<IpAddr>,
     /// V3: a workload whose replicas take some IP of the pod CIDRs.
     pub(crate) symbolic_ip: bool,
     pub(crate) host_network: bool,
@@ -97,11 +102,12 @@ pub(crate) struct Universe {
     /// the policy selects (`None` outside VPC CNI).
     pub(crate) ingress_union: Vec<Vec<Option<PortSet>>>,
     /// Known IPs of existing endpoints and configured nodes.
-    pub(crate) known_ips: Vec<Ipv4Addr>,
-    pub(crate) pod_cidrs: Vec<Ipv4Net>,
+    pub(crate) known_ips: Vec<IpAddr>,
+    /// The configured pod ranges of the cluster's family.
+    pub(crate) pod_cidrs: Vec<IpNet>,
     /// V4/V6: node names (configured nodes and hostNetwork pods' nodes), sorted, with the
     /// primary IP of the configured ones.
-    pub(crate) node_keys: Vec<(String, Option<Ipv4Addr>)>,
+    pub(crate) node_keys: Vec<(String, Option<IpAddr>)>,
     /// V6: existing hostNetwork endpoints with pods on nodes netpol can name.
     pub(crate) node_carriers: Vec<usize>,
     /// V5: the ClusterIP Services some egress rule admits.
@@ -116,11 +122,12 @@ pub(crate) struct Universe {
     pub(crate) members: BTreeMap<usize, Vec<usize>>,
     /// `policy-not-modelled` warnings: policies the proofs ignore.
     pub(crate) unmodelled: Vec<netpol_diag::Diagnostic>,
-    /// The first IPv6 address or range of the cluster, described: the encoding's addresses
-    /// are IPv4, so with one no verdict is exact (`caveats::unknown_with_ipv6`).
-    pub(crate) ipv6: Option<String>,
+    /// Why no verdict is exact, if so: the first address or range of the family the
+    /// cluster does not use (the encoding's addresses are of the cluster's family), or an
+    /// `other-ip-family` warning of the graph (`caveats::unknown_with_other_family`).
+    pub(crate) other_family: Option<String>,
     /// `version-not-modelled` warnings: behaviours of the configured VPC CNI releases the
-    /// input depends on and netpol does not model (`caveats::unknown_with_ipv6`).
+    /// input depends on and netpol does not model (`caveats::unknown_for_releases`).
     pub(crate) version_gaps: Vec<netpol_diag::Diagnostic>,
     /// V13: per existing enforced endpoint (index into `eps`) and direction, the address
     /// keys with more than 24 port slots (`encode/slots.rs`).
@@ -130,42 +137,6 @@ pub(crate) struct Universe {
     /// V5 paths grouped into rule classes (`encode/services.rs`); `false` builds one
     /// disjunct per Service port and rule, the plain encoding the tests compare against.
     pub(crate) via_classes: bool,
-}
-
-fn v4(ip: Option<IpAddr>) -> Option<Ipv4Addr> {
-    match ip {
-        Some(IpAddr::V4(a)) => Some(a),
-        _ => None,
-    }
-}
-
-/// The first IPv6 address or range among the endpoints (by id), the configured nodes, the
-/// pod and Service ranges and the ClusterIPs, described for a reason.
-fn first_ipv6(
-    model: &Model,
-    profile: &Profile,
-    infos: &BTreeMap<String, Option<IpAddr>>,
-) -> Option<String> {
-    let endpoint = infos.iter().find_map(|(id, ip)| match ip {
-        Some(IpAddr::V6(a)) => Some(format!("{id} has address {a}")),
-        _ => None,
-    });
-    let node = || {
-        (profile.nodes.iter())
-            .find(|n| n.ip.is_ipv6())
-            .map(|n| format!("node {} has address {}", n.name, n.ip))
-    };
-    let range = || {
-        (profile.pod_cidrs.iter().chain(&profile.service_cidr))
-            .find(|n| matches!(n, ipnet::IpNet::V6(_)))
-            .map(|n| format!("the cluster range {n} is IPv6"))
-    };
-    let service = || {
-        (model.services.iter())
-            .find_map(|s| s.cluster_ip.filter(IpAddr::is_ipv6).map(|ip| (s, ip)))
-            .map(|(s, ip)| format!("Service {}/{} has ClusterIP {ip}", s.namespace, s.name))
-    };
-    endpoint.or_else(node).or_else(range).or_else(service)
 }
 
 impl Universe {
@@ -196,22 +167,25 @@ impl Universe {
         let symbolic = netpol_graph::switches::ipblocks_match_workloads(profile);
         let facts: BTreeMap<String, netpol_graph::NodeFacts> =
             analysis.node_facts().into_iter().collect();
-        let mut node_keys: BTreeMap<String, Option<Ipv4Addr>> = profile
+        // Addresses of the other family have no place in the encoding (a caveat names them).
+        let fam = profile.ip_family;
+        let ours = |ip: Option<IpAddr>| ip.filter(|a| fam.holds(*a));
+        let mut node_keys: BTreeMap<String, Option<IpAddr>> = profile
             .nodes
             .iter()
-            .map(|n| (n.name.clone(), v4(Some(n.ip))))
+            .map(|n| (n.name.clone(), ours(Some(n.ip))))
             .collect();
         for f in facts.values() {
             for k in &f.carries {
                 node_keys.entry(k.clone()).or_insert(None);
             }
         }
-        let node_keys: Vec<(String, Option<Ipv4Addr>)> = node_keys.into_iter().collect();
+        let node_keys: Vec<(String, Option<IpAddr>)> = node_keys.into_iter().collect();
         let key_index = |name: &str| node_keys.binary_search_by(|k| k.0.as_str().cmp(name)).ok();
         let mut eps = Vec::new();
         for e in &model.endpoints {
             let id = e.id();
-            let ip = v4(infos.get(&id).copied().flatten());
+            let ip = ours(infos.get(&id).copied().flatten());
             let f = facts.get(&id).cloned().unwrap_or_default();
             let carries = f.carries.iter().filter_map(|n| key_index(n)).collect();
             let runs_on = f
@@ -308,22 +282,31 @@ impl Universe {
         pod_vocab.finish();
         ns_vocab.finish();
         // Node IPs are never a pod's (nor an external range's: the node endpoint has one).
-        let mut known_ips: Vec<Ipv4Addr> = eps
+        let mut known_ips: Vec<IpAddr> = eps
             .iter()
             .filter_map(|e| e.ip)
             .chain(node_keys.iter().filter_map(|k| k.1))
             .collect();
         known_ips.sort_unstable();
         known_ips.dedup();
-        let pod_cidrs = profile
-            .pod_cidrs
-            .iter()
-            .filter_map(|n| match n {
-                ipnet::IpNet::V4(n) => Some(*n),
-                ipnet::IpNet::V6(_) => None,
-            })
+        let pod_cidrs = (profile.pod_cidrs.iter())
+            .filter(|n| fam.holds(n.addr()))
+            .copied()
             .collect();
-        let ipv6 = first_ipv6(model, profile, &infos);
+        // And what the graph reports it cannot place either (`other-ip-family`: under VPC
+        // CNI an `except` of the other family whose key the kernel refuses, V15).
+        let other_family = (first_other_family(model, profile, &infos))
+            .map(|what| {
+                format!(
+                    "{what}, but the cluster is {} (cluster.ipFamily) and verify models addresses of that family only (the matrix reads both)",
+                    family_name(fam)
+                )
+            })
+            .or_else(|| {
+                (analysis.diagnostics().iter())
+                    .find(|d| d.code == netpol_diag::Code::OtherIpFamily)
+                    .map(|d| format!("{}; see the other-ip-family warning", d.message))
+            });
         let unmodelled = analysis
             .diagnostics()
             .iter()
@@ -336,7 +319,7 @@ impl Universe {
             .collect();
         let mut u = Universe {
             version_gaps,
-            ipv6,
+            other_family,
             unmodelled,
             profile: profile.clone(),
             namespaces,
@@ -419,7 +402,7 @@ impl Universe {
             usize,
             Vec<Option<i64>>,
             Vec<Option<u16>>,
-            Option<Ipv4Addr>,
+            Option<IpAddr>,
             bool,
             bool,
             bool,
