@@ -208,6 +208,10 @@ fn rule_ports(
 fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
     let mut by_except: BTreeMap<IpNet, Finding> = BTreeMap::new();
     for (lo, hi, kept) in &at.table {
+        // IPv4 only: the lint compares IPv4 pieces.
+        let (IpAddr::V4(lo), IpAddr::V4(hi)) = (lo, hi) else {
+            continue;
+        };
         let addr = IpAddr::V4(*lo);
         let open =
             |e: &&Entry| e.cidr.contains(&addr) && !e.except.iter().any(|x| x.contains(&addr));

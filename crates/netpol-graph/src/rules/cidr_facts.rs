@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use netpol_manifest::model::Direction;
 
-use crate::ir::LoweredPolicy;
+use crate::ir::{LoweredPolicy, PortSpec};
 use crate::ports::PortSet;
 use crate::world::{Ep, EpKind, World};
 
@@ -73,6 +73,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
         return res;
     }
     let mut pairs_left = EXACT_PAIRS;
+    let mut tables = BTreeMap::new();
     for (di, dir) in Direction::BOTH.into_iter().enumerate() {
         if applies(w, &w.policies, dir) {
             res.any[di] = region(&address_entries(w, &w.policies, None, dir));
@@ -124,7 +125,21 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
                         exact.push((o.info.id.clone(), v.allowed));
                     }
                 }
-                let (table, unsure_nodes) = full_table(w, &counted, e, dir);
+                // Pods with one policy set, nodes and (for named ports) container ports
+                // have one table: build it once (it scans every pod for /32 keys).
+                let named = counted.iter().flat_map(|p| p.rules(dir)).any(|r| {
+                    (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_)))
+                });
+                let key = (
+                    counted.iter().map(|p| p.index).collect::<Vec<_>>(),
+                    di,
+                    e.runs_on.clone(),
+                    named.then(|| format!("{:?}", w.container_ports(e))),
+                );
+                let (table, unsure_nodes) = tables
+                    .entry(key)
+                    .or_insert_with(|| full_table(w, &counted, e, dir))
+                    .clone();
                 res.at.push(BleedAt {
                     endpoint: e.info.id.clone(),
                     direction: dir,
@@ -162,10 +177,7 @@ fn full_table(
     counted: &[&LoweredPolicy],
     at: &Ep,
     dir: Direction,
-) -> (
-    Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)>,
-    Vec<IpNet>,
-) {
+) -> (Vec<(IpAddr, IpAddr, Option<PortSet>)>, Vec<IpNet>) {
     let t = Table::new(&address_table(w, counted, at, dir));
     let mut keys: BTreeMap<IpNet, Option<PortSet>> = (t.keys.iter())
         .map(|(k, (p, _))| {
@@ -199,25 +211,18 @@ fn full_table(
     (ranges(&keys), unsure)
 }
 
-/// The keys as disjoint IPv4 ranges with the longest key's decision, in address order
-/// (a flat lookup for `verify`: no term nests as deep as the number of keys). Addresses
-/// in no range have no key.
+/// The keys as disjoint ranges with the longest key's decision, in address order (IPv4
+/// first; a flat lookup for `verify`: no term nests as deep as the number of keys).
+/// Addresses in no range have no key.
 #[allow(clippy::type_complexity)]
-fn ranges(
-    keys: &BTreeMap<IpNet, Option<PortSet>>,
-) -> Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)> {
-    let nets: Vec<IpNet> = keys
-        .keys()
-        .copied()
-        .filter(|k| k.addr().is_ipv4())
-        .collect();
+fn ranges(keys: &BTreeMap<IpNet, Option<PortSet>>) -> Vec<(IpAddr, IpAddr, Option<PortSet>)> {
+    let nets: Vec<IpNet> = keys.keys().copied().collect();
     let mut out = Vec::new();
     for iv in crate::ip::partition(&nets) {
-        let (IpAddr::V4(lo), IpAddr::V4(hi)) = iv.bounds() else {
-            continue;
-        };
-        let longest = (0..=32u8).rev().find_map(|len| {
-            let net = IpNet::new(IpAddr::V4(lo), len).ok()?.trunc();
+        let (lo, hi) = iv.bounds();
+        let max = if lo.is_ipv4() { 32 } else { 128 };
+        let longest = (0..=max).rev().find_map(|len| {
+            let net = IpNet::new(lo, len).ok()?.trunc();
             keys.get(&net)
         });
         if let Some(d) = longest {
@@ -270,10 +275,10 @@ pub struct BleedAt {
     /// The direction's verdict toward each existing endpoint whose addresses are known
     /// (by id): `verify` takes it as is.
     pub exact: Vec<(String, PortSet)>,
-    /// The whole table for addresses outside pods, as disjoint IPv4 ranges in address
-    /// order with the longest key's ports (`None`: deny-all key); no range, no key.
+    /// The whole table for addresses outside pods, as disjoint ranges in address order
+    /// (IPv4 first) with the longest key's ports (`None`: deny-all key); no range, no key.
     #[allow(clippy::type_complexity)]
-    pub table: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, Option<PortSet>)>,
+    pub table: Vec<(IpAddr, IpAddr, Option<PortSet>)>,
     /// Node /32s that may or may not be the node key (the pod may run on several nodes).
     pub unsure_nodes: Vec<IpNet>,
 }

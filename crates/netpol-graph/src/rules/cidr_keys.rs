@@ -221,7 +221,7 @@ pub(crate) fn address_table(
 /// One entry as the agent at `at` (unknown: any pod) reads it: skipped for the node's
 /// address (V12) or the other family (V15), its excepts as the keys the agent writes (V15;
 /// a key the kernel refuses is left out, and `verify` answers unknown while one exists,
-/// [`super::family::refused_excepts`]).
+/// `other-ip-family`).
 fn agent_entry(
     w: &World<'_>,
     at: Option<&Ep>,
