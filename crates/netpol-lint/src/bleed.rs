@@ -207,7 +207,7 @@ fn rule_ports(
 /// The findings of one pod and direction, one per `except` that cuts something.
 fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
     let mut by_except: BTreeMap<IpNet, Finding> = BTreeMap::new();
-    for (lo, hi, kept) in &at.table {
+    for (lo, hi, kept) in at.table.iter() {
         // IPv4 only: the lint compares IPv4 pieces.
         let (IpAddr::V4(lo), IpAddr::V4(hi)) = (lo, hi) else {
             continue;
@@ -299,7 +299,7 @@ fn denied(
             }
         }
     }
-    for (id, kept) in &at.service_exact {
+    for (id, kept) in at.service_exact.iter() {
         let Some(svc) = (cx.model.services.iter())
             .find(|s| id.split_once('/') == Some((s.namespace.as_str(), s.name.as_str())))
         else {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use netpol_manifest::model::Direction;
@@ -73,7 +74,13 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
         return res;
     }
     let mut pairs_left = EXACT_PAIRS;
-    let mut tables = BTreeMap::new();
+    // Endpoints the agent can look up: the exact pairs range over them.
+    let lookupable: Vec<&Ep> = (w.eps.iter())
+        .filter(|o| !matches!(o.kind, EpKind::Service(_)) && lookup(w, o) != Lookup::Unknown)
+        .collect();
+    // Pods with one policy set, nodes and (for named ports) container ports have one table
+    // and one region: decide them once (the table scans every pod for /32 keys).
+    let mut shared: BTreeMap<_, Option<Shared>> = BTreeMap::new();
     for (di, dir) in Direction::BOTH.into_iter().enumerate() {
         if applies(w, &w.policies, dir) {
             res.any[di] = region(&address_entries(w, &w.policies, None, dir));
@@ -83,75 +90,46 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             if !applies(w, counted.iter().copied(), dir) {
                 continue;
             }
-            let r = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
-            if !r.is_empty() {
-                let mut services = Vec::new();
-                let mut service_exact = Vec::new();
-                let mut services_maybe = Vec::new();
-                for si in services_in(w, &r, dir) {
-                    let svc = &w.model.services[si];
-                    let id = format!("{}/{}", svc.namespace, svc.name);
-                    let mut all = PortSet::empty();
-                    for sp in &svc.ports {
-                        all.union_with(&PortSet::port(sp.protocol, sp.port));
-                    }
-                    let mut union = PortSet::empty();
-                    for rule in counted.iter().flat_map(|p| &p.egress) {
-                        union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
-                    }
-                    match decide_service(w, &counted, e, svc) {
-                        // V11 only removes ports here: the exact ports bound the union's.
-                        Some(l) if l.allowed().intersect(&all).difference(&union).is_empty() => {
-                            service_exact.push((id, l.allowed().intersect(&all)));
-                        }
-                        Some(_) => services.push(id),
-                        None => services_maybe.push(id),
-                    }
+            let named = counted.iter().flat_map(|p| p.rules(dir)).any(|r| {
+                (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_)))
+            });
+            let key = (
+                counted.iter().map(|p| p.index).collect::<Vec<_>>(),
+                di,
+                e.runs_on.clone(),
+                named.then(|| format!("{:?}", w.container_ports(e))),
+            );
+            let Some(sh) = shared
+                .entry(key)
+                .or_insert_with(|| Shared::new(w, &counted, e, dir))
+                .clone()
+            else {
+                continue;
+            };
+            // Exact verdicts toward existing endpoints with one known address, within a
+            // budget (beyond it those pairs stay `unknown`).
+            let mut exact = Vec::new();
+            if !lookupable.is_empty() && lookupable.len() <= pairs_left {
+                pairs_left -= lookupable.len();
+                for o in &lookupable {
+                    let v = match dir {
+                        Direction::Ingress => crate::eval::ingress(w, e, o),
+                        Direction::Egress => crate::eval::egress(w, e, o),
+                    };
+                    exact.push((o.info.id.clone(), v.allowed));
                 }
-                // Exact verdicts toward existing endpoints with one known address, within
-                // a budget (beyond it those pairs stay `unknown`).
-                let mut exact = Vec::new();
-                let others: Vec<&Ep> = (w.eps.iter())
-                    .filter(|o| !matches!(o.kind, EpKind::Service(_)))
-                    .filter(|o| pairs_left > 0 && lookup(w, o) != Lookup::Unknown)
-                    .collect();
-                if !others.is_empty() && others.len() <= pairs_left {
-                    pairs_left -= others.len();
-                    for o in others {
-                        let v = match dir {
-                            Direction::Ingress => crate::eval::ingress(w, e, o),
-                            Direction::Egress => crate::eval::egress(w, e, o),
-                        };
-                        exact.push((o.info.id.clone(), v.allowed));
-                    }
-                }
-                // Pods with one policy set, nodes and (for named ports) container ports
-                // have one table: build it once (it scans every pod for /32 keys).
-                let named = counted.iter().flat_map(|p| p.rules(dir)).any(|r| {
-                    (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_)))
-                });
-                let key = (
-                    counted.iter().map(|p| p.index).collect::<Vec<_>>(),
-                    di,
-                    e.runs_on.clone(),
-                    named.then(|| format!("{:?}", w.container_ports(e))),
-                );
-                let (table, unsure_nodes) = tables
-                    .entry(key)
-                    .or_insert_with(|| full_table(w, &counted, e, dir))
-                    .clone();
-                res.at.push(BleedAt {
-                    endpoint: e.info.id.clone(),
-                    direction: dir,
-                    region: r,
-                    services,
-                    services_maybe,
-                    service_exact,
-                    exact,
-                    table,
-                    unsure_nodes,
-                });
             }
+            res.at.push(BleedAt {
+                endpoint: e.info.id.clone(),
+                direction: dir,
+                region: sh.region,
+                services: sh.services,
+                services_maybe: sh.services_maybe,
+                service_exact: sh.service_exact,
+                exact,
+                table: sh.table,
+                unsure_nodes: sh.unsure_nodes,
+            });
         }
     }
     for si in services_in(w, &res.any[1], Direction::Egress) {
@@ -164,6 +142,59 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
     }
     res.at.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
     res
+}
+
+/// What the pods of one policy set, nodes and container ports share in one direction.
+#[derive(Clone)]
+struct Shared {
+    region: Arc<[IpNet]>,
+    services: Arc<[String]>,
+    services_maybe: Arc<[String]>,
+    service_exact: Arc<[(String, PortSet)]>,
+    table: Arc<[(IpAddr, IpAddr, Option<PortSet>)]>,
+    unsure_nodes: Vec<IpNet>,
+}
+
+impl Shared {
+    /// The facts at `e` in `dir` under `counted`, `None` when V11 cannot differ there.
+    fn new(w: &World<'_>, counted: &[&LoweredPolicy], e: &Ep, dir: Direction) -> Option<Shared> {
+        let region = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
+        if region.is_empty() {
+            return None;
+        }
+        let mut services = Vec::new();
+        let mut service_exact = Vec::new();
+        let mut services_maybe = Vec::new();
+        for si in services_in(w, &region, dir) {
+            let svc = &w.model.services[si];
+            let id = format!("{}/{}", svc.namespace, svc.name);
+            let mut all = PortSet::empty();
+            for sp in &svc.ports {
+                all.union_with(&PortSet::port(sp.protocol, sp.port));
+            }
+            let mut union = PortSet::empty();
+            for rule in counted.iter().flat_map(|p| &p.egress) {
+                union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
+            }
+            match decide_service(w, counted, e, svc) {
+                // V11 only removes ports here: the exact ports bound the union's.
+                Some(l) if l.allowed().intersect(&all).difference(&union).is_empty() => {
+                    service_exact.push((id, l.allowed().intersect(&all)));
+                }
+                Some(_) => services.push(id),
+                None => services_maybe.push(id),
+            }
+        }
+        let (table, unsure_nodes) = full_table(w, counted, e, dir);
+        Some(Shared {
+            region: region.into(),
+            services: services.into(),
+            services_maybe: services_maybe.into(),
+            service_exact: service_exact.into(),
+            table: table.into(),
+            unsure_nodes,
+        })
+    }
 }
 
 /// `at`'s whole table in `dir` for addresses outside pods: the address keys, the /32 of
@@ -262,23 +293,23 @@ pub struct BleedAt {
     pub endpoint: String,
     pub direction: Direction,
     /// Addresses where V11 may decide otherwise than the rules' union.
-    pub region: Vec<IpNet>,
+    pub region: Arc<[IpNet]>,
     /// Egress: the Services (`namespace/name`) whose ClusterIP lies there and where V11
     /// adds ports the rules' union does not admit.
-    pub services: Vec<String>,
+    pub services: Arc<[String]>,
     /// Egress: the Services without a known ClusterIP while the region meets the Service
     /// range: V11 may take ports the union certainly admits (an `allow` at risk).
-    pub services_maybe: Vec<String>,
+    pub services_maybe: Arc<[String]>,
     /// Egress: the Service ports V11 leaves at each other Service whose ClusterIP lies
     /// in the region (a subset of what the rules' union admits there).
-    pub service_exact: Vec<(String, PortSet)>,
+    pub service_exact: Arc<[(String, PortSet)]>,
     /// The direction's verdict toward each existing endpoint whose addresses are known
     /// (by id): `verify` takes it as is.
     pub exact: Vec<(String, PortSet)>,
     /// The whole table for addresses outside pods, as disjoint ranges in address order
     /// (IPv4 first) with the longest key's ports (`None`: deny-all key); no range, no key.
     #[allow(clippy::type_complexity)]
-    pub table: Vec<(IpAddr, IpAddr, Option<PortSet>)>,
+    pub table: Arc<[(IpAddr, IpAddr, Option<PortSet>)]>,
     /// Node /32s that may or may not be the node key (the pod may run on several nodes).
     pub unsure_nodes: Vec<IpNet>,
 }

@@ -36,7 +36,7 @@ impl Encoder<'_> {
         let fam = self.u.profile.ip_family;
         fam == netpol_manifest::config::IpFamily::Ipv4
             || (self.u.bleed.at.iter())
-                .flat_map(|b| &b.table)
+                .flat_map(|b| b.table.iter())
                 .any(|(lo, _, _)| fam.holds((*lo).into()))
     }
 
@@ -119,7 +119,7 @@ impl Encoder<'_> {
             // The graph's table as disjoint ranges: one disjunct per distinct decision, so
             // the term is as deep as a range check whatever the number of keys.
             let mut by: Vec<(&Option<netpol_graph::PortSet>, Vec<Bool>)> = Vec::new();
-            for (lo, hi, ports) in &b.table {
+            for (lo, hi, ports) in b.table.iter() {
                 let cond = ip_between(&y.ip, (*lo).into(), (*hi).into());
                 match by.iter_mut().find(|(p, _)| *p == ports) {
                     Some((_, conds)) => conds.push(cond),
@@ -149,7 +149,7 @@ impl Encoder<'_> {
         let u = self.u;
         for (r, b) in self.facts_at(x, Direction::Egress) {
             let at = x.kind.eq(Int::from_i64(r as i64));
-            for (id, ports) in &b.service_exact {
+            for (id, ports) in b.service_exact.iter() {
                 let want = format!("{id}[Service]");
                 for v in via.iter_mut() {
                     let svc = &u.services[v.service];
