@@ -4,9 +4,9 @@
 use std::collections::{BTreeSet, HashSet};
 
 use ipnet::IpNet;
-use netpol_diag::{Code, Diagnostic, Span};
+use netpol_diag::{Code, Diagnostic, Severity, Span};
 use netpol_manifest::model::{
-    IpBlock, Labels, NAMESPACE_NAME_LABEL, Operator, Peer, Policy, Selector,
+    IpBlock, Labels, NAMESPACE_NAME_LABEL, Operator, OperatorObject, Peer, Policy, Selector,
 };
 
 use crate::context::{Context, dir_word, policy_name};
@@ -137,21 +137,61 @@ fn subject(cx: &Context<'_>, keys: &Keys<'_>, p: &Policy, out: &mut Vec<Diagnost
         .endpoints_of(&p.namespace)
         .any(|e| sel.matches(&e.labels));
     if !any {
-        out.push(
-            Diagnostic::new(
-                Code::SelectorMatchesNothing,
-                format!(
-                    "NetworkPolicy {} selects no pod or workload in namespace {}",
-                    policy_name(p),
-                    p.namespace
-                ),
-            )
-            .with_primary(span, "matches no endpoint of the input")
-            .with_help("check the labels against the pod templates of the namespace; the policy takes effect only once a matching pod exists")
-            .with_note("a pod created later with matching labels would be selected"),
-        );
+        let d = Diagnostic::new(
+            Code::SelectorMatchesNothing,
+            format!(
+                "NetworkPolicy {} selects no pod or workload in namespace {}",
+                policy_name(p),
+                p.namespace
+            ),
+        )
+        .with_primary(span, "matches no endpoint of the input")
+        .with_help("check the labels against the pod templates of the namespace; the policy takes effect only once a matching pod exists")
+        .with_note("a pod created later with matching labels would be selected");
+        out.push(aimed_at_operator(cx, &[p.namespace.as_str()], Some(sel), d));
     }
     !any
+}
+
+/// A finding about a selector that may be aimed at the pods an operator object of
+/// `namespaces` runs (its stated pod labels satisfy `sel`, or it states none): netpol does
+/// not see those pods (`creates-pods`), so the finding is a note that names the object.
+fn aimed_at_operator(
+    cx: &Context<'_>,
+    namespaces: &[&str],
+    sel: Option<&Selector>,
+    d: Diagnostic,
+) -> Diagnostic {
+    let found = (cx.model.operator_objects.iter()).find(|o| {
+        namespaces.contains(&o.namespace.as_str())
+            && match (&o.pod_labels, sel) {
+                (Some(labels), Some(s)) => s.matches(labels),
+                _ => true,
+            }
+    });
+    match found {
+        Some(o) => operator_note(d, o),
+        None => d,
+    }
+}
+
+fn operator_note(d: Diagnostic, o: &OperatorObject) -> Diagnostic {
+    let label = match o.pod_labels {
+        Some(_) => format!(
+            "{} {}/{} runs pods with these labels",
+            o.kind, o.namespace, o.name
+        ),
+        None => format!(
+            "{} {}/{} runs pods netpol cannot see",
+            o.kind, o.namespace, o.name
+        ),
+    };
+    d.with_severity(Severity::Note)
+        .with_secondary(o.span, label)
+        .with_note(format!(
+            "the selector may be meant for the pods of {} {}/{}, which its operator creates and netpol does not model",
+            o.kind, o.namespace, o.name
+        ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -236,15 +276,14 @@ fn pods_peer(
         .next()
         .is_some();
     if !any {
-        out.push(
-            Diagnostic::new(
-                Code::SelectorMatchesNothing,
-                format!("the peer of {at} matches no pod or workload of the input"),
-            )
-            .with_primary(span, "matches no endpoint of the input")
-            .with_help("check the selectors against the labels of the pods and namespaces; if the peer's pods live in manifests not given to netpol, add them")
-            .with_note("a pod created later with matching labels (in a matching namespace) would match this peer"),
-        );
+        let d = Diagnostic::new(
+            Code::SelectorMatchesNothing,
+            format!("the peer of {at} matches no pod or workload of the input"),
+        )
+        .with_primary(span, "matches no endpoint of the input")
+        .with_help("check the selectors against the labels of the pods and namespaces; if the peer's pods live in manifests not given to netpol, add them")
+        .with_note("a pod created later with matching labels (in a matching namespace) would match this peer");
+        out.push(aimed_at_operator(cx, &scoped, pod_sel, d));
     }
 }
 
@@ -336,7 +375,17 @@ fn unknown_keys(
                 target.word()
             )),
         };
-        out.push(d);
+        // A key the pods of an operator object carry (as it states them).
+        let operator = (cx.model.operator_objects.iter()).find(|o| {
+            target == Target::Pods
+                && o.pod_labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(&r.key))
+        });
+        out.push(match operator {
+            Some(o) => operator_note(d, o),
+            None => d,
+        });
     }
     found
 }

@@ -90,9 +90,10 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             if !applies(w, counted.iter().copied(), dir) {
                 continue;
             }
-            let named = counted.iter().flat_map(|p| p.rules(dir)).any(|r| {
-                (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_)))
-            });
+            let named = counted
+                .iter()
+                .flat_map(|p| p.rules(dir))
+                .any(|r| (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_))));
             let key = (
                 counted.iter().map(|p| p.index).collect::<Vec<_>>(),
                 di,
