@@ -63,8 +63,15 @@ pub(crate) fn truncated_keys(
     if !switches::port_slots_limited(&w.profile) || !w.enforced(at) {
         return Vec::new();
     }
+    // V9: a pod that shares its identifier may get the rules of every policy selecting a
+    // sibling; counting them all bounds the slots of any set it gets (more slots only make
+    // fewer ports certain).
+    let shared = super::ident::shared(w, at);
     let policies: Vec<_> = (candidates.iter().copied())
-        .filter(|p| w.selects(p, at))
+        .filter(|p| match shared {
+            Some(r) => r.upper.binary_search(&p.index).is_ok(),
+            None => w.selects(p, at),
+        })
         .collect();
     if policies.iter().map(|p| entries(p, dir)).sum::<usize>() <= SLOTS {
         return Vec::new();

@@ -51,3 +51,32 @@ fn v13_more_than_24_slots_make_their_ports_uncertain() {
     );
     assert!(facts(&m).is_empty());
 }
+
+/// V13 with V9: `db-a` and `db-b` share the identifier `db@x`, so the agent may give
+/// either the rules of both policies: 15 + 15 slots at web's /32 are over 24 although each
+/// policy alone stays under.
+#[test]
+fn v13_counts_the_slots_of_an_identifier() {
+    let ports = |from: u16| {
+        (from..from + 15)
+            .map(|p| format!("{{port: {p}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: web, labels: {{app: web}}}}\nspec: {{containers: [{{name: c, image: i}}]}}\nstatus: {{podIP: 10.0.0.5}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: db-a, labels: {{app: a}}}}\nspec: {{containers: [{{name: c, image: i}}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: db-b, labels: {{app: b}}}}\nspec: {{containers: [{{name: c, image: i}}]}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{namespace: x, name: a}}\nspec: {{podSelector: {{matchLabels: {{app: a}}}}, ingress: [{{from: [{{podSelector: {{matchLabels: {{app: web}}}}}}], ports: [{}]}}]}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{namespace: x, name: b}}\nspec: {{podSelector: {{matchLabels: {{app: b}}}}, ingress: [{{from: [{{podSelector: {{matchLabels: {{app: web}}}}}}], ports: [{}]}}]}}\n",
+        ports(8000),
+        ports(9000)
+    );
+    let mut map = netpol_diag::SourceMap::new();
+    let src = netpol_manifest::Source::Bytes {
+        name: "t.yaml".to_owned(),
+        bytes: yaml.into_bytes(),
+    };
+    let m = netpol_manifest::load(&[src], &Default::default(), &mut map).model;
+    assert_eq!(m.policies.len(), 2);
+    let f = Analysis::new(&m, &vpc()).truncated_slots();
+    let at: Vec<&str> = f.iter().map(|s| s.endpoint.as_str()).collect();
+    assert_eq!(at, ["x/db-a", "x/db-b"], "{f:#?}");
+    assert_eq!(f[0].keys[0].slots, 30);
+}
