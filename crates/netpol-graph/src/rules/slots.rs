@@ -121,6 +121,7 @@ pub(crate) fn truncated_keys(
             }
         }
     }
+    inherit(w, &mut keys);
     keys.into_iter()
         .filter(|(_, s)| s.len() > SLOTS)
         .map(|(key, s)| TruncatedKey {
@@ -129,6 +130,44 @@ pub(crate) fn truncated_keys(
             uncertain: uncertain(&s),
         })
         .collect()
+}
+
+/// V11 in the count: a key the agent writes takes the ports of every CIDR key containing it
+/// (`checkAndDeriveL4InfoFromAnyMatchingCIDRsTrie`), unless it is one of that CIDR's excepts,
+/// which is not counted here (more slots only make fewer ports certain). A peer's /32 takes
+/// those of the keys holding its address; when the address is not known, of every key that
+/// meets the pod ranges.
+fn inherit(w: &World<'_>, keys: &mut BTreeMap<SlotKey, BTreeSet<Slot>>) {
+    let cidrs: Vec<(IpNet, BTreeSet<Slot>)> = (keys.iter())
+        .filter_map(|(k, s)| match k {
+            SlotKey::Cidr(n) => Some((n.trunc(), s.clone())),
+            SlotKey::Endpoint(_) => None,
+        })
+        .collect();
+    if cidrs.is_empty() {
+        return;
+    }
+    let ips: BTreeMap<&str, Option<std::net::IpAddr>> = (w.eps.iter())
+        .map(|e| (e.info.id.as_str(), e.info.ip))
+        .collect();
+    for (k, slots) in keys.iter_mut() {
+        let holds = |n: &IpNet| match k {
+            SlotKey::Cidr(c) => {
+                let c = c.trunc();
+                n.prefix_len() < c.prefix_len() && n.contains(&c.network())
+            }
+            SlotKey::Endpoint(id) => match ips.get(id.as_str()).copied().flatten() {
+                Some(a) => n.contains(&a),
+                None => (w.profile.pod_ranges().iter())
+                    .any(|r| r.contains(&n.network()) || n.contains(&r.network())),
+            },
+        };
+        for (n, theirs) in &cidrs {
+            if holds(n) {
+                slots.extend(theirs.iter().copied());
+            }
+        }
+    }
 }
 
 /// The slots of a rule: numeric entries as written, named ones resolved on each of `on`.

@@ -80,3 +80,36 @@ fn v13_counts_the_slots_of_an_identifier() {
     assert_eq!(at, ["x/db-a", "x/db-b"], "{f:#?}");
     assert_eq!(f[0].keys[0].slots, 30);
 }
+
+/// V13 with V11: web's /32 at client inherits the 10 slots of the `0.0.0.0/0` key holding
+/// its address, so 15 + 10 slots are over 24 although each rule alone stays under; a peer
+/// outside every CIDR key inherits nothing.
+#[test]
+fn v13_counts_the_slots_a_key_inherits() {
+    let ports = |from: u16, n: u16| {
+        (from..from + n)
+            .map(|p| format!("{{port: {p}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let yaml = |cidr: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: web, labels: {{app: web}}}}\nspec: {{containers: [{{name: c, image: i}}]}}\nstatus: {{podIP: 10.0.0.5}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{namespace: x, name: client, labels: {{app: client}}}}\nspec: {{containers: [{{name: c, image: i}}]}}\nstatus: {{podIP: 10.0.0.6}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{namespace: x, name: client}}\nspec:\n  podSelector: {{matchLabels: {{app: client}}}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{{ipBlock: {{cidr: {cidr}}}}}]\n    ports: [{}]\n  - to: [{{podSelector: {{matchLabels: {{app: web}}}}}}]\n    ports: [{}]\n",
+            ports(7000, 10),
+            ports(8000, 15)
+        )
+    };
+    let facts = |text: String| {
+        let mut map = netpol_diag::SourceMap::new();
+        let src = netpol_manifest::Source::Bytes {
+            name: "t.yaml".to_owned(),
+            bytes: text.into_bytes(),
+        };
+        let m = netpol_manifest::load(&[src], &Default::default(), &mut map).model;
+        Analysis::new(&m, &vpc()).truncated_slots()
+    };
+    let f = facts(yaml("0.0.0.0/0"));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].keys[0].slots, 25, "{f:#?}");
+    assert!(facts(yaml("192.168.0.0/16")).is_empty());
+}
