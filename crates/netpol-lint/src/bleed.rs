@@ -71,14 +71,12 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
     let n = cx.model.endpoints.len();
     let steps = at.saturating_mul(n);
     if steps > budget {
-        out.push(
-            Diagnostic::new(
-                Code::LintSkipped,
-                format!("except-bleed was not run: {at} pod directions with an ipBlock except, each against {n} endpoints, exceed its budget"),
-            )
-            .with_note(format!("{steps} steps, budget {budget}"))
-            .with_help("lint a smaller set of manifests (one namespace's folder) to run this lint"),
-        );
+        out.push(crate::dead::lint_skipped(
+            format!("except-bleed was not run: {at} pod directions with an ipBlock except, each against {n} endpoints, exceed its budget"),
+            steps,
+            budget,
+            "this lint",
+        ));
         return;
     }
     let facts = cx.analysis.except_bleed();

@@ -54,14 +54,12 @@ pub(crate) fn lint(
     let runs = cx.model.policies.len() + rules;
     let steps = runs.saturating_mul(n).saturating_mul(n);
     if steps > budget {
-        out.push(
-            Diagnostic::new(
-                Code::LintSkipped,
-                format!("policy-without-effect and rule-without-effect were not run: {runs} what-if matrices over {n} endpoints exceed their budget"),
-            )
-            .with_note(format!("{steps} steps, budget {budget}"))
-            .with_help("lint a smaller set of manifests (one namespace's folder) to run these lints"),
-        );
+        out.push(lint_skipped(
+            format!("policy-without-effect and rule-without-effect were not run: {runs} what-if matrices over {n} endpoints exceed their budget"),
+            steps,
+            budget,
+            "these lints",
+        ));
         return;
     }
     let base = cx.matrix();
@@ -258,4 +256,18 @@ fn rule_in_input(cx: &Context<'_>, p: &Policy, rule: &Rule) -> bool {
     !rule.peers.is_empty()
         && rule.peers.iter().all(|peer| peer_in_input(cx, p, peer))
         && rule.peers.iter().any(matches_some)
+}
+
+/// `lint-skipped`: a lint's work over the input, `steps`, exceeds its `budget`.
+pub(crate) fn lint_skipped(
+    message: String,
+    steps: usize,
+    budget: usize,
+    which: &str,
+) -> Diagnostic {
+    Diagnostic::new(Code::LintSkipped, message)
+        .with_note(format!("{steps} steps, budget {budget}"))
+        .with_help(format!(
+            "lint a smaller set of manifests (one namespace's folder) to run {which}"
+        ))
 }
