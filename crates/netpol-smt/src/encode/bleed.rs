@@ -37,7 +37,7 @@ impl Encoder<'_> {
         fam == netpol_manifest::config::IpFamily::Ipv4
             || (self.u.bleed.at.iter())
                 .flat_map(|b| b.table.iter())
-                .any(|(lo, _, _)| fam.holds((*lo).into()))
+                .any(|(lo, _, _)| fam.holds(*lo))
     }
 
     /// `y` is the class of existing endpoint `id`, if it may be.
@@ -120,7 +120,7 @@ impl Encoder<'_> {
             // the term is as deep as a range check whatever the number of keys.
             let mut by: Vec<(&Option<netpol_graph::PortSet>, Vec<Bool>)> = Vec::new();
             for (lo, hi, ports) in b.table.iter() {
-                let cond = ip_between(&y.ip, (*lo).into(), (*hi).into());
+                let cond = ip_between(&y.ip, *lo, *hi);
                 match by.iter_mut().find(|(p, _)| *p == ports) {
                     Some((_, conds)) => conds.push(cond),
                     None => by.push((ports, vec![cond])),
