@@ -87,6 +87,22 @@ impl<'m> Analysis<'m> {
         crate::facts::ingress_unions(&self.world)
     }
 
+    /// V7/V11: the ports the agent gives the address entries of rule `rule` of `dir` of
+    /// policy `policy` (in [`Analysis::policies`] order) at `endpoint` (by id); `None` when
+    /// the rule is dropped there, or no such endpoint or rule exists.
+    pub fn address_ports(
+        &self,
+        endpoint: &str,
+        policy: usize,
+        dir: netpol_manifest::model::Direction,
+        rule: usize,
+    ) -> Option<PortSet> {
+        let at = &self.world.eps[self.world.find(endpoint)?];
+        let p = self.world.policies.get(policy)?;
+        let r = p.rules(dir).get(rule)?;
+        crate::rules::cidr_keys::rule_cidr_ports(&self.world, p, r, at, dir)
+    }
+
     /// V2: per policy (in [`Analysis::policies`] order) and direction (ingress, egress),
     /// whether its rules resolve to at least one agent entry on the existing endpoints.
     pub fn rules_resolve(&self) -> Vec<[bool; 2]> {

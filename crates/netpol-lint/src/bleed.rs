@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use netpol_diag::{Code, Diagnostic, Span};
-use netpol_graph::ir::{LoweredRule, PeerMatch, numeric_ports, resolve_ports};
+use netpol_graph::ir::PeerMatch;
 use netpol_graph::{BleedAt, PortSet, switches};
 use netpol_manifest::model::{Direction, Endpoint, Peer};
 
@@ -85,7 +85,6 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
     }
     let by_id: HashMap<String, &Endpoint> =
         cx.model.endpoints.iter().map(|e| (e.id(), e)).collect();
-    let unions = cx.analysis.ingress_unions();
     // V9: the graph builds the table of a pod that shares its identifier from the policies
     // of every pod of the identifier.
     let upper: HashMap<String, Vec<usize>> = (cx.analysis.identifier_ranges().into_iter())
@@ -97,7 +96,7 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
             continue;
         };
         let counted = (upper.get(&at.endpoint).cloned()).unwrap_or_else(|| cx.selecting(e));
-        let entries = entries(cx, &unions, &counted, e, at.direction);
+        let entries = entries(cx, &counted, e, at.direction);
         for mut f in findings(at, &entries) {
             f.shared = upper.contains_key(&at.endpoint);
             let denied = denied(cx, &by_id, at, &f.ranges);
@@ -136,20 +135,14 @@ fn with_except(cx: &Context<'_>) -> usize {
 /// The address entries of the `dir` rules of the `counted` policies at `e`, with the ports
 /// the agent gives each toward an address: numeric egress ports, the ingress union (V7);
 /// a rule none of whose ports resolves is dropped with its excepts, as the graph does.
-fn entries(
-    cx: &Context<'_>,
-    unions: &[Vec<Option<PortSet>>],
-    counted: &[usize],
-    e: &Endpoint,
-    dir: Direction,
-) -> Vec<Entry> {
-    let profile = cx.analysis.profile();
+fn entries(cx: &Context<'_>, counted: &[usize], e: &Endpoint, dir: Direction) -> Vec<Entry> {
+    let id = e.id();
     let lowered = cx.analysis.policies();
     let mut out = Vec::new();
     for &pi in counted {
         let Some(p) = lowered.get(pi) else { continue };
         for (ri, rule) in p.rules(dir).iter().enumerate() {
-            let Some(ports) = rule_ports(profile, unions, pi, ri, rule, e, dir) else {
+            let Some(ports) = cx.analysis.address_ports(&id, pi, dir, ri) else {
                 continue;
             };
             let Some(peers) = &rule.peers else {
@@ -178,28 +171,6 @@ fn entries(
         }
     }
     out
-}
-
-fn rule_ports(
-    profile: &netpol_graph::Profile,
-    unions: &[Vec<Option<PortSet>>],
-    pi: usize,
-    ri: usize,
-    rule: &LoweredRule,
-    e: &Endpoint,
-    dir: Direction,
-) -> Option<PortSet> {
-    let on_e = || resolve_ports(rule.ports.as_deref(), &e.ports);
-    let ports = match dir {
-        Direction::Ingress => {
-            (unions.get(pi).and_then(|r| r.get(ri)).cloned().flatten()).unwrap_or_else(on_e)
-        }
-        Direction::Egress if switches::named_ports_vpc(profile) => {
-            numeric_ports(rule.ports.as_deref())
-        }
-        Direction::Egress => on_e(),
-    };
-    (rule.ports.is_none() || !ports.is_empty()).then_some(ports)
 }
 
 /// The findings of one pod and direction, one per `except` that cuts something.

@@ -283,7 +283,7 @@ pub(crate) fn skipped_blocks(
 
 /// The ports of a rule toward an address (V7 under VPC CNI: numeric egress ports, the
 /// ingress union); `None` when V7 drops the rule.
-fn rule_cidr_ports(
+pub(crate) fn rule_cidr_ports(
     w: &World<'_>,
     p: &LoweredPolicy,
     rule: &crate::ir::LoweredRule,
