@@ -81,6 +81,15 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
     // Pods with one policy set, nodes and (for named ports) container ports have one table
     // and one region: decide them once (the table scans every pod for /32 keys).
     let mut shared: BTreeMap<_, Option<Shared>> = BTreeMap::new();
+    let services: Vec<(String, PortSet)> = (w.model.services.iter())
+        .map(|svc| {
+            let mut all = PortSet::empty();
+            for sp in &svc.ports {
+                all.union_with(&PortSet::port(sp.protocol, sp.port));
+            }
+            (format!("{}/{}", svc.namespace, svc.name), all)
+        })
+        .collect();
     for (di, dir) in Direction::BOTH.into_iter().enumerate() {
         if applies(w, &w.policies, dir) {
             res.any[di] = region(&address_entries(w, &w.policies, None, dir));
@@ -102,7 +111,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             );
             let Some(sh) = shared
                 .entry(key)
-                .or_insert_with(|| Shared::new(w, &counted, e, dir))
+                .or_insert_with(|| Shared::new(w, &services, &counted, e, dir))
                 .clone()
             else {
                 continue;
@@ -158,38 +167,41 @@ struct Shared {
 
 impl Shared {
     /// The facts at `e` in `dir` under `counted`, `None` when V11 cannot differ there.
-    fn new(w: &World<'_>, counted: &[&LoweredPolicy], e: &Ep, dir: Direction) -> Option<Shared> {
+    /// `services`: per Service of the model, its id and every port it offers.
+    fn new(
+        w: &World<'_>,
+        services: &[(String, PortSet)],
+        counted: &[&LoweredPolicy],
+        e: &Ep,
+        dir: Direction,
+    ) -> Option<Shared> {
         let region = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
         if region.is_empty() {
             return None;
         }
-        let mut services = Vec::new();
+        let mut unsure = Vec::new();
         let mut service_exact = Vec::new();
         let mut services_maybe = Vec::new();
         for si in services_in(w, &region, dir) {
             let svc = &w.model.services[si];
-            let id = format!("{}/{}", svc.namespace, svc.name);
-            let mut all = PortSet::empty();
-            for sp in &svc.ports {
-                all.union_with(&PortSet::port(sp.protocol, sp.port));
-            }
+            let (id, all) = (services[si].0.clone(), &services[si].1);
             let mut union = PortSet::empty();
             for rule in counted.iter().flat_map(|p| &p.egress) {
                 union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
             }
             match decide_service(w, counted, e, svc) {
                 // V11 only removes ports here: the exact ports bound the union's.
-                Some(l) if l.allowed().intersect(&all).difference(&union).is_empty() => {
-                    service_exact.push((id, l.allowed().intersect(&all)));
+                Some(l) if l.allowed().intersect(all).difference(&union).is_empty() => {
+                    service_exact.push((id, l.allowed().intersect(all)));
                 }
-                Some(_) => services.push(id),
+                Some(_) => unsure.push(id),
                 None => services_maybe.push(id),
             }
         }
         let (table, unsure_nodes) = full_table(w, counted, e, dir);
         Some(Shared {
             region: region.into(),
-            services: services.into(),
+            services: unsure.into(),
             services_maybe: services_maybe.into(),
             service_exact: service_exact.into(),
             table: table.into(),
