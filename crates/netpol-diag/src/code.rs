@@ -112,6 +112,7 @@ codes! {
     OtherIpFamily => "other-ip-family", Warning, "An address of the IP family the cluster does not use (cluster.ipFamily), or under VPC CNI an except of that family that the kernel refuses: verify cannot place it.";
     ExceptOtherFamily => "except-other-family", Warning, "Under VPC CNI, an ipBlock except of the IP family the cluster does not use becomes a deny-all key of the cluster's family.";
     VersionNotModelled => "version-not-modelled", Warning, "The configured VPC CNI agent or controller release behaves differently from the releases netpol models, in a way the input depends on.";
+    VersionNewerThanModelled => "version-newer-than-modelled", Warning, "The configured VPC CNI agent or controller release is newer than the releases netpol has read: it is taken to behave as those.";
     PolicyNotModelled => "policy-not-modelled", Warning, "A ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy or ApplicationNetworkPolicy is not modelled yet: the matrix and the proofs ignore it.";
     ConnectionExplained => "connection-explained", Note, "How netpol decided whether one connection is allowed (netpol explain).";
     // netpol diff.

@@ -25,6 +25,7 @@ pub(crate) fn lint(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             let key = match &k.key {
                 SlotKey::Cidr(net) => format!("address range {net}"),
                 SlotKey::Endpoint(id) => format!("the pods of {id}"),
+                SlotKey::Service(id) => format!("the ClusterIP of Service {id}"),
             };
             let mut d = Diagnostic::new(
                 Code::PortSlotsTruncated,

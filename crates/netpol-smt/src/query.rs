@@ -388,9 +388,29 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
             let mut t = enc.truncation(&s, &d, Direction::Egress, &proto, &port);
             t.extend(enc.truncation(&d, &s, Direction::Ingress, &proto, &port));
             // Only a connection that is otherwise allowed turns on the slots.
-            t.into_iter()
+            let mut t: Vec<(Bool, String)> = (t.into_iter())
                 .map(|(b, why)| (Bool::and(&[b, allowed.clone()]), why))
-                .collect()
+                .collect();
+            // On a ClusterIP key, a way whose slot may be dropped matters only where no
+            // other way is certain.
+            let risky = enc.truncated_via(&s, &via);
+            if !risky.is_empty() {
+                let mut ways = vec![direct.clone()];
+                for (vi, v) in via.iter().enumerate() {
+                    let unsure: Vec<Bool> = (risky.iter())
+                        .filter(|(i, _, _)| *i == vi)
+                        .map(|(_, at, _)| at.clone())
+                        .collect();
+                    let way = Bool::and(&[v.term.clone(), ing.allowed.clone()]);
+                    ways.push(Bool::and(&[way, Bool::or(&unsure).not()]));
+                }
+                let certain = Bool::or(&ways);
+                for (vi, at, why) in risky {
+                    let way = Bool::and(&[via[vi].term.clone(), ing.allowed.clone()]);
+                    t.push((Bool::and(&[at, way, certain.not()]), why));
+                }
+            }
+            t
         }
         _ => Vec::new(),
     };

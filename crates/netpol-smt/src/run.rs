@@ -112,6 +112,7 @@ pub(crate) fn verify_with(
     let mut out = Verified::default();
     out.diagnostics.extend(u.unmodelled.iter().cloned());
     out.diagnostics.extend(u.version_gaps.iter().cloned());
+    out.diagnostics.extend(u.newer_releases.iter().cloned());
     let n = v.assertions.len();
     let jobs = match options.jobs {
         0 => std::thread::available_parallelism().map_or(1, usize::from),

@@ -320,6 +320,62 @@ fn v13_allow_that_needs_a_truncated_slot_is_unknown() {
     assert_eq!(run(&model, Cni::VpcCni, assertions)[0], Outcome::Proved);
 }
 
+/// V13 on a ClusterIP: client reaches db:9000 only through Service port 80, whose slot on
+/// the ClusterIP key is one of 25 (1 own, 24 inherited from the ipBlock holding the
+/// ClusterIP): the old code proved the `allow`, now it is unknown naming the ClusterIP;
+/// with 24 slots it is proved. The same when the ipBlock's own key is over 24 and admits
+/// Service port 80 itself (the flow through the ClusterIP needs one of its slots).
+#[test]
+fn v13_allow_through_a_truncated_cluster_ip_key_is_unknown() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reach/vpc-port-slots-cluster-ip.yaml");
+    let yaml = std::fs::read_to_string(path).expect("fixture");
+    let assertions = r#"  - name: via-cluster-ip
+    scope: existing
+    allow: {from: {workload: x/client}, to: {workload: x/db}, ports: ["TCP/9000"]}
+  - name: no-other-port
+    scope: existing
+    deny: {from: {workload: x/client}, to: {workload: x/db}, ports: ["TCP/9001"]}
+"#;
+    let out = run(&load(&yaml), Cni::VpcCni, assertions);
+    let Outcome::Unknown(why) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert!(
+        why.contains("Service x/db")
+            && why.contains("25 distinct port slots")
+            && why.contains("x/client"),
+        "{why}"
+    );
+    assert_eq!(out[1], Outcome::Proved);
+    let fewer = yaml.replace("{port: 2000}, ", "");
+    assert_eq!(
+        run(&load(&fewer), Cni::VpcCni, assertions),
+        [Outcome::Proved, Outcome::Proved]
+    );
+    // Only the ipBlock admits the ClusterIP, on 25 slots with Service port 80 among them.
+    let cidr_only = yaml
+        .replace("  - to: [{podSelector: {matchLabels: {app: db}}}]\n    ports: [{port: 79, endPort: 81}]\n", "")
+        .replace("{port: 2000}, ", "{port: 80}, {port: 2000}, ");
+    assert!(!cidr_only.contains("endPort"));
+    let out = run(&load(&cidr_only), Cni::VpcCni, assertions);
+    let Outcome::Unknown(why) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert!(
+        why.contains("172.20.0.0/16") && why.contains("25 distinct port slots"),
+        "{why}"
+    );
+    assert_eq!(
+        run(
+            &load(&cidr_only.replace("{port: 2000}, ", "")),
+            Cni::VpcCni,
+            assertions
+        )[0],
+        Outcome::Proved
+    );
+}
+
 /// V13 agreement: for every port around the fixture's slots, `allow web -> db` is refuted
 /// where the matrix has no edge, `unknown` where the graph's facts call the port
 /// uncertain, and proved otherwise; with 24 slots, proved wherever allowed.

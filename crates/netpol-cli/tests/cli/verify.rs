@@ -346,4 +346,24 @@ fn older_vpc_cni_releases_are_not_proved_for() {
         b"",
     );
     assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    // A newer release is taken to behave as the modelled ones: a warning, still proved.
+    let newer = run_in(
+        tmp.path(),
+        &[
+            "verify",
+            "--vpc-cni-controller-version",
+            "v1.2.0",
+            "--format",
+            "json",
+        ],
+        b"",
+    );
+    assert_eq!(newer.code, Some(0), "{}", newer.stdout);
+    let v: Value = serde_json::from_str(&newer.stdout).expect("json");
+    assert_eq!(v["assertions"][0]["result"], "proved");
+    assert!(
+        (v["diagnostics"].as_array().expect("diagnostics").iter())
+            .any(|d| d["code"] == "version-newer-than-modelled"),
+        "{v}"
+    );
 }

@@ -13,6 +13,7 @@ use crate::ir::{LoweredRule, PortMatch, PortSpec};
 use crate::ports::PortSet;
 use crate::world::World;
 
+use super::slots::Slot;
 use super::vpc::{Backends, backends};
 
 /// The Service ports a rule admits on one ClusterIP.
@@ -37,35 +38,80 @@ pub(crate) fn selector_peer_ports(
     from: Backends,
 ) -> Admitted {
     let mut out = Admitted::default();
-    let Some(list) = rule.ports.as_deref() else {
-        for sp in &svc.ports {
-            out.may.union_with(&PortSet::port(sp.protocol, sp.port));
+    for entry in entries_on(w, rule, svc, from) {
+        // Each outcome: the Service ports the slot the chosen Service port opens admits.
+        let outcomes: Vec<PortSet> = (entry.slots.iter())
+            .map(|s| s.map_or_else(PortSet::empty, |s| slot_ports(svc, s)))
+            .collect();
+        let Some(first) = outcomes.first() else {
+            continue;
+        };
+        let mut common = first.clone();
+        for o in &outcomes {
+            out.may.union_with(o);
+            common = common.intersect(o);
         }
-        out.certain = out.may.clone();
-        out.stable = out.may.clone();
-        return out;
+        if entry.stable {
+            out.stable.union_with(&common);
+        }
+        out.certain.union_with(&common);
+    }
+    out
+}
+
+/// What one port entry of a rule becomes on a ClusterIP.
+struct EntryOnService {
+    /// The slot of each Service port the controller may pick (the first whose targetPort
+    /// matches, else the one the first backend that resolves the entry gives: informer
+    /// order, unknown), `None` where the bypass check drops the entry.
+    slots: Vec<Option<Slot>>,
+    /// Mapped without the backends (a matching `targetPort`, or no `port`), so neither a
+    /// new first backend nor the bypass check can change it.
+    stable: bool,
+}
+
+/// V13 on a ClusterIP key: every slot the rule's entries may write for `svc` (each pick the
+/// controller may make, pods created later included: an upper bound on what it writes).
+pub(crate) fn selector_peer_slots(w: &World<'_>, rule: &LoweredRule, svc: &Service) -> Vec<Slot> {
+    (entries_on(w, rule, svc, Backends::AnyFuture).into_iter())
+        .flat_map(|e| e.slots.into_iter().flatten())
+        .collect()
+}
+
+/// NPC `getMatchingServiceClusterIPs` for one Service: the rule's port entries as the
+/// controller writes them on its ClusterIP. A port-less rule is one catch-all entry.
+fn entries_on(
+    w: &World<'_>,
+    rule: &LoweredRule,
+    svc: &Service,
+    from: Backends,
+) -> Vec<EntryOnService> {
+    let Some(list) = rule.ports.as_deref() else {
+        return vec![EntryOnService {
+            slots: vec![Some((None, 0, 0))],
+            stable: true,
+        }];
     };
     // Only a fallback or the bypass check needs the backends (a selectorless Service's
     // are every pod of its namespace).
     let cell = OnceCell::new();
     let pods = || cell.get_or_init(|| npc_backends(w, svc)).as_ref();
+    let mut out = Vec::new();
     for m in list {
         let proto = m.protocol;
         let q = match &m.port {
             // No `port`: every port of the protocol on the ClusterIP.
             PortSpec::All => {
-                let all = slot_of(svc, proto, 0, Some(u16::MAX));
-                out.may.union_with(&all);
-                out.certain.union_with(&all);
-                out.stable.union_with(&all);
+                out.push(EntryOnService {
+                    slots: vec![Some((Some(proto), 0, 0))],
+                    stable: true,
+                });
                 continue;
             }
             // A range is looked up by its start port only.
             PortSpec::Range(lo, _) => Query::Number(*lo),
             PortSpec::Named(n) => Query::Name(n),
         };
-        // The Service ports the entry may map to: the first whose targetPort matches, else
-        // the one the first backend that resolves the entry gives (informer order: unknown).
         let direct = listen_port(svc, proto, &q);
         let mut cands: Vec<usize> = match direct {
             Some(i) => vec![i],
@@ -86,33 +132,20 @@ pub(crate) fn selector_peer_ports(
         }
         cands.sort_unstable();
         cands.dedup();
-        // Each outcome: the slot the chosen Service port opens, or nothing when the
-        // bypass check drops the entry (numeric entries only).
-        let outcomes: Vec<PortSet> = cands
-            .iter()
+        let numeric = matches!(q, Query::Number(_));
+        let slots = (cands.iter())
             .map(|&i| {
-                let numeric = matches!(q, Query::Number(_));
-                if numeric && bypassed(w, svc, &pods, i, list) {
-                    PortSet::empty()
-                } else {
-                    slot_of(svc, proto, svc.ports[i].port, m.end_port)
-                }
+                let start = svc.ports[i].port;
+                let dropped = numeric && bypassed(w, svc, &pods, i, list);
+                (!dropped).then(|| (Some(proto), start, m.end_port.unwrap_or(0)))
             })
             .collect();
-        let Some(first) = outcomes.first() else {
-            continue;
-        };
-        let mut common = first.clone();
-        for o in &outcomes {
-            out.may.union_with(o);
-            common = common.intersect(o);
-        }
-        if direct.is_some() {
-            // A numeric target never triggers the bypass check (ports are unique by number
-            // and protocol), and a named query never has it.
-            out.stable.union_with(&common);
-        }
-        out.certain.union_with(&common);
+        // A numeric target never triggers the bypass check (ports are unique by number
+        // and protocol), and a named query never has it.
+        out.push(EntryOnService {
+            slots,
+            stable: direct.is_some(),
+        });
     }
     out
 }
@@ -227,14 +260,19 @@ fn numeric_allowed(port: u16, proto: Protocol, list: &[PortMatch]) -> bool {
     })
 }
 
-/// The Service ports of `proto` that the agent's slot `[start, end]` (just `start` without
-/// `endPort`, or when `endPort` is below it) admits on the ClusterIP.
-fn slot_of(svc: &Service, proto: Protocol, start: u16, end: Option<u16>) -> PortSet {
-    let end = end.unwrap_or(start).max(start);
+/// The Service ports an agent slot admits on the ClusterIP: `[start, end]` (just `start`
+/// without `endPort`, or when `endPort` is below it), every port of the protocol from 0,
+/// every port for the catch-all.
+fn slot_ports(svc: &Service, (proto, start, end): Slot) -> PortSet {
     let mut res = PortSet::empty();
     for sp in &svc.ports {
-        if sp.protocol == proto && (start..=end).contains(&sp.port) {
-            res.union_with(&PortSet::port(proto, sp.port));
+        let hit = match proto {
+            None => true,
+            Some(p) if start == 0 => sp.protocol == p,
+            Some(p) => sp.protocol == p && (start..=end.max(start)).contains(&sp.port),
+        };
+        if hit {
+            res.union_with(&PortSet::port(sp.protocol, sp.port));
         }
     }
     res

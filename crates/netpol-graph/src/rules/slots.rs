@@ -9,13 +9,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
-use netpol_manifest::model::{ContainerPort, Direction, Protocol};
+use netpol_manifest::model::{ContainerPort, Direction, Protocol, Service};
 
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, resolve_ports};
 use crate::ports::PortSet;
 use crate::world::{Ep, World};
 
-use super::switches;
+use super::{services, switches, vpc};
+
+/// A Service's id in [`SlotKey::Service`].
+fn service_id(svc: &Service) -> String {
+    format!("{}/{}", svc.namespace, svc.name)
+}
 
 /// The agent's slots per key.
 const SLOTS: usize = 24;
@@ -27,6 +32,9 @@ pub enum SlotKey {
     Cidr(IpNet),
     /// The /32 of every pod of an endpoint (a selector peer).
     Endpoint(String),
+    /// The ClusterIP of a Service (`namespace/name`) that an egress selector peer admits
+    /// (V5): its slots are Service ports (V10).
+    Service(String),
 }
 
 /// A key with more than 24 distinct slots at one pod and direction.
@@ -38,6 +46,9 @@ pub struct TruncatedKey {
     /// The ports some slot allows but that truncation may drop (at least 24 slots miss
     /// them): an `allow` on them is not certain.
     pub uncertain: PortSet,
+    /// The Services (`namespace/name`) whose ClusterIP the key holds or may hold: a flow
+    /// through one of them (V5) on an uncertain Service port is not certain either.
+    pub cluster_ips: Vec<String>,
 }
 
 /// The number of port entries of a policy's `dir` rules (a port-less rule counts one): a
@@ -48,8 +59,9 @@ pub(crate) fn entries(p: &LoweredPolicy, dir: Direction) -> usize {
         .sum()
 }
 
-/// One slot: protocol (`None`: the catch-all of a port-less entry), port, end.
-type Slot = (Option<Protocol>, u16, u16);
+/// One slot: protocol (`None`: the catch-all of a port-less entry), port (0: every port of
+/// the protocol), end.
+pub(crate) type Slot = (Option<Protocol>, u16, u16);
 
 /// V13: the keys with more than 24 slots at `at` in `dir` (none when the rule does not
 /// apply, or at most 24 port entries are in play at all). `candidates`: the policies of
@@ -77,6 +89,14 @@ pub(crate) fn truncated_keys(
         return Vec::new();
     }
     let mut keys: BTreeMap<SlotKey, BTreeSet<Slot>> = BTreeMap::new();
+    // V5: the ClusterIPs the controller writes for egress selector peers are keys too.
+    let cluster_ips: Vec<&Service> = if switches::cluster_ip_egress(&w.profile) {
+        (w.model.services.iter())
+            .filter(|s| switches::is_cluster_ip_service(s))
+            .collect()
+    } else {
+        Vec::new()
+    };
     for p in policies {
         // Ingress named ports resolve over every pod the policy selects (V7).
         let subjects: Vec<&[ContainerPort]> = match dir {
@@ -114,6 +134,16 @@ pub(crate) fn truncated_keys(
                                     let k = SlotKey::Endpoint(e.info.id.clone());
                                     keys.entry(k).or_default().extend(slots);
                                 }
+                                if dir == Direction::Egress {
+                                    for svc in cluster_ips
+                                        .iter()
+                                        .filter(|s| vpc::selector_peer_admits(w, peer, s))
+                                    {
+                                        let k = SlotKey::Service(service_id(svc));
+                                        let slots = services::selector_peer_slots(w, rule, svc);
+                                        keys.entry(k).or_default().extend(slots);
+                                    }
+                                }
                             }
                         }
                     }
@@ -125,6 +155,7 @@ pub(crate) fn truncated_keys(
     keys.into_iter()
         .filter(|(_, s)| s.len() > SLOTS)
         .map(|(key, s)| TruncatedKey {
+            cluster_ips: held_cluster_ips(w, &key, &cluster_ips),
             key,
             slots: s.len(),
             uncertain: uncertain(&s),
@@ -132,16 +163,38 @@ pub(crate) fn truncated_keys(
         .collect()
 }
 
+/// The Services whose ClusterIP a key holds: its own for a ClusterIP key; for a CIDR key,
+/// those whose ClusterIP lies in it, or may (not known, and the key meets the Service
+/// ranges).
+fn held_cluster_ips(w: &World<'_>, key: &SlotKey, services: &[&Service]) -> Vec<String> {
+    match key {
+        SlotKey::Service(id) => vec![id.clone()],
+        SlotKey::Endpoint(_) => Vec::new(),
+        SlotKey::Cidr(n) => (services.iter())
+            .filter(|s| match s.cluster_ip {
+                Some(a) => n.contains(&a),
+                None => meets(n, w.profile.service_ranges()),
+            })
+            .map(|s| service_id(s))
+            .collect(),
+    }
+}
+
+/// Whether a key meets the ranges an unknown address comes from.
+fn meets(n: &IpNet, ranges: &[IpNet]) -> bool {
+    (ranges.iter()).any(|r| r.contains(&n.network()) || n.contains(&r.network()))
+}
+
 /// V11 in the count: a key the agent writes takes the ports of every CIDR key containing it
 /// (`checkAndDeriveL4InfoFromAnyMatchingCIDRsTrie`), unless it is one of that CIDR's excepts,
 /// which is not counted here (more slots only make fewer ports certain). A peer's /32 takes
-/// those of the keys holding its address; when the address is not known, of every key that
-/// meets the pod ranges.
+/// those of the keys holding its address, a ClusterIP those of the keys holding it; when the
+/// address is not known, of every key that meets the pod (Service) ranges.
 fn inherit(w: &World<'_>, keys: &mut BTreeMap<SlotKey, BTreeSet<Slot>>) {
     let cidrs: Vec<(IpNet, BTreeSet<Slot>)> = (keys.iter())
         .filter_map(|(k, s)| match k {
             SlotKey::Cidr(n) => Some((n.trunc(), s.clone())),
-            SlotKey::Endpoint(_) => None,
+            SlotKey::Endpoint(_) | SlotKey::Service(_) => None,
         })
         .collect();
     if cidrs.is_empty() {
@@ -149,6 +202,9 @@ fn inherit(w: &World<'_>, keys: &mut BTreeMap<SlotKey, BTreeSet<Slot>>) {
     }
     let ips: BTreeMap<&str, Option<std::net::IpAddr>> = (w.eps.iter())
         .map(|e| (e.info.id.as_str(), e.info.ip))
+        .collect();
+    let cluster_ips: BTreeMap<String, Option<std::net::IpAddr>> = (w.model.services.iter())
+        .map(|s| (service_id(s), s.cluster_ip))
         .collect();
     for (k, slots) in keys.iter_mut() {
         let holds = |n: &IpNet| match k {
@@ -158,8 +214,11 @@ fn inherit(w: &World<'_>, keys: &mut BTreeMap<SlotKey, BTreeSet<Slot>>) {
             }
             SlotKey::Endpoint(id) => match ips.get(id.as_str()).copied().flatten() {
                 Some(a) => n.contains(&a),
-                None => (w.profile.pod_ranges().iter())
-                    .any(|r| r.contains(&n.network()) || n.contains(&r.network())),
+                None => meets(n, w.profile.pod_ranges()),
+            },
+            SlotKey::Service(id) => match cluster_ips.get(id).copied().flatten() {
+                Some(a) => n.contains(&a),
+                None => meets(n, w.profile.service_ranges()),
             },
         };
         for (n, theirs) in &cidrs {

@@ -23,6 +23,29 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
         return Vec::new();
     };
     let mut out = Vec::new();
+    // A newer release may change any rule; netpol cannot know how, so it says what it
+    // assumes (a warning; `verify --robust` covers the pending change it knows of).
+    let newer: Vec<String> = [
+        ("agent", agent, &NEWEST_AGENT),
+        ("controller", controller, &NEWEST_CONTROLLER),
+    ]
+    .into_iter()
+    .filter(|(_, v, newest)| v > newest)
+    .map(|(what, v, newest)| format!("{what} {v} (netpol models {newest})"))
+    .collect();
+    if !newer.is_empty() {
+        out.push(
+            Diagnostic::new(
+                Code::VersionNewerThanModelled,
+                format!(
+                    "VPC CNI {} is newer than the releases netpol has read: it is taken to behave as those",
+                    newer.join(" and ")
+                ),
+            )
+            .with_note("docs/semantics.md, \"Versions\", lists the releases each rule was read from")
+            .with_help("check the release notes of the newer releases for network policy changes; `verify --robust` also proves only what holds if the controller starts to respect policyTypes (NPC PR #229)"),
+        );
+    }
     let mut gap = |rule: &str, what: String, span: Span, label: &str, behaviour: &str| {
         out.push(
             Diagnostic::new(

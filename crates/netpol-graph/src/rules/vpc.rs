@@ -300,14 +300,8 @@ pub(crate) fn service_peer_ports(
                 by_packet(&mut res);
             }
         }
-        Some(PeerMatch::Pods {
-            namespaces, pods, ..
-        }) => {
-            let empty = Default::default();
-            let labels = svc.selector.as_ref().unwrap_or(&empty);
-            if w.in_scope(namespaces, &svc.namespace)
-                && pods.as_ref().is_none_or(|s| s.matches(labels))
-            {
+        Some(peer @ PeerMatch::Pods { .. }) => {
+            if selector_peer_admits(w, peer, svc) {
                 // V10: the controller maps the rule's ports to Service ports.
                 let got = services::selector_peer_ports(w, rule, svc, backends);
                 res = match addresses {
@@ -319,6 +313,21 @@ pub(crate) fn service_peer_ports(
         }
     }
     res
+}
+
+/// V5: the controller writes `svc`'s ClusterIP for a selector peer whose namespaces hold
+/// the Service and whose pod selector matches the Service's selector as a label set (NPC
+/// `getMatchingServiceClusterIPs`; a selectorless Service is the empty set).
+pub(crate) fn selector_peer_admits(w: &World<'_>, peer: &PeerMatch, svc: &Service) -> bool {
+    let PeerMatch::Pods {
+        namespaces, pods, ..
+    } = peer
+    else {
+        return false;
+    };
+    let empty = Default::default();
+    let labels = svc.selector.as_ref().unwrap_or(&empty);
+    w.in_scope(namespaces, &svc.namespace) && pods.as_ref().is_none_or(|s| s.matches(labels))
 }
 
 /// V5: the endpoints that back a Service (see `World::compute_backends`).

@@ -113,3 +113,46 @@ fn v13_counts_the_slots_a_key_inherits() {
     assert_eq!(f[0].keys[0].slots, 25, "{f:#?}");
     assert!(facts(yaml("192.168.0.0/16")).is_empty());
 }
+
+/// V13 on a ClusterIP (V5, V10): client's egress key for the ClusterIP of `x/db` has its own
+/// slot (the range 79-81, mapped to Service port 79) and the 24 it inherits from the
+/// ipBlock `172.20.0.0/16` holding it: 25 slots, so Service ports 79 and 80 are uncertain,
+/// while the ipBlock's own key (24) and db's /32 (1) are not truncated. With 23 ports in
+/// the ipBlock rule nothing is. A CIDR key over 24 names the ClusterIPs it holds.
+#[test]
+fn v13_counts_the_slots_of_a_cluster_ip() {
+    use crate::rules::slots::SlotKey;
+    let path = crate::tests::fixtures::reach_dir().join("vpc-port-slots-cluster-ip.yaml");
+    let yaml = std::fs::read_to_string(path).expect("fixture");
+    let facts = |text: &str| {
+        let mut map = netpol_diag::SourceMap::new();
+        let src = netpol_manifest::Source::Bytes {
+            name: "t.yaml".to_owned(),
+            bytes: text.as_bytes().to_vec(),
+        };
+        let m = netpol_manifest::load(&[src], &Default::default(), &mut map).model;
+        Analysis::new(&m, &vpc()).truncated_slots()
+    };
+    let f = facts(&yaml);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        (f[0].endpoint.as_str(), f[0].direction),
+        ("x/client", Direction::Egress)
+    );
+    assert_eq!(f[0].keys.len(), 1, "{f:#?}");
+    let k = &f[0].keys[0];
+    assert_eq!((&k.key, k.slots), (&SlotKey::Service("x/db".into()), 25));
+    assert_eq!(k.cluster_ips, ["x/db"]);
+    for p in [79, 80] {
+        assert!(k.uncertain.contains(TCP, p), "{p}");
+    }
+    assert!(!k.uncertain.contains(TCP, 9000));
+    assert!(facts(&yaml.replace("{port: 2000}, ", "")).is_empty());
+    // The ipBlock's key itself over 24: it holds the ClusterIP.
+    let f = facts(&yaml.replace("{port: 2000}, ", "{port: 80}, {port: 2000}, "));
+    let cidr: Vec<_> = (f[0].keys.iter())
+        .filter(|k| matches!(k.key, SlotKey::Cidr(_)))
+        .collect();
+    assert_eq!(cidr.len(), 1, "{f:#?}");
+    assert_eq!(cidr[0].cluster_ips, ["x/db"]);
+}

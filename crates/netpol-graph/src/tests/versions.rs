@@ -131,3 +131,34 @@ fn cidrs_written_with_host_bits_are_reported_up_to_agent_v1_4_1() {
     assert!(gaps(&m, &at(nodes.clone(), (1, 4, 2), (1, 1, 7))).is_empty());
     assert!(gaps(&m, &upstream()).is_empty());
 }
+
+/// A release newer than the modelled ones is one warning naming it (whatever the input), and
+/// not a `version-not-modelled` gap, so `verify` still decides; the modelled releases and
+/// `upstream` get none.
+#[test]
+fn newer_releases_are_named_in_one_warning() {
+    let m = finish(Model::default());
+    let newer = |p: &Profile| -> Vec<String> {
+        (Analysis::new(&m, p).diagnostics().iter())
+            .filter(|d| d.code == Code::VersionNewerThanModelled)
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    assert!(newer(&vpc()).is_empty());
+    assert!(newer(&upstream()).is_empty());
+    let got = newer(&at(vpc(), (1, 5, 0), (1, 1, 7)));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].contains("agent v1.5.0 (netpol models v1.4.1)"),
+        "{got:#?}"
+    );
+    assert!(!got[0].contains("controller"), "{got:#?}");
+    let got = newer(&at(vpc(), (1, 4, 2), (1, 2, 0)));
+    assert!(
+        got[0].contains(
+            "agent v1.4.2 (netpol models v1.4.1) and controller v1.2.0 (netpol models v1.1.7)"
+        ),
+        "{got:#?}"
+    );
+    assert!(gaps(&m, &at(vpc(), (2, 0, 0), (2, 0, 0))).is_empty());
+}

@@ -9,7 +9,7 @@ use netpol_manifest::model::Direction;
 use z3::ast::{BV, Bool, Int};
 
 use super::rules::portset_formula;
-use super::{Encoder, FUTURE, Side};
+use super::{Encoder, FUTURE, Side, Via};
 
 impl Encoder<'_> {
     /// `side` is existing endpoint `j` (through its class representative), or a pod that
@@ -54,6 +54,8 @@ impl Encoder<'_> {
                         };
                         (b, format!("the pods of {id}"))
                     }
+                    // A ClusterIP is not an end of the flow: see `truncation_via`.
+                    SlotKey::Service(_) => continue,
                 };
                 let dir = match d {
                     Direction::Ingress => "ingress",
@@ -66,6 +68,55 @@ impl Encoder<'_> {
                         u.eps[*j].id, k.slots
                     ),
                 ));
+            }
+        }
+        out
+    }
+
+    /// V13 on the ClusterIP paths (V5): for each way through a Service port that a slot of
+    /// a key holding the ClusterIP at the source (its own, or a CIDR's) may cover but
+    /// truncation may drop, the condition
+    /// that the source is such an endpoint, with its reason. Such a way counts for an
+    /// `allow` only where no certain way exists (see `query.rs`).
+    pub(crate) fn truncated_via(&self, s: &Side, via: &[Via]) -> Vec<(usize, Bool, String)> {
+        let u = self.u;
+        let mut out = Vec::new();
+        for (j, dir, keys) in &u.truncated {
+            if *dir != Direction::Egress {
+                continue;
+            }
+            let Some(at) = self.is_endpoint(s, *j) else {
+                continue;
+            };
+            for k in &keys
+                .iter()
+                .filter(|k| !k.cluster_ips.is_empty())
+                .collect::<Vec<_>>()
+            {
+                let name = match &k.key {
+                    SlotKey::Cidr(c) => c.to_string(),
+                    _ => "the ClusterIP".to_owned(),
+                };
+                for (vi, v) in via.iter().enumerate() {
+                    let svc = &u.services[v.service];
+                    let Some(id) = svc.id.strip_suffix("[Service]") else {
+                        continue;
+                    };
+                    let hit = k.cluster_ips.iter().any(|c| c == id)
+                        && (svc.ports.iter()).any(|sp| {
+                            sp.port == v.port && k.uncertain.contains(sp.protocol, sp.port)
+                        });
+                    if hit {
+                        out.push((
+                            vi,
+                            at.clone(),
+                            format!(
+                                "it needs a port slot the agent may drop: at {}, egress to {name} (the key of the ClusterIP of Service {id}) has {} distinct port slots, and the agent keeps 24 of them in no knowable order (docs/semantics.md V13)",
+                                u.eps[*j].id, k.slots
+                            ),
+                        ));
+                    }
+                }
             }
         }
         out

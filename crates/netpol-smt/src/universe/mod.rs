@@ -129,6 +129,8 @@ pub(crate) struct Universe {
     /// `version-not-modelled` warnings: behaviours of the configured VPC CNI releases the
     /// input depends on and netpol does not model (`caveats::unknown_for_releases`).
     pub(crate) version_gaps: Vec<netpol_diag::Diagnostic>,
+    /// Releases newer than the modelled ones: reported, taken to behave as those.
+    pub(crate) newer_releases: Vec<netpol_diag::Diagnostic>,
     /// V13: per existing enforced endpoint (index into `eps`) and direction, the address
     /// keys with more than 24 port slots (`encode/slots.rs`).
     pub(crate) truncated: Vec<(usize, Direction, Vec<netpol_graph::TruncatedKey>)>,
@@ -313,12 +315,15 @@ impl Universe {
             .filter(|d| d.code == netpol_diag::Code::PolicyNotModelled)
             .cloned()
             .collect();
-        let version_gaps = (analysis.diagnostics().iter())
-            .filter(|d| d.code == netpol_diag::Code::VersionNotModelled)
-            .cloned()
-            .collect();
+        let of = |code| -> Vec<netpol_diag::Diagnostic> {
+            (analysis.diagnostics().iter())
+                .filter(|d| d.code == code)
+                .cloned()
+                .collect()
+        };
         let mut u = Universe {
-            version_gaps,
+            version_gaps: of(netpol_diag::Code::VersionNotModelled),
+            newer_releases: of(netpol_diag::Code::VersionNewerThanModelled),
             other_family,
             unmodelled,
             profile: profile.clone(),
