@@ -120,5 +120,8 @@ fn main() {
             r.outcome.as_str(),
             r.duration.as_secs_f64() * 1000.0
         );
+        if let netpol_smt::Outcome::Unknown(why) = &r.outcome {
+            let _ = writeln!(err, "    {why}");
+        }
     }
 }

@@ -73,15 +73,24 @@ fn is_index_of(id: &str, (base, n): &(String, u32)) -> bool {
 
 /// Before agent v1.4.0 the identifier was `prefix-namespace` (`LegacyGetPodIdentifier`),
 /// which two namespaces can share (`a-b-x` in `c`, `a-x` in `b-c`): the first two enforced
-/// endpoints (model indices) whose legacy identifiers meet across namespaces.
+/// endpoints (model indices) whose legacy identifiers meet across namespaces. An Indexed
+/// Job's pods have one per index (`<base>-<i>-<namespace>`).
 pub(crate) fn legacy_collision(w: &World<'_>) -> Option<(usize, usize)> {
     let mut seen: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    let mut jobs: Vec<(usize, &str, (String, u32))> = Vec::new();
     for e in &w.eps {
         let EpKind::Workload(i) = e.kind else {
             continue;
         };
         let me = &w.model.endpoints[i];
-        let Some(p) = prefix(me).filter(|_| w.enforced(e)) else {
+        if !w.enforced(e) {
+            continue;
+        }
+        if let Some(job) = index_base(me) {
+            jobs.push((i, &me.namespace, job));
+            continue;
+        }
+        let Some(p) = prefix(me) else {
             continue;
         };
         match seen.get(&format!("{p}-{}", me.namespace)) {
@@ -89,6 +98,28 @@ pub(crate) fn legacy_collision(w: &World<'_>) -> Option<(usize, usize)> {
             Some(_) => {}
             None => {
                 seen.insert(format!("{p}-{}", me.namespace), (i, &me.namespace));
+            }
+        }
+    }
+    // `<base>-<i>-<ns>` of a Job against each legacy identifier seen, and of every other
+    // Job (few Indexed Jobs: enumerating one side's indexes is cheap).
+    let index_of = |id: &str, (i, ns, job): &(usize, &str, (String, u32))| {
+        (id.strip_suffix(*ns)?.strip_suffix('-'))
+            .filter(|rest| is_index_of(rest, job))
+            .map(|_| *i)
+    };
+    for (k, a) in jobs.iter().enumerate() {
+        for (id, &(j, ns)) in &seen {
+            if ns != a.1
+                && let Some(i) = index_of(id, a)
+            {
+                return Some((j.min(i), j.max(i)));
+            }
+        }
+        for b in jobs[k + 1..].iter().filter(|b| b.1 != a.1) {
+            let (base, n) = &a.2;
+            if let Some(j) = (0..*n).find_map(|x| index_of(&format!("{base}-{x}-{}", a.1), b)) {
+                return Some((a.0.min(j), a.0.max(j)));
             }
         }
     }

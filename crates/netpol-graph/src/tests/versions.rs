@@ -88,6 +88,35 @@ fn legacy_identifiers_collide_only_across_namespaces() {
     assert!(gaps(&m, &at(vpc(), (1, 3, 7), (1, 1, 7))).is_empty());
 }
 
+/// An Indexed Job's pods have legacy identifiers `<base>-<i>-<namespace>`: Job `a` with 3
+/// indexes in `c` meets pod `a-x` in `2-c` (`a-2-c`), and Job `a` with 2 indexes in `1-c` meets
+/// Job `a-1` in `c` (`a-1-1-c`); index 3, or the same namespace, meets nothing.
+#[test]
+fn legacy_identifiers_of_indexed_jobs_collide_per_index() {
+    use netpol_manifest::model::EndpointKind;
+    let job = |ns: &str, name: &str, n: u32| {
+        let mut e = pod(ns, name, &[]);
+        e.kind = EndpointKind::Job;
+        e.indexed_completions = Some(n);
+        e
+    };
+    let old = || at(vpc(), (1, 3, 7), (1, 1, 7));
+    let found = |eps: Vec<netpol_manifest::model::Endpoint>| {
+        let m = finish(Model {
+            endpoints: eps,
+            ..Model::default()
+        });
+        gaps(&m, &old())
+    };
+    let g = found(vec![job("c", "a", 3), pod("2-c", "a-x", &[])]);
+    assert_eq!(g.len(), 1, "{g:#?}");
+    assert!(g[0].contains("share a pod identifier"), "{g:#?}");
+    assert!(found(vec![job("c", "a", 2), pod("2-c", "a-x", &[])]).is_empty());
+    assert!(found(vec![job("c", "a", 3), pod("c", "a-2-x", &[])]).is_empty());
+    assert_eq!(found(vec![job("1-c", "a", 2), job("c", "a-1", 2)]).len(), 1);
+    assert!(found(vec![job("1-c", "a", 1), job("c", "a-1", 2)]).is_empty());
+}
+
 /// Up to agent v1.4.1 (the default) a CIDR written with host bits is keyed and compared as
 /// written: at a node's address it is dropped there (V12), and beside the same block written
 /// canonically Go map order picks one entry (V11). netpol models the canonical form, so both
