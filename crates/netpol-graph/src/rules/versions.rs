@@ -46,13 +46,17 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
             .with_help("check the release notes of the newer releases for network policy changes; `verify --robust` also proves only what holds if the controller starts to respect policyTypes (NPC PR #229)"),
         );
     }
-    let mut gap = |rule: &str, what: String, span: Span, label: &str, behaviour: &str| {
+    // `span: None`: the behaviour belongs to a cluster setting, not to an object.
+    let mut gap = |rule: &str, what: String, span: Option<Span>, label: &str, behaviour: &str| {
+        let d = Diagnostic::new(
+            Code::VersionNotModelled,
+            format!("{what}: {behaviour}, which netpol does not model ({rule})"),
+        );
         out.push(
-            Diagnostic::new(
-                Code::VersionNotModelled,
-                format!("{what}: {behaviour}, which netpol does not model ({rule})"),
-            )
-            .with_primary(span, label)
+            match span {
+                Some(span) => d.with_primary(span, label),
+                None => d,
+            }
             .with_note("verify answers unknown while the input depends on it")
             .with_help(format!(
                 "upgrade to VPC CNI agent {NEWEST_AGENT} and controller {NEWEST_CONTROLLER} (or newer), or set cluster.vpcCni to the releases the cluster runs"
@@ -72,7 +76,7 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                 ea.id(),
                 eb.id()
             ),
-            ea.span,
+            Some(ea.span),
             "shares its pod identifier with a pod of another namespace",
             "before v1.4.0 the agent keys pods by name prefix and namespace joined with `-`",
         );
@@ -96,23 +100,20 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                 p.name,
                 w.model.endpoints[i].id()
             ),
-            p.span,
+            Some(p.span),
             "selects a hostNetwork pod",
             "before agent v1.3.2 and controller v1.1.2 nothing skips hostNetwork targets",
         );
     }
     // V1: strict mode in today's form since NPA v1.2.0 (88497bf).
     if agent < &Release::new(1, 2, 0) && switches::strict_default_deny(&w.profile) {
-        let first = w.model.endpoints.first().map(|e| e.span);
-        if let Some(span) = first {
-            gap(
-                "V1",
-                format!("strict mode under agent {agent}"),
-                span,
-                "a pod under strict mode",
-                "before v1.2.0 strict mode kept no per-pod state",
-            );
-        }
+        gap(
+            "V1",
+            format!("strict mode under agent {agent}"),
+            None,
+            "",
+            "before v1.2.0 strict mode kept no per-pod state",
+        );
     }
     // V11: the deny-all key per except and the same-CIDR merge since NPA v1.2.4 (f74d533).
     if agent < &Release::new(1, 2, 4)
@@ -128,7 +129,7 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                 "policy {}/{} has an ipBlock except, under agent {agent}",
                 p.namespace, p.name
             ),
-            p.span,
+            Some(p.span),
             "ipBlock with except",
             "before v1.2.4 the agent wrote excepts without the longest-prefix table",
         );
@@ -158,7 +159,7 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                                 p.name,
                                 n.name
                             ),
-                            b.span,
+                            Some(b.span),
                             "written with host bits at a node's address",
                             "up to v1.4.1 the agent drops an ipBlock whose address as written is the node's",
                         );
@@ -178,7 +179,7 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                                 p.namespace,
                                 p.name
                             ),
-                            b.span,
+                            Some(b.span),
                             "written with host bits beside the same block",
                             "up to v1.4.1 the agent keeps both as map entries for one key and Go map order picks one",
                         );
@@ -197,7 +198,7 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                     "Service {}/{} has no selector, under controller {controller}",
                     s.namespace, s.name
                 ),
-                s.span,
+                Some(s.span),
                 "selectorless Service",
                 "before v1.1.4 the controller maps no port of a selectorless Service",
             );
@@ -215,7 +216,7 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
                     "Service {}/{} has a named targetPort, under controller {controller}",
                     s.namespace, s.name
                 ),
-                s.span,
+                Some(s.span),
                 "named targetPort",
                 "before v1.1.6 the controller's named-targetPort bypass check differed",
             );

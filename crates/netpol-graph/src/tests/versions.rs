@@ -63,6 +63,13 @@ fn older_releases_are_reported_where_the_input_depends_on_them() {
         assert!(all.iter().any(|g| g.contains(needle)), "{needle}: {all:#?}");
     }
     assert_eq!(all.len(), 5, "{all:#?}");
+    // Strict mode is a cluster setting: reported without a pod in the input too (proofs
+    // over pods created later depend on it).
+    let none = gaps(
+        &finish(Model::default()),
+        &at(strict(), (1, 1, 0), (1, 1, 7)),
+    );
+    assert_eq!(none.len(), 1, "{none:#?}");
     // Just below each boundary, one behaviour at a time.
     assert_eq!(gaps(&m, &at(vpc(), (1, 3, 7), (1, 1, 7))).len(), 1);
     assert_eq!(gaps(&m, &at(vpc(), (1, 4, 0), (1, 1, 5))).len(), 1);
