@@ -22,9 +22,10 @@ impl<'m> Analysis<'m> {
     /// Lowers the model and lists the endpoints. Never fails; problems the semantics find
     /// (V3 partial pod-CIDR cover) are in [`Analysis::diagnostics`].
     pub fn new(model: &'m Model, profile: &Profile) -> Analysis<'m> {
-        Analysis {
-            world: World::new(model, profile),
-        }
+        let mut world = World::new(model, profile);
+        let gaps = crate::rules::versions::gaps(&world);
+        world.add_warnings(gaps);
+        Analysis { world }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -49,7 +50,7 @@ impl<'m> Analysis<'m> {
     pub fn semantics(&self) -> Semantics {
         Semantics {
             cni: self.world.profile.cni,
-            enforcing_mode: self.world.profile.effective_mode(),
+            enforcing_mode: crate::rules::switches::effective_mode(&self.world.profile),
         }
     }
 

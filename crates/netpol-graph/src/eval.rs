@@ -8,7 +8,8 @@ use netpol_manifest::model::{Direction, Service};
 use crate::ip::Block;
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, Provenance, resolve_ports};
 use crate::ports::PortSet;
-use crate::rules::vpc::{Addresses, Backends};
+use crate::rules::services::{self, Backends};
+use crate::rules::vpc::Addresses;
 use crate::rules::{cidr_keys, ipblocks};
 use crate::rules::{ident, switches, vpc};
 use crate::world::{Ep, EpKind, World};
@@ -303,7 +304,7 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         return (v, allowed);
     }
     let mut res = PortSet::empty();
-    let backends = vpc::backends(w, svc);
+    let backends = services::backends(w, svc);
     for sp in &svc.ports {
         if !v.allowed.contains(sp.protocol, sp.port) {
             continue;

@@ -10,7 +10,7 @@ use crate::eval::{self, Basis, DirectionVerdict, Unenforced};
 use crate::ir::Provenance;
 use crate::ports::PortSet;
 use crate::rules::cidr_keys::KeyPorts;
-use crate::rules::{ident, switches, vpc};
+use crate::rules::{ident, services, switches};
 use crate::world::{EndpointInfo, Ep, EpKind, IdentifierRange, World};
 
 /// The answer of [`crate::Analysis::explain`].
@@ -113,7 +113,7 @@ pub(crate) fn explain(
             "egress is checked against the ClusterIP of {} before DNAT (V5), on the Service ports the controller maps a selector rule's ports to (V10); the edge keeps the Service ports whose targetPort ingress at some backend allows",
             dst.info.id
         ));
-        let backends = vpc::backends(w, svc);
+        let backends = services::backends(w, svc);
         if backends.is_empty() {
             notes.push("the Service has no backend pods in the input".to_owned());
         }

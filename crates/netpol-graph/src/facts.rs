@@ -10,8 +10,9 @@ use netpol_manifest::model::Operator;
 use crate::ip::{Block, Cover};
 use crate::ir::{PeerMatch, PortSpec};
 use crate::ports::PortSet;
+use crate::rules::services::Backends;
 use crate::rules::switches;
-use crate::rules::vpc::{self, Addresses, Backends};
+use crate::rules::vpc::{self, Addresses};
 use crate::world::{EpKind, World};
 
 /// V5: one egress rule admitting one Service's ClusterIP.

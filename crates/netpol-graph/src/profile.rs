@@ -82,6 +82,12 @@ impl Flags {
     }
 }
 
+/// The releases netpol models (every rule of docs/semantics.md holds there): NPA v1.4.1
+/// (c8619c05) and NPC v1.1.7 (ecc7e6a): the defaults of `cluster.vpcCni`; the rules that
+/// depend on the release are in `rules/versions.rs`.
+pub(crate) const NEWEST_AGENT: Release = Release::new(1, 4, 1);
+pub(crate) const NEWEST_CONTROLLER: Release = Release::new(1, 1, 7);
+
 impl Profile {
     pub fn new(settings: &ClusterSettings) -> Profile {
         Profile {
@@ -95,9 +101,8 @@ impl Profile {
             releases: (settings.cni == Cni::VpcCni).then(|| {
                 let v = &settings.vpc_cni;
                 (
-                    (v.agent_version.clone()).unwrap_or(crate::rules::versions::NEWEST_AGENT),
-                    (v.controller_version.clone())
-                        .unwrap_or(crate::rules::versions::NEWEST_CONTROLLER),
+                    (v.agent_version.clone()).unwrap_or(NEWEST_AGENT),
+                    (v.controller_version.clone()).unwrap_or(NEWEST_CONTROLLER),
                 )
             }),
         }
@@ -154,15 +159,6 @@ impl Profile {
     pub fn is_vpc_cni(&self) -> bool {
         self.cni == Cni::VpcCni
     }
-
-    /// The enforcing mode that actually applies: always `standard` under `upstream`.
-    pub fn effective_mode(&self) -> EnforcingMode {
-        if crate::rules::switches::strict_default_deny(self) {
-            EnforcingMode::Strict
-        } else {
-            EnforcingMode::Standard
-        }
-    }
 }
 
 #[cfg(test)]
@@ -178,7 +174,7 @@ mod tests {
         };
         let p = Profile::new(&settings);
         assert_eq!(p.flags, Flags::default());
-        assert_eq!(p.effective_mode(), EnforcingMode::Standard);
+        assert!(!p.flags.strict_default_deny);
     }
 
     #[test]

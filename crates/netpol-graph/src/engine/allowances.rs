@@ -12,7 +12,7 @@ use crate::ip::Block;
 use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
 use crate::ports::PortSet;
 use crate::rules::{cidr_keys, ipblocks};
-use crate::rules::{ident, switches, vpc};
+use crate::rules::{ident, services, switches, vpc};
 
 impl Engine<'_, '_> {
     /// The namespaces a scope picks, among the keys of `index` (pods or Services by
@@ -166,7 +166,7 @@ impl Engine<'_, '_> {
                 rule,
                 peer,
                 svc,
-                vpc::Backends::Existing,
+                services::Backends::Existing,
                 vpc::Addresses::Certain,
             );
             if !ports.is_empty() {

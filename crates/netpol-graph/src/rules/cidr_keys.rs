@@ -21,7 +21,7 @@ use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, resolve_ports};
 use crate::ports::PortSet;
 use crate::world::{Ep, EpKind, World};
 
-use super::{family, ipblocks, switches, vpc};
+use super::{family, ipblocks, services, switches, vpc};
 
 /// One entry of the agent's table before merging: a CIDR (a peer pod's /32, or
 /// `0.0.0.0/0` for an omitted peer), its excepts and its ports. `skipped` entries (V12:
@@ -466,7 +466,7 @@ pub(crate) fn decide_service(
     let (entries, selectors) = service_table(w, counted, src);
     let mut own: Option<PortSet> = None;
     for (rule, peer) in selectors {
-        let at = vpc::Backends::Existing;
+        let at = services::Backends::Existing;
         let sp = vpc::service_peer_ports(w, rule, Some(peer), svc, at, vpc::Addresses::Certain);
         if !sp.is_empty() {
             own.get_or_insert_with(PortSet::empty).union_with(&sp);

@@ -13,8 +13,29 @@ use crate::ir::{LoweredRule, PortMatch, PortSpec};
 use crate::ports::PortSet;
 use crate::world::World;
 
-use super::slots::Slot;
-use super::vpc::{Backends, backends};
+/// Which backends the controller may resolve a rule port on (V10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backends {
+    /// The Service's backends in the manifests (the matrix).
+    Existing,
+    /// Also any future backend, which may declare any name or number (proofs over every
+    /// possible pod).
+    AnyFuture,
+}
+
+/// V5: the endpoints that back a Service (see `World::compute_backends`).
+pub(crate) fn backends<'w>(w: &'w World<'_>, svc: &Service) -> &'w [usize] {
+    w.model
+        .services
+        .binary_search_by(|s| (&s.namespace, &s.name).cmp(&(&svc.namespace, &svc.name)))
+        .ok()
+        .and_then(|i| w.backends.get(i))
+        .map_or(&[], Vec::as_slice)
+}
+
+/// An agent slot: protocol (`None`: the catch-all of a port-less entry), port (0: every
+/// port of the protocol), end (V13 counts them per key).
+pub(crate) type Slot = (Option<Protocol>, u16, u16);
 
 /// The Service ports a rule admits on one ClusterIP.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

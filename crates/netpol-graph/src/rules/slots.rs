@@ -15,7 +15,8 @@ use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, resolve_ports};
 use crate::ports::PortSet;
 use crate::world::{Ep, World};
 
-use super::{services, switches, vpc};
+use super::services::{self, Slot};
+use super::{switches, vpc};
 
 /// A Service's id in [`SlotKey::Service`].
 fn service_id(svc: &Service) -> String {
@@ -58,10 +59,6 @@ pub(crate) fn entries(p: &LoweredPolicy, dir: Direction) -> usize {
         .map(|r| r.ports.as_ref().map_or(1, Vec::len))
         .sum()
 }
-
-/// One slot: protocol (`None`: the catch-all of a port-less entry), port (0: every port of
-/// the protocol), end.
-pub(crate) type Slot = (Option<Protocol>, u16, u16);
 
 /// V13: the keys with more than 24 slots at `at` in `dir` (none when the rule does not
 /// apply, or at most 24 port entries are in play at all). `candidates`: the policies of

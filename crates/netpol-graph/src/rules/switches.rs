@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use netpol_manifest::config::Release;
+use netpol_manifest::config::{EnforcingMode, Release};
 use netpol_manifest::model::{Direction, Endpoint, Service};
 
 use crate::ip::{Block, Cover};
@@ -153,6 +153,15 @@ pub fn exempts_node(profile: &Profile, dir: Direction) -> bool {
 /// V4: whether the node exemption holds for egress too (explain says which rule applied).
 pub(crate) fn node_exemption_egress(profile: &Profile) -> bool {
     profile.flags.node_exemption_egress
+}
+
+/// The enforcing mode that actually applies: always `standard` under `upstream`.
+pub fn effective_mode(p: &Profile) -> EnforcingMode {
+    if strict_default_deny(p) {
+        EnforcingMode::Strict
+    } else {
+        EnforcingMode::Standard
+    }
 }
 
 /// V5: whether egress reaches Service ClusterIPs, so Services are endpoints.

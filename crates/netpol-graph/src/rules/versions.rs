@@ -12,10 +12,7 @@ use netpol_manifest::model::{IpBlock, Peer, PortRef};
 use super::{ident, switches};
 use crate::world::{EpKind, World};
 
-/// The releases netpol models (every rule of docs/semantics.md holds there): NPA v1.4.1
-/// (c8619c05) and NPC v1.1.7 (ecc7e6a).
-pub(crate) const NEWEST_AGENT: Release = Release::new(1, 4, 1);
-pub(crate) const NEWEST_CONTROLLER: Release = Release::new(1, 1, 7);
+pub(crate) use crate::profile::{NEWEST_AGENT, NEWEST_CONTROLLER};
 
 /// The `version-not-modelled` warnings for the configured releases, in a fixed order.
 pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {

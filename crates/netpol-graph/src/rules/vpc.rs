@@ -12,7 +12,7 @@ use crate::ports::PortSet;
 use crate::profile::Profile;
 use crate::world::{Ep, EpKind, World};
 
-use super::services;
+use super::services::{self, Backends};
 use super::switches::{self, cluster_ip_cover, runs_on};
 
 /// V2: whether a rule resolves to at least one entry of the agent's map (so that it
@@ -238,16 +238,6 @@ pub(crate) fn service_rule_ports(w: &World<'_>, rule: &LoweredRule, svc: &Servic
     }
 }
 
-/// Which backends the controller may resolve a rule port on (V10).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Backends {
-    /// The Service's backends in the manifests (the matrix).
-    Existing,
-    /// Also any future backend, which may declare any name or number (proofs over every
-    /// possible pod).
-    AnyFuture,
-}
-
 /// Which ClusterIPs missing from the manifests an ipBlock admits (V3), and which Service
 /// ports count when the controller's choice depends on which backend it meets first (V10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,16 +318,6 @@ pub(crate) fn selector_peer_admits(w: &World<'_>, peer: &PeerMatch, svc: &Servic
     let empty = Default::default();
     let labels = svc.selector.as_ref().unwrap_or(&empty);
     w.in_scope(namespaces, &svc.namespace) && pods.as_ref().is_none_or(|s| s.matches(labels))
-}
-
-/// V5: the endpoints that back a Service (see `World::compute_backends`).
-pub(crate) fn backends<'w>(w: &'w World<'_>, svc: &Service) -> &'w [usize] {
-    w.model
-        .services
-        .binary_search_by(|s| (&s.namespace, &s.name).cmp(&(&svc.namespace, &svc.name)))
-        .ok()
-        .and_then(|i| w.backends.get(i))
-        .map_or(&[], Vec::as_slice)
 }
 
 /// V5: the number a Service port's `targetPort` has on one backend.

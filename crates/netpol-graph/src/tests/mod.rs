@@ -5,6 +5,7 @@ mod build;
 mod classes;
 pub(crate) mod fixtures;
 mod ident;
+mod modules;
 mod prop;
 mod rules;
 mod scale;

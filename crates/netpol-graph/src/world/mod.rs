@@ -259,11 +259,16 @@ impl<'m> World<'m> {
         world
             .diagnostics
             .extend(warnings::unmodelled_policy_warnings(model));
-        let gaps = crate::rules::versions::gaps(&world);
-        world.diagnostics.extend(gaps);
-        let family = warnings::family_warnings(&world);
-        world.diagnostics.extend(family);
         world
+    }
+
+    /// The warnings that need the whole world: V15's, after the release gaps that rules
+    /// find in it (`gaps`, computed by the caller: the world does not call into the rules
+    /// that read it).
+    pub(crate) fn add_warnings(&mut self, gaps: Vec<Diagnostic>) {
+        self.diagnostics.extend(gaps);
+        let family = warnings::family_warnings(self);
+        self.diagnostics.extend(family);
     }
 
     pub(crate) fn ns_labels(&self, ns: &str) -> &Labels {
