@@ -47,6 +47,23 @@ pub(crate) enum Command {
     Completions(cmd::completions::Args),
 }
 
+impl Args {
+    /// Runs the subcommand.
+    pub(crate) fn run(self) -> anyhow::Result<cmd::ExitStatus> {
+        match self.command {
+            Command::Lint(args) => cmd::lint::run(&args),
+            Command::Matrix(args) => cmd::matrix::run(&args),
+            Command::Explain(args) => cmd::explain::run(&args),
+            Command::Verify(args) => cmd::verify::run(&args),
+            Command::Snapshot(args) => cmd::snapshot::run(&args),
+            Command::Diff(args) => cmd::diff::run(&args),
+            Command::Completions(args) => {
+                cmd::completions::run(&args, <Args as clap::CommandFactory>::command())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;

@@ -11,6 +11,7 @@ mod config;
 mod confine;
 mod input;
 mod report;
+mod side;
 mod workspace;
 
 use std::io::{self, Write as _};
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     exit_2_on_panic();
     // clap prints usage errors itself and exits with 2 (0 for --help and --version).
     let args = cli::Args::parse();
-    match cmd::run(args) {
+    match args.run() {
         Ok(status) => status.into(),
         // `netpol lint | head` closing the pipe early is not a failure.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

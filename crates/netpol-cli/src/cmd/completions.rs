@@ -3,7 +3,6 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use clap::CommandFactory as _;
 use clap_complete::Shell;
 
 use crate::cmd::ExitStatus;
@@ -18,14 +17,10 @@ pub(crate) struct Args {
     shell: Shell,
 }
 
-pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+/// `cli`: the whole command line's definition, to complete.
+pub(crate) fn run(args: &Args, mut cli: clap::Command) -> anyhow::Result<ExitStatus> {
     let mut script = Vec::new();
-    clap_complete::generate(
-        args.shell,
-        &mut crate::cli::Args::command(),
-        "netpol",
-        &mut script,
-    );
+    clap_complete::generate(args.shell, &mut cli, "netpol", &mut script);
     std::io::stdout()
         .lock()
         .write_all(&script)

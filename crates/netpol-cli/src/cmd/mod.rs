@@ -1,5 +1,5 @@
 //! Subcommands. Each `cmd/<name>.rs` has an `Args` struct (clap derive) and a
-//! `run(&Args) -> anyhow::Result<ExitStatus>`; [`run`] dispatches to them.
+//! `run(&Args) -> anyhow::Result<ExitStatus>`; `cli::Args::run` dispatches to them.
 
 pub(crate) mod completions;
 pub(crate) mod diff;
@@ -12,8 +12,6 @@ pub(crate) mod verify;
 use std::process::ExitCode;
 
 use netpol_diag::{Code, Diagnostic};
-
-use crate::cli::{Args, Command};
 
 /// How a run ended, as the exit code scripts see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,17 +51,5 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Error => ExitCode::from(2),
         }
-    }
-}
-
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    match args.command {
-        Command::Lint(args) => lint::run(&args),
-        Command::Matrix(args) => matrix::run(&args),
-        Command::Explain(args) => explain::run(&args),
-        Command::Verify(args) => verify::run(&args),
-        Command::Snapshot(args) => snapshot::run(&args),
-        Command::Diff(args) => diff::run(&args),
-        Command::Completions(args) => completions::run(&args),
     }
 }

@@ -101,7 +101,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     if let Some(file) = &args.snapshot
         && crate::config::locate(args.cluster.config(), args.input.folder_config()).is_none()
     {
-        let side = crate::cmd::snapshot::read(&args.input, &args.cluster, false)?;
+        let side = crate::side::read(&args.input, &args.cluster, false)?;
         let status = side.report(&side.analysis())?;
         if status == ExitStatus::Error {
             return Ok(status);
@@ -156,8 +156,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
 }
 
 /// The report's input as a snapshot side (moved out; the caller may move it back).
-fn drift_side(report: &mut Report) -> crate::cmd::snapshot::Side {
-    crate::cmd::snapshot::Side::from_inputs(crate::workspace::Inputs {
+fn drift_side(report: &mut Report) -> crate::side::Side {
+    crate::side::Side::from_inputs(crate::workspace::Inputs {
         map: std::mem::take(&mut report.map),
         model: std::mem::take(&mut report.model),
         profile: report.profile.clone(),

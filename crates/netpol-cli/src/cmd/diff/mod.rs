@@ -82,7 +82,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         let (ta, pa) = git::extract(&ra, "old", args.input.paths())?;
         let (tb, pb) = git::extract(&rb, "new", args.input.paths())?;
         let load = |paths: Vec<std::path::PathBuf>| {
-            crate::cmd::snapshot::read(&args.input.with_paths(paths), &args.cluster, true)
+            crate::side::read(&args.input.with_paths(paths), &args.cluster, true)
         };
         let sides = (
             Input::Read(Box::new(load(pa)?), Some(ta.root().to_path_buf())),
@@ -144,7 +144,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitStatus> {
 enum Input {
     File(Snapshot),
     /// Manifests read, and the `--git` folder they were read from.
-    Read(Box<crate::cmd::snapshot::Side>, Option<PathBuf>),
+    Read(Box<crate::side::Side>, Option<PathBuf>),
 }
 
 impl Input {
@@ -286,7 +286,7 @@ fn side(args: &Args, path: &Path) -> anyhow::Result<Input> {
         }
     }
     let input = args.input.with_paths(vec![path.to_path_buf()]);
-    let side = crate::cmd::snapshot::read(&input, &args.cluster, true)?;
+    let side = crate::side::read(&input, &args.cluster, true)?;
     Ok(Input::Read(Box::new(side), None))
 }
 
