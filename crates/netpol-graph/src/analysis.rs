@@ -130,7 +130,9 @@ impl<'m> Analysis<'m> {
     pub fn matrix(&self) -> Matrix {
         let g = crate::engine::connections(&self.world);
         let endpoints = self.endpoints().cloned().collect();
-        Matrix::from_groups(self.semantics(), endpoints, g.of, g.edges, g.ports)
+        let mut m = Matrix::from_groups(self.semantics(), endpoints, g.of, g.edges, g.ports);
+        m.mark_uncertain(crate::facts::slot_marks(&self.world));
+        m
     }
 
     /// Finds an endpoint by id, or by a workload id without its kind (`ns/name` for

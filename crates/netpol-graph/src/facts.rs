@@ -347,3 +347,36 @@ pub(crate) fn truncated_slots(w: &World<'_>) -> Vec<SlotFacts> {
     }
     out
 }
+
+/// V13 for the matrix: the pairs (from id, to id) whose ports a truncated key may drop in
+/// part, with those ports (before they meet the pair's allowed ports) and the reason.
+pub(crate) fn slot_marks(w: &World<'_>) -> Vec<(String, String, PortSet, String)> {
+    use netpol_manifest::model::Direction;
+    let mut out = Vec::new();
+    for f in truncated_slots(w) {
+        let Some(at) = w.find(&f.endpoint).map(|i| &w.eps[i]) else {
+            continue;
+        };
+        for k in &f.keys {
+            let why = format!(
+                "at {}, {} {} has {} port slots and the VPC CNI agent keeps 24 (V13)",
+                f.endpoint,
+                match f.direction {
+                    Direction::Ingress => "ingress from",
+                    Direction::Egress => "egress to",
+                },
+                crate::rules::slots::key_name(&k.key),
+                k.slots
+            );
+            for q in crate::rules::slots::held_endpoints(w, at, f.direction, k) {
+                let q = w.eps[q].info.id.clone();
+                let (from, to) = match f.direction {
+                    Direction::Egress => (f.endpoint.clone(), q),
+                    Direction::Ingress => (q, f.endpoint.clone()),
+                };
+                out.push((from, to, k.uncertain.clone(), why.clone()));
+            }
+        }
+    }
+    out
+}

@@ -60,7 +60,7 @@ pub fn write(out: &mut impl Write, m: &Matrix, format: Format, expand: bool) -> 
             Format::Dot => dot(out, m),
             Format::Mermaid => mermaid(out, m),
             Format::Csv => csv(out, m),
-            Format::Md => md(out, m),
+            Format::Md => md(out, m).and_then(|()| md_uncertain(out, m)),
         };
     }
     let c = m.classes();
@@ -69,7 +69,7 @@ pub fn write(out: &mut impl Write, m: &Matrix, format: Format, expand: bool) -> 
         Format::Table => table_classes(out, m, &c),
         Format::Dot => dot_classes(out, &c),
         Format::Mermaid => mermaid_classes(out, &c),
-        Format::Md => md_classes(out, &c),
+        Format::Md => md_classes(out, &c).and_then(|()| md_uncertain(out, m)),
         Format::Csv => csv(out, m),
     }
 }
@@ -171,11 +171,55 @@ pub fn json_classes(out: &mut impl Write, m: &Matrix, c: &Classes<'_>) -> fmt::R
         json_ports(out, e.ports)?;
         out.write_char('}')?;
     }
-    out.write_str(if c.edge_count() == 0 {
+    out.write_str(if c.edge_count() == 0 { "]" } else { "\n ]" })?;
+    json_uncertain(out, m)
+}
+
+/// `"uncertain"` (V13), the last key of both layouts, and the closing brace.
+fn json_uncertain(out: &mut impl Write, m: &Matrix) -> fmt::Result {
+    out.write_str(",\n \"uncertain\": [")?;
+    for (i, u) in m.uncertain.iter().enumerate() {
+        out.write_str(if i == 0 { "\n  " } else { ",\n  " })?;
+        out.write_str("{\"from\": ")?;
+        json_str(out, &u.from)?;
+        out.write_str(", \"to\": ")?;
+        json_str(out, &u.to)?;
+        out.write_str(", \"ports\": ")?;
+        json_ports(out, &u.ports)?;
+        out.write_str(", \"reasons\": [")?;
+        for (j, r) in u.reasons.iter().enumerate() {
+            out.write_str(if j == 0 { "" } else { ", " })?;
+            json_str(out, r)?;
+        }
+        out.write_str("]}")?;
+    }
+    out.write_str(if m.uncertain.is_empty() {
         "]}\n"
     } else {
         "\n ]}\n"
     })
+}
+
+/// The V13 lines after a table (nothing when no connection is uncertain).
+fn table_uncertain(out: &mut impl Write, m: &Matrix) -> fmt::Result {
+    if m.uncertain.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "uncertain: the VPC CNI agent may drop these ports (more than 24 port slots for one address key, V13)"
+    )?;
+    for u in &m.uncertain {
+        writeln!(
+            out,
+            "  {} -> {}: {} ({})",
+            u.from,
+            u.to,
+            u.ports.to_strings().join(", "),
+            u.reasons.join("; ")
+        )?;
+    }
+    Ok(())
 }
 
 fn json_class(out: &mut impl Write, m: &Matrix, c: &Class) -> fmt::Result {
@@ -227,10 +271,11 @@ pub fn json(out: &mut impl Write, m: &Matrix) -> fmt::Result {
         out.write_char('}')?;
     }
     out.write_str(if m.connection_count() == 0 {
-        "]}\n"
+        "]"
     } else {
-        "\n ]}\n"
-    })
+        "\n ]"
+    })?;
+    json_uncertain(out, m)
 }
 
 /// A human-readable table: FROM, TO, PORTS.
@@ -254,7 +299,8 @@ pub fn table(out: &mut impl Write, m: &Matrix) -> fmt::Result {
         m.endpoints.len(),
         m.connection_count()
     )?;
-    writeln!(out, "{t}")
+    writeln!(out, "{t}")?;
+    table_uncertain(out, m)
 }
 
 fn dot_str(s: &str) -> String {
@@ -340,6 +386,31 @@ pub fn md(out: &mut impl Write, m: &Matrix) -> fmt::Result {
     Ok(())
 }
 
+/// The V13 section after a Markdown table (nothing when no connection is uncertain).
+fn md_uncertain(out: &mut impl Write, m: &Matrix) -> fmt::Result {
+    if m.uncertain.is_empty() {
+        return Ok(());
+    }
+    let cell = |s: &str| s.replace('|', "\\|");
+    writeln!(
+        out,
+        "\nUncertain: the VPC CNI agent may drop these ports (V13).\n"
+    )?;
+    writeln!(out, "| from | to | ports | why |")?;
+    writeln!(out, "|---|---|---|---|")?;
+    for u in &m.uncertain {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            cell(&u.from),
+            cell(&u.to),
+            cell(&u.ports.to_strings().join(", ")),
+            cell(&u.reasons.join("; "))
+        )?;
+    }
+    Ok(())
+}
+
 /// At most this many members are named in a table cell; the JSON lists all.
 const SHOWN: usize = 3;
 
@@ -413,7 +484,8 @@ pub fn table_classes(out: &mut impl Write, m: &Matrix, c: &Classes<'_>) -> fmt::
             &e.ports.to_strings().join(", "),
         ]);
     }
-    writeln!(out, "{t}")
+    writeln!(out, "{t}")?;
+    table_uncertain(out, m)
 }
 
 /// Graphviz, one node per class.

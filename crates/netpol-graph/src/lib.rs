@@ -29,7 +29,7 @@ pub use analysis::Analysis;
 pub use classes::{Class, ClassEdge, Classes};
 pub use explain::{DirectionExplanation, Explanation, RuleRef};
 pub use facts::{NodeFacts, ServiceAccess, ServiceAccessGroup, SlotFacts};
-pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
+pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, Uncertain, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};
 pub use rules::cidr_facts::{BleedAt, ExceptBleed};

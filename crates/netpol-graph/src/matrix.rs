@@ -37,6 +37,21 @@ pub struct Matrix {
     /// Sorted by id.
     pub endpoints: Vec<EndpointInfo>,
     groups: Groups,
+    /// V13: connections whose ports the agent may drop in part, sorted by (from, to).
+    pub uncertain: Vec<Uncertain>,
+}
+
+/// V13: a connection some of whose allowed ports the VPC CNI agent may drop (an address
+/// key with more than 24 port slots keeps 24 in no knowable order). The matrix lists what
+/// the policies allow; these are the ports of it that are not certain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uncertain {
+    pub from: String,
+    pub to: String,
+    /// A non-empty part of the connection's ports.
+    pub ports: PortSet,
+    /// Why, per key ("at x/db, ingress from the pods of x/web has 27 port slots ...").
+    pub reasons: Vec<String>,
 }
 
 /// Endpoints in groups, and edges between groups: an edge `(g, h, p)` stands for every
@@ -245,7 +260,34 @@ impl Matrix {
             semantics,
             groups: Groups::new(of, edges, ports.into_sets(), &endpoints),
             endpoints,
+            uncertain: Vec::new(),
         }
+    }
+
+    /// Sets [`Matrix::uncertain`] from (from, to, ports at stake, reason): each meets the
+    /// pair's allowed ports; pairs without any are left out, and one pair's marks merge.
+    pub(crate) fn mark_uncertain(&mut self, marks: Vec<(String, String, PortSet, String)>) {
+        let mut by_pair: std::collections::BTreeMap<(String, String), Uncertain> =
+            std::collections::BTreeMap::new();
+        for (from, to, ports, why) in marks {
+            let ports = ports.intersect(&self.ports(&from, &to));
+            if ports.is_empty() {
+                continue;
+            }
+            let u = by_pair
+                .entry((from.clone(), to.clone()))
+                .or_insert_with(|| Uncertain {
+                    from,
+                    to,
+                    ports: PortSet::empty(),
+                    reasons: Vec::new(),
+                });
+            u.ports.union_with(&ports);
+            if !u.reasons.contains(&why) {
+                u.reasons.push(why);
+            }
+        }
+        self.uncertain = by_pair.into_values().collect();
     }
 
     /// The connections as endpoint indices, in output order: sorted by (from, to).
@@ -394,11 +436,20 @@ impl Matrix {
             .into_iter()
             .map(|(a, b, p)| (dense[a as usize], dense[b as usize], p))
             .collect();
-        Matrix {
+        let mut out = Matrix {
             semantics: self.semantics,
             groups: Groups::new(of, edges, g.ports.clone(), &endpoints),
             endpoints,
-        }
+            uncertain: Vec::new(),
+        };
+        let marks = (self.uncertain.iter())
+            .flat_map(|u| {
+                (u.reasons.iter())
+                    .map(|r| (u.from.clone(), u.to.clone(), u.ports.clone(), r.clone()))
+            })
+            .collect();
+        out.mark_uncertain(marks);
+        out
     }
 }
 

@@ -13,7 +13,7 @@ use netpol_manifest::model::{ContainerPort, Direction, Protocol, Service};
 
 use crate::ir::{LoweredPolicy, LoweredRule, PeerMatch, PortSpec, resolve_ports};
 use crate::ports::PortSet;
-use crate::world::{Ep, World};
+use crate::world::{Ep, EpKind, World};
 
 use super::services::{self, Slot};
 use super::{switches, vpc};
@@ -157,6 +157,47 @@ pub(crate) fn truncated_keys(
             slots: s.len(),
             uncertain: uncertain(&s),
         })
+        .collect()
+}
+
+/// How a key reads in a reason.
+pub(crate) fn key_name(key: &SlotKey) -> String {
+    match key {
+        SlotKey::Cidr(n) => n.to_string(),
+        SlotKey::Endpoint(id) => format!("the pods of {id}"),
+        SlotKey::Service(id) => format!("the ClusterIP of Service {id}"),
+    }
+}
+
+/// The endpoints (indices into the world's) whose traffic with `at` in `dir` a key of `at`
+/// decides, or may (an address not known: any key meeting the ranges it comes from): the
+/// pairs whose ports the matrix marks when the key is truncated.
+pub(crate) fn held_endpoints(
+    w: &World<'_>,
+    at: &Ep,
+    dir: Direction,
+    k: &TruncatedKey,
+) -> Vec<usize> {
+    let held = |q: &Ep| match (&k.key, q.kind) {
+        (SlotKey::Endpoint(id), _) => q.info.id == *id,
+        (SlotKey::Service(id), EpKind::Service(_)) => {
+            q.info.id.strip_suffix("[Service]") == Some(id.as_str())
+        }
+        (SlotKey::Service(_), _) => false,
+        (SlotKey::Cidr(_), EpKind::Service(_)) => (q.info.id.strip_suffix("[Service]"))
+            .is_some_and(|id| k.cluster_ips.iter().any(|c| c == id)),
+        (SlotKey::Cidr(n), _) => match (q.info.ip, q.info.range) {
+            (Some(a), _) => n.contains(&a),
+            (None, Some((first, last))) => n.network() <= last && first <= n.broadcast(),
+            (None, None) => meets(n, w.profile.pod_ranges()),
+        },
+    };
+    // ClusterIPs are destinations only.
+    let service = |q: &Ep| matches!(q.kind, EpKind::Service(_));
+    (w.eps.iter().enumerate())
+        .filter(|(_, q)| (dir == Direction::Egress || !service(q)) && held(q))
+        .filter(|(_, q)| !std::ptr::eq(*q, at) || at.info.has_replicas())
+        .map(|(i, _)| i)
         .collect()
 }
 

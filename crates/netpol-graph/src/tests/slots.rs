@@ -156,3 +156,60 @@ fn v13_counts_the_slots_of_a_cluster_ip() {
     assert_eq!(cidr.len(), 1, "{f:#?}");
     assert_eq!(cidr[0].cluster_ips, ["x/db"]);
 }
+
+/// V13 in the matrix: the connections a truncated key decides are marked with the part of
+/// their ports at stake (web -> db on every port some slot allows; client's ClusterIP of
+/// x/db, not client -> db itself, whose /32 key has 1 slot); none with 24 slots or under
+/// `upstream`; a filter keeps a mark only with its connection.
+#[test]
+fn the_matrix_marks_the_connections_a_truncated_key_decides() {
+    let load = |name: &str, edit: &dyn Fn(String) -> String| {
+        let path = crate::tests::fixtures::reach_dir().join(name);
+        let yaml = edit(std::fs::read_to_string(path).expect("fixture"));
+        let mut map = netpol_diag::SourceMap::new();
+        let src = netpol_manifest::Source::Bytes {
+            name: "t.yaml".to_owned(),
+            bytes: yaml.into_bytes(),
+        };
+        netpol_manifest::load(&[src], &Default::default(), &mut map).model
+    };
+    let marks = |m: &crate::Matrix| -> Vec<String> {
+        (m.uncertain.iter())
+            .map(|u| {
+                format!(
+                    "{} -> {}: {}",
+                    u.from,
+                    u.to,
+                    u.ports.to_strings().join(", ")
+                )
+            })
+            .collect()
+    };
+    let m = load("vpc-port-slots.yaml", &|y| y);
+    let matrix = Analysis::new(&m, &vpc()).matrix();
+    assert_eq!(
+        marks(&matrix),
+        ["x/web -> x/db: TCP/8001-8025, TCP/9000-9100"]
+    );
+    assert!(matrix.uncertain[0].reasons[0].contains("27 port slots"));
+    assert!(Analysis::new(&m, &upstream()).matrix().uncertain.is_empty());
+    let only_db = crate::Filter {
+        from: Some("x/db".into()),
+        ..Default::default()
+    };
+    assert!(matrix.filter(&only_db).uncertain.is_empty());
+    let only_web = crate::Filter {
+        from: Some("x/web".into()),
+        ..Default::default()
+    };
+    assert_eq!(marks(&matrix.filter(&only_web)).len(), 1);
+    let m = load("vpc-port-slots.yaml", &|y| {
+        let cut = "  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 9000";
+        y[..y.find(cut).expect("cut")]
+            .replace("{port: 8024},\n            {port: 8025}]", "{port: 8024}]")
+    });
+    assert!(Analysis::new(&m, &vpc()).matrix().uncertain.is_empty());
+    let m = load("vpc-port-slots-cluster-ip.yaml", &|y| y);
+    let matrix = Analysis::new(&m, &vpc()).matrix();
+    assert_eq!(marks(&matrix), ["x/client -> x/db[Service]: TCP/79-80"]);
+}
