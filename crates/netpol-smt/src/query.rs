@@ -414,11 +414,26 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         }
         _ => Vec::new(),
     };
-    // V11: where the longest-prefix table may decide, neither verdict is certain.
+    // V11: where the longest-prefix table may decide, neither verdict is certain, unless
+    // the other direction denies for certain (its rules deny and its own table cannot
+    // decide otherwise): the connection needs both.
     let mut truncation = truncation;
-    truncation.extend(enc.bleed(&s, &d, Direction::Egress));
-    truncation.extend(enc.bleed(&d, &s, Direction::Ingress));
     let (adds, maybe) = enc.bleed_services(&s, &d);
+    let bleed_eg = enc.bleed(&s, &d, Direction::Egress);
+    let bleed_ing = enc.bleed(&d, &s, Direction::Ingress);
+    let conds = |v: &[(Bool, String)]| v.iter().map(|(b, _)| b.clone()).collect::<Vec<_>>();
+    let mut ing_may = vec![ing.allowed.clone()];
+    ing_may.extend(conds(&bleed_ing));
+    let mut eg_may = vec![eg.allowed.clone()];
+    eg_may.extend(conds(&bleed_eg));
+    eg_may.extend(conds(&adds));
+    let (ing_may, eg_may) = (Bool::or(&ing_may), Bool::or(&eg_may));
+    for (b, why) in bleed_eg {
+        truncation.push((Bool::and(&[b, ing_may.clone()]), why));
+    }
+    for (b, why) in bleed_ing {
+        truncation.push((Bool::and(&[b, eg_may.clone()]), why));
+    }
     for (b, why) in adds {
         truncation.push((Bool::and(&[b, direct.clone().not()]), why));
     }

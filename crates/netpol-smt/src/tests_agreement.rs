@@ -431,8 +431,39 @@ assertions:
             if v6 {
                 p.ip_family = netpol_manifest::config::IpFamily::Ipv6;
             }
-            let v = verify(&model, &p, &config(cfg), &Options::default());
+            let mut cfg = cfg.to_owned();
+            if v6 && p.flags.cluster_ip_egress {
+                // V15: two pods no rule connects are refuted on ICMPv6 alone (the solver
+                // picks the protocol of the other counterexamples).
+                let m = netpol_graph::Analysis::new(&model, &p).matrix();
+                let pods: Vec<_> = (m.endpoints.iter())
+                    .filter(|e| {
+                        e.kind
+                            == netpol_graph::EndpointType::Workload(
+                                netpol_manifest::model::EndpointKind::Pod,
+                            )
+                    })
+                    .collect();
+                if let Some((a, b)) = pods
+                    .iter()
+                    .flat_map(|a| pods.iter().map(move |b| (a, b)))
+                    .find(|(a, b)| a.id != b.id && m.ports(&a.id, &b.id).is_empty())
+                {
+                    cfg.push_str(&format!(
+                        "  - name: icmpv6-only\n    scope: existing\n    deny: {{from: {{workload: {}}}, to: {{workload: {}}}}}\n",
+                        a.id, b.id
+                    ));
+                }
+            }
+            let v = verify(&model, &p, &config(&cfg), &Options::default());
             for r in &v.results {
+                if r.name == "icmpv6-only" {
+                    assert!(
+                        matches!(&r.outcome, Outcome::Refuted(cx) if cx.icmpv6),
+                        "seed {seed}: {:?}",
+                        r.outcome
+                    );
+                }
                 let Outcome::Refuted(cx) = &r.outcome else {
                     continue;
                 };

@@ -184,3 +184,30 @@ fn v11_beyond_the_pair_budget_is_unknown() {
     };
     assert!(why.contains("V11"), "{why}");
 }
+
+/// V11 needs both directions: at a pod created later the egress table may decide otherwise
+/// than the union toward db (its address is in the region), but db's ingress admits only
+/// 5432, and no table decides db's ingress otherwise, so a `deny` on 80 holds whatever the
+/// egress table says (unknown, naming V11 at a pod created later, on the old code).
+#[test]
+fn v11_an_egress_table_does_not_matter_where_ingress_denies() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reach/vpc-except-bleed.yaml");
+    // Without the DNS rule to 0.0.0.0/0, which a Service created later could use (a
+    // caveat of its own, docs/verify.md).
+    let dns = "  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]\n    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]\n";
+    let fixture = std::fs::read_to_string(path).expect("fixture");
+    assert!(fixture.contains(dns));
+    let yaml = fixture.replace(dns, "")
+        + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {namespace: x, name: db-ingress}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  policyTypes: [Ingress]\n  ingress:\n  - from: [{podSelector: {matchLabels: {app: app}}}]\n    ports: [{port: 5432}]\n";
+    let model = load(&yaml);
+    let assertions = r#"  - name: new-app-80
+    deny: {from: {namespace: x, podSelector: {matchLabels: {app: app}}}, to: {workload: x/db}, ports: ["TCP/80"]}
+  - name: new-app-5432
+    deny: {from: {namespace: x, podSelector: {matchLabels: {app: app}}}, to: {workload: x/db}, ports: ["TCP/5432"]}
+"#;
+    let vpc = run(&model, Cni::VpcCni, assertions);
+    assert_eq!(vpc[0], Outcome::Proved, "{vpc:?}");
+    // The existing app reaches db on 5432 (its egress rule 3 and db's ingress).
+    assert!(matches!(vpc[1], Outcome::Refuted(_)), "{vpc:?}");
+}
