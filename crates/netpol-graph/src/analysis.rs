@@ -170,6 +170,13 @@ impl<'m> Analysis<'m> {
         Some(explain::explain(&self.world, a, b, port))
     }
 
+    /// What-if runs: whether leaving one policy or one rule out of the model changes any
+    /// connection of the matrix, answered from this analysis's engine without a new matrix
+    /// per removal (see [`crate::WhatIf::unchanged`]).
+    pub fn what_if(&self) -> crate::WhatIf<'_, 'm> {
+        crate::WhatIf::new(&self.world)
+    }
+
     /// The matrix by the per-pair evaluator, for the tests (each endpoint its own group).
     #[cfg(test)]
     pub(crate) fn reference_matrix(&self) -> Matrix {

@@ -27,6 +27,7 @@ mod tests;
 
 pub use analysis::Analysis;
 pub use classes::{Class, ClassEdge, Classes};
+pub use engine::{Removal, WhatIf};
 pub use explain::{DirectionExplanation, Explanation, RuleRef};
 pub use facts::{NodeFacts, ServiceAccess, ServiceAccessGroup, SlotFacts};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};

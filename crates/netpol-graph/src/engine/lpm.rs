@@ -54,6 +54,11 @@ pub(super) struct LpmState {
     reduced: FxHashMap<(SetRef, u32), SetRef>,
     reduced_services: FxHashMap<(usize, u32), ServiceList>,
     peers: FxHashMap<String, (SetRef, Vec<u32>)>,
+    /// A what-if run is computing rows (a policy left out of `counted`).
+    pub(super) masked: bool,
+    /// Set when a row computed in a what-if run fell back to the per-pair evaluator,
+    /// which reads every policy of the world: the row is wrong there and not kept.
+    pub(super) tainted: bool,
 }
 
 fn value(a: std::net::IpAddr) -> (bool, u128) {
@@ -140,6 +145,9 @@ impl Engine<'_, '_> {
         );
         if !st.rows.contains_key(&row_key) {
             let row = self.lpm_row(e, counted, dir, st);
+            if st.tainted {
+                return rules;
+            }
             st.rows.insert(row_key.clone(), row);
         }
         let (region, svc_region, row) = st.rows[&row_key].clone();
@@ -317,7 +325,12 @@ impl Engine<'_, '_> {
                 .and_then(|(addrs, any)| cidr_keys::decide_at(&table, &addrs, any, own.as_ref()));
             let ports = match d {
                 Some(d) => d.allowed(),
-                // Nothing to look up: the rules' union, as the evaluator does.
+                // Nothing to look up: the rules' union, as the evaluator does (which reads
+                // the world's policies: a what-if run cannot use it).
+                None if st.masked => {
+                    st.tainted = true;
+                    PortSet::empty()
+                }
                 None => match dir {
                     Direction::Ingress => eval::ingress(w, e, rep).allowed,
                     Direction::Egress => eval::egress(w, e, rep).allowed,

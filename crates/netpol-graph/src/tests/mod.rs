@@ -5,7 +5,7 @@ mod build;
 mod classes;
 pub(crate) mod fixtures;
 mod ident;
-mod prop;
+pub(crate) mod prop;
 mod rules;
 mod scale;
 mod slots;
