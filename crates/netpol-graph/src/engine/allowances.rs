@@ -9,7 +9,9 @@ use rustc_hash::FxHashMap;
 
 use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, Removal, SetRef};
 use crate::ip::Block;
-use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
+use crate::ir::{
+    LoweredPolicy, LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports,
+};
 use crate::ports::PortSet;
 use crate::rules::{cidr_keys, ipblocks};
 use crate::rules::{ident, switches, vpc};
@@ -318,9 +320,20 @@ impl Engine<'_, '_> {
         }
         let mut entries = Vec::new();
         let mut exempt = None;
-        let counted: Vec<_> = sel
+        // A rule left out is left out of a copy of its policy (V11 tables and V12 read
+        // every rule of the counted policies); the V11 state keeps the copy.
+        let copy = match removal {
+            Some(r @ Removal::Rule(i, d, _)) if d == dir && sel.contains(&i) => {
+                Some(lpm.without_rule(w, r))
+            }
+            _ => None,
+        };
+        let counted: Vec<&LoweredPolicy> = sel
             .iter()
-            .map(|&i| &w.policies[i])
+            .map(|&i| match &copy {
+                Some(p) if p.index == i => &**p,
+                _ => &w.policies[i],
+            })
             .filter(|p| {
                 switches::unlisted_rules_enforced(&w.profile) || p.policy_types.contains(dir)
             })
@@ -367,7 +380,7 @@ impl Engine<'_, '_> {
                         && let EntryPorts::OnDst { .. } = en.ports
                     {
                         en.ports = EntryPorts::Fixed(resolve_ports(
-                            p.ingress[ri].ports.as_deref(),
+                            w.policies[i].ingress[ri].ports.as_deref(),
                             w.container_ports(e),
                         ));
                     }
@@ -376,14 +389,12 @@ impl Engine<'_, '_> {
             }
         }
         if cidr_keys::applies(w, counted.iter().copied(), dir) {
-            // The table reads every rule of its policies: a rule cannot be left out of it.
-            if let Some(Removal::Rule(i, d, _)) = removal
-                && d == dir
-                && counted.iter().any(|p| p.index == i)
-            {
-                return None;
-            }
             lpm.masked = removal.is_some();
+            // Rows of a copy are its removal's alone.
+            lpm.tag = copy
+                .as_ref()
+                .map(|_| format!("{removal:?}"))
+                .unwrap_or_default();
             entries = self.lpm_entries(e, &counted, dir, entries, lpm);
             if std::mem::take(&mut lpm.tainted) {
                 return None;

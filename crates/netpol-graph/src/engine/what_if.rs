@@ -10,8 +10,9 @@
 //! toward the classes of the entries that differ (all classes when an allowance changes
 //! kind), and the Service edges of the sources involved.
 //!
-//! A removal the mask cannot express (a rule inside a V11 table) is answered `None`, and
-//! the caller recomputes the model without it.
+//! A rule inside a V11 table is left out of a copy of its policy. A removal the mask cannot
+//! express (a V11 row that falls back to the per-pair evaluator, which reads every policy)
+//! is answered `None`, and the caller recomputes the model without it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +33,12 @@ pub struct WhatIf<'w, 'm> {
     lpm: LpmState,
     /// Per policy: the classes whose selecting set (or V9 range) holds it.
     classes_of: Vec<Vec<u32>>,
+}
+
+impl Drop for WhatIf<'_, '_> {
+    fn drop(&mut self) {
+        self.lpm.forget(self.eng.w);
+    }
 }
 
 impl std::fmt::Debug for WhatIf<'_, '_> {
