@@ -33,7 +33,7 @@ pub use facts::{NodeFacts, ServiceAccess, ServiceAccessGroup, SlotFacts};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};
-pub use rules::cidr_facts::{BleedAt, ExceptBleed};
+pub use rules::cidr_facts::{BleedAt, ExceptBleed, ExceptTable};
 pub use rules::peers::peer_selects;
 pub use rules::services::{Target, dnat_target};
 pub use rules::slots::{SlotKey, TruncatedKey};

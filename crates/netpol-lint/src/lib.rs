@@ -50,8 +50,8 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             dns: DnsPlatform::default(),
-            what_if_budget: 50_000_000,
-            bleed_budget: 5_000_000,
+            what_if_budget: 4_000_000_000,
+            bleed_budget: 4_000_000_000,
         }
     }
 }

@@ -99,16 +99,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             if !applies(w, counted.iter().copied(), dir) {
                 continue;
             }
-            let named = counted
-                .iter()
-                .flat_map(|p| p.rules(dir))
-                .any(|r| (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_))));
-            let key = (
-                counted.iter().map(|p| p.index).collect::<Vec<_>>(),
-                di,
-                e.runs_on.clone(),
-                named.then(|| format!("{:?}", w.container_ports(e))),
-            );
+            let key = share_key(w, &counted, e, di);
             let Some(sh) = shared
                 .entry(key)
                 .or_insert_with(|| Shared::new(w, &services, &counted, e, dir))
@@ -154,6 +145,110 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
     res
 }
 
+/// What a pod's table in one direction reads of the pod: its counted policies, its nodes
+/// (V4, V12) and, for named ports, its container ports. Pods with one key share a table.
+type ShareKey = (Vec<usize>, usize, Arc<[usize]>, Option<String>);
+
+fn share_key(w: &World<'_>, counted: &[&LoweredPolicy], e: &Ep, di: usize) -> ShareKey {
+    let dir = Direction::BOTH[di];
+    let named = counted
+        .iter()
+        .flat_map(|p| p.rules(dir))
+        .any(|r| (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_))));
+    (
+        counted.iter().map(|p| p.index).collect::<Vec<_>>(),
+        di,
+        e.runs_on.clone(),
+        named.then(|| format!("{:?}", w.container_ports(e))),
+    )
+}
+
+/// V11 tables for the `except-bleed` lint: per enforced pod and direction with an
+/// `except`, the table of [`BleedAt::table`] inside its [`region`] (the /32 keys of
+/// existing pods only where their address lies in the region; elsewhere the table holds
+/// the rules' union), without the per-pair and per-Service facts `verify` needs.
+pub(crate) fn except_tables(w: &World<'_>) -> Vec<ExceptTable> {
+    let mut res = Vec::new();
+    if !switches::except_bleed(&w.profile) {
+        return res;
+    }
+    let mut by_ip: Vec<(IpAddr, &Ep)> = (w.eps.iter())
+        .filter(|o| o.is_pod())
+        .filter_map(|o| Some((o.info.ip?, o)))
+        .collect();
+    by_ip.sort_by_key(|&(a, _)| a);
+    type Table = Option<Arc<[(IpAddr, IpAddr, Option<PortSet>)]>>;
+    let mut shared: BTreeMap<ShareKey, Table> = BTreeMap::new();
+    for (di, dir) in Direction::BOTH.into_iter().enumerate() {
+        for e in w.eps.iter().filter(|e| e.is_pod()) {
+            let counted = crate::eval::counted_at(w, e, dir);
+            if !applies(w, counted.iter().copied(), dir) {
+                continue;
+            }
+            let table = shared
+                .entry(share_key(w, &counted, e, di))
+                .or_insert_with(|| {
+                    let region = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
+                    if region.is_empty() {
+                        return None;
+                    }
+                    let mut pods = Vec::new();
+                    for n in &region {
+                        let lo = by_ip.partition_point(|&(a, _)| a < n.network());
+                        let hi = by_ip.partition_point(|&(a, _)| a <= n.broadcast());
+                        pods.extend(by_ip[lo..hi].iter().map(|&(_, o)| o));
+                    }
+                    Some(full_table(w, &counted, e, dir, pods.into_iter()).0.into())
+                });
+            if let Some(table) = table {
+                res.push(ExceptTable {
+                    endpoint: e.info.id.clone(),
+                    direction: dir,
+                    table: Arc::clone(table),
+                });
+            }
+        }
+    }
+    res.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+    res
+}
+
+/// The exact Service ports V11 leaves `e`'s egress toward `svc`'s ClusterIP: `None` when
+/// the address is unknown, or the table would admit ports the rules' union does not (then
+/// the graph does not know which).
+fn service_exact(
+    w: &World<'_>,
+    counted: &[&LoweredPolicy],
+    e: &Ep,
+    svc: &netpol_manifest::model::Service,
+    all: &PortSet,
+) -> Result<PortSet, bool> {
+    let mut union = PortSet::empty();
+    for rule in counted.iter().flat_map(|p| &p.egress) {
+        union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
+    }
+    match decide_service(w, counted, e, svc) {
+        // V11 only removes ports here: the exact ports bound the union's.
+        Some(l) if l.allowed().intersect(all).difference(&union).is_empty() => {
+            Ok(l.allowed().intersect(all))
+        }
+        Some(_) => Err(true),
+        None => Err(false),
+    }
+}
+
+/// V11 at `at`'s egress toward Service `svc` (model index) for the lint: the exact Service
+/// ports, as [`BleedAt::service_exact`]; `None` where that list would not hold it.
+pub(crate) fn service_ports_at(w: &World<'_>, at: &Ep, svc: usize) -> Option<PortSet> {
+    let svc = w.model.services.get(svc)?;
+    let counted = crate::eval::counted_at(w, at, Direction::Egress);
+    let mut all = PortSet::empty();
+    for sp in &svc.ports {
+        all.union_with(&PortSet::port(sp.protocol, sp.port));
+    }
+    service_exact(w, &counted, at, svc, &all).ok()
+}
+
 /// What the pods of one policy set, nodes and container ports share in one direction.
 #[derive(Clone)]
 struct Shared {
@@ -185,20 +280,14 @@ impl Shared {
         for si in services_in(w, &region, dir) {
             let svc = &w.model.services[si];
             let (id, all) = (services[si].0.clone(), &services[si].1);
-            let mut union = PortSet::empty();
-            for rule in counted.iter().flat_map(|p| &p.egress) {
-                union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
-            }
-            match decide_service(w, counted, e, svc) {
-                // V11 only removes ports here: the exact ports bound the union's.
-                Some(l) if l.allowed().intersect(all).difference(&union).is_empty() => {
-                    service_exact.push((id, l.allowed().intersect(all)));
-                }
-                Some(_) => unsure.push(id),
-                None => services_maybe.push(id),
+            match self::service_exact(w, counted, e, svc, all) {
+                Ok(ports) => service_exact.push((id, ports)),
+                Err(true) => unsure.push(id),
+                Err(false) => services_maybe.push(id),
             }
         }
-        let (table, unsure_nodes) = full_table(w, counted, e, dir);
+        let pods = w.eps.iter().filter(|o| o.is_pod());
+        let (table, unsure_nodes) = full_table(w, counted, e, dir, pods);
         Some(Shared {
             region: region.into(),
             services: unsure.into(),
@@ -216,11 +305,12 @@ impl Shared {
 /// several possible nodes their /32s are returned apart: which one is the node key is
 /// not known.
 #[allow(clippy::type_complexity)]
-fn full_table(
+fn full_table<'e>(
     w: &World<'_>,
     counted: &[&LoweredPolicy],
     at: &Ep,
     dir: Direction,
+    pods: impl Iterator<Item = &'e Ep>,
 ) -> (Vec<(IpAddr, IpAddr, Option<PortSet>)>, Vec<IpNet>) {
     let t = Table::new(&address_table(w, counted, at, dir));
     let mut keys: BTreeMap<IpNet, Option<PortSet>> = (t.keys.iter())
@@ -232,7 +322,7 @@ fn full_table(
             (*k, p)
         })
         .collect();
-    for o in w.eps.iter().filter(|o| o.is_pod()) {
+    for o in pods {
         let Some(a) = o.info.ip else { continue };
         if let Some(own) = own_ports(w, counted, at, o, dir) {
             keys.insert(IpNet::from(a), Some(t.decide(a, Some(own)).allowed()));
@@ -325,6 +415,16 @@ pub struct BleedAt {
     pub table: Arc<[(IpAddr, IpAddr, Option<PortSet>)]>,
     /// Node /32s that may or may not be the node key (the pod may run on several nodes).
     pub unsure_nodes: Vec<IpNet>,
+}
+
+/// V11 table of one pod and direction for the lint (see [`except_tables`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExceptTable {
+    pub endpoint: String,
+    pub direction: Direction,
+    /// As [`BleedAt::table`], exact inside the region of V11 (every `except` lies there).
+    #[allow(clippy::type_complexity)]
+    pub table: Arc<[(IpAddr, IpAddr, Option<PortSet>)]>,
 }
 
 /// V11 facts (see [`bleed_facts`]).
