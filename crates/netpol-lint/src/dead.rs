@@ -16,7 +16,8 @@ use crate::context::{Context, dir_word, policy_name};
 /// The graph's what-if runs decide removals without a matrix, (policies + rules) x
 /// endpoints steps at most; above `budget` the lints are skipped, with a note. A removal the
 /// graph cannot decide (a V11 row that falls back to the per-pair evaluator) costs a matrix
-/// of the model without it, endpoints^2 steps, within what is left of `budget`.
+/// of the model without it, endpoints^2 steps, within [`FALLBACK_STEPS`] and what is left
+/// of `budget`; beyond, it is skipped with a note.
 pub(crate) fn lint(
     cx: &Context<'_>,
     empty_subjects: &HashSet<usize>,
@@ -66,8 +67,8 @@ pub(crate) fn lint(
     let mut what_if = WhatIf {
         cx,
         engine: None,
-        budget,
-        spent: steps,
+        budget: FALLBACK_STEPS.min(budget - steps),
+        spent: 0,
         skipped: 0,
     };
     for (i, p) in cx.model.policies.iter().enumerate() {
@@ -120,11 +121,15 @@ pub(crate) fn lint(
         out.push(lint_skipped(
             format!("policy-without-effect and rule-without-effect skipped {k} policies and rules: each needs a what-if matrix over {n} endpoints, which exceeds their budget"),
             (what_if.spent).saturating_add(k.saturating_mul(n).saturating_mul(n)),
-            budget,
+            what_if.budget,
             "these lints",
         ));
     }
 }
+
+/// The most endpoints^2 steps the what-if matrices of removals the graph cannot decide may
+/// take over a run (a matrix of 7,000 endpoints).
+const FALLBACK_STEPS: usize = 50_000_000;
 
 /// The what-if answers: from the graph's engine, else (a removal it cannot mask) from a
 /// matrix of the model without it, within the budget.

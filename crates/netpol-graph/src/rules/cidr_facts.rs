@@ -74,6 +74,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
         return res;
     }
     let mut pairs_left = EXACT_PAIRS;
+    let mut counted = Counted::new(w);
     // Endpoints the agent can look up: the exact pairs range over them.
     let lookupable: Vec<&Ep> = (w.eps.iter())
         .filter(|o| !matches!(o.kind, EpKind::Service(_)) && lookup(w, o) != Lookup::Unknown)
@@ -95,7 +96,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             res.any[di] = region(&address_entries(w, &w.policies, None, dir));
         }
         for e in w.eps.iter().filter(|e| e.is_pod()) {
-            let counted = crate::eval::counted_at(w, e, dir);
+            let counted = counted.get(w, e, dir);
             if !applies(w, counted.iter().copied(), dir) {
                 continue;
             }
@@ -145,6 +146,56 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
     res
 }
 
+/// The counted policies of pods (`eval::counted_at`), once per direction, selecting set
+/// (S2) and V9 range: all it reads of a pod. Deciding them scans every policy (and V2 every
+/// endpoint per rule), which per pod was quadratic; the selecting set is found among the
+/// policies of the pod's namespace.
+#[derive(Default)]
+struct Counted<'w> {
+    by_ns: BTreeMap<&'w str, Vec<&'w LoweredPolicy>>,
+    memo: BTreeMap<CountedKey, Vec<usize>>,
+}
+
+type CountedKey = (Direction, Vec<usize>, Option<(Vec<usize>, Vec<usize>)>);
+
+impl<'w> Counted<'w> {
+    fn new(w: &'w World<'_>) -> Counted<'w> {
+        let mut by_ns: BTreeMap<&str, Vec<&LoweredPolicy>> = BTreeMap::new();
+        for p in &w.policies {
+            by_ns.entry(p.namespace.as_str()).or_default().push(p);
+        }
+        Counted {
+            by_ns,
+            memo: BTreeMap::new(),
+        }
+    }
+
+    /// The counted policies of `e` in `dir`; empty without calling `counted_at` when V11
+    /// cannot apply to them (they are among the selecting set or the V9 range's upper end).
+    fn get(&mut self, w: &'w World<'_>, e: &Ep, dir: Direction) -> Vec<&'w LoweredPolicy> {
+        let shared = super::ident::shared(w, e).map(|r| (r.lower.clone(), r.upper.clone()));
+        let ns = e.info.namespace.as_deref().unwrap_or_default();
+        let selecting: Vec<usize> = (self.by_ns.get(ns).into_iter().flatten())
+            .filter(|p| w.selects(p, e))
+            .map(|p| p.index)
+            .collect();
+        let upper = shared.as_ref().map_or(&[][..], |r| &r.1[..]);
+        let candidates = selecting.iter().chain(upper).map(|&i| &w.policies[i]);
+        if !applies(w, candidates, dir) {
+            return Vec::new();
+        }
+        let list = self
+            .memo
+            .entry((dir, selecting, shared))
+            .or_insert_with(|| {
+                (crate::eval::counted_at(w, e, dir).iter())
+                    .map(|p| p.index)
+                    .collect()
+            });
+        list.iter().map(|&i| &w.policies[i]).collect()
+    }
+}
+
 /// What a pod's table in one direction reads of the pod: its counted policies, its nodes
 /// (V4, V12) and, for named ports, its container ports. Pods with one key share a table.
 type ShareKey = (Vec<usize>, usize, Arc<[usize]>, Option<String>);
@@ -179,27 +230,27 @@ pub(crate) fn except_tables(w: &World<'_>) -> Vec<ExceptTable> {
     by_ip.sort_by_key(|&(a, _)| a);
     type Table = Option<Arc<[(IpAddr, IpAddr, Option<PortSet>)]>>;
     let mut shared: BTreeMap<ShareKey, Table> = BTreeMap::new();
+    let mut counted = Counted::new(w);
     for (di, dir) in Direction::BOTH.into_iter().enumerate() {
         for e in w.eps.iter().filter(|e| e.is_pod()) {
-            let counted = crate::eval::counted_at(w, e, dir);
+            let counted = counted.get(w, e, dir);
             if !applies(w, counted.iter().copied(), dir) {
                 continue;
             }
-            let table = shared
-                .entry(share_key(w, &counted, e, di))
-                .or_insert_with(|| {
-                    let region = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
-                    if region.is_empty() {
-                        return None;
-                    }
-                    let mut pods = Vec::new();
-                    for n in &region {
-                        let lo = by_ip.partition_point(|&(a, _)| a < n.network());
-                        let hi = by_ip.partition_point(|&(a, _)| a <= n.broadcast());
-                        pods.extend(by_ip[lo..hi].iter().map(|&(_, o)| o));
-                    }
-                    Some(full_table(w, &counted, e, dir, pods.into_iter()).0.into())
-                });
+            let key = share_key(w, &counted, e, di);
+            let table = shared.entry(key).or_insert_with(|| {
+                let region = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
+                if region.is_empty() {
+                    return None;
+                }
+                let mut pods = Vec::new();
+                for n in &region {
+                    let lo = by_ip.partition_point(|&(a, _)| a < n.network());
+                    let hi = by_ip.partition_point(|&(a, _)| a <= n.broadcast());
+                    pods.extend(by_ip[lo..hi].iter().map(|&(_, o)| o));
+                }
+                Some(full_table(w, &counted, e, dir, pods.into_iter()).0.into())
+            });
             if let Some(table) = table {
                 res.push(ExceptTable {
                     endpoint: e.info.id.clone(),
