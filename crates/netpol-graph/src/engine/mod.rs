@@ -14,6 +14,7 @@
 mod allowances;
 mod classes;
 mod joins;
+mod lower;
 mod lpm;
 mod what_if;
 

@@ -127,9 +127,16 @@ impl<'w, 'm> WhatIf<'w, 'm> {
         out
     }
 
-    /// Whether leaving `removal` out changes no connection between the endpoints; `None`
-    /// when that cannot be decided here (the caller recomputes the model without it).
+    /// Whether leaving `removal` out changes no connection between the endpoints of the
+    /// model (an external range a removed ipBlock merges with another is read as part of
+    /// it); `None` when that cannot be decided here (the caller recomputes the model without
+    /// it), or the removal names no policy or rule.
     pub fn unchanged(&mut self, removal: Removal) -> Option<bool> {
+        if let Removal::Rule(i, dir, ri) = removal
+            && ri >= self.eng.w.policies.get(i)?.rules(dir).len()
+        {
+            return None;
+        }
         let affected = self.classes_of.get(removal.policy())?.clone();
         let mut new: Vec<(u32, Allowance, Allowance)> = Vec::with_capacity(affected.len());
         for &c in &affected {
@@ -178,10 +185,10 @@ impl<'w, 'm> WhatIf<'w, 'm> {
                 let backs = &self.eng.inverse.backs[c as usize];
                 for &s in &sources {
                     pairs.push((s, c));
-                    if !backs.is_empty() {
-                        if let Some(list) = svc.entry(s).or_insert_with(|| Some(Vec::new())) {
-                            list.extend_from_slice(backs);
-                        }
+                    if !backs.is_empty()
+                        && let Some(list) = svc.entry(s).or_insert_with(|| Some(Vec::new()))
+                    {
+                        list.extend_from_slice(backs);
                     }
                 }
             }
