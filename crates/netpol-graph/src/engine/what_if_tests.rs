@@ -111,11 +111,45 @@ fn check(m: &Model, what: &str) -> Result<(usize, usize), TestCaseError> {
     Ok((answered, undecided))
 }
 
+/// `m` with a policy whose ipBlocks meet the profiles' node addresses (V12: a block at the
+/// node's address is dropped there, an except at its /32 denies it) and carve a V11 table.
+fn with_node_blocks(mut m: Model, egress: bool) -> Model {
+    use crate::tests::build::{block, declared, policy, port, rule, sel};
+    use netpol_manifest::model::Protocol;
+    let mut p = policy("x", "nodes", sel(&[]));
+    let rules = vec![
+        rule(
+            vec![block("10.0.0.0/24", &["10.0.0.50/32"])],
+            vec![port(Protocol::Tcp, 80)],
+        ),
+        rule(vec![block("192.168.1.1/32", &[])], vec![]),
+        // Rule 0 without its except: leaving rule 0 out changes only what V11 and V12 do.
+        rule(
+            vec![block("10.0.0.0/24", &[])],
+            vec![port(Protocol::Tcp, 80)],
+        ),
+    ];
+    if egress {
+        p.egress = rules;
+        p = declared(p, false, true);
+    } else {
+        p.ingress = rules;
+        p = declared(p, true, false);
+    }
+    m.policies.push(p);
+    m
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
     fn what_if_matches_full_recomputation(m in model()) {
         check(&m, "random model")?;
+    }
+
+    #[test]
+    fn what_if_matches_full_recomputation_with_node_blocks(m in model(), egress in any::<bool>()) {
+        check(&with_node_blocks(m, egress), "random model with node blocks")?;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Unit tests on hand-built models: one per rule of `docs/semantics.md` where the fixtures
 //! do not already cover it, the engine-versus-evaluator property test, and the fixtures.
 
-mod build;
+pub(crate) mod build;
 mod classes;
 pub(crate) mod fixtures;
 mod ident;
