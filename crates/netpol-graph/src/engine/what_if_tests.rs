@@ -118,15 +118,22 @@ fn with_node_blocks(mut m: Model, egress: bool) -> Model {
     use netpol_manifest::model::Protocol;
     let mut p = policy("x", "nodes", sel(&[]));
     let rules = vec![
+        // Allows 10.0.0.51 alone, which rule 2 allows too, and excepts node n2's address:
+        // leaving it out changes only V12 (the except at the node's /32 denies the node key
+        // of pods that run on n2 only).
         rule(
-            vec![block("10.0.0.0/24", &["10.0.0.50/32"])],
+            vec![block("10.0.0.50/31", &["10.0.0.50/32"])],
             vec![port(Protocol::Tcp, 80)],
         ),
+        // At node n1's address: dropped there (V12).
         rule(vec![block("192.168.1.1/32", &[])], vec![]),
-        // Rule 0 without its except: leaving rule 0 out changes only what V11 and V12 do.
         rule(
-            vec![block("10.0.0.0/24", &[])],
+            vec![block("10.0.0.51/32", &[])],
             vec![port(Protocol::Tcp, 80)],
+        ),
+        rule(
+            vec![block("10.1.0.0/16", &["10.1.0.0/24"])],
+            vec![port(Protocol::Tcp, 443)],
         ),
     ];
     if egress {
