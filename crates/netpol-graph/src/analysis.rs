@@ -192,4 +192,43 @@ impl<'m> Analysis<'m> {
         }
         Matrix::from_pairs(self.semantics(), self.endpoints().cloned().collect(), edges)
     }
+
+    /// What-if runs: whether leaving one policy or one rule out of the model changes any
+    /// connection of the matrix, answered from this analysis's engine without a new matrix
+    /// per removal (see [`crate::WhatIf::unchanged`]).
+    pub fn what_if(&self) -> crate::WhatIf<'_, 'm> {
+        crate::WhatIf::new(&self.world)
+    }
+
+    /// V11 for the `except-bleed` lint: per enforced pod and direction with an `except`,
+    /// its longest-prefix table where V11 may decide (cheaper than [`Analysis::except_bleed`],
+    /// which adds what `verify` needs).
+    pub fn except_tables(&self) -> Vec<crate::ExceptTable> {
+        crate::rules::cidr_facts::except_tables(&self.world)
+    }
+
+    /// What one direction of `at` (by id) admits toward or from `other` (by id): its
+    /// egress toward `other`, or its ingress from it, as the per-pair evaluator decides
+    /// it. `None` when either id names no endpoint.
+    pub fn direction_ports(
+        &self,
+        at: &str,
+        other: &str,
+        dir: netpol_manifest::model::Direction,
+    ) -> Option<PortSet> {
+        let w = &self.world;
+        let (a, b) = (&w.eps[w.find(at)?], &w.eps[w.find(other)?]);
+        Some(match dir {
+            netpol_manifest::model::Direction::Ingress => crate::eval::ingress(w, a, b).allowed,
+            netpol_manifest::model::Direction::Egress => crate::eval::egress(w, a, b).allowed,
+        })
+    }
+
+    /// V11: the Service ports `at`'s egress table leaves toward the ClusterIP of Service
+    /// `service` (model index), when the graph knows them exactly (as
+    /// [`crate::BleedAt::service_exact`]).
+    pub fn service_ports_at(&self, at: &str, service: usize) -> Option<PortSet> {
+        let w = &self.world;
+        crate::rules::cidr_facts::service_ports_at(w, &w.eps[w.find(at)?], service)
+    }
 }

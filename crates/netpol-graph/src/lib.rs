@@ -27,12 +27,13 @@ mod tests;
 
 pub use analysis::Analysis;
 pub use classes::{Class, ClassEdge, Classes};
+pub use engine::{Removal, WhatIf};
 pub use explain::{DirectionExplanation, Explanation, RuleRef};
 pub use facts::{NodeFacts, ServiceAccess, ServiceAccessGroup, SlotFacts};
 pub use matrix::{Connection, EndpointId, Filter, Matrix, Semantics, Uncertain, id_matches};
 pub use ports::PortSet;
 pub use profile::{Flags, Profile};
-pub use rules::cidr_facts::{BleedAt, ExceptBleed};
+pub use rules::cidr_facts::{BleedAt, ExceptBleed, ExceptTable};
 pub use rules::peers::peer_selects;
 pub use rules::services::{Target, dnat_target};
 pub use rules::slots::{SlotKey, TruncatedKey};

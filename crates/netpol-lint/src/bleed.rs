@@ -3,21 +3,21 @@
 //! policy selecting the pod; an `except` that is not itself a key becomes a deny-all key,
 //! and a key never inherits a containing key's ports across one of its pooled excepts.
 //!
-//! The graph decides the table (`Analysis::except_bleed`, its `table` per pod and
-//! direction); this lint holds each piece of that table against the union the same rules
-//! grant read one by one (S4, S6) and reports the ports V11 takes away, at the `except`
-//! that cuts them. Only IPv4 pieces are compared (the graph's table is IPv4). The rules are
-//! those the graph counts: every policy selecting the pod, or with a shared identifier (V9)
-//! any pod of it. The graph's facts cost (pod directions with an except) x endpoints, so
-//! the lint has a budget.
+//! The graph decides the table (`Analysis::except_tables`, per pod and direction, shared by
+//! the pods of one policy set); this lint holds each piece of that table against the union
+//! the same rules grant read one by one (S4, S6) and reports the ports V11 takes away, at
+//! the `except` that cuts them, in either IP family (V15). The rules are those the graph
+//! counts: every policy selecting the pod, or with a shared identifier (V9) any pod of it.
+//! The endpoints a cut denies are decided per pair, for the endpoints inside the cut alone,
+//! within a bound; the lint has a budget against pathological inputs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use ipnet::IpNet;
 use netpol_diag::{Code, Diagnostic, Span};
 use netpol_graph::ir::PeerMatch;
-use netpol_graph::{BleedAt, PortSet, switches};
+use netpol_graph::{ExceptTable, PortSet, switches};
 use netpol_manifest::model::{Direction, Endpoint, Peer};
 
 use crate::context::{Context, dir_word, policy_name};
@@ -40,7 +40,7 @@ struct Entry {
 struct Finding {
     dir: Direction,
     except: IpNet,
-    ranges: Vec<(Ipv4Addr, Ipv4Addr, PortSet)>,
+    ranges: Vec<(IpAddr, IpAddr, PortSet)>,
     cut: BTreeMap<(usize, usize), (IpNet, PortSet)>,
     /// The ipBlocks (policy, rule, span) whose excepts hold this one.
     writers: BTreeSet<(usize, usize, Span)>,
@@ -50,14 +50,6 @@ struct Finding {
     /// Whether the pods share their VPC CNI identifier with others (V9), whose policies
     /// the table then holds too.
     shared: bool,
-}
-
-/// The pods of one finding, and the endpoints and Services in its pieces that the graph's
-/// verdict at one of those pods denies a lost port.
-#[derive(Default)]
-struct Seen {
-    pods: Vec<String>,
-    denied: BTreeSet<String>,
 }
 
 pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
@@ -79,8 +71,8 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
         ));
         return;
     }
-    let facts = cx.analysis.except_bleed();
-    if facts.at.is_empty() {
+    let tables = cx.analysis.except_tables();
+    if tables.is_empty() {
         return;
     }
     let by_id: HashMap<String, &Endpoint> =
@@ -90,8 +82,8 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
     let upper: HashMap<String, Vec<usize>> = (cx.analysis.identifier_ranges().into_iter())
         .map(|(id, r)| (id, r.upper))
         .collect();
-    let mut found: BTreeMap<Finding, Seen> = BTreeMap::new();
-    for at in &facts.at {
+    let mut found: BTreeMap<Finding, Vec<String>> = BTreeMap::new();
+    for at in &tables {
         let Some(e) = by_id.get(&at.endpoint) else {
             continue;
         };
@@ -99,14 +91,13 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
         let entries = entries(cx, &counted, e, at.direction);
         for mut f in findings(at, &entries) {
             f.shared = upper.contains_key(&at.endpoint);
-            let denied = denied(cx, &by_id, at, &f.ranges);
-            let seen = found.entry(f).or_default();
-            seen.pods.push(at.endpoint.clone());
-            seen.denied.extend(denied);
+            found.entry(f).or_default().push(at.endpoint.clone());
         }
     }
-    for (f, seen) in found {
-        out.push(render(cx, &f, &seen));
+    let mut inside = Inside::new(cx);
+    for (f, pods) in found {
+        let denied = inside.denied(&f, &pods);
+        out.push(render(cx, &f, &pods, &denied));
     }
 }
 
@@ -146,14 +137,19 @@ fn entries(cx: &Context<'_>, counted: &[usize], e: &Endpoint, dir: Direction) ->
                 continue;
             };
             let Some(peers) = &rule.peers else {
-                out.push(Entry {
-                    policy: pi,
-                    rule: ri,
-                    cidr: IpNet::V4(ipnet::Ipv4Net::default()),
-                    except: Vec::new(),
-                    block: None,
-                    ports,
-                });
+                for any in [
+                    IpNet::V4(ipnet::Ipv4Net::default()),
+                    IpNet::V6(ipnet::Ipv6Net::default()),
+                ] {
+                    out.push(Entry {
+                        policy: pi,
+                        rule: ri,
+                        cidr: any,
+                        except: Vec::new(),
+                        block: None,
+                        ports: ports.clone(),
+                    });
+                }
                 continue;
             };
             for peer in peers {
@@ -174,14 +170,10 @@ fn entries(cx: &Context<'_>, counted: &[usize], e: &Endpoint, dir: Direction) ->
 }
 
 /// The findings of one pod and direction, one per `except` that cuts something.
-fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
+fn findings(at: &ExceptTable, entries: &[Entry]) -> Vec<Finding> {
     let mut by_except: BTreeMap<IpNet, Finding> = BTreeMap::new();
     for (lo, hi, kept) in at.table.iter() {
-        // IPv4 only: the lint compares IPv4 pieces.
-        let (IpAddr::V4(lo), IpAddr::V4(hi)) = (lo, hi) else {
-            continue;
-        };
-        let addr = IpAddr::V4(*lo);
+        let addr = *lo;
         let open =
             |e: &&Entry| e.cidr.contains(&addr) && !e.except.iter().any(|x| x.contains(&addr));
         let mut union = PortSet::empty();
@@ -217,9 +209,7 @@ fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
             shared: false,
         });
         match f.ranges.last_mut() {
-            Some((_, h, p))
-                if *p == lost && u32::from(*h).checked_add(1) == Some(u32::from(*lo)) =>
-            {
+            Some((_, h, p)) if *p == lost && next(*h) == Some(*lo) => {
                 *h = *hi;
             }
             _ => f.ranges.push((*lo, *hi, lost.clone())),
@@ -236,60 +226,99 @@ fn findings(at: &BleedAt, entries: &[Entry]) -> Vec<Finding> {
     by_except.into_values().collect()
 }
 
-/// The endpoints and Services inside the lost pieces that the graph's verdict denies a
-/// lost port: what the cut means for traffic the input knows.
-fn denied(
-    cx: &Context<'_>,
-    by_id: &HashMap<String, &Endpoint>,
-    at: &BleedAt,
-    ranges: &[(Ipv4Addr, Ipv4Addr, PortSet)],
-) -> Vec<String> {
-    let lost_at = |ip: IpAddr| {
-        let IpAddr::V4(v4) = ip else { return None };
-        ranges
-            .iter()
-            .find(|(lo, hi, _)| (*lo..=*hi).contains(&v4))
-            .map(|r| &r.2)
-    };
-    let profile = cx.analysis.profile();
-    let mut out = Vec::new();
-    for (id, allowed) in &at.exact {
-        // A pod's traffic to itself does not pass its policies.
-        let Some(e) = by_id.get(id).filter(|_| *id != at.endpoint) else {
-            continue;
-        };
-        let Some(ip) = switches::pod_ip(profile, e) else {
-            continue;
-        };
-        if let Some(lost) = lost_at(ip) {
-            let missing = lost.difference(allowed);
-            if !missing.is_empty() {
-                out.push(format!("{id} ({ip}): {missing}"));
-            }
-        }
-    }
-    for (id, kept) in at.service_exact.iter() {
-        let Some(svc) = (cx.model.services.iter())
-            .find(|s| id.split_once('/') == Some((s.namespace.as_str(), s.name.as_str())))
-        else {
-            continue;
-        };
-        let Some(ip) = svc.cluster_ip else { continue };
-        let Some(lost) = lost_at(ip) else { continue };
-        let mut ports = PortSet::empty();
-        for sp in &svc.ports {
-            ports.union_with(&PortSet::port(sp.protocol, sp.port));
-        }
-        let missing = ports.intersect(lost).difference(kept);
-        if !missing.is_empty() {
-            out.push(format!("Service {id} ({ip}): {missing}"));
-        }
-    }
-    out
+/// The endpoints (by address) and Services (by ClusterIP) of the input, to find those
+/// inside a cut; and how many per-pair decisions are left.
+struct Inside<'c, 'a> {
+    cx: &'c Context<'a>,
+    endpoints: Vec<(IpAddr, String)>,
+    services: Vec<(IpAddr, usize)>,
+    left: usize,
 }
 
-fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
-    let ids = &seen.pods[..];
+/// The most per-pair decisions the notes on denied endpoints take over a run: beyond it the
+/// notes name fewer endpoints.
+const DENIED_PAIRS: usize = 20_000;
+
+impl<'c, 'a> Inside<'c, 'a> {
+    fn new(cx: &'c Context<'a>) -> Self {
+        let profile = cx.analysis.profile();
+        let mut endpoints: Vec<(IpAddr, String)> = (cx.model.endpoints.iter())
+            .filter_map(|e| Some((switches::pod_ip(profile, e)?, e.id())))
+            .collect();
+        endpoints.sort();
+        let mut services: Vec<(IpAddr, usize)> = (cx.model.services.iter().enumerate())
+            .filter_map(|(i, s)| Some((s.cluster_ip?, i)))
+            .collect();
+        services.sort();
+        Inside {
+            cx,
+            endpoints,
+            services,
+            left: DENIED_PAIRS,
+        }
+    }
+
+    /// The endpoints and Services inside the lost pieces of `f` that the graph's verdict at
+    /// one of `pods` denies a lost port: what the cut means for traffic the input knows.
+    fn denied(&mut self, f: &Finding, pods: &[String]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for pod in pods {
+            for (lo, hi, lost) in &f.ranges {
+                let from = self.endpoints.partition_point(|(a, _)| a < lo);
+                for (ip, id) in self.endpoints[from..].iter().take_while(|(a, _)| a <= hi) {
+                    // A pod's traffic to itself does not pass its policies.
+                    if id == pod || self.left == 0 {
+                        continue;
+                    }
+                    self.left -= 1;
+                    let Some(allowed) = self.cx.analysis.direction_ports(pod, id, f.dir) else {
+                        continue;
+                    };
+                    let missing = lost.difference(&allowed);
+                    if !missing.is_empty() {
+                        out.insert(format!("{id} ({ip}): {missing}"));
+                    }
+                }
+                if f.dir != Direction::Egress {
+                    continue;
+                }
+                let from = self.services.partition_point(|(a, _)| a < lo);
+                for &(ip, si) in self.services[from..].iter().take_while(|(a, _)| a <= hi) {
+                    if self.left == 0 {
+                        break;
+                    }
+                    self.left -= 1;
+                    let Some(kept) = self.cx.analysis.service_ports_at(pod, si) else {
+                        continue;
+                    };
+                    let svc = &self.cx.model.services[si];
+                    let mut ports = PortSet::empty();
+                    for sp in &svc.ports {
+                        ports.union_with(&PortSet::port(sp.protocol, sp.port));
+                    }
+                    let missing = ports.intersect(lost).difference(&kept);
+                    if !missing.is_empty() {
+                        out.insert(format!(
+                            "Service {}/{} ({ip}): {missing}",
+                            svc.namespace, svc.name
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The address after `a` in its family.
+fn next(a: IpAddr) -> Option<IpAddr> {
+    match a {
+        IpAddr::V4(v) => u32::from(v).checked_add(1).map(|x| IpAddr::V4(x.into())),
+        IpAddr::V6(v) => u128::from(v).checked_add(1).map(|x| IpAddr::V6(x.into())),
+    }
+}
+
+fn render(cx: &Context<'_>, f: &Finding, ids: &[String], denied: &BTreeSet<String>) -> Diagnostic {
     let dir = dir_word(f.dir);
     let toward = match f.dir {
         Direction::Ingress => "from",
@@ -300,16 +329,9 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
         lost.union_with(&r.2);
     }
     // Whether every address of the except loses something (the pieces are in order).
-    let whole = f
-        .ranges
-        .first()
-        .is_some_and(|r| IpAddr::V4(r.0) == f.except.network())
-        && f.ranges
-            .last()
-            .is_some_and(|r| IpAddr::V4(r.1) == f.except.broadcast())
-        && f.ranges
-            .windows(2)
-            .all(|w| u32::from(w[0].1).checked_add(1) == Some(u32::from(w[1].0)));
+    let whole = f.ranges.first().is_some_and(|r| r.0 == f.except.network())
+        && f.ranges.last().is_some_and(|r| r.1 == f.except.broadcast())
+        && f.ranges.windows(2).all(|w| next(w[0].1) == Some(w[1].0));
     let range = if whole {
         f.except.to_string()
     } else {
@@ -403,8 +425,8 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
         };
         d = d.with_note(format!("denied at {}{tail}{between}", shown.join(", ")));
     }
-    if !seen.denied.is_empty() {
-        let more = seen.denied.len().saturating_sub(3);
+    if !denied.is_empty() {
+        let more = denied.len().saturating_sub(3);
         let tail = if more > 0 {
             format!(" and {more} more")
         } else {
@@ -412,7 +434,7 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
         };
         d = d.with_note(format!(
             "denied {toward} endpoints of the input: {}{tail}",
-            (seen.denied.iter().take(3).cloned())
+            (denied.iter().take(3).cloned())
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -436,11 +458,16 @@ fn render(cx: &Context<'_>, f: &Finding, seen: &Seen) -> Diagnostic {
 }
 
 /// A range as a CIDR when it is one, else `first-last`.
-fn fmt_range(lo: Ipv4Addr, hi: Ipv4Addr) -> String {
-    let (a, b) = (u32::from(lo), u32::from(hi));
-    let size = u64::from(b - a) + 1;
-    if size.is_power_of_two() && u64::from(a) % size == 0 {
-        let len = 32 - size.trailing_zeros();
+fn fmt_range(lo: IpAddr, hi: IpAddr) -> String {
+    let (a, b, bits) = match (lo, hi) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+        _ => return format!("{lo}-{hi}"),
+    };
+    // The range's size less one: all ones below some bit, with `a` aligned to it.
+    let span = b.wrapping_sub(a);
+    if b >= a && span & span.wrapping_add(1) == 0 && a & span == 0 {
+        let len = bits - span.count_ones();
         return format!("{lo}/{len}");
     }
     format!("{lo}-{hi}")
@@ -453,6 +480,9 @@ mod tests {
     #[test]
     fn ranges_print_as_cidrs_when_they_are_one() {
         let r = |a: &str, b: &str| fmt_range(a.parse().unwrap(), b.parse().unwrap());
+        assert_eq!(r("fd00::", "fd00::ffff"), "fd00::/112");
+        assert_eq!(r("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), "::/0");
+        assert_eq!(r("fd00::1", "fd00::2"), "fd00::1-fd00::2");
         assert_eq!(r("10.1.0.0", "10.1.255.255"), "10.1.0.0/16");
         assert_eq!(r("10.1.3.4", "10.1.3.4"), "10.1.3.4/32");
         assert_eq!(r("0.0.0.0", "255.255.255.255"), "0.0.0.0/0");

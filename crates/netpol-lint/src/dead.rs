@@ -6,15 +6,18 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 
 use netpol_diag::{Code, Diagnostic};
-use netpol_graph::{Analysis, Matrix};
+use netpol_graph::{Analysis, Matrix, Removal};
 use netpol_manifest::model::{
     Direction, Endpoint, NAMESPACE_NAME_LABEL, Operator, Peer, Policy, Rule,
 };
 
 use crate::context::{Context, dir_word, policy_name};
 
-/// Above `budget` ((policies + rules) x endpoints^2 steps) the what-if matrices are
-/// skipped, with a note: each policy and each rule costs one matrix.
+/// The graph's what-if runs decide removals without a matrix, (policies + rules) x
+/// endpoints steps at most; above `budget` the lints are skipped, with a note. A removal the
+/// graph cannot decide (a V11 row that falls back to the per-pair evaluator) costs a matrix
+/// of the model without it, endpoints^2 steps, within [`FALLBACK_STEPS`] and what is left
+/// of `budget`; beyond, it is skipped with a note.
 pub(crate) fn lint(
     cx: &Context<'_>,
     empty_subjects: &HashSet<usize>,
@@ -45,56 +48,57 @@ pub(crate) fn lint(
         }
     }
     let n = cx.model.endpoints.len();
-    let rules: usize = cx
-        .model
-        .policies
-        .iter()
+    let rules: usize = (cx.model.policies.iter())
         .map(|p| p.ingress.len() + p.egress.len())
         .sum();
     let runs = cx.model.policies.len() + rules;
-    let steps = runs.saturating_mul(n).saturating_mul(n);
+    // A guard against pathological inputs: a what-if run is bounded by the classes the
+    // removal touches times the others, far below endpoints^2.
+    let steps = runs.saturating_mul(n);
     if steps > budget {
         out.push(lint_skipped(
-            format!("policy-without-effect and rule-without-effect were not run: {runs} what-if matrices over {n} endpoints exceed their budget"),
+            format!("policy-without-effect and rule-without-effect were not run: {runs} what-if runs over {n} endpoints exceed their budget"),
             steps,
             budget,
             "these lints",
         ));
         return;
     }
-    let base = cx.matrix();
+    let mut what_if = WhatIf {
+        cx,
+        engine: None,
+        budget: FALLBACK_STEPS.min(budget - steps),
+        spent: 0,
+        skipped: 0,
+    };
     for (i, p) in cx.model.policies.iter().enumerate() {
         // A default deny guards pods created later; that it changes nothing today is its point.
         if skip.contains(&i) || is_default_deny(p) || !policy_in_input(cx, p) {
             continue;
         }
-        let mut without = cx.model.clone();
-        without.policies.remove(i);
-        let other = Analysis::new(&without, cx.analysis.profile()).matrix();
-        if same(base, &other) {
-            out.push(
-                Diagnostic::new(
-                    Code::PolicyWithoutEffect,
-                    format!("NetworkPolicy {} changes nothing: every connection is the same without it", policy_name(p)),
-                )
-                .with_primary(p.span, "removing this policy leaves the matrix unchanged")
-                .with_note("proved for the pods and workloads of the input; a pod created later could still be affected")
-                .with_help("remove the policy, or fix its selectors and rules if it was meant to allow or isolate something"),
-            );
-            continue;
+        match what_if.unchanged(Removal::Policy(i)) {
+            Some(true) => {
+                out.push(
+                    Diagnostic::new(
+                        Code::PolicyWithoutEffect,
+                        format!("NetworkPolicy {} changes nothing: every connection is the same without it", policy_name(p)),
+                    )
+                    .with_primary(p.span, "removing this policy leaves the matrix unchanged")
+                    .with_note("proved for the pods and workloads of the input; a pod created later could still be affected")
+                    .with_help("remove the policy, or fix its selectors and rules if it was meant to allow or isolate something"),
+                );
+                continue;
+            }
+            Some(false) => {}
+            // Not known: its rules are not judged either (one of them may be the reason).
+            None => continue,
         }
         for dir in Direction::BOTH {
             for ri in 0..p.rules(dir).len() {
                 if !rule_in_input(cx, p, &p.rules(dir)[ri]) {
                     continue;
                 }
-                let mut without = cx.model.clone();
-                match dir {
-                    Direction::Ingress => without.policies[i].ingress.remove(ri),
-                    Direction::Egress => without.policies[i].egress.remove(ri),
-                };
-                let other = Analysis::new(&without, cx.analysis.profile()).matrix();
-                if same(base, &other) {
+                if what_if.unchanged(Removal::Rule(i, dir, ri)) == Some(true) {
                     out.push(
                         Diagnostic::new(
                             Code::RuleWithoutEffect,
@@ -111,6 +115,63 @@ pub(crate) fn lint(
                 }
             }
         }
+    }
+    if what_if.skipped > 0 {
+        let k = what_if.skipped;
+        out.push(lint_skipped(
+            format!("policy-without-effect and rule-without-effect skipped {k} policies and rules: each needs a what-if matrix over {n} endpoints, which exceeds their budget"),
+            (what_if.spent).saturating_add(k.saturating_mul(n).saturating_mul(n)),
+            what_if.budget,
+            "these lints",
+        ));
+    }
+}
+
+/// The most endpoints^2 steps the what-if matrices of removals the graph cannot decide may
+/// take over a run (a matrix of 7,000 endpoints).
+const FALLBACK_STEPS: usize = 50_000_000;
+
+/// The what-if answers: from the graph's engine, else (a removal it cannot mask) from a
+/// matrix of the model without it, within the budget.
+struct WhatIf<'c, 'a> {
+    cx: &'c Context<'a>,
+    engine: Option<netpol_graph::WhatIf<'a, 'a>>,
+    budget: usize,
+    /// Steps (endpoints^2 per matrix) spent on what-if matrices.
+    spent: usize,
+    /// Removals left undecided for the budget.
+    skipped: usize,
+}
+
+impl WhatIf<'_, '_> {
+    /// Whether the removal leaves the matrix unchanged; `None` when not decided.
+    fn unchanged(&mut self, removal: Removal) -> Option<bool> {
+        let cx = self.cx;
+        let engine = self.engine.get_or_insert_with(|| cx.analysis.what_if());
+        if let Some(answer) = engine.unchanged(removal) {
+            return Some(answer);
+        }
+        let n = cx.model.endpoints.len();
+        let steps = n.saturating_mul(n);
+        if self.spent.saturating_add(steps) > self.budget {
+            self.skipped += 1;
+            return None;
+        }
+        self.spent += steps;
+        let mut without = cx.model.clone();
+        match removal {
+            Removal::Policy(i) => {
+                without.policies.remove(i);
+            }
+            Removal::Rule(i, Direction::Ingress, ri) => {
+                without.policies[i].ingress.remove(ri);
+            }
+            Removal::Rule(i, Direction::Egress, ri) => {
+                without.policies[i].egress.remove(ri);
+            }
+        }
+        let other = Analysis::new(&without, cx.analysis.profile()).matrix();
+        Some(same(cx.matrix(), &other))
     }
 }
 

@@ -2,7 +2,8 @@
 //! code fire (its rendering is snapshotted, and its SARIF holds it unless it is a note) and
 //! `negative.yaml` keeps it silent. Each case runs under the default profile (VPC CNI,
 //! standard mode) unless a `# profile: upstream` or `# profile: strict` line says otherwise
-//! (`# agent: v1.2.3` configures an older VPC CNI agent; `# what-if budget: N` and
+//! (`# agent: v1.2.3` configures an older VPC CNI agent, `# ip-family: ipv6` an IPv6
+//! cluster; `# what-if budget: N` and
 //! `# bleed budget: N` lower the size budgets).
 
 use std::path::{Path, PathBuf};
@@ -67,6 +68,10 @@ fn run(path: &Path) -> (SourceMap, Vec<Diagnostic>) {
     }
     if text.lines().any(|l| l == "# profile: strict") {
         settings.enforcing_mode = EnforcingMode::Strict;
+    }
+    // A `# ip-family: ipv6` line makes the cluster IPv6 (cluster.ipFamily, V15).
+    if text.lines().any(|l| l == "# ip-family: ipv6") {
+        settings.ip_family = netpol_manifest::config::IpFamily::Ipv6;
     }
     // A `# agent: vX.Y.Z` line configures an older VPC CNI agent (cluster.vpcCni).
     if let Some(v) = text.lines().find_map(|l| l.strip_prefix("# agent: ")) {

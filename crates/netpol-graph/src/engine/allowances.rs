@@ -7,12 +7,22 @@ use std::sync::Arc;
 use netpol_manifest::model::Direction;
 use rustc_hash::FxHashMap;
 
-use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, SetRef};
+use super::{Allowance, Cat, Engine, Entry, EntryPorts, Inverse, LoweredEntries, Removal, SetRef};
 use crate::ip::Block;
-use crate::ir::{LoweredRule, NamespaceScope, PeerMatch, PortSpec, numeric_ports, resolve_ports};
+use crate::ir::{LoweredPolicy, LoweredRule, NamespaceScope, PeerMatch, resolve_ports};
 use crate::ports::PortSet;
 use crate::rules::{cidr_keys, ipblocks};
 use crate::rules::{ident, services, switches, vpc};
+
+/// What the allowances are computed from, kept for what-if runs.
+pub(super) struct Prep {
+    /// Per class: the selecting policies (V9: the upper end of its range) and the lower
+    /// end of the range (the same list without sharing).
+    pub(super) selecting: Vec<Vec<usize>>,
+    pub(super) lower: Vec<Vec<usize>>,
+    /// Per policy and direction (ingress, egress), each rule's entries and V2 flag.
+    pub(super) lowered: Vec<[Vec<LoweredEntries>; 2]>,
+}
 
 impl Engine<'_, '_> {
     /// The namespaces a scope picks, among the keys of `index` (pods or Services by
@@ -178,8 +188,33 @@ impl Engine<'_, '_> {
         res
     }
 
-    /// Per class and direction: all, none, or the entries (S2, V1, V2, V4, V7).
-    pub(super) fn allowances(&mut self) {
+    /// Per class and direction: all, none, or the entries (S2, V1, V2, V4, V7). Returns
+    /// what they were computed from, and the V11 state, for what-if runs.
+    pub(super) fn allowances(&mut self) -> (Prep, super::lpm::LpmState) {
+        let prep = self.prepare();
+        let n = self.classes.len();
+        let mut egress = Vec::with_capacity(n);
+        let mut ingress = Vec::with_capacity(n);
+        let mut lpm = super::lpm::LpmState::default();
+        for c in 0..n as u32 {
+            for dir in Direction::BOTH {
+                // Without a removal every allowance is decided.
+                let a = (self.allowance(c, dir, &prep, None, &mut lpm))
+                    .unwrap_or_else(|| unreachable!());
+                match dir {
+                    Direction::Ingress => ingress.push(a),
+                    Direction::Egress => egress.push(a),
+                }
+            }
+        }
+        self.ingress = ingress;
+        self.egress = egress;
+        self.invert();
+        (prep, lpm)
+    }
+
+    /// The selecting policies of every class (V9 ranges) and every rule lowered once.
+    fn prepare(&mut self) -> Prep {
         let w = self.w;
         let n = self.classes.len();
         let mut by_ns: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
@@ -228,124 +263,152 @@ impl Engine<'_, '_> {
             }
             lowered.push(both);
         }
-        let mut egress = Vec::with_capacity(n);
-        let mut ingress = Vec::with_capacity(n);
-        let mut lpm = super::lpm::LpmState::default();
-        for (c, sel) in selecting.iter().enumerate() {
-            let e = self.rep(c as u32);
-            for (di, dir) in Direction::BOTH.into_iter().enumerate() {
-                let a = if !w.enforced(e) {
-                    Allowance::All
-                } else if sel.is_empty() {
-                    if switches::strict_default_deny(&w.profile) {
-                        Allowance::None
-                    } else {
-                        Allowance::All
+        Prep {
+            selecting,
+            lower,
+            lowered,
+        }
+    }
+
+    /// The allowance of class `c` in `dir`, with `removal` left out of the policies. `None`
+    /// when a removal cannot be masked here (a rule inside a V11 table, or a V11 row that
+    /// falls back to the per-pair evaluator, which reads every policy).
+    pub(super) fn allowance(
+        &mut self,
+        c: u32,
+        dir: Direction,
+        prep: &Prep,
+        removal: Option<Removal>,
+        lpm: &mut super::lpm::LpmState,
+    ) -> Option<Allowance> {
+        let w = self.w;
+        let n = self.classes.len();
+        let di = usize::from(dir == Direction::Egress);
+        let e = self.rep(c);
+        let kept = |list: &[usize]| -> Vec<usize> {
+            (list.iter().copied())
+                .filter(|&i| !removal.is_some_and(|r| r.drops_policy(i)))
+                .collect()
+        };
+        let sel = kept(&prep.selecting[c as usize]);
+        let lower = kept(&prep.lower[c as usize]);
+        let lowered = &prep.lowered;
+        let drops_rule =
+            |i: usize, d: Direction, ri: usize| removal.is_some_and(|r| r.drops_rule(i, d, ri));
+        if !w.enforced(e) {
+            return Some(Allowance::All);
+        }
+        if sel.is_empty() {
+            return Some(if switches::strict_default_deny(&w.profile) {
+                Allowance::None
+            } else {
+                Allowance::All
+            });
+        }
+        let isolates = |i: usize, d: Direction| {
+            w.policies[i].policy_types.contains(d)
+                || (switches::unlisted_rules_enforced(&w.profile)
+                    && (lowered[i][usize::from(d == Direction::Egress)]
+                        .iter()
+                        .enumerate())
+                    .any(|(ri, r)| r.1 && !drops_rule(i, d, ri)))
+        };
+        if ident::open_for_some_set(w, &lower, &sel, dir, isolates) {
+            return Some(Allowance::All);
+        }
+        let mut entries = Vec::new();
+        let mut exempt = None;
+        // A rule left out is left out of a copy of its policy (V11 tables and V12 read
+        // every rule of the counted policies); the V11 state keeps the copy.
+        let copy = match removal {
+            Some(r @ Removal::Rule(i, d, _)) if d == dir && sel.contains(&i) => {
+                Some(lpm.without_rule(w, r))
+            }
+            _ => None,
+        };
+        let counted: Vec<&LoweredPolicy> = sel
+            .iter()
+            .map(|&i| match &copy {
+                Some(p) if p.index == i => &**p,
+                _ => &w.policies[i],
+            })
+            .filter(|p| {
+                switches::unlisted_rules_enforced(&w.profile) || p.policy_types.contains(dir)
+            })
+            .collect();
+        let denied = ipblocks::denied_node(&w.profile, e, counted.iter().copied(), dir);
+        if !e.runs_on.is_empty() && switches::exempts_node(&w.profile, dir) && denied.is_none() {
+            let names: BTreeSet<&str> = e
+                .runs_on
+                .iter()
+                .map(|&i| w.profile.nodes[i].name.as_str())
+                .collect();
+            let set: Vec<u32> = (0..n as u32)
+                .filter(|&k| {
+                    self.rep(k)
+                        .carries
+                        .iter()
+                        .any(|c| names.contains(c.as_str()))
+                })
+                .collect();
+            let id = self.intern(set);
+            exempt = Some(Entry {
+                set: SetRef::Id(id),
+                ports: EntryPorts::Fixed(PortSet::all()),
+                services: Arc::from([]),
+                block: None,
+            });
+        }
+        for p in &counted {
+            let i = p.index;
+            for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
+                if drops_rule(i, dir, ri) {
+                    continue;
+                }
+                for en in rule_entries {
+                    if en
+                        .block
+                        .is_some_and(|a| ipblocks::agent_skips(&w.profile, Some(e), a))
+                    {
+                        continue;
                     }
-                } else {
-                    let isolates = |i: usize, d: Direction| {
-                        w.policies[i].policy_types.contains(d)
-                            || (switches::unlisted_rules_enforced(&w.profile)
-                                && lowered[i][usize::from(d == Direction::Egress)]
-                                    .iter()
-                                    .any(|r| r.1))
-                    };
-                    if ident::open_for_some_set(w, &lower[c], sel, dir, isolates) {
-                        Allowance::All
-                    } else {
-                        let mut entries = Vec::new();
-                        let mut exempt = None;
-                        let counted_it = sel.iter().map(|&i| &w.policies[i]).filter(|p| {
-                            switches::unlisted_rules_enforced(&w.profile)
-                                || p.policy_types.contains(dir)
-                        });
-                        let denied = ipblocks::denied_node(&w.profile, e, counted_it, dir);
-                        if !e.runs_on.is_empty()
-                            && switches::exempts_node(&w.profile, dir)
-                            && denied.is_none()
-                        {
-                            let names: BTreeSet<&str> = e
-                                .runs_on
-                                .iter()
-                                .map(|&i| w.profile.nodes[i].name.as_str())
-                                .collect();
-                            let set: Vec<u32> = (0..n as u32)
-                                .filter(|&k| {
-                                    self.rep(k)
-                                        .carries
-                                        .iter()
-                                        .any(|c| names.contains(c.as_str()))
-                                })
-                                .collect();
-                            let id = self.intern(set);
-                            exempt = Some(Entry {
-                                set: SetRef::Id(id),
-                                ports: EntryPorts::Fixed(PortSet::all()),
-                                services: Arc::from([]),
-                                block: None,
-                            });
-                        }
-                        for &i in sel {
-                            let p = &w.policies[i];
-                            if !switches::unlisted_rules_enforced(&w.profile)
-                                && !p.policy_types.contains(dir)
-                            {
-                                continue;
-                            }
-                            for (ri, (rule_entries, _)) in lowered[i][di].iter().enumerate() {
-                                for en in rule_entries {
-                                    if en.block.is_some_and(|a| {
-                                        ipblocks::agent_skips(&w.profile, Some(e), a)
-                                    }) {
-                                        continue;
-                                    }
-                                    let mut en = en.clone();
-                                    // Upstream ingress resolves named ports on the target.
-                                    if dir == Direction::Ingress
-                                        && let EntryPorts::OnDst { .. } = en.ports
-                                    {
-                                        en.ports = EntryPorts::Fixed(resolve_ports(
-                                            p.ingress[ri].ports.as_deref(),
-                                            w.container_ports(e),
-                                        ));
-                                    }
-                                    entries.push(en);
-                                }
-                            }
-                        }
-                        let counted: Vec<_> = sel
-                            .iter()
-                            .map(|&i| &w.policies[i])
-                            .filter(|p| {
-                                switches::unlisted_rules_enforced(&w.profile)
-                                    || p.policy_types.contains(dir)
-                            })
-                            .collect();
-                        if cidr_keys::applies(w, counted.iter().copied(), dir) {
-                            entries = self.lpm_entries(e, &counted, dir, entries, &mut lpm);
-                        }
-                        entries.splice(0..0, exempt);
-                        if let Some(node) = denied {
-                            // V12: the node's key denies its address outright.
-                            let gone: Vec<u32> = (0..n as u32)
-                                .filter(|&k| self.rep(k).carries.iter().any(|c| c == node))
-                                .collect();
-                            for en in &mut entries {
-                                en.set = self.without(&en.set, &gone);
-                            }
-                        }
-                        Allowance::Entries(entries)
+                    let mut en = en.clone();
+                    // Upstream ingress resolves named ports on the target.
+                    if dir == Direction::Ingress
+                        && let EntryPorts::OnDst { .. } = en.ports
+                    {
+                        en.ports = EntryPorts::Fixed(resolve_ports(
+                            w.policies[i].ingress[ri].ports.as_deref(),
+                            w.container_ports(e),
+                        ));
                     }
-                };
-                match dir {
-                    Direction::Ingress => ingress.push(a),
-                    Direction::Egress => egress.push(a),
+                    entries.push(en);
                 }
             }
         }
-        self.ingress = ingress;
-        self.egress = egress;
-        self.invert();
+        if cidr_keys::applies(w, counted.iter().copied(), dir) {
+            lpm.masked = removal.is_some();
+            // Rows of a copy are its removal's alone.
+            lpm.tag = copy
+                .as_ref()
+                .map(|_| format!("{removal:?}"))
+                .unwrap_or_default();
+            entries = self.lpm_entries(e, &counted, dir, entries, lpm);
+            if std::mem::take(&mut lpm.tainted) {
+                return None;
+            }
+        }
+        entries.splice(0..0, exempt);
+        if let Some(node) = denied {
+            // V12: the node's key denies its address outright.
+            let gone: Vec<u32> = (0..n as u32)
+                .filter(|&k| self.rep(k).carries.iter().any(|c| c == node))
+                .collect();
+            for en in &mut entries {
+                en.set = self.without(&en.set, &gone);
+            }
+        }
+        Some(Allowance::Entries(entries))
     }
 
     /// A class-set without the classes `gone` (sorted).
@@ -406,131 +469,5 @@ impl Engine<'_, '_> {
             }
         }
         self.inverse = inv;
-    }
-
-    /// The entries of one rule (none when V7 drops it).
-    pub(super) fn lower_rule(
-        &mut self,
-        policy: usize,
-        ri: usize,
-        rule: &LoweredRule,
-        dir: Direction,
-        subjects: &[u32],
-        cache: &mut FxHashMap<String, (SetRef, Vec<u32>)>,
-    ) -> Vec<Entry> {
-        let w = self.w;
-        let vpc_named = switches::named_ports_vpc(&w.profile);
-        let has_named = rule
-            .ports
-            .iter()
-            .flatten()
-            .any(|m| matches!(m.port, PortSpec::Named(_)));
-        let on_dst = |node_ports| {
-            if has_named {
-                EntryPorts::OnDst {
-                    rule: (policy, ri),
-                    node_ports,
-                }
-            } else {
-                EntryPorts::Fixed(numeric_ports(rule.ports.as_deref()))
-            }
-        };
-        let mut entries = Vec::new();
-        match dir {
-            Direction::Ingress => {
-                let fixed = if vpc_named {
-                    // V7: the union over every subject, hostNetwork included.
-                    let mut ports = numeric_ports(rule.ports.as_deref());
-                    if has_named {
-                        for &c in subjects {
-                            ports.union_with(&resolve_ports(
-                                rule.ports.as_deref(),
-                                w.container_ports(self.rep(c)),
-                            ));
-                        }
-                    }
-                    if ports.is_empty() {
-                        return entries;
-                    }
-                    Some(ports)
-                } else {
-                    None
-                };
-                let ports = fixed.map_or_else(|| on_dst(None), EntryPorts::Fixed);
-                match &rule.peers {
-                    None => {
-                        entries.push(Entry {
-                            set: SetRef::All,
-                            ports,
-                            services: Arc::from([]),
-                            block: None,
-                        });
-                    }
-                    Some(peers) => {
-                        for peer in peers {
-                            let (set, _) = self.peer_set(peer, cache);
-                            entries.push(Entry {
-                                set,
-                                ports: ports.clone(),
-                                services: Arc::from([]),
-                                block: block_addr(peer),
-                            });
-                        }
-                    }
-                }
-            }
-            Direction::Egress => {
-                let numeric = numeric_ports(rule.ports.as_deref());
-                let cidr_ports = || {
-                    if vpc_named {
-                        EntryPorts::Fixed(numeric.clone())
-                    } else {
-                        on_dst(None)
-                    }
-                };
-                match &rule.peers {
-                    None => {
-                        if vpc_named && numeric.is_empty() {
-                            return entries;
-                        }
-                        entries.push(Entry {
-                            set: SetRef::All,
-                            ports: cidr_ports(),
-                            services: self.services_for(rule, None),
-                            block: None,
-                        });
-                    }
-                    Some(peers) => {
-                        for peer in peers {
-                            let (set, direct) = self.peer_set(peer, cache);
-                            let services = self.services_for(rule, Some(peer));
-                            let ports = match peer {
-                                PeerMatch::IpBlock { .. } => cidr_ports(),
-                                PeerMatch::Pods { .. } => on_dst(if has_named {
-                                    self.node_ports(rule, &direct)
-                                } else {
-                                    None
-                                }),
-                            };
-                            entries.push(Entry {
-                                set,
-                                ports,
-                                services,
-                                block: block_addr(peer),
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        entries
-    }
-}
-
-/// V12: the address of an ipBlock peer, which the agent drops on the node with that IP.
-fn block_addr(peer: &PeerMatch) -> Option<std::net::IpAddr> {
-    match peer {
-        PeerMatch::IpBlock { cidr, .. } => Some(cidr.network()),
-        PeerMatch::Pods { .. } => None,
     }
 }

@@ -82,6 +82,25 @@ impl Engine<'_, '_> {
         (a.cat == Cat::Pod || b.cat == Cat::Pod) && (s != d || a.members.len() > 1 || a.replicas)
     }
 
+    /// What the egress of `s` and the ingress of `d` both allow (the pair need not be
+    /// modelled: see [`Engine::edge`]).
+    pub(super) fn pair_ports(&self, s: u32, d: u32) -> PortSet {
+        let e = self.allowed(&self.egress[s as usize], d);
+        if e.is_empty() {
+            return e;
+        }
+        e.intersect(&self.allowed(&self.ingress[d as usize], s))
+    }
+
+    /// The ports of the edge from class `s` to class `d` (empty when the pair is not
+    /// modelled): what [`Engine::join`] finds for it.
+    pub(super) fn edge(&self, s: u32, d: u32) -> PortSet {
+        if !self.modelled(s, d) {
+            return PortSet::empty();
+        }
+        self.pair_ports(s, d)
+    }
+
     /// The class edges from the source classes in `range`: (source class, destination
     /// group, port-set id in `sets`). Groups are the classes, then one per Service.
     pub(super) fn join(
@@ -149,11 +168,7 @@ impl Engine<'_, '_> {
                     res.push((s, d, all));
                     continue;
                 }
-                let e = self.allowed(eg, d);
-                if e.is_empty() {
-                    continue;
-                }
-                let ports = e.intersect(&self.allowed(&self.ingress[d as usize], s));
+                let ports = self.pair_ports(s, d);
                 if ports.is_empty() {
                     continue;
                 }
@@ -173,6 +188,20 @@ impl Engine<'_, '_> {
         sets: &mut PortSets,
         res: &mut Vec<(u32, u32, u32)>,
     ) {
+        self.service_edges_among(s, sets, res, &[], None);
+    }
+
+    /// [`Engine::service_edges`], where the ingress of the classes `changed` may differ from
+    /// what the inverse holds (a what-if run), and only toward the Services `only` (sorted)
+    /// when given.
+    pub(super) fn service_edges_among(
+        &self,
+        s: u32,
+        sets: &mut PortSets,
+        res: &mut Vec<(u32, u32, u32)>,
+        changed: &[u32],
+        only: Option<&[u32]>,
+    ) {
         let group = |k: u32| u32::try_from(self.classes.len()).unwrap_or(u32::MAX) + k;
         // Candidates: the Services the egress entries name, or (egress open) those backed
         // by a class whose ingress may admit `s`, or by `s` itself (hairpin).
@@ -185,6 +214,9 @@ impl Engine<'_, '_> {
                     cands.extend_from_slice(&self.inverse.backs[c as usize]);
                 });
                 cands.extend_from_slice(&self.selectorless);
+                for &c in changed {
+                    cands.extend_from_slice(&self.inverse.backs[c as usize]);
+                }
             }
             Allowance::Entries(entries) => {
                 for en in entries {
@@ -194,6 +226,9 @@ impl Engine<'_, '_> {
         }
         cands.sort_unstable();
         cands.dedup();
+        if let Some(only) = only {
+            cands.retain(|k| only.binary_search(k).is_ok());
+        }
         for k in cands {
             let (si, _, backs) = &self.services[k as usize];
             let svc = &self.w.model.services[*si];

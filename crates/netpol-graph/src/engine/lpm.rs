@@ -23,7 +23,7 @@ use crate::ports::PortSet;
 use crate::rules::cidr_facts;
 use crate::rules::cidr_keys::{self, Lookup, Table};
 use crate::rules::switches;
-use crate::world::Ep;
+use crate::world::{Ep, World};
 
 /// Services with the ports an entry admits there.
 type ServiceList = Arc<[(u32, PortSet)]>;
@@ -54,6 +54,49 @@ pub(super) struct LpmState {
     reduced: FxHashMap<(SetRef, u32), SetRef>,
     reduced_services: FxHashMap<(usize, u32), ServiceList>,
     peers: FxHashMap<String, (SetRef, Vec<u32>)>,
+    /// A what-if run is computing rows (a policy left out of `counted`).
+    pub(super) masked: bool,
+    /// Set when a row computed in a what-if run fell back to the per-pair evaluator,
+    /// which reads every policy of the world: the row is wrong there and not kept.
+    pub(super) tainted: bool,
+    /// Appended to row keys: the removal when `counted` holds a copy without a rule.
+    pub(super) tag: String,
+    /// Policies with one rule left out (what-if runs), kept while the state lives: the
+    /// world caches V7 unions by rule address (see [`LpmState::forget`]).
+    copies: FxHashMap<super::Removal, Arc<LoweredPolicy>>,
+}
+
+impl LpmState {
+    /// The policy of a rule removal without that rule.
+    pub(super) fn without_rule(&mut self, w: &World<'_>, r: super::Removal) -> Arc<LoweredPolicy> {
+        let copy = self.copies.entry(r).or_insert_with(|| {
+            let mut p = w.policies[r.policy()].clone();
+            if let super::Removal::Rule(_, dir, ri) = r {
+                match dir {
+                    Direction::Ingress => p.ingress.remove(ri),
+                    Direction::Egress => p.egress.remove(ri),
+                };
+            }
+            Arc::new(p)
+        });
+        Arc::clone(copy)
+    }
+
+    /// Drops the world's V7 cache entries of the copies' rules (keyed by address, which
+    /// a later allocation may reuse), before the copies go.
+    pub(super) fn forget(&mut self, w: &World<'_>) {
+        if self.copies.is_empty() {
+            return;
+        }
+        if let Ok(mut cache) = w.ingress_union.lock() {
+            for p in self.copies.values() {
+                for rule in p.ingress.iter().chain(&p.egress) {
+                    cache.remove(&(std::ptr::from_ref(rule) as usize));
+                }
+            }
+        }
+        self.copies.clear();
+    }
 }
 
 fn value(a: std::net::IpAddr) -> (bool, u128) {
@@ -129,17 +172,21 @@ impl Engine<'_, '_> {
                 .any(|m| matches!(m.port, PortSpec::Named(_)))
         });
         let row_key = format!(
-            "{dir:?}{:?}{:?}{}",
+            "{dir:?}{:?}{:?}{}{}",
             counted.iter().map(|p| p.index).collect::<Vec<_>>(),
             cidr_keys::skipped_blocks(w, counted, e, dir),
             if named {
                 format!("{:?}", w.container_ports(e))
             } else {
                 String::new()
-            }
+            },
+            st.tag
         );
         if !st.rows.contains_key(&row_key) {
             let row = self.lpm_row(e, counted, dir, st);
+            if st.tainted {
+                return rules;
+            }
             st.rows.insert(row_key.clone(), row);
         }
         let (region, svc_region, row) = st.rows[&row_key].clone();
@@ -317,7 +364,12 @@ impl Engine<'_, '_> {
                 .and_then(|(addrs, any)| cidr_keys::decide_at(&table, &addrs, any, own.as_ref()));
             let ports = match d {
                 Some(d) => d.allowed(),
-                // Nothing to look up: the rules' union, as the evaluator does.
+                // Nothing to look up: the rules' union, as the evaluator does (which reads
+                // the world's policies: a what-if run cannot use it).
+                None if st.masked => {
+                    st.tainted = true;
+                    PortSet::empty()
+                }
                 None => match dir {
                     Direction::Ingress => eval::ingress(w, e, rep).allowed,
                     Direction::Egress => eval::egress(w, e, rep).allowed,

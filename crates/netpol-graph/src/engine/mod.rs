@@ -14,7 +14,11 @@
 mod allowances;
 mod classes;
 mod joins;
+mod lower;
 mod lpm;
+mod what_if;
+
+pub use what_if::WhatIf;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,8 +36,32 @@ enum SetRef {
     Id(u32),
 }
 
+/// A policy, or one rule of a policy, left out of the model (what-if runs): policy index
+/// in model order, direction, rule index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Removal {
+    Policy(usize),
+    Rule(usize, netpol_manifest::model::Direction, usize),
+}
+
+impl Removal {
+    pub(crate) fn policy(self) -> usize {
+        match self {
+            Removal::Policy(i) | Removal::Rule(i, _, _) => i,
+        }
+    }
+
+    fn drops_policy(self, i: usize) -> bool {
+        self == Removal::Policy(i)
+    }
+
+    fn drops_rule(self, i: usize, dir: netpol_manifest::model::Direction, ri: usize) -> bool {
+        self == Removal::Rule(i, dir, ri)
+    }
+}
+
 /// How an entry's ports depend on the other end.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 enum EntryPorts {
     Fixed(PortSet),
     /// Named ports resolved on the destination class (egress, or upstream in general);
@@ -44,7 +72,7 @@ enum EntryPorts {
     },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Entry {
     set: SetRef,
     ports: EntryPorts,
@@ -150,7 +178,7 @@ type Part = (Vec<(u32, u32, u32)>, PortSets);
 /// Computes every connection, between groups of endpoints; never per pair.
 pub(crate) fn connections(w: &World<'_>) -> Grouped {
     let mut eng = Engine::new(w);
-    eng.allowances();
+    let _ = eng.allowances();
     let n = eng.classes.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

@@ -74,6 +74,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
         return res;
     }
     let mut pairs_left = EXACT_PAIRS;
+    let mut counted = Counted::new(w);
     // Endpoints the agent can look up: the exact pairs range over them.
     let lookupable: Vec<&Ep> = (w.eps.iter())
         .filter(|o| !matches!(o.kind, EpKind::Service(_)) && lookup(w, o) != Lookup::Unknown)
@@ -95,20 +96,11 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
             res.any[di] = region(&address_entries(w, &w.policies, None, dir));
         }
         for e in w.eps.iter().filter(|e| e.is_pod()) {
-            let counted = crate::eval::counted_at(w, e, dir);
+            let counted = counted.get(w, e, dir);
             if !applies(w, counted.iter().copied(), dir) {
                 continue;
             }
-            let named = counted
-                .iter()
-                .flat_map(|p| p.rules(dir))
-                .any(|r| (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_))));
-            let key = (
-                counted.iter().map(|p| p.index).collect::<Vec<_>>(),
-                di,
-                e.runs_on.clone(),
-                named.then(|| format!("{:?}", w.container_ports(e))),
-            );
+            let key = share_key(w, &counted, e, di);
             let Some(sh) = shared
                 .entry(key)
                 .or_insert_with(|| Shared::new(w, &services, &counted, e, dir))
@@ -154,6 +146,160 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
     res
 }
 
+/// The counted policies of pods (`eval::counted_at`), once per direction, selecting set
+/// (S2) and V9 range: all it reads of a pod. Deciding them scans every policy (and V2 every
+/// endpoint per rule), which per pod was quadratic; the selecting set is found among the
+/// policies of the pod's namespace.
+#[derive(Default)]
+struct Counted<'w> {
+    by_ns: BTreeMap<&'w str, Vec<&'w LoweredPolicy>>,
+    memo: BTreeMap<CountedKey, Vec<usize>>,
+}
+
+type CountedKey = (Direction, Vec<usize>, Option<(Vec<usize>, Vec<usize>)>);
+
+impl<'w> Counted<'w> {
+    fn new(w: &'w World<'_>) -> Counted<'w> {
+        let mut by_ns: BTreeMap<&str, Vec<&LoweredPolicy>> = BTreeMap::new();
+        for p in &w.policies {
+            by_ns.entry(p.namespace.as_str()).or_default().push(p);
+        }
+        Counted {
+            by_ns,
+            memo: BTreeMap::new(),
+        }
+    }
+
+    /// The counted policies of `e` in `dir`; empty without calling `counted_at` when V11
+    /// cannot apply to them (they are among the selecting set or the V9 range's upper end).
+    fn get(&mut self, w: &'w World<'_>, e: &Ep, dir: Direction) -> Vec<&'w LoweredPolicy> {
+        let shared = super::ident::shared(w, e).map(|r| (r.lower.clone(), r.upper.clone()));
+        let ns = e.info.namespace.as_deref().unwrap_or_default();
+        let selecting: Vec<usize> = (self.by_ns.get(ns).into_iter().flatten())
+            .filter(|p| w.selects(p, e))
+            .map(|p| p.index)
+            .collect();
+        let upper = shared.as_ref().map_or(&[][..], |r| &r.1[..]);
+        let candidates = selecting.iter().chain(upper).map(|&i| &w.policies[i]);
+        if !applies(w, candidates, dir) {
+            return Vec::new();
+        }
+        let list = self
+            .memo
+            .entry((dir, selecting, shared))
+            .or_insert_with(|| {
+                (crate::eval::counted_at(w, e, dir).iter())
+                    .map(|p| p.index)
+                    .collect()
+            });
+        list.iter().map(|&i| &w.policies[i]).collect()
+    }
+}
+
+/// What a pod's table in one direction reads of the pod: its counted policies, its nodes
+/// (V4, V12) and, for named ports, its container ports. Pods with one key share a table.
+type ShareKey = (Vec<usize>, usize, Arc<[usize]>, Option<String>);
+
+fn share_key(w: &World<'_>, counted: &[&LoweredPolicy], e: &Ep, di: usize) -> ShareKey {
+    let dir = Direction::BOTH[di];
+    let named = counted
+        .iter()
+        .flat_map(|p| p.rules(dir))
+        .any(|r| (r.ports.iter().flatten()).any(|m| matches!(m.port, PortSpec::Named(_))));
+    (
+        counted.iter().map(|p| p.index).collect::<Vec<_>>(),
+        di,
+        e.runs_on.clone(),
+        named.then(|| format!("{:?}", w.container_ports(e))),
+    )
+}
+
+/// V11 tables for the `except-bleed` lint: per enforced pod and direction with an
+/// `except`, the table of [`BleedAt::table`] inside its [`region`] (the /32 keys of
+/// existing pods only where their address lies in the region; elsewhere the table holds
+/// the rules' union), without the per-pair and per-Service facts `verify` needs.
+pub(crate) fn except_tables(w: &World<'_>) -> Vec<ExceptTable> {
+    let mut res = Vec::new();
+    if !switches::except_bleed(&w.profile) {
+        return res;
+    }
+    let mut by_ip: Vec<(IpAddr, &Ep)> = (w.eps.iter())
+        .filter(|o| o.is_pod())
+        .filter_map(|o| Some((o.info.ip?, o)))
+        .collect();
+    by_ip.sort_by_key(|&(a, _)| a);
+    type Table = Option<Arc<[(IpAddr, IpAddr, Option<PortSet>)]>>;
+    let mut shared: BTreeMap<ShareKey, Table> = BTreeMap::new();
+    let mut counted = Counted::new(w);
+    for (di, dir) in Direction::BOTH.into_iter().enumerate() {
+        for e in w.eps.iter().filter(|e| e.is_pod()) {
+            let counted = counted.get(w, e, dir);
+            if !applies(w, counted.iter().copied(), dir) {
+                continue;
+            }
+            let key = share_key(w, &counted, e, di);
+            let table = shared.entry(key).or_insert_with(|| {
+                let region = region(&address_entries(w, counted.iter().copied(), Some(e), dir));
+                if region.is_empty() {
+                    return None;
+                }
+                let mut pods = Vec::new();
+                for n in &region {
+                    let lo = by_ip.partition_point(|&(a, _)| a < n.network());
+                    let hi = by_ip.partition_point(|&(a, _)| a <= n.broadcast());
+                    pods.extend(by_ip[lo..hi].iter().map(|&(_, o)| o));
+                }
+                Some(full_table(w, &counted, e, dir, pods.into_iter()).0.into())
+            });
+            if let Some(table) = table {
+                res.push(ExceptTable {
+                    endpoint: e.info.id.clone(),
+                    direction: dir,
+                    table: Arc::clone(table),
+                });
+            }
+        }
+    }
+    res.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+    res
+}
+
+/// The exact Service ports V11 leaves `e`'s egress toward `svc`'s ClusterIP: `None` when
+/// the address is unknown, or the table would admit ports the rules' union does not (then
+/// the graph does not know which).
+fn service_exact(
+    w: &World<'_>,
+    counted: &[&LoweredPolicy],
+    e: &Ep,
+    svc: &netpol_manifest::model::Service,
+    all: &PortSet,
+) -> Result<PortSet, bool> {
+    let mut union = PortSet::empty();
+    for rule in counted.iter().flat_map(|p| &p.egress) {
+        union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
+    }
+    match decide_service(w, counted, e, svc) {
+        // V11 only removes ports here: the exact ports bound the union's.
+        Some(l) if l.allowed().intersect(all).difference(&union).is_empty() => {
+            Ok(l.allowed().intersect(all))
+        }
+        Some(_) => Err(true),
+        None => Err(false),
+    }
+}
+
+/// V11 at `at`'s egress toward Service `svc` (model index) for the lint: the exact Service
+/// ports, as [`BleedAt::service_exact`]; `None` where that list would not hold it.
+pub(crate) fn service_ports_at(w: &World<'_>, at: &Ep, svc: usize) -> Option<PortSet> {
+    let svc = w.model.services.get(svc)?;
+    let counted = crate::eval::counted_at(w, at, Direction::Egress);
+    let mut all = PortSet::empty();
+    for sp in &svc.ports {
+        all.union_with(&PortSet::port(sp.protocol, sp.port));
+    }
+    service_exact(w, &counted, at, svc, &all).ok()
+}
+
 /// What the pods of one policy set, nodes and container ports share in one direction.
 #[derive(Clone)]
 struct Shared {
@@ -185,20 +331,14 @@ impl Shared {
         for si in services_in(w, &region, dir) {
             let svc = &w.model.services[si];
             let (id, all) = (services[si].0.clone(), &services[si].1);
-            let mut union = PortSet::empty();
-            for rule in counted.iter().flat_map(|p| &p.egress) {
-                union.union_with(&crate::eval::service_rule_ports(w, rule, e, svc));
-            }
-            match decide_service(w, counted, e, svc) {
-                // V11 only removes ports here: the exact ports bound the union's.
-                Some(l) if l.allowed().intersect(all).difference(&union).is_empty() => {
-                    service_exact.push((id, l.allowed().intersect(all)));
-                }
-                Some(_) => unsure.push(id),
-                None => services_maybe.push(id),
+            match self::service_exact(w, counted, e, svc, all) {
+                Ok(ports) => service_exact.push((id, ports)),
+                Err(true) => unsure.push(id),
+                Err(false) => services_maybe.push(id),
             }
         }
-        let (table, unsure_nodes) = full_table(w, counted, e, dir);
+        let pods = w.eps.iter().filter(|o| o.is_pod());
+        let (table, unsure_nodes) = full_table(w, counted, e, dir, pods);
         Some(Shared {
             region: region.into(),
             services: unsure.into(),
@@ -216,11 +356,12 @@ impl Shared {
 /// several possible nodes their /32s are returned apart: which one is the node key is
 /// not known.
 #[allow(clippy::type_complexity)]
-fn full_table(
+fn full_table<'e>(
     w: &World<'_>,
     counted: &[&LoweredPolicy],
     at: &Ep,
     dir: Direction,
+    pods: impl Iterator<Item = &'e Ep>,
 ) -> (Vec<(IpAddr, IpAddr, Option<PortSet>)>, Vec<IpNet>) {
     let t = Table::new(&address_table(w, counted, at, dir));
     let mut keys: BTreeMap<IpNet, Option<PortSet>> = (t.keys.iter())
@@ -232,7 +373,7 @@ fn full_table(
             (*k, p)
         })
         .collect();
-    for o in w.eps.iter().filter(|o| o.is_pod()) {
+    for o in pods {
         let Some(a) = o.info.ip else { continue };
         if let Some(own) = own_ports(w, counted, at, o, dir) {
             keys.insert(IpNet::from(a), Some(t.decide(a, Some(own)).allowed()));
@@ -325,6 +466,16 @@ pub struct BleedAt {
     pub table: Arc<[(IpAddr, IpAddr, Option<PortSet>)]>,
     /// Node /32s that may or may not be the node key (the pod may run on several nodes).
     pub unsure_nodes: Vec<IpNet>,
+}
+
+/// V11 table of one pod and direction for the lint (see [`except_tables`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExceptTable {
+    pub endpoint: String,
+    pub direction: Direction,
+    /// As [`BleedAt::table`], exact inside the region of V11 (every `except` lies there).
+    #[allow(clippy::type_complexity)]
+    pub table: Arc<[(IpAddr, IpAddr, Option<PortSet>)]>,
 }
 
 /// V11 facts (see [`bleed_facts`]).

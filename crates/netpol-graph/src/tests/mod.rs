@@ -1,12 +1,12 @@
 //! Unit tests on hand-built models: one per rule of `docs/semantics.md` where the fixtures
 //! do not already cover it, the engine-versus-evaluator property test, and the fixtures.
 
-mod build;
+pub(crate) mod build;
 mod classes;
 pub(crate) mod fixtures;
 mod ident;
 mod modules;
-mod prop;
+pub(crate) mod prop;
 mod rules;
 mod scale;
 mod slots;

@@ -128,7 +128,7 @@ fn endpoint() -> impl Strategy<Value = netpol_manifest::model::Endpoint> {
         })
 }
 
-fn model() -> impl Strategy<Value = Model> {
+pub(crate) fn model() -> impl Strategy<Value = Model> {
     let pol = (
         prop_oneof![Just("x"), Just("y")],
         selector(),
@@ -227,7 +227,7 @@ fn model() -> impl Strategy<Value = Model> {
         })
 }
 
-fn profiles() -> Vec<crate::Profile> {
+pub(crate) fn profiles() -> Vec<crate::Profile> {
     let mut res = Vec::new();
     for (cni, mode) in [
         (Cni::Upstream, EnforcingMode::Standard),
