@@ -159,6 +159,7 @@ codes! {
     PortSlotsTruncated => "port-slots-truncated", Warning, "Under VPC CNI, a pod has more than 24 port slots for one address key and direction, so the agent may drop some.";
     SharedPodIdentifier => "shared-pod-identifier", Warning, "Under VPC CNI, pods that share a pod identifier (name minus its last `-segment`) are selected by different policies, so the agent may apply one pod's policies to the other.";
     ExceptBleed => "except-bleed", Warning, "Under VPC CNI, an ipBlock `except` becomes a deny-all key for every rule of the pods its policy selects, so it denies traffic another rule allows.";
+    ExceptInherited => "except-inherited", Warning, "Under VPC CNI, an ipBlock that starts outside another rule's `except` and reaches into it inherits that rule's ports there, so it allows traffic the except withholds.";
     DnsPortTcpOnly => "dns-port-tcp-only", Warning, "A rule opens port 53 without a protocol (so TCP only) and not UDP 53.";
     // Lints: suppressions.
     UnusedSuppression => "unused-suppression", Note, "A `netpol.dev/allow` annotation names a code that reports nothing in its object.";

@@ -21,16 +21,17 @@ use netpol_graph::{ExceptTable, PortSet, switches};
 use netpol_manifest::model::{Direction, Endpoint, Peer};
 
 use crate::context::{Context, dir_word, policy_name};
+use crate::inherit;
 
 /// One address entry of a rule that counts at the pod: an ipBlock (its span) or an
 /// omitted peer list (`0.0.0.0/0`, no block span).
-struct Entry {
-    policy: usize,
-    rule: usize,
-    cidr: IpNet,
-    except: Vec<IpNet>,
-    block: Option<Span>,
-    ports: PortSet,
+pub(crate) struct Entry {
+    pub(crate) policy: usize,
+    pub(crate) rule: usize,
+    pub(crate) cidr: IpNet,
+    pub(crate) except: Vec<IpNet>,
+    pub(crate) block: Option<Span>,
+    pub(crate) ports: PortSet,
 }
 
 /// What V11 takes at one pod and direction inside one `except`: the pieces with the ports
@@ -82,22 +83,33 @@ pub(crate) fn lint(cx: &Context<'_>, budget: usize, out: &mut Vec<Diagnostic>) {
     let upper: HashMap<String, Vec<usize>> = (cx.analysis.identifier_ranges().into_iter())
         .map(|(id, r)| (id, r.upper))
         .collect();
+    let mut inside = Inside::new(cx);
     let mut found: BTreeMap<Finding, Vec<String>> = BTreeMap::new();
+    let mut gained: BTreeMap<inherit::Gain, Vec<String>> = BTreeMap::new();
+    let nodes: Vec<IpAddr> = cx.analysis.profile().nodes.iter().map(|n| n.ip).collect();
     for at in &tables {
         let Some(e) = by_id.get(&at.endpoint) else {
             continue;
         };
         let counted = (upper.get(&at.endpoint).cloned()).unwrap_or_else(|| cx.selecting(e));
         let entries = entries(cx, &counted, e, at.direction);
+        let shared = upper.contains_key(&at.endpoint);
         for mut f in findings(at, &entries) {
-            f.shared = upper.contains_key(&at.endpoint);
+            f.shared = shared;
             found.entry(f).or_default().push(at.endpoint.clone());
         }
+        let direct = |lo: IpAddr, hi: IpAddr| inside.selector_ports(&counted, at.direction, lo, hi);
+        for mut g in inherit::gains(at, &entries, &nodes, &direct) {
+            g.shared = shared;
+            gained.entry(g).or_default().push(at.endpoint.clone());
+        }
     }
-    let mut inside = Inside::new(cx);
     for (f, pods) in found {
         let denied = inside.denied(&f, &pods);
         out.push(render(cx, &f, &pods, &denied));
+    }
+    for (g, pods) in gained {
+        out.push(inherit::render(cx, &g, &pods));
     }
 }
 
@@ -258,6 +270,53 @@ impl<'c, 'a> Inside<'c, 'a> {
         }
     }
 
+    /// What the selector peers of the `dir` rules of the `counted` policies allow toward
+    /// the endpoints of the input at addresses `lo..=hi`, read as the rules say (S4, S5),
+    /// widened where a port is named (every port of its protocol): what an `except` does not
+    /// withhold there.
+    fn selector_ports(&self, counted: &[usize], dir: Direction, lo: IpAddr, hi: IpAddr) -> PortSet {
+        let mut out = PortSet::empty();
+        let from = self.endpoints.partition_point(|(a, _)| *a < lo);
+        for (_, id) in self.endpoints[from..].iter().take_while(|(a, _)| *a <= hi) {
+            let Some(e) = self.cx.model.endpoints.iter().find(|e| e.id() == *id) else {
+                continue;
+            };
+            for &pi in counted {
+                let p = &self.cx.model.policies[pi];
+                for rule in p.rules(dir) {
+                    let matches = rule.peers.iter().any(|peer| match peer {
+                        Peer::Pods {
+                            namespace_selector,
+                            pod_selector,
+                            ..
+                        } => self.cx.peer_matches(
+                            &p.namespace,
+                            namespace_selector.as_ref(),
+                            pod_selector.as_ref(),
+                            e,
+                        ),
+                        Peer::IpBlock(_) => false,
+                    });
+                    if !matches {
+                        continue;
+                    }
+                    if rule.ports.is_empty() {
+                        return PortSet::all();
+                    }
+                    for port in &rule.ports {
+                        out.union_with(&match port.port {
+                            Some(netpol_manifest::model::PortRef::Number(n)) => {
+                                PortSet::range(port.protocol, n, port.end_port.unwrap_or(n))
+                            }
+                            _ => PortSet::protocol(port.protocol),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The endpoints and Services inside the lost pieces of `f` that the graph's verdict at
     /// one of `pods` denies a lost port: what the cut means for traffic the input knows.
     fn denied(&mut self, f: &Finding, pods: &[String]) -> BTreeSet<String> {
@@ -311,7 +370,7 @@ impl<'c, 'a> Inside<'c, 'a> {
 }
 
 /// The address after `a` in its family.
-fn next(a: IpAddr) -> Option<IpAddr> {
+pub(crate) fn next(a: IpAddr) -> Option<IpAddr> {
     match a {
         IpAddr::V4(v) => u32::from(v).checked_add(1).map(|x| IpAddr::V4(x.into())),
         IpAddr::V6(v) => u128::from(v).checked_add(1).map(|x| IpAddr::V6(x.into())),
@@ -458,7 +517,7 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String], denied: &BTreeSet<Strin
 }
 
 /// A range as a CIDR when it is one, else `first-last`.
-fn fmt_range(lo: IpAddr, hi: IpAddr) -> String {
+pub(crate) fn fmt_range(lo: IpAddr, hi: IpAddr) -> String {
     let (a, b, bits) = match (lo, hi) {
         (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
         (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),

@@ -57,6 +57,7 @@ pub const GROUPS: &[(&str, &[Code])] = &[
             Code::PortSlotsTruncated,
             Code::SharedPodIdentifier,
             Code::ExceptBleed,
+            Code::ExceptInherited,
         ],
     ),
 ];

@@ -13,6 +13,7 @@ mod dead;
 mod dns;
 mod exclude;
 mod ident;
+mod inherit;
 mod levels;
 mod named_ports;
 mod pitfalls;
