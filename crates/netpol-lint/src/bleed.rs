@@ -20,7 +20,7 @@ use netpol_graph::ir::PeerMatch;
 use netpol_graph::{ExceptTable, PortSet, switches};
 use netpol_manifest::model::{Direction, Endpoint, Peer};
 
-use crate::context::{Context, dir_word, policy_name};
+use crate::context::{Context, dir_word, few, rule_name};
 use crate::inherit;
 
 /// One address entry of a rule that counts at the pod: an ipBlock (its span) or an
@@ -396,18 +396,8 @@ fn render(cx: &Context<'_>, f: &Finding, ids: &[String], denied: &BTreeSet<Strin
     } else {
         format!("parts of {}", f.except)
     };
-    let who = match ids {
-        [one] => one.clone(),
-        [a, b] => format!("{a} and {b}"),
-        [a, rest @ ..] => format!("{a} and {} others", rest.len()),
-        [] => String::new(),
-    };
-    let rule_name = |pi: usize, ri: usize| {
-        format!(
-            "{dir} rule {ri} of NetworkPolicy {}",
-            policy_name(&cx.model.policies[pi])
-        )
-    };
+    let who = few(ids);
+    let rule_name = |pi: usize, ri: usize| rule_name(cx, f.dir, pi, ri);
     let allowed_by = match f.cut.keys().next() {
         Some(&(pi, ri)) if f.cut.len() == 1 => format!("{} allows it", rule_name(pi, ri)),
         _ => format!("{} rules allow it", f.cut.len()),

@@ -211,6 +211,25 @@ pub(crate) fn policy_name(p: &Policy) -> String {
     format!("{}/{}", p.namespace, p.name)
 }
 
+/// Endpoint ids for a message: one, two, or the first and how many others.
+pub(crate) fn few(ids: &[String]) -> String {
+    match ids {
+        [one] => one.clone(),
+        [a, b] => format!("{a} and {b}"),
+        [a, rest @ ..] => format!("{a} and {} others", rest.len()),
+        [] => String::new(),
+    }
+}
+
+/// `ingress rule 2 of NetworkPolicy ns/name`, for messages.
+pub(crate) fn rule_name(cx: &Context<'_>, dir: Direction, policy: usize, rule: usize) -> String {
+    format!(
+        "{} rule {rule} of NetworkPolicy {}",
+        dir_word(dir),
+        policy_name(&cx.model.policies[policy])
+    )
+}
+
 /// The lower-case direction word for messages.
 pub(crate) fn dir_word(dir: Direction) -> &'static str {
     match dir {

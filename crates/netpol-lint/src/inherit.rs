@@ -17,7 +17,7 @@ use netpol_graph::{ExceptTable, PortSet};
 use netpol_manifest::model::Direction;
 
 use crate::bleed::{Entry, fmt_range, next};
-use crate::context::{Context, dir_word, policy_name};
+use crate::context::{Context, dir_word, few, rule_name};
 
 /// Ports V11 adds at one pod and direction inside one `except`, through one key. Equal
 /// gains of several pods merge.
@@ -126,18 +126,8 @@ pub(crate) fn render(cx: &Context<'_>, g: &Gain, ids: &[String]) -> Diagnostic {
     for r in &g.ranges {
         added.union_with(&r.2);
     }
-    let who = match ids {
-        [one] => one.clone(),
-        [a, b] => format!("{a} and {b}"),
-        [a, rest @ ..] => format!("{a} and {} others", rest.len()),
-        [] => String::new(),
-    };
-    let rule_name = |pi: usize, ri: usize| {
-        format!(
-            "{dir} rule {ri} of NetworkPolicy {}",
-            policy_name(&cx.model.policies[pi])
-        )
-    };
+    let who = few(ids);
+    let rule_name = |pi: usize, ri: usize| rule_name(cx, g.dir, pi, ri);
     let shown: Vec<String> = (g.ranges.iter().take(4))
         .map(|(lo, hi, _)| fmt_range(*lo, *hi))
         .collect();
