@@ -110,6 +110,25 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
             false,
         );
     };
+    let first = decide_once(u, a, until, false);
+    // V11 again where it left a `deny`, `only` or `isolated` open, now with each end's table
+    // counted only where the other end may allow: a proof may follow (the other end denies
+    // for certain). A heavier query for the solver, so only for these (docs/benchmarks.md,
+    // stop 13); an `allow` stays unknown there.
+    match &first.0 {
+        Outcome::Unknown(r) if r.contains(crate::encode::V11_WHY) && a.kind() != Kind::Allow => {
+            let second = decide_once(u, a, until, true);
+            match &second.0 {
+                Outcome::Unknown(r) if r.is_empty() => first,
+                _ => second,
+            }
+        }
+        _ => first,
+    }
+}
+
+/// One query; `both_ends`: a V11 table at one end counts only where the other end may allow.
+fn decide_once(u: &Universe, a: &Intent, until: Instant, both_ends: bool) -> (Outcome, bool) {
     let kind = a.kind();
     let named = match (a.scope, kind) {
         (Scope::Existing, _) => NamedMode::Existing,
@@ -124,7 +143,7 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
         deadline: Some(until),
         expired: std::cell::Cell::new(false),
     };
-    let mut q = build(&enc, a);
+    let mut q = build(&enc, a, both_ends);
     if enc.expired() {
         // Half built: no verdict (the caller reports the time limit).
         return (Outcome::Unknown(String::new()), false);
@@ -304,7 +323,7 @@ fn one_sided(assertions: Vec<Bool>, dst: Side, proto: Int, port: BV) -> Query {
 
 /// The query of an assertion: the negation of what it claims. The last formula is the
 /// connection (or isolation) part, so that the rest alone decides vacuity.
-fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
+fn build(enc: &Encoder<'_>, a: &Intent, both_ends: bool) -> Query {
     let mut f = Vec::new();
     let proto = Int::new_const("proto");
     let port = BV::new_const("port", 16);
@@ -415,24 +434,29 @@ fn build(enc: &Encoder<'_>, a: &Intent) -> Query {
         _ => Vec::new(),
     };
     // V11: where the longest-prefix table may decide, neither verdict is certain, unless
-    // the other direction denies for certain (its rules deny and its own table cannot
-    // decide otherwise): the connection needs both.
+    // (`both_ends`) the other direction denies for certain (its rules deny and its own
+    // table cannot decide otherwise): the connection needs both.
     let mut truncation = truncation;
     let (adds, maybe) = enc.bleed_services(&s, &d);
     let bleed_eg = enc.bleed(&s, &d, Direction::Egress);
     let bleed_ing = enc.bleed(&d, &s, Direction::Ingress);
     let conds = |v: &[(Bool, String)]| v.iter().map(|(b, _)| b.clone()).collect::<Vec<_>>();
-    let mut ing_may = vec![ing.allowed.clone()];
-    ing_may.extend(conds(&bleed_ing));
-    let mut eg_may = vec![eg.allowed.clone()];
-    eg_may.extend(conds(&bleed_eg));
-    eg_may.extend(conds(&adds));
-    let (ing_may, eg_may) = (Bool::or(&ing_may), Bool::or(&eg_may));
-    for (b, why) in bleed_eg {
-        truncation.push((Bool::and(&[b, ing_may.clone()]), why));
-    }
-    for (b, why) in bleed_ing {
-        truncation.push((Bool::and(&[b, eg_may.clone()]), why));
+    if both_ends {
+        let mut ing_may = vec![ing.allowed.clone()];
+        ing_may.extend(conds(&bleed_ing));
+        let mut eg_may = vec![eg.allowed.clone()];
+        eg_may.extend(conds(&bleed_eg));
+        eg_may.extend(conds(&adds));
+        let (ing_may, eg_may) = (Bool::or(&ing_may), Bool::or(&eg_may));
+        for (b, why) in bleed_eg {
+            truncation.push((Bool::and(&[b, ing_may.clone()]), why));
+        }
+        for (b, why) in bleed_ing {
+            truncation.push((Bool::and(&[b, eg_may.clone()]), why));
+        }
+    } else {
+        truncation.extend(bleed_eg);
+        truncation.extend(bleed_ing);
     }
     for (b, why) in adds {
         truncation.push((Bool::and(&[b, direct.clone().not()]), why));

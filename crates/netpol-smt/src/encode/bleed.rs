@@ -17,7 +17,7 @@ use super::rules::portset_formula;
 
 use super::{Encoder, FUTURE, Side};
 
-const WHY: &str = "the agent decides this address by its longest CIDR key, and an `except` in the direction changes that decision (docs/semantics.md V11)";
+pub(crate) const WHY: &str = "the agent decides this address by its longest CIDR key, and an `except` in the direction changes that decision (docs/semantics.md V11)";
 
 impl Encoder<'_> {
     fn in_region(&self, y: &Side, region: &[IpNet]) -> Bool {
