@@ -174,7 +174,10 @@ mod tests {
         };
         let p = Profile::new(&settings);
         assert_eq!(p.flags, Flags::default());
-        assert!(!p.flags.strict_default_deny);
+        assert_eq!(
+            crate::rules::switches::effective_mode(&p),
+            EnforcingMode::Standard
+        );
     }
 
     #[test]

@@ -113,7 +113,7 @@ pub(crate) fn gaps(w: &World<'_>) -> Vec<Diagnostic> {
         );
     }
     // V11: the deny-all key per except and the same-CIDR merge since NPA v1.2.4 (f74d533).
-    if agent < &Release::new(1, 2, 4)
+    if switches::agent_before_except_table(&w.profile).is_some()
         && let Some(p) = w.model.policies.iter().find(|p| {
             (p.ingress.iter().chain(&p.egress))
                 .flat_map(|r| &r.peers)

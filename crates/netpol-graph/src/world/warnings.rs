@@ -240,7 +240,7 @@ pub(super) fn family_warnings(w: &World<'_>) -> Vec<Diagnostic> {
                         "the VPC CNI agent skips ipBlock {cidr} on this {fam} cluster but writes its except {x} as a /{len} key, which the kernel refuses"
                     ),
                 )
-                .with_note("netpol does not model what the agent enforces then: verify answers unknown while it exists"),
+                .with_note("the agent stops its map update at the refused key, leaving an order-dependent mix of new and old entries (NPA BulkRefresh): verify answers unknown while it exists"),
             };
             out.push(
                 d.with_primary(*span, "except of the other IP family")
