@@ -313,6 +313,7 @@ pub struct SlotFacts {
 pub(crate) fn truncated_slots(w: &World<'_>) -> Vec<SlotFacts> {
     use crate::rules::slots;
     let mut out = Vec::new();
+    let mut memo = slots::SlotMemo::new();
     let mut by_ns: BTreeMap<&str, Vec<&crate::ir::LoweredPolicy>> = BTreeMap::new();
     for p in &w.policies {
         by_ns.entry(p.namespace.as_str()).or_default().push(p);
@@ -335,7 +336,7 @@ pub(crate) fn truncated_slots(w: &World<'_>) -> Vec<SlotFacts> {
             {
                 continue;
             }
-            let keys = slots::truncated_keys(w, policies, e, dir);
+            let keys = slots::truncated_keys(w, policies, e, dir, &mut memo);
             if !keys.is_empty() {
                 out.push(SlotFacts {
                     endpoint: e.info.id.clone(),

@@ -60,6 +60,10 @@ pub(crate) fn entries(p: &LoweredPolicy, dir: Direction) -> usize {
         .sum()
 }
 
+/// The keys of each counted policy set and direction, computed once: they depend on
+/// nothing else (the endpoint's own address is no key).
+pub(crate) type SlotMemo = BTreeMap<(Vec<usize>, Direction), Vec<TruncatedKey>>;
+
 /// V13: the keys with more than 24 slots at `at` in `dir` (none when the rule does not
 /// apply, or at most 24 port entries are in play at all). `candidates`: the policies of
 /// `at`'s namespace.
@@ -68,6 +72,7 @@ pub(crate) fn truncated_keys(
     candidates: &[&LoweredPolicy],
     at: &Ep,
     dir: Direction,
+    memo: &mut SlotMemo,
 ) -> Vec<TruncatedKey> {
     if !switches::port_slots_limited(&w.profile) || !w.enforced(at) {
         return Vec::new();
@@ -85,6 +90,14 @@ pub(crate) fn truncated_keys(
     if policies.iter().map(|p| entries(p, dir)).sum::<usize>() <= SLOTS {
         return Vec::new();
     }
+    let set: Vec<usize> = policies.iter().map(|p| p.index).collect();
+    (memo.entry((set, dir)))
+        .or_insert_with(|| keys_of(w, &policies, dir))
+        .clone()
+}
+
+/// The keys with more than 24 slots of the `dir` rules of `policies`.
+fn keys_of(w: &World<'_>, policies: &[&LoweredPolicy], dir: Direction) -> Vec<TruncatedKey> {
     let mut keys: BTreeMap<SlotKey, BTreeSet<Slot>> = BTreeMap::new();
     // V5: the ClusterIPs the controller writes for egress selector peers are keys too.
     let cluster_ips: Vec<&Service> = if switches::cluster_ip_egress(&w.profile) {
@@ -94,7 +107,7 @@ pub(crate) fn truncated_keys(
     } else {
         Vec::new()
     };
-    for p in policies {
+    for &p in policies {
         // Ingress named ports resolve over every pod the policy selects (V7).
         let subjects: Vec<&[ContainerPort]> = match dir {
             Direction::Ingress => (w.eps.iter())
