@@ -95,12 +95,17 @@ pub(crate) fn decide(
         drop(done);
         r
     });
-    let gave_up = matches!(&outcome, Outcome::Unknown(r) if r.is_empty() || r == "timeout" || r == "canceled");
+    let gave_up = matches!(&outcome, Outcome::Unknown(r) if gave_up(r));
     let fired = fired.load(Ordering::SeqCst);
     if gave_up || fired || Instant::now() > limit.at() {
         return (Outcome::Unknown(limit.reason(options)), false, fired);
     }
     (outcome, vacuous, fired)
+}
+
+/// An `unknown` that is no answer: the build or the solver stopped (time limit, interrupt).
+fn gave_up(reason: &str) -> bool {
+    reason.is_empty() || reason == "timeout" || reason == "canceled"
 }
 
 fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, bool) {
@@ -116,10 +121,11 @@ fn decide_within(u: &Universe, a: Option<&Intent>, until: Instant) -> (Outcome, 
     // for certain). A heavier query for the solver, so only for these (docs/benchmarks.md,
     // stop 13); an `allow` stays unknown there.
     match &first.0 {
-        Outcome::Unknown(r) if r.contains(crate::encode::V11_WHY) && a.kind() != Kind::Allow => {
+        Outcome::Unknown(r) if crate::encode::is_table_reason(r) && a.kind() != Kind::Allow => {
             let second = decide_once(u, a, until, true);
             match &second.0 {
-                Outcome::Unknown(r) if r.is_empty() => first,
+                // Out of time or given up: the first answer's reason says more.
+                Outcome::Unknown(r) if gave_up(r) => first,
                 _ => second,
             }
         }

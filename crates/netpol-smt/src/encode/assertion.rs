@@ -131,7 +131,7 @@ impl Encoder<'_> {
     /// The assertion's port set over (proto, port). A port-less item covers ICMPv6 too,
     /// with its own index where it passes at pods (V15).
     pub(crate) fn ports_formula(&self, items: &[PortItem], proto: &Int, port: &BV) -> Bool {
-        let icmpv6 = self.icmpv6(proto).is_some();
+        let icmpv6 = netpol_graph::switches::icmpv6_passes(&self.u.profile);
         let other = Int::from_i64(OTHER_PROTO);
         let v: Vec<Bool> = items
             .iter()

@@ -17,7 +17,18 @@ use super::rules::portset_formula;
 
 use super::{Encoder, FUTURE, Side};
 
-pub(crate) const WHY: &str = "the agent decides this address by its longest CIDR key, and an `except` in the direction changes that decision (docs/semantics.md V11)";
+/// Why a verdict turns on the table of `at` toward an address: the reason `bleed` gives.
+fn table_reason(at: &str) -> String {
+    format!("at {at}, {WHY}")
+}
+
+/// Whether `reason` is one `bleed` gives (the table at one end toward the other's address),
+/// not one of a ClusterIP way: only those may change when the other end is counted.
+pub(crate) fn is_table_reason(reason: &str) -> bool {
+    reason.starts_with("at ") && reason.ends_with(WHY) && !reason.contains("ClusterIP")
+}
+
+const WHY: &str = "the agent decides this address by its longest CIDR key, and an `except` in the direction changes that decision (docs/semantics.md V11)";
 
 impl Encoder<'_> {
     fn in_region(&self, y: &Side, region: &[IpNet]) -> Bool {
@@ -26,18 +37,6 @@ impl Encoder<'_> {
             v.push(self.in_block(y, &n.trunc(), &[]));
         }
         Bool::or(&v)
-    }
-
-    /// Whether the graph's tables (`BleedAt::table`) hold the cluster's family: they are
-    /// IPv4 ranges today, so on an IPv6 cluster they do not unless some range is IPv6 (an
-    /// empty table is read as not covering: `unknown`, never a wrong verdict). Without them
-    /// the addresses outside pods in an endpoint's region are unsure (`bleed`).
-    fn table_covers(&self) -> bool {
-        let fam = self.u.profile.ip_family;
-        fam == netpol_manifest::config::IpFamily::Ipv4
-            || (self.u.bleed.at.iter())
-                .flat_map(|b| b.table.iter())
-                .any(|(lo, _, _)| fam.holds(*lo))
     }
 
     /// `y` is the class of existing endpoint `id`, if it may be.
@@ -107,9 +106,6 @@ impl Encoder<'_> {
         proto: &Int,
         port: &BV,
     ) -> Vec<(Bool, Bool)> {
-        if !self.table_covers() {
-            return Vec::new();
-        }
         // One table per class of `x` (the last listed): exclusive conditions, as above.
         let mut tables: BTreeMap<usize, &netpol_graph::BleedAt> = BTreeMap::new();
         tables.extend(self.facts_at(x, d));
@@ -190,21 +186,16 @@ impl Encoder<'_> {
             if !nodes.is_empty() {
                 toward.push(Bool::and(&[y.is_pod().not(), Bool::or(&nodes)]));
             }
-            if !self.table_covers() {
-                // No table for the family (`bleed_external` is off): the region is unsure
-                // outside pods too.
-                toward.push(Bool::and(&[y.is_pod().not(), self.in_region(y, &b.region)]));
-            }
             out.push((
                 Bool::and(&[at, Bool::or(&toward)]),
-                format!("at {}, {WHY}", b.endpoint),
+                table_reason(&b.endpoint),
             ));
         }
         if !u.bleed.any[di].is_empty() {
             let future = x.kind.eq(Int::from_i64(FUTURE));
             out.push((
                 Bool::and(&[future, self.in_region(y, &u.bleed.any[di])]),
-                format!("at a pod created later, {WHY}"),
+                table_reason("a pod created later"),
             ));
         }
         out

@@ -33,7 +33,7 @@ use z3::ast::{BV, Bool, Int};
 use crate::config::{Peer, Scope};
 use crate::universe::Universe;
 
-pub(crate) use bleed::WHY as V11_WHY;
+pub(crate) use bleed::is_table_reason;
 pub(crate) use ip::decode_ip;
 pub(crate) use isolation::{v2_resolved_later, v9_applies};
 pub(crate) use labels::LabelVars;

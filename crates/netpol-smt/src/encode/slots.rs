@@ -14,13 +14,13 @@ use super::{Encoder, FUTURE, Side, Via};
 impl Encoder<'_> {
     /// `side` is existing endpoint `j` (through its class representative), or a pod that
     /// does not exist yet: one may have the same labels, so the same policies and keys.
-    fn is_endpoint(&self, side: &Side, j: usize) -> Option<Bool> {
+    fn is_endpoint(&self, side: &Side, j: usize) -> Bool {
         let r = self.u.rep.get(j).copied().unwrap_or(j);
         let mut v = vec![side.kind.eq(Int::from_i64(FUTURE))];
         if side.options.contains(&r) {
             v.push(side.kind.eq(Int::from_i64(r as i64)));
         }
-        Some(Bool::or(&v))
+        Bool::or(&v)
     }
 
     /// V13 at `x` in `d` toward `y` on (proto, port): the conditions under which the flow
@@ -39,9 +39,7 @@ impl Encoder<'_> {
             if *dir != d {
                 continue;
             }
-            let Some(at) = self.is_endpoint(x, *j) else {
-                continue;
-            };
+            let at = self.is_endpoint(x, *j);
             for k in keys {
                 let (inside, name) = match &k.key {
                     SlotKey::Cidr(c) => (self.in_block(y, &c.trunc(), &[]), c.to_string()),
@@ -49,10 +47,7 @@ impl Encoder<'_> {
                         let Ok(q) = u.eps.binary_search_by(|e| e.id.as_str().cmp(id)) else {
                             continue;
                         };
-                        let Some(b) = self.is_endpoint(y, q) else {
-                            continue;
-                        };
-                        (b, format!("the pods of {id}"))
+                        (self.is_endpoint(y, q), format!("the pods of {id}"))
                     }
                     // A ClusterIP is not an end of the flow: see `truncation_via`.
                     SlotKey::Service(_) => continue,
@@ -85,9 +80,7 @@ impl Encoder<'_> {
             if *dir != Direction::Egress {
                 continue;
             }
-            let Some(at) = self.is_endpoint(s, *j) else {
-                continue;
-            };
+            let at = self.is_endpoint(s, *j);
             for k in &keys
                 .iter()
                 .filter(|k| !k.cluster_ips.is_empty())

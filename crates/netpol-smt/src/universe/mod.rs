@@ -309,18 +309,13 @@ impl Universe {
                     .find(|d| d.code == netpol_diag::Code::OtherIpFamily)
                     .map(|d| format!("{}; see the other-ip-family warning", d.message))
             });
-        let unmodelled = analysis
-            .diagnostics()
-            .iter()
-            .filter(|d| d.code == netpol_diag::Code::PolicyNotModelled)
-            .cloned()
-            .collect();
         let of = |code| -> Vec<netpol_diag::Diagnostic> {
             (analysis.diagnostics().iter())
                 .filter(|d| d.code == code)
                 .cloned()
                 .collect()
         };
+        let unmodelled = of(netpol_diag::Code::PolicyNotModelled);
         let mut u = Universe {
             version_gaps: of(netpol_diag::Code::VersionNotModelled),
             newer_releases: of(netpol_diag::Code::VersionNewerThanModelled),
