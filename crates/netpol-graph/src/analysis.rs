@@ -104,6 +104,13 @@ impl<'m> Analysis<'m> {
         crate::rules::cidr_keys::rule_cidr_ports(&self.world, p, r, at, dir)
     }
 
+    /// V12/V15 (`shouldSkipRule`): whether the VPC CNI agent at `endpoint` (by id) skips an
+    /// ipBlock whose network address is `addr`; its excepts still count (V11).
+    pub fn agent_skips_block(&self, endpoint: &str, addr: std::net::IpAddr) -> bool {
+        let at = self.world.find(endpoint).map(|i| &self.world.eps[i]);
+        crate::rules::ipblocks::agent_skips(&self.world.profile, at, addr)
+    }
+
     /// V2: per policy (in [`Analysis::policies`] order) and direction (ingress, egress),
     /// whether its rules resolve to at least one agent entry on the existing endpoints.
     pub fn rules_resolve(&self) -> Vec<[bool; 2]> {

@@ -266,13 +266,7 @@ pub(crate) fn service(w: &World<'_>, src: &Ep, dst: &Ep) -> (DirectionVerdict, P
         return (egress(w, src, dst), PortSet::empty());
     };
     let svc = &w.model.services[si];
-    let all_svc_ports = || {
-        let mut res = PortSet::empty();
-        for sp in &svc.ports {
-            res.union_with(&PortSet::port(sp.protocol, sp.port));
-        }
-        res
-    };
+    let all_svc_ports = || services::offered(svc);
     let mut v = DirectionVerdict::at(w, src, Direction::Egress);
     match &v.basis {
         Basis::Unenforced(_) | Basis::NotSelected | Basis::NotIsolated { .. } => {

@@ -359,16 +359,7 @@ pub(crate) fn slot_marks(w: &World<'_>) -> Vec<(String, String, PortSet, String)
             continue;
         };
         for k in &f.keys {
-            let why = format!(
-                "at {}, {} {} has {} port slots and the VPC CNI agent keeps 24 (V13)",
-                f.endpoint,
-                match f.direction {
-                    Direction::Ingress => "ingress from",
-                    Direction::Egress => "egress to",
-                },
-                crate::rules::slots::key_name(&k.key),
-                k.slots
-            );
+            let why = crate::rules::slots::reason(&f.endpoint, f.direction, k);
             for q in crate::rules::slots::held_endpoints(w, at, f.direction, k) {
                 let q = w.eps[q].info.id.clone();
                 let (from, to) = match f.direction {

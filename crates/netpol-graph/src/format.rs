@@ -60,7 +60,7 @@ pub fn write(out: &mut impl Write, m: &Matrix, format: Format, expand: bool) -> 
             Format::Dot => dot(out, m),
             Format::Mermaid => mermaid(out, m),
             Format::Csv => csv(out, m),
-            Format::Md => md(out, m).and_then(|()| md_uncertain(out, m)),
+            Format::Md => md(out, m),
         };
     }
     let c = m.classes();
@@ -69,7 +69,7 @@ pub fn write(out: &mut impl Write, m: &Matrix, format: Format, expand: bool) -> 
         Format::Table => table_classes(out, m, &c),
         Format::Dot => dot_classes(out, &c),
         Format::Mermaid => mermaid_classes(out, &c),
-        Format::Md => md_classes(out, &c).and_then(|()| md_uncertain(out, m)),
+        Format::Md => md_classes(out, m, &c),
         Format::Csv => csv(out, m),
     }
 }
@@ -207,7 +207,8 @@ fn table_uncertain(out: &mut impl Write, m: &Matrix) -> fmt::Result {
     }
     writeln!(
         out,
-        "uncertain: the VPC CNI agent may drop these ports (more than 24 port slots for one address key, V13)"
+        "uncertain: the VPC CNI agent may drop these ports (more than {} port slots for one address key, V13)",
+        crate::rules::slots::SLOTS
     )?;
     for u in &m.uncertain {
         writeln!(
@@ -383,7 +384,7 @@ pub fn md(out: &mut impl Write, m: &Matrix) -> fmt::Result {
             cell(&c.ports.to_strings().join(", "))
         )?;
     }
-    Ok(())
+    md_uncertain(out, m)
 }
 
 /// The V13 section after a Markdown table (nothing when no connection is uncertain).
@@ -542,7 +543,7 @@ pub fn mermaid_classes(out: &mut impl Write, c: &Classes<'_>) -> fmt::Result {
 }
 
 /// Markdown: the classes, then the edges.
-pub fn md_classes(out: &mut impl Write, c: &Classes<'_>) -> fmt::Result {
+pub fn md_classes(out: &mut impl Write, m: &Matrix, c: &Classes<'_>) -> fmt::Result {
     let cell = |s: &str| s.replace('|', "\\|");
     writeln!(out, "| class | kind | members |")?;
     writeln!(out, "|---|---|---|")?;
@@ -568,5 +569,5 @@ pub fn md_classes(out: &mut impl Write, c: &Classes<'_>) -> fmt::Result {
             cell(&e.ports.to_strings().join(", "))
         )?;
     }
-    Ok(())
+    md_uncertain(out, m)
 }

@@ -35,7 +35,7 @@ pub use ports::PortSet;
 pub use profile::{Flags, Profile};
 pub use rules::cidr_facts::{BleedAt, ExceptBleed, ExceptTable};
 pub use rules::peers::peer_selects;
-pub use rules::services::{Target, dnat_target};
+pub use rules::services::{Target, dnat_target, offered};
 pub use rules::slots::{SlotKey, TruncatedKey};
 pub use rules::switches;
 pub use rules::vpc::rule_may_resolve;

@@ -234,13 +234,7 @@ impl Engine<'_, '_> {
             let svc = &self.w.model.services[*si];
             let allowed = match &self.egress[s as usize] {
                 Allowance::None => continue,
-                Allowance::All => {
-                    let mut all = PortSet::empty();
-                    for sp in &svc.ports {
-                        all.union_with(&PortSet::port(sp.protocol, sp.port));
-                    }
-                    all
-                }
+                Allowance::All => crate::rules::services::offered(svc),
                 Allowance::Entries(entries) => {
                     let mut all = PortSet::empty();
                     for en in entries {

@@ -451,10 +451,7 @@ impl Engine<'_, '_> {
         for k in decided {
             let svc = &w.model.services[self.services[k as usize].0];
             let Some(addr) = svc.cluster_ip else { continue };
-            let mut all = PortSet::empty();
-            for sp in &svc.ports {
-                all.union_with(&PortSet::port(sp.protocol, sp.port));
-            }
+            let all = crate::rules::services::offered(svc);
             let ports = table.decide(addr, own.get(&k).cloned()).allowed();
             let ports = ports.intersect(&all);
             if !ports.is_empty() {

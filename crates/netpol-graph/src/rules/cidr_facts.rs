@@ -84,10 +84,7 @@ pub(crate) fn bleed_facts(w: &World<'_>) -> ExceptBleed {
     let mut shared: BTreeMap<_, Option<Shared>> = BTreeMap::new();
     let services: Vec<(String, PortSet)> = (w.model.services.iter())
         .map(|svc| {
-            let mut all = PortSet::empty();
-            for sp in &svc.ports {
-                all.union_with(&PortSet::port(sp.protocol, sp.port));
-            }
+            let all = super::services::offered(svc);
             (format!("{}/{}", svc.namespace, svc.name), all)
         })
         .collect();
@@ -293,11 +290,7 @@ fn service_exact(
 pub(crate) fn service_ports_at(w: &World<'_>, at: &Ep, svc: usize) -> Option<PortSet> {
     let svc = w.model.services.get(svc)?;
     let counted = crate::eval::counted_at(w, at, Direction::Egress);
-    let mut all = PortSet::empty();
-    for sp in &svc.ports {
-        all.union_with(&PortSet::port(sp.protocol, sp.port));
-    }
-    service_exact(w, &counted, at, svc, &all).ok()
+    service_exact(w, &counted, at, svc, &super::services::offered(svc)).ok()
 }
 
 /// What the pods of one policy set, nodes and container ports share in one direction.

@@ -274,7 +274,7 @@ pub(crate) fn skipped_blocks(
         .flat_map(|r| r.peers.iter().flatten())
         .filter_map(|peer| match peer {
             PeerMatch::IpBlock { cidr, .. } => {
-                Some(ipblocks::block_dropped(&w.profile, at, cidr.network()))
+                Some(ipblocks::agent_skips(&w.profile, Some(at), cidr.network()))
             }
             PeerMatch::Pods { .. } => None,
         })

@@ -37,6 +37,15 @@ pub(crate) fn backends<'w>(w: &'w World<'_>, svc: &Service) -> &'w [usize] {
 /// port of the protocol), end (V13 counts them per key).
 pub(crate) type Slot = (Option<Protocol>, u16, u16);
 
+/// The ports a Service offers on its ClusterIP.
+pub fn offered(svc: &Service) -> PortSet {
+    let mut all = PortSet::empty();
+    for sp in &svc.ports {
+        all.union_with(&PortSet::port(sp.protocol, sp.port));
+    }
+    all
+}
+
 /// The Service ports a rule admits on one ClusterIP.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Admitted {

@@ -24,7 +24,7 @@ fn service_id(svc: &Service) -> String {
 }
 
 /// The agent's slots per key.
-const SLOTS: usize = 24;
+pub(crate) const SLOTS: usize = 24;
 
 /// An address key of the agent's map.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -173,8 +173,21 @@ fn keys_of(w: &World<'_>, policies: &[&LoweredPolicy], dir: Direction) -> Vec<Tr
         .collect()
 }
 
+/// Why the ports of a key at `at` in `dir` are uncertain (the matrix's marks).
+pub(crate) fn reason(at: &str, dir: Direction, k: &TruncatedKey) -> String {
+    let toward = match dir {
+        Direction::Ingress => "ingress from",
+        Direction::Egress => "egress to",
+    };
+    format!(
+        "at {at}, {toward} {} has {} port slots and the VPC CNI agent keeps {SLOTS} (V13)",
+        key_name(&k.key),
+        k.slots
+    )
+}
+
 /// How a key reads in a reason.
-pub(crate) fn key_name(key: &SlotKey) -> String {
+fn key_name(key: &SlotKey) -> String {
     match key {
         SlotKey::Cidr(n) => n.to_string(),
         SlotKey::Endpoint(id) => format!("the pods of {id}"),
