@@ -32,6 +32,8 @@ pub(crate) struct Entry {
     pub(crate) except: Vec<IpNet>,
     pub(crate) block: Option<Span>,
     pub(crate) ports: PortSet,
+    /// V12/V15: the agent skips the block (no key, no ports; its excepts still count).
+    pub(crate) skipped: bool,
 }
 
 /// What V11 takes at one pod and direction inside one `except`: the pieces with the ports
@@ -160,19 +162,28 @@ fn entries(cx: &Context<'_>, counted: &[usize], e: &Endpoint, dir: Direction) ->
                         except: Vec::new(),
                         block: None,
                         ports: ports.clone(),
+                        skipped: false,
                     });
                 }
                 continue;
             };
             for peer in peers {
                 if let PeerMatch::IpBlock { cidr, except, span } = peer {
+                    // V12/V15: a block the agent skips allows nothing; its excepts still
+                    // count, as the graph's table has them.
+                    let skipped = cx.analysis.agent_skips_block(&id, cidr.network());
                     out.push(Entry {
                         policy: pi,
                         rule: ri,
                         cidr: *cidr,
                         except: except.clone(),
                         block: Some(*span),
-                        ports: ports.clone(),
+                        ports: if skipped {
+                            PortSet::empty()
+                        } else {
+                            ports.clone()
+                        },
+                        skipped,
                     });
                 }
             }
@@ -217,7 +228,7 @@ fn findings(at: &ExceptTable, entries: &[Entry]) -> Vec<Finding> {
                 .filter(|e| e.except.contains(&except))
                 .filter_map(|e| Some((e.policy, e.rule, e.block?)))
                 .collect(),
-            keyed: entries.iter().any(|e| e.cidr == except),
+            keyed: entries.iter().any(|e| e.cidr == except && !e.skipped),
             shared: false,
         });
         match f.ranges.last_mut() {
@@ -242,7 +253,8 @@ fn findings(at: &ExceptTable, entries: &[Entry]) -> Vec<Finding> {
 /// inside a cut; and how many per-pair decisions are left.
 struct Inside<'c, 'a> {
     cx: &'c Context<'a>,
-    endpoints: Vec<(IpAddr, String)>,
+    /// (address, id, index into the model's endpoints), by address.
+    endpoints: Vec<(IpAddr, String, usize)>,
     services: Vec<(IpAddr, usize)>,
     left: usize,
 }
@@ -254,8 +266,8 @@ const DENIED_PAIRS: usize = 20_000;
 impl<'c, 'a> Inside<'c, 'a> {
     fn new(cx: &'c Context<'a>) -> Self {
         let profile = cx.analysis.profile();
-        let mut endpoints: Vec<(IpAddr, String)> = (cx.model.endpoints.iter())
-            .filter_map(|e| Some((switches::pod_ip(profile, e)?, e.id())))
+        let mut endpoints: Vec<(IpAddr, String, usize)> = (cx.model.endpoints.iter().enumerate())
+            .filter_map(|(i, e)| Some((switches::pod_ip(profile, e)?, e.id(), i)))
             .collect();
         endpoints.sort();
         let mut services: Vec<(IpAddr, usize)> = (cx.model.services.iter().enumerate())
@@ -276,11 +288,17 @@ impl<'c, 'a> Inside<'c, 'a> {
     /// withhold there.
     fn selector_ports(&self, counted: &[usize], dir: Direction, lo: IpAddr, hi: IpAddr) -> PortSet {
         let mut out = PortSet::empty();
-        let from = self.endpoints.partition_point(|(a, _)| *a < lo);
-        for (_, id) in self.endpoints[from..].iter().take_while(|(a, _)| *a <= hi) {
-            let Some(e) = self.cx.model.endpoints.iter().find(|e| e.id() == *id) else {
-                continue;
-            };
+        let from = self.endpoints.partition_point(|(a, _, _)| *a < lo);
+        for &(_, _, i) in self.endpoints[from..]
+            .iter()
+            .take_while(|(a, _, _)| *a <= hi)
+        {
+            let e = &self.cx.model.endpoints[i];
+            // V6: a selector peer matching a hostNetwork pod opens its node's whole IP, which
+            // this reading does not follow: count everything as allowed there.
+            if e.host_network {
+                return PortSet::all();
+            }
             for &pi in counted {
                 let p = &self.cx.model.policies[pi];
                 for rule in p.rules(dir) {
@@ -323,8 +341,11 @@ impl<'c, 'a> Inside<'c, 'a> {
         let mut out = BTreeSet::new();
         for pod in pods {
             for (lo, hi, lost) in &f.ranges {
-                let from = self.endpoints.partition_point(|(a, _)| a < lo);
-                for (ip, id) in self.endpoints[from..].iter().take_while(|(a, _)| a <= hi) {
+                let from = self.endpoints.partition_point(|(a, _, _)| a < lo);
+                for (ip, id, _) in self.endpoints[from..]
+                    .iter()
+                    .take_while(|(a, _, _)| a <= hi)
+                {
                     // A pod's traffic to itself does not pass its policies.
                     if id == pod || self.left == 0 {
                         continue;
@@ -351,11 +372,7 @@ impl<'c, 'a> Inside<'c, 'a> {
                         continue;
                     };
                     let svc = &self.cx.model.services[si];
-                    let mut ports = PortSet::empty();
-                    for sp in &svc.ports {
-                        ports.union_with(&PortSet::port(sp.protocol, sp.port));
-                    }
-                    let missing = ports.intersect(lost).difference(&kept);
+                    let missing = netpol_graph::offered(svc).intersect(lost).difference(&kept);
                     if !missing.is_empty() {
                         out.insert(format!(
                             "Service {}/{} ({ip}): {missing}",

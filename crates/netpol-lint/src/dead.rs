@@ -71,9 +71,16 @@ pub(crate) fn lint(
         spent: 0,
         skipped: 0,
     };
+    // V13: the matrix does not hold which port slots the agent keeps, so a policy of a pod
+    // with a truncated key may change that without changing a connection: not judged.
+    let truncated = truncating_policies(cx);
     for (i, p) in cx.model.policies.iter().enumerate() {
         // A default deny guards pods created later; that it changes nothing today is its point.
-        if skip.contains(&i) || is_default_deny(p) || !policy_in_input(cx, p) {
+        if skip.contains(&i)
+            || truncated.contains(&i)
+            || is_default_deny(p)
+            || !policy_in_input(cx, p)
+        {
             continue;
         }
         match what_if.unchanged(Removal::Policy(i)) {
@@ -125,6 +132,29 @@ pub(crate) fn lint(
             "these lints",
         ));
     }
+}
+
+/// The policies that count at an endpoint with a V13 truncated key (those selecting it, or,
+/// when it shares its VPC CNI identifier, any pod of the identifier).
+fn truncating_policies(cx: &Context<'_>) -> HashSet<usize> {
+    let facts = cx.analysis.truncated_slots();
+    if facts.is_empty() {
+        return HashSet::new();
+    }
+    let upper: BTreeMap<String, Vec<usize>> = (cx.analysis.identifier_ranges().into_iter())
+        .map(|(id, r)| (id, r.upper))
+        .collect();
+    let mut out = HashSet::new();
+    for f in &facts {
+        match upper.get(&f.endpoint) {
+            Some(u) => out.extend(u.iter().copied()),
+            None => {
+                let e = cx.model.endpoints.iter().find(|e| e.id() == f.endpoint);
+                out.extend(e.map(|e| cx.selecting(e)).unwrap_or_default());
+            }
+        }
+    }
+    out
 }
 
 /// The most endpoints^2 steps the what-if matrices of removals the graph cannot decide may

@@ -79,7 +79,8 @@ pub(crate) fn gains(
         else {
             continue;
         };
-        let Some(key) = (entries.iter().filter(holds).filter(|e| !excepted(e)))
+        let Some(key) = (entries.iter().filter(holds))
+            .filter(|e| !excepted(e) && !e.skipped)
             .map(|e| e.cidr)
             .max_by_key(IpNet::prefix_len)
         else {
@@ -91,7 +92,7 @@ pub(crate) fn gains(
                 .collect()
         };
         let writers = spans(&|e: &Entry| e.except.contains(&except));
-        let keyed_by = spans(&|e: &Entry| e.cidr == key);
+        let keyed_by = spans(&|e: &Entry| e.cidr == key && !e.skipped);
         let i = match (out.iter()).position(|g| g.except == except && g.key == key) {
             Some(i) => i,
             None => {
