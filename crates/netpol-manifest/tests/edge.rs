@@ -208,13 +208,15 @@ fn default_namespace_option_moves_unnamespaced_objects() {
     let loaded = load(
         &[Source::Bytes {
             name: "x.yaml".into(),
-            bytes: b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {}\n".to_vec(),
+            bytes: b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {}\n---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s}\nspec: {}\n".to_vec(),
         }],
         &options,
         &mut map,
     );
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    // The Prometheus is reported (`creates-pods`) and kept in the same namespace.
+    assert_eq!(codes(&loaded.diagnostics), [Code::CreatesPods]);
     assert_eq!(loaded.model.policies[0].namespace, "team-a");
+    assert_eq!(loaded.model.operator_objects[0].namespace, "team-a");
     let names: Vec<&str> = loaded
         .model
         .namespaces

@@ -373,7 +373,9 @@ impl Cx<'_> {
             self.out.operators.push(m::OperatorObject {
                 api_version: api_version.to_owned(),
                 kind: kind.to_owned(),
-                namespace: meta("namespace").unwrap_or("default").to_owned(),
+                namespace: meta("namespace")
+                    .unwrap_or(self.default_namespace)
+                    .to_owned(),
                 name: meta("name").unwrap_or_default().to_owned(),
                 pod_labels,
                 span: obj.near(""),
